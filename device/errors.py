@@ -1,0 +1,17 @@
+"""The device package's error hierarchy: each message says what was wrong and what to do."""
+
+
+class DeviceError(Exception):
+    """Base of every error the agent reports to a person."""
+
+
+class ConfigError(DeviceError):
+    """The robot's configuration file is missing or wrong."""
+
+
+class AudioError(DeviceError):
+    """An audio source can't be opened or read."""
+
+
+class AsrError(DeviceError):
+    """The speech model can't be loaded or a grammar phrase is outside its vocabulary."""

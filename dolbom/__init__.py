@@ -1,0 +1,1 @@
+"""The composition root: the `dolbom` CLI and what wires several packages together."""

@@ -1,0 +1,5 @@
+"""`python -m dolbom`."""
+
+from dolbom.cli import main
+
+main()

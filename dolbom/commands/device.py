@@ -1,0 +1,5 @@
+"""`dolbom device ...`: the robot agent and its installer tools."""
+
+import typer
+
+app = typer.Typer(help="The on-device agent.", no_args_is_help=True)

@@ -1,0 +1,1 @@
+"""dolbom firmware_sim."""

@@ -1,0 +1,123 @@
+"""The one envelope every event travels in; encode/decode are pure functions."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_serializer
+
+from protocol.errors import ProtocolError
+from protocol.events import DEFAULT_PRIORITY, PAYLOAD_MODELS, EventType, Payload, Priority
+from protocol.topics import DEVICE_ID_PATTERN, TopicKind, parse_topic
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+class ModelRef(BaseModel):
+    """Which model produced an event's numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1, max_length=64)
+    version: str = Field(min_length=1, max_length=32)
+
+
+class Envelope(BaseModel):
+    """One event: `{"v", "device_id", "seq", "ts", "type", "priority", "payload", "model"}`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    v: int
+    device_id: str = Field(pattern=DEVICE_ID_PATTERN)
+    seq: int = Field(ge=1)
+    ts: AwareDatetime
+    type: EventType
+    priority: Priority
+    payload: dict[str, Any]
+    model: ModelRef | None = None
+
+    @field_serializer("ts")
+    def _ts_rfc3339_ms(self, ts: datetime) -> str:
+        return format_ts(ts)
+
+    def typed_payload(self) -> Payload:
+        """The payload as its type's model (already validated by decode)."""
+        return PAYLOAD_MODELS[self.type].model_validate(self.payload)
+
+
+def format_ts(ts: datetime) -> str:
+    """RFC 3339 UTC with milliseconds: 2026-11-27T02:13:38.123Z."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def make_envelope(
+    device_id: str,
+    seq: int,
+    payload: Payload,
+    *,
+    event_type: EventType,
+    ts: datetime,
+    priority: Priority | None = None,
+    model: ModelRef | None = None,
+) -> Envelope:
+    """Build a valid envelope from a typed payload."""
+    expected = PAYLOAD_MODELS[event_type]
+    if not isinstance(payload, expected):
+        raise ProtocolError(f"a {event_type} event needs a {expected.__name__} payload")
+    return Envelope(
+        v=PROTOCOL_VERSION,
+        device_id=device_id,
+        seq=seq,
+        ts=ts,
+        type=event_type,
+        priority=priority or DEFAULT_PRIORITY[event_type],
+        payload=payload.model_dump(mode="json"),
+        model=model,
+    )
+
+
+def encode(envelope: Envelope) -> bytes:
+    """Compact UTF-8 JSON."""
+    return envelope.model_dump_json().encode("utf-8")
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors()[:5]:
+        where = ".".join(str(p) for p in e["loc"]) or "message"
+        parts.append(f"{where}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def decode_envelope(raw: bytes, topic: str | None = None) -> Envelope:
+    """Parse and validate an event message; raise ProtocolError with the reason."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ProtocolError("message is not UTF-8") from None
+    except json.JSONDecodeError as e:
+        raise ProtocolError(f"message is not JSON: {e.msg} at position {e.pos}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("message must be a JSON object")
+    v = data.get("v")
+    if v is None:
+        raise ProtocolError("v: field required (the protocol version)")
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ProtocolError(f"v: must be an integer, got {v!r}")
+    if v != PROTOCOL_VERSION:
+        raise ProtocolError(f"v: unsupported protocol version {v}; this cloud speaks {PROTOCOL_VERSION}")
+    try:
+        env = Envelope.model_validate(data)
+        PAYLOAD_MODELS[env.type].model_validate(env.payload)
+    except ValidationError as e:
+        raise ProtocolError(_describe(e)) from None
+    if topic is not None:
+        topic_device, kind = parse_topic(topic)
+        if kind is not TopicKind.EVENTS:
+            raise ProtocolError(f"events must be published on an events topic, not {kind}")
+        if topic_device != env.device_id:
+            raise ProtocolError(
+                f"device_id {env.device_id!r} differs from the topic's device {topic_device!r}"
+            )
+    return env

@@ -1,0 +1,25 @@
+"""JSON Schema export of the whole contract (`dolbom protocol schema`)."""
+
+from typing import Any
+
+from protocol.commands import Command, CommandResult
+from protocol.envelope import PROTOCOL_VERSION, Envelope
+from protocol.events import DEFAULT_PRIORITY, PAYLOAD_MODELS
+from protocol.topics import ROOT, TopicKind
+
+
+def contract_schema() -> dict[str, Any]:
+    """One document: envelope, a payload schema per event type, commands, results, topics."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "dolbom wire contract",
+        "version": PROTOCOL_VERSION,
+        "topics": {kind.value: f"{ROOT}/{{device_id}}/{kind.value}" for kind in TopicKind},
+        "envelope": Envelope.model_json_schema(),
+        "payloads": {
+            t.value: {**m.model_json_schema(), "x-default-priority": DEFAULT_PRIORITY[t].value}
+            for t, m in PAYLOAD_MODELS.items()
+        },
+        "command": Command.model_json_schema(),
+        "command_result": CommandResult.model_json_schema(),
+    }
