@@ -1,1 +1,1 @@
-"""dolbom cloud."""
+"""The dolbom cloud: ingest robot events, store them, alert caregivers, serve the caregiver API."""

@@ -1,0 +1,48 @@
+# dolbom — two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DEBS := espeak-ng libportaudio2
+TEST_DEBS := mosquitto postgresql espeak-ng sox libportaudio2
+
+.PHONY: demo test lint fmt bench venv services clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dolbom needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	@deploy/dev/ensure-system.sh $(DEMO_DEBS)
+	$(BIN)/dolbom demo
+
+services:
+	@deploy/dev/ensure-system.sh $(TEST_DEBS)
+	@deploy/dev/ensure-services.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy protocol device cloud models firmware_sim dolbom benchmarks tests
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: $(STAMP) services lint
+	@$(BIN)/pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a bug in the suite, not a pass" >&2; fi; \
+	exit $$rc
+
+bench: $(STAMP) services
+	$(BIN)/python benchmarks/intent_recall.py
+	$(BIN)/python benchmarks/voice_to_alert.py
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,54 @@
+"""Cloud settings from `DOLBOM_*` environment variables (pydantic-settings)."""
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from protocol.topics import SHARED_GROUP
+
+
+class CloudSettings(BaseSettings):
+    """Everything one cloud worker needs: store, broker, webhooks, HTTP API."""
+
+    model_config = SettingsConfigDict(env_prefix="DOLBOM_", extra="ignore")
+
+    database_url: str = "sqlite:///var/cloud/dolbom.sqlite3"
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
+    # False: a plain subscription, for brokers without `$share` (amqtt in the demo).
+    mqtt_shared: bool = True
+    mqtt_share_group: str = Field(default=SHARED_GROUP, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # Empty: a unique id and a clean session; set it to keep a persistent broker session.
+    mqtt_client_id: str = ""
+    mqtt_keepalive_s: int = Field(default=30, ge=5)
+    mqtt_connect_timeout_s: float = Field(default=5.0, ge=0)
+
+    webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_secret: SecretStr | None = None
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_backoff_s: float = Field(default=0.5, gt=0)
+    webhook_backoff_max_s: float = Field(default=300.0, gt=0)
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    dispatcher_poll_s: float = Field(default=0.25, gt=0)
+
+    api_token: SecretStr | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    sse_poll_s: float = Field(default=0.25, gt=0)
+
+    @field_validator("webhook_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        """Accept a JSON list or a comma-separated string."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [u.strip() for u in text.split(",") if u.strip()]
+        return value

@@ -1,0 +1,235 @@
+"""The robot's agent: a thin coordinator with an explicit state; the stages do the work.
+
+Audio runs in its own thread (source → VAD → ASR → intent); everything else runs on one
+asyncio loop: the safety countdown, the outbox, heartbeats and commands from the cloud.
+"""
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import psutil
+
+from device.audio.pipeline import Listener, Utterance
+from device.audio.source import AudioSource
+from device.clock import Clock, SystemClock
+from device.config import DeviceConfig
+from device.dialog.intents import Intent
+from device.link.mqtt import MqttLink
+from device.outbox import Outbox
+from device.safety.countdown import Action, Answer, Countdown, Raise, Say, Trigger
+from device.safety.events import safety_event
+from device.speech.prompts import render
+from device.speech.tts import Speaker
+from protocol import Command, CommandResult, CommandType, EventType
+from protocol.events import HeartbeatPayload, SelfTest
+
+log = logging.getLogger(__name__)
+
+AGENT_VERSION = "0.1.0"
+
+
+class State(StrEnum):
+    """The agent's life cycle."""
+
+    STARTING = "starting"
+    LISTENING = "listening"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One visible step of the agent's work, for the demo's timeline and for benchmarks."""
+
+    name: str
+    detail: str
+    at_s: float
+
+
+Observer = Callable[[Step], None]
+
+_TRIGGERS = {
+    Intent.HELP: Trigger.SPOKEN_HELP,
+    Intent.FELL: Trigger.SPOKEN_FELL,
+    Intent.PAIN: Trigger.SPOKEN_PAIN,
+}
+
+
+class Agent:
+    """Coordinates the stages of one robot."""
+
+    def __init__(
+        self,
+        config: DeviceConfig,
+        *,
+        source: AudioSource,
+        listener: Listener,
+        speaker: Speaker,
+        outbox: Outbox,
+        link: MqttLink | None,
+        observer: Observer | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config
+        self.state = State.STARTING
+        self._source = source
+        self._listener = listener
+        self._speaker = speaker
+        self._outbox = outbox
+        self._link = link
+        self._observer = observer
+        self._clock = clock or SystemClock()
+        self._countdown = Countdown(config.safety.countdown_s)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: asyncio.Queue[Utterance | Command | Trigger | None] = asyncio.Queue()
+        self._audio_thread: threading.Thread | None = None
+        self._audio_error: BaseException | None = None
+        self._started_s = self._clock.monotonic()
+        self._stopping = threading.Event()
+
+    # -- called from other threads -------------------------------------------------------
+    def press_button(self) -> None:
+        """The help button (the hardware layer calls this from its own thread)."""
+        self._post(Trigger.BUTTON)
+
+    def on_command(self, command: Command) -> CommandResult:
+        """The link hands cloud commands here (from its network thread)."""
+        ok = command.type is CommandType.ALERT_ACK
+        if ok:
+            self._post(command)
+        detail = "" if ok else f"command {command.type} is not supported by agent {AGENT_VERSION}"
+        return CommandResult(
+            command_id=command.command_id,
+            device_id=self.config.device_id,
+            ts=self._clock.now(),
+            ok=ok,
+            detail=detail,
+        )
+
+    def _post(self, item: Utterance | Command | Trigger | None) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._inbox.put_nowait, item)
+
+    # -- the loop -------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set; the outbox keeps whatever was not yet sent."""
+        self._loop = asyncio.get_running_loop()
+        if self._link is not None:
+            self._link.start()
+        self._audio_thread = threading.Thread(target=self._audio_loop, name="audio", daemon=True)
+        self._audio_thread.start()
+        self.state = State.LISTENING
+        log.info("agent %s listening", self.config.device_id)
+        next_heartbeat = self._clock.monotonic()
+        try:
+            while not stop.is_set():
+                now = self._clock.monotonic()
+                if now >= next_heartbeat:
+                    self._heartbeat()
+                    next_heartbeat = now + self.config.heartbeat_interval_s
+                try:
+                    item = await asyncio.wait_for(self._inbox.get(), timeout=0.1)
+                except TimeoutError:
+                    item = None
+                if item is not None:
+                    self._handle(item)
+                self._act(self._countdown.tick(self._clock.monotonic()))
+                if self._audio_error is not None:
+                    raise self._audio_error
+        finally:
+            self.state = State.STOPPING
+            self._stopping.set()
+            self._source.close()
+            if self._audio_thread is not None:
+                await asyncio.to_thread(self._audio_thread.join, 2.0)
+            if self._link is not None:
+                await asyncio.to_thread(self._link.stop)
+            self.state = State.STOPPED
+            log.info("agent %s stopped", self.config.device_id)
+
+    def _audio_loop(self) -> None:
+        try:
+            for chunk in self._source.chunks():
+                if self._stopping.is_set():
+                    return
+                utterance = self._listener.process(chunk)
+                if utterance is not None:
+                    self._post(utterance)
+        except Exception as e:  # reported on the agent's loop, not swallowed
+            if not self._stopping.is_set():
+                log.exception("audio pipeline failed")
+                self._audio_error = e
+
+    def _handle(self, item: Utterance | Command | Trigger) -> None:
+        now = self._clock.monotonic()
+        if isinstance(item, Utterance):
+            self._emit_step(
+                "heard",
+                f"{item.text!r} ({item.start_s:.1f}-{item.end_s:.1f} s) → {item.intent} "
+                f"{item.confidence:.2f}",
+            )
+            trigger = _TRIGGERS.get(item.intent)
+            if item.intent is Intent.FINE:
+                self._act(self._countdown.heard(Answer.FINE, now))
+            elif trigger is not None:
+                self._act(self._countdown.trigger(trigger, now, item.confidence))
+            else:
+                self._act(self._countdown.heard(Answer.OTHER, now))
+        elif isinstance(item, Command):
+            who = str(item.payload.get("by", "")) or (
+                "보호자" if self.config.language == "ko" else "Your caregiver"
+            )
+            self._emit_step("acknowledged", f"by {who}")
+            self._act(self._countdown.acknowledged(who))
+        else:
+            self._emit_step("trigger", str(item))
+            self._act(self._countdown.trigger(item, now))
+
+    def _act(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Raise):
+                self._raise(action)
+            elif isinstance(action, Say):
+                text = render(action.prompt, self.config.language, **dict(action.values))
+                self._emit_step("robot says", text)
+                threading.Thread(
+                    target=self._speaker.say, args=(text, self.config.language), daemon=True
+                ).start()
+
+    def _raise(self, decision: Raise) -> None:
+        event_type, payload, priority = safety_event(
+            decision, self._clock.now(), self.config.language
+        )
+        self._emit_step("countdown", f"{decision.trigger} → {decision.outcome}")
+        env = self._outbox.append(event_type, payload, ts=self._clock.now(), priority=priority)
+        self._emit_step("outbox", f"seq {env.seq} {event_type} ({priority}) written")
+        if self._link is not None:
+            self._link.notify()
+
+    def _heartbeat(self) -> None:
+        tests = [
+            SelfTest(name="asr", ok=True, detail="model loaded"),
+            SelfTest(name="audio", ok=self._audio_error is None),
+            SelfTest(name="outbox", ok=True),
+        ]
+        if self._link is not None:
+            tests.append(SelfTest(name="mqtt", ok=self._link.connected))
+        payload = HeartbeatPayload(
+            uptime_s=round(self._clock.monotonic() - self._started_s, 1),
+            agent_version=AGENT_VERSION,
+            outbox_pending=self._outbox.pending_count(),
+            self_tests=tests,
+            rss_mb=round(psutil.Process().memory_info().rss / 2**20, 1),
+        )
+        self._outbox.append(EventType.HEARTBEAT, payload, ts=self._clock.now())
+        if self._link is not None:
+            self._link.notify()
+
+    def _emit_step(self, name: str, detail: str) -> None:
+        log.info("%s: %s", name, detail)
+        if self._observer is not None:
+            self._observer(Step(name, detail, self._clock.monotonic()))

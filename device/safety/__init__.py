@@ -1,0 +1,1 @@
+"""The safety loop: works with no network at all."""

@@ -1,0 +1,148 @@
+"""The "are you OK?" countdown as a pure state machine; the caller passes the time in.
+
+A spoken call for help escalates at once. A fall, a help-button press or words like "I fell"
+start a countdown: "I'm fine" cancels it (a near miss, still logged), a call for help or
+silence until the deadline escalates.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from device.speech.prompts import Prompt
+from protocol.events import CountdownOutcome
+
+
+class Trigger(StrEnum):
+    """What set the safety loop off."""
+
+    SPOKEN_HELP = "spoken_help"
+    SPOKEN_FELL = "spoken_fell"
+    SPOKEN_PAIN = "spoken_pain"
+    BUTTON = "button"
+    FALL = "fall"
+
+
+class Answer(StrEnum):
+    """What the senior said, as far as the safety loop cares."""
+
+    FINE = "fine"
+    HELP = "help"
+    OTHER = "other"
+
+
+class State(StrEnum):
+    """Where the loop is."""
+
+    IDLE = "idle"
+    ASKING = "asking"
+    ESCALATED = "escalated"
+
+
+@dataclass(frozen=True)
+class Say:
+    """Speak a prompt."""
+
+    prompt: Prompt
+    values: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Raise:
+    """Write a safety event to the outbox: an emergency, a fall, or a near miss."""
+
+    trigger: Trigger
+    outcome: CountdownOutcome
+    confidence: float
+    started_s: float
+
+
+Action = Say | Raise
+
+
+@dataclass
+class Countdown:
+    """One senior's safety loop. Feed it triggers, answers and ticks; act on what it returns."""
+
+    countdown_s: float = 30.0
+    state: State = State.IDLE
+    _trigger: Trigger | None = field(default=None, repr=False)
+    _confidence: float = field(default=1.0, repr=False)
+    _started_s: float = field(default=0.0, repr=False)
+    _reminded: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.countdown_s <= 0:
+            raise ValueError(f"countdown_s must be positive, not {self.countdown_s}")
+
+    @property
+    def deadline_s(self) -> float | None:
+        """When silence escalates, while a countdown runs."""
+        return self._started_s + self.countdown_s if self.state is State.ASKING else None
+
+    def trigger(self, trigger: Trigger, now_s: float, confidence: float = 1.0) -> list[Action]:
+        """Something alarming happened."""
+        if trigger is Trigger.SPOKEN_HELP:
+            if self.state is State.ASKING:
+                return self._escalate(CountdownOutcome.HELP_REQUESTED)
+            self._start(trigger, now_s, confidence)
+            return self._escalate(CountdownOutcome.SKIPPED)
+        if self.state is State.ASKING:
+            return []  # already asking; the running countdown covers it
+        if self.state is State.ESCALATED:
+            # Help is already called: tell the cloud again (it deduplicates) and reassure.
+            self._start(trigger, now_s, confidence)
+            return self._escalate(CountdownOutcome.SKIPPED)
+        self._start(trigger, now_s, confidence)
+        self.state = State.ASKING
+        return [Say(Prompt.ARE_YOU_OK)]
+
+    def heard(self, answer: Answer, now_s: float) -> list[Action]:
+        """The senior said something; only matters while asking (or a new call for help)."""
+        if answer is Answer.HELP:
+            return self.trigger(Trigger.SPOKEN_HELP, now_s)
+        if self.state is not State.ASKING:
+            return []
+        if answer is Answer.FINE:
+            assert self._trigger is not None
+            near_miss = Raise(
+                self._trigger, CountdownOutcome.CANCELLED, self._confidence, self._started_s
+            )
+            self._reset()
+            return [near_miss, Say(Prompt.GLAD_YOU_ARE_FINE)]
+        return self.tick(now_s)
+
+    def tick(self, now_s: float) -> list[Action]:
+        """Time passed: remind once halfway, escalate at the deadline."""
+        if self.state is not State.ASKING:
+            return []
+        if now_s >= self._started_s + self.countdown_s:  # same sum as deadline_s: no float drift
+            return self._escalate(CountdownOutcome.SILENCE)
+        if not self._reminded and now_s >= self._started_s + self.countdown_s / 2:
+            self._reminded = True
+            return [Say(Prompt.ARE_YOU_OK_AGAIN)]
+        return []
+
+    def acknowledged(self, by: str) -> list[Action]:
+        """A caregiver acknowledged the alert: tell the senior, and stand down."""
+        if self.state is not State.ESCALATED:
+            return []
+        self._reset()
+        return [Say(Prompt.HELP_ACKNOWLEDGED, (("who", by),))]
+
+    def _start(self, trigger: Trigger, now_s: float, confidence: float) -> None:
+        self._trigger = trigger
+        self._confidence = confidence
+        self._started_s = now_s
+        self._reminded = False
+
+    def _escalate(self, outcome: CountdownOutcome) -> list[Action]:
+        assert self._trigger is not None
+        again = self.state is State.ESCALATED
+        self.state = State.ESCALATED
+        alert = Raise(self._trigger, outcome, self._confidence, self._started_s)
+        return [alert, Say(Prompt.STILL_WITH_YOU if again else Prompt.HELP_CALLED)]
+
+    def _reset(self) -> None:
+        self.state = State.IDLE
+        self._trigger = None
+        self._reminded = False

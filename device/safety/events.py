@@ -1,0 +1,46 @@
+"""Turn the safety loop's decisions into typed events for the outbox (pure)."""
+
+from datetime import datetime
+
+from device.safety.countdown import Raise, Trigger
+from protocol.events import (
+    CountdownOutcome,
+    EmergencyPayload,
+    EventType,
+    FallPayload,
+    Payload,
+    Priority,
+    TriggerSource,
+)
+
+_INTENT = {
+    Trigger.SPOKEN_HELP: "help",
+    Trigger.SPOKEN_FELL: "fell",
+    Trigger.SPOKEN_PAIN: "pain",
+    Trigger.BUTTON: "button",
+}
+
+
+def safety_event(
+    decision: Raise, detected_at: datetime, language: str
+) -> tuple[EventType, Payload, Priority]:
+    """The event for a decision: critical unless the senior said they are fine (a near miss)."""
+    priority = (
+        Priority.NORMAL if decision.outcome is CountdownOutcome.CANCELLED else Priority.CRITICAL
+    )
+    if decision.trigger is Trigger.FALL:
+        return (
+            EventType.FALL,
+            FallPayload(confidence=decision.confidence, countdown=decision.outcome),
+            priority,
+        )
+    source = TriggerSource.BUTTON if decision.trigger is Trigger.BUTTON else TriggerSource.VOICE
+    payload = EmergencyPayload(
+        trigger=source,
+        intent=_INTENT[decision.trigger],
+        confidence=round(decision.confidence, 3),
+        language=language if source is TriggerSource.VOICE else None,
+        countdown=decision.outcome,
+        detected_at=detected_at,
+    )
+    return EventType.EMERGENCY, payload, priority

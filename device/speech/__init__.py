@@ -1,0 +1,1 @@
+"""What the robot says: prompts in Korean and English, and the voice that speaks them."""

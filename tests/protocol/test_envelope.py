@@ -1,0 +1,138 @@
+"""The envelope and topic rules of the wire contract."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from protocol import (
+    MAX_MESSAGE_BYTES,
+    PAYLOAD_MODELS,
+    EventType,
+    Priority,
+    ProtocolError,
+    decode_envelope,
+    encode,
+    events_topic,
+    make_envelope,
+    parse_topic,
+    status_topic,
+)
+from protocol.events import BatteryPayload, EmergencyPayload, TriggerSource
+from protocol.topics import TopicKind
+
+TS = datetime(2026, 11, 27, 2, 13, 38, 123456, tzinfo=UTC)
+
+
+def _emergency(device_id: str = "robot-001", seq: int = 7) -> bytes:
+    payload = EmergencyPayload(trigger=TriggerSource.VOICE, intent="help", confidence=0.9)
+    return encode(make_envelope(device_id, seq, payload, event_type=EventType.EMERGENCY, ts=TS))
+
+
+def _raw(**changes: object) -> bytes:
+    data = json.loads(_emergency())
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key)
+        else:
+            data[key] = value
+    return json.dumps(data).encode()
+
+
+def test_envelope_round_trips_with_millisecond_utc_timestamp() -> None:
+    raw = _emergency()
+    assert b'"ts":"2026-11-27T02:13:38.123Z"' in raw
+    env = decode_envelope(raw, events_topic("robot-001"))
+    assert env.seq == 7
+    assert env.priority is Priority.CRITICAL
+    assert env.typed_payload() == EmergencyPayload(
+        trigger=TriggerSource.VOICE, intent="help", confidence=0.9
+    )
+
+
+def test_unknown_major_version_is_rejected_with_reason() -> None:
+    with pytest.raises(ProtocolError, match="unsupported protocol version 2"):
+        decode_envelope(_raw(v=2))
+
+
+def test_device_id_differing_from_topic_is_rejected() -> None:
+    with pytest.raises(ProtocolError, match="differs from the topic"):
+        decode_envelope(_emergency("robot-001"), events_topic("robot-002"))
+
+
+@pytest.mark.parametrize("field", ["seq", "ts", "type", "device_id", "payload", "v"])
+def test_missing_field_is_rejected_naming_the_field(field: str) -> None:
+    with pytest.raises(ProtocolError, match=field):
+        decode_envelope(_raw(**{field: None}))
+
+
+def test_wrong_type_is_rejected_naming_the_field() -> None:
+    with pytest.raises(ProtocolError, match="seq"):
+        decode_envelope(_raw(seq="seven"))
+
+
+def test_payload_is_validated_against_its_event_type() -> None:
+    with pytest.raises(ProtocolError, match=r"payload\.level_pct|level_pct"):
+        decode_envelope(_raw(type="battery", payload={"level_pct": 250, "charging": False}))
+
+
+def test_payload_with_extra_field_such_as_a_transcript_is_rejected() -> None:
+    data = json.loads(_emergency())
+    data["payload"]["transcript"] = "살려 주세요"
+    with pytest.raises(ProtocolError, match="transcript"):
+        decode_envelope(json.dumps(data).encode())
+
+
+def test_no_payload_model_has_a_field_for_words_or_audio() -> None:
+    forbidden = {"text", "transcript", "audio", "words", "utterance", "wav", "speech"}
+    for event_type, model in PAYLOAD_MODELS.items():
+        assert not forbidden & set(model.model_fields), event_type
+
+
+def test_oversized_message_is_rejected() -> None:
+    with pytest.raises(ProtocolError, match="limit"):
+        decode_envelope(b" " * (MAX_MESSAGE_BYTES + 1))
+
+
+@pytest.mark.parametrize(
+    "raw", [b"\xff\xfe", b"not json", b"[1, 2]", b'{"v": true}'], ids=["utf8", "json", "list", "v"]
+)
+def test_garbage_is_rejected_with_a_reason(raw: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode_envelope(raw)
+
+
+def test_every_event_type_has_a_payload_model() -> None:
+    assert set(PAYLOAD_MODELS) == set(EventType)
+
+
+def test_make_envelope_refuses_a_payload_of_another_type() -> None:
+    with pytest.raises(ProtocolError, match="BatteryPayload"):
+        make_envelope(
+            "robot-001",
+            1,
+            EmergencyPayload(trigger=TriggerSource.BUTTON),
+            event_type=EventType.BATTERY,
+            ts=TS,
+        )
+    make_envelope(
+        "robot-001",
+        1,
+        BatteryPayload(level_pct=50, charging=True),
+        event_type=EventType.BATTERY,
+        ts=TS,
+    )
+
+
+def test_topics_parse_back_to_device_and_kind() -> None:
+    assert parse_topic(status_topic("robot-9x")) == ("robot-9x", TopicKind.STATUS)
+    with pytest.raises(ProtocolError, match="unknown kind"):
+        parse_topic("dolbom/v1/devices/robot-001/secrets")
+    with pytest.raises(ProtocolError, match="not under"):
+        parse_topic("other/robot-001/events")
+
+
+@pytest.mark.parametrize("bad", ["", "ab", "Robot", "a/b", "+", "#", "x" * 65, "robot 1"])
+def test_invalid_device_ids_are_refused_for_topics(bad: str) -> None:
+    with pytest.raises(ProtocolError, match="invalid device id"):
+        events_topic(bad)
