@@ -15,3 +15,7 @@ class AudioError(DeviceError):
 
 class AsrError(DeviceError):
     """The speech model can't be loaded or a grammar phrase is outside its vocabulary."""
+
+
+class OutboxError(DeviceError):
+    """The durable event queue can't be opened, read or written; its file is left untouched."""

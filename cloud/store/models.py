@@ -74,7 +74,7 @@ def _str_enum(enum: type[StrEnum]) -> Enum:
 class Base(DeclarativeBase):
     """Declarative base with the cloud's column types."""
 
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: json_type()}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: json_type()}  # noqa: RUF012
 
 
 class Device(Base):

@@ -1,6 +1,7 @@
 """Hangul to jamo and fuzzy substring search, so word-piece spacing and near-misses still match."""
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _SYLLABLE_FIRST = 0xAC00
@@ -67,23 +68,44 @@ class SubstringMatch:
         return max(0.0, 1.0 - self.distance / pattern_length)
 
 
-def best_substring(pattern: str, text: str) -> SubstringMatch:
-    """Smallest edit distance between `pattern` and any substring of `text` (Sellers' algorithm)."""
-    m = len(pattern)
-    # prev[j]: edits to turn pattern[:i] into a substring ending at text[:j]; start[j]: its start.
-    prev = [0] * (len(text) + 1)
-    prev_start = list(range(len(text) + 1))
-    for i in range(1, m + 1):
-        cur = [i] + [0] * len(text)
-        cur_start = [0] * (len(text) + 1)
-        for j in range(1, len(text) + 1):
-            cost = 0 if pattern[i - 1] == text[j - 1] else 1
-            options = (
-                (prev[j - 1] + cost, prev_start[j - 1]),
-                (prev[j] + 1, prev_start[j]),
-                (cur[j - 1] + 1, cur_start[j - 1]),
-            )
-            cur[j], cur_start[j] = min(options, key=lambda o: o[0])
-        prev, prev_start = cur, cur_start
-    best_end = min(range(len(text) + 1), key=lambda j: prev[j])
-    return SubstringMatch(distance=prev[best_end], start=prev_start[best_end], end=best_end)
+def syllable_boundaries(text: str) -> list[int]:
+    """Offsets in `to_jamo(text)` where each character of `text` starts, plus the end."""
+    bounds = [0]
+    for ch in text:
+        bounds.append(bounds[-1] + len(to_jamo(ch)))
+    return bounds
+
+
+def best_substring(
+    pattern: str, text: str, boundaries: Sequence[int] | None = None
+) -> SubstringMatch | None:
+    """Fewest edits turning `pattern` into a substring of `text` (Sellers' algorithm).
+
+    With `boundaries` the substring must start and end at one of those offsets, so a jamo
+    pattern matches whole syllables only ("도와줘" is not found inside "도와줬어요").
+    """
+    n = len(text)
+    allowed = set(range(n + 1)) if boundaries is None else set(boundaries)
+    big = len(pattern) + n + 1
+    # prev[j]: edits turning pattern[:i] into a substring that ends at text[j]; starts[j]: its start.
+    prev = [0 if j in allowed else big for j in range(n + 1)]
+    starts = list(range(n + 1))
+    for i in range(1, len(pattern) + 1):
+        cur = [prev[0] + 1] + [0] * n
+        cur_starts = [starts[0]] + [0] * n
+        for j in range(1, n + 1):
+            sub = prev[j - 1] + (pattern[i - 1] != text[j - 1])
+            dele = prev[j] + 1
+            ins = cur[j - 1] + 1
+            if sub <= dele and sub <= ins:
+                cur[j], cur_starts[j] = sub, starts[j - 1]
+            elif dele <= ins:
+                cur[j], cur_starts[j] = dele, starts[j]
+            else:
+                cur[j], cur_starts[j] = ins, cur_starts[j - 1]
+        prev, starts = cur, cur_starts
+    ends = [j for j in sorted(allowed) if prev[j] < big]
+    if not ends:
+        return None
+    end = min(ends, key=lambda j: prev[j])
+    return SubstringMatch(distance=prev[end], start=starts[end], end=end)

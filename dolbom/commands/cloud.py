@@ -1,5 +1,63 @@
 """`dolbom cloud ...`: ingest, alerts and the caregiver API."""
 
+import secrets
+
 import typer
+from pydantic import SecretStr, ValidationError
+
+from cloud.errors import CloudError
+from cloud.settings import CloudSettings
 
 app = typer.Typer(help="The cloud service.", no_args_is_help=True)
+
+
+def _settings(**overrides: object) -> CloudSettings:
+    try:
+        settings = CloudSettings()
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        typer.echo(f"invalid setting DOLBOM_{where.upper()}: {first['msg']}", err=True)
+        raise typer.Exit(2) from None
+    update = {k: v for k, v in overrides.items() if v is not None}
+    return settings.model_copy(update=update) if update else settings
+
+
+@app.command("serve")
+def serve(
+    host: str | None = typer.Option(None, help="HTTP host (default DOLBOM_HTTP_HOST)."),
+    port: int | None = typer.Option(None, help="HTTP port (default DOLBOM_HTTP_PORT)."),
+) -> None:
+    """Run ingest, webhook delivery and the caregiver API until Ctrl-C."""
+    from cloud.service import CloudService
+
+    settings = _settings(http_host=host, http_port=port)
+    if settings.api_token is None:
+        token = secrets.token_urlsafe(32)
+        settings = settings.model_copy(update={"api_token": SecretStr(token)})
+        typer.echo(f"No DOLBOM_API_TOKEN set; generated one (shown once): {token}")
+    try:
+        CloudService(settings).serve(
+            on_listening=lambda url: typer.echo(f"API: {url}  (GET /healthz, /alerts, /devices)")
+        )
+    except CloudError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("migrate")
+def migrate_cmd(
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Default DOLBOM_DATABASE_URL."
+    ),
+) -> None:
+    """Upgrade the store's schema to the newest revision."""
+    from cloud.store import current_revision, migrate
+
+    settings = _settings(database_url=database_url)
+    try:
+        migrate(settings.database_url)
+        typer.echo(f"store at revision {current_revision(settings.database_url)}")
+    except CloudError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None

@@ -2,4 +2,7 @@
 
 import typer
 
+from dolbom.commands import transcribe
+
 app = typer.Typer(help="The on-device agent.", no_args_is_help=True)
+app.command("transcribe")(transcribe.transcribe)

@@ -1,0 +1,195 @@
+"""Delivers stored webhook notifications: due rows are claimed, POSTed, retried, or marked dead."""
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.alerts.service import AlertEngine
+from cloud.alerts.webhook import DELIVERY_HEADER, alert_body, signed_headers
+from cloud.store.models import Alert, Delivery, DeliveryStatus
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    """The wall clock, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def retry_delay_s(attempts: int, base_s: float, max_s: float, jitter: float) -> float:
+    """Delay after `attempts` failures: base doubling, capped, equal jitter (`jitter` in 0..1)."""
+    delay = min(max_s, base_s * 2.0 ** max(0, attempts - 1))
+    return delay / 2 + delay / 2 * jitter
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchPolicy:
+    """How hard to try: attempts, backoff, timeout."""
+
+    max_attempts: int = 8
+    backoff_s: float = 0.5
+    backoff_max_s: float = 300.0
+    timeout_s: float = 5.0
+
+
+class WebhookDispatcher:
+    """A thread that delivers due webhooks; pending rows live in the store, so restarts resume."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        secret: str | None,
+        policy: DispatchPolicy = DispatchPolicy(),
+        engine: AlertEngine | None = None,
+        poll_s: float = 0.25,
+        clock: Callable[[], datetime] = utcnow,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._sessions = session_factory
+        self._secret = secret
+        self._policy = policy
+        self._engine = engine or AlertEngine()
+        self._poll_s = poll_s
+        self._clock = clock
+        self._jitter = jitter
+        # A claimed row is retried by any worker once this lease runs out (crash mid-POST).
+        self._lease = timedelta(seconds=max(60.0, policy.timeout_s * 4))
+        self._http = httpx.Client(timeout=policy.timeout_s, follow_redirects=False)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the delivery thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="webhook-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the thread (after the attempt in flight) and close the HTTP client."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        self._http.close()
+
+    def wake(self) -> None:
+        """Look for due deliveries now (a new alert was just stored)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                attempted = self.run_once()
+            except Exception:
+                log.exception("webhook dispatch pass failed; retrying")
+                attempted = 0
+            if attempted == 0:
+                self._wake.wait(self._poll_s)
+                self._wake.clear()
+
+    def run_once(self, limit: int = 20) -> int:
+        """Attempt every due delivery once; return how many were attempted."""
+        now = self._clock()
+        with self._sessions() as session:
+            due = session.execute(
+                select(Delivery.id, Delivery.attempts)
+                .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .limit(limit)
+            ).all()
+        attempted = 0
+        for delivery_id, attempts in due:
+            if self._stop.is_set():
+                break
+            if self._claim(delivery_id, attempts, now):
+                self._attempt(delivery_id)
+                attempted += 1
+        return attempted
+
+    def _claim(self, delivery_id: int, attempts: int, now: datetime) -> bool:
+        with self._sessions() as session, session.begin():
+            result = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery_id,
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.attempts == attempts,
+                )
+                .values(attempts=attempts + 1, next_attempt_at=now + self._lease)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def _attempt(self, delivery_id: int) -> None:
+        with self._sessions() as session:
+            delivery = session.get_one(Delivery, delivery_id)
+            alert = session.get_one(Alert, delivery.alert_id)
+            body = alert_body(alert, delivery.id)
+            target = delivery.target
+        timestamp = int(self._clock().timestamp())
+        headers = signed_headers(self._secret, timestamp, body)
+        headers[DELIVERY_HEADER] = str(delivery_id)
+        error: str | None = None
+        try:
+            response = self._http.post(target, content=body, headers=headers)
+            if not response.is_success:
+                error = f"HTTP {response.status_code}: {response.text[:200]}"
+        except httpx.HTTPError as e:
+            error = f"{type(e).__name__}: {e}"[:1000]
+        self._record(delivery_id, error)
+
+    def _record(self, delivery_id: int, error: str | None) -> None:
+        now = self._clock()
+        with self._sessions() as session, session.begin():
+            delivery = session.get_one(Delivery, delivery_id, with_for_update=True)
+            if error is None:
+                delivery.status = DeliveryStatus.DELIVERED
+                delivery.delivered_at = now
+                delivery.last_error = None
+                self._engine.mark_notified(
+                    session,
+                    delivery.alert_id,
+                    now,
+                    channel=delivery.channel,
+                    target=delivery.target,
+                )
+                log.info("alert %d delivered to %s", delivery.alert_id, delivery.target)
+                return
+            delivery.last_error = error
+            if delivery.attempts >= self._policy.max_attempts:
+                delivery.status = DeliveryStatus.DEAD
+                log.error(
+                    "alert %d: webhook %s is dead after %d attempts: %s",
+                    delivery.alert_id,
+                    delivery.target,
+                    delivery.attempts,
+                    error,
+                )
+                return
+            delay = retry_delay_s(
+                delivery.attempts,
+                self._policy.backoff_s,
+                self._policy.backoff_max_s,
+                self._jitter(),
+            )
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
+            log.warning(
+                "alert %d: webhook %s attempt %d failed (%s); retrying in %.1f s",
+                delivery.alert_id,
+                delivery.target,
+                delivery.attempts,
+                error,
+                delay,
+            )

@@ -1,0 +1,30 @@
+"""What the API's routers share: sessions, the alert engine, the command publisher, the clock."""
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.alerts.service import AlertEngine
+from cloud.ingest.worker import CommandPublisher
+
+
+def utcnow() -> datetime:
+    """The wall clock, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class ApiContext:
+    """Set once by `create_app`, read by every request."""
+
+    sessions: sessionmaker[Session]
+    api_token: str
+    alerts: AlertEngine
+    publisher: CommandPublisher | None = None
+    mqtt_connected: Callable[[], bool] | None = None
+    clock: Callable[[], datetime] = utcnow
+    sse_poll_s: float = 0.25
+    shutdown: threading.Event = field(default_factory=threading.Event)

@@ -1,0 +1,154 @@
+"""Ingest one MQTT message: validate, store idempotently on (device_id, seq), raise alerts."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cloud.alerts.service import AlertChange, AlertEngine
+from cloud.store.models import DeadLetter, Device, Event
+from protocol import Envelope, EventType, ProtocolError, TopicKind, decode_envelope, parse_topic
+from protocol.envelope import MAX_MESSAGE_BYTES
+from protocol.topics import STATUS_OFFLINE, STATUS_ONLINE
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    """What ingest did with a message."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED = "dead_lettered"
+    STATUS = "status"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    """The result of one message; `reason` is set for dead letters, `alert` for alert events."""
+
+    outcome: Outcome
+    device_id: str | None = None
+    seq: int | None = None
+    reason: str | None = None
+    alert: AlertChange | None = None
+
+
+def _insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no idempotent insert for {dialect}")
+
+
+def dead_letter(
+    session: Session, topic: str, raw: bytes, reason: str, now: datetime
+) -> IngestOutcome:
+    """Keep a refused message (first 64 KiB) with the reason it was refused."""
+    session.add(
+        DeadLetter(
+            topic=topic[:512],
+            reason=reason[:1000],
+            raw=raw[:MAX_MESSAGE_BYTES],
+            raw_size=len(raw),
+            received_at=now,
+        )
+    )
+    log.warning("dead-lettered a message on %r: %s", topic[:200], reason)
+    return IngestOutcome(Outcome.DEAD_LETTERED, reason=reason)
+
+
+def _upsert_device(
+    session: Session, device_id: str, now: datetime, updates: dict[str, Any], *, seen: bool
+) -> None:
+    """Insert the device or apply `updates`; `seen` bumps last_seen (events, not status)."""
+    row = {"id": device_id, "first_seen": now, "last_seen": now, "online": True, **updates}
+    set_ = {"last_seen": now, **updates} if seen else updates
+    session.execute(
+        _insert(session, Device)
+        .values(row)
+        .on_conflict_do_update(index_elements=[Device.id], set_=set_)
+    )
+
+
+def _heartbeat_summary(env: Envelope) -> dict[str, Any]:
+    p = env.payload
+    return {
+        "seq": env.seq,
+        "ts": env.ts.isoformat(),
+        "uptime_s": p.get("uptime_s"),
+        "agent_version": p.get("agent_version"),
+        "outbox_pending": p.get("outbox_pending"),
+        "rss_mb": p.get("rss_mb"),
+        "failed_self_tests": [t["name"] for t in p.get("self_tests", []) if not t.get("ok")],
+    }
+
+
+def ingest_message(
+    session: Session,
+    topic: str,
+    raw: bytes,
+    now: datetime,
+    *,
+    alerts: AlertEngine | None = None,
+) -> IngestOutcome:
+    """Handle one message inside the caller's transaction; the caller commits."""
+    try:
+        device_id, kind = parse_topic(topic)
+    except ProtocolError as e:
+        return dead_letter(session, topic, raw, f"topic: {e}", now)
+    if kind is TopicKind.STATUS:
+        return _ingest_status(session, topic, device_id, raw, now)
+    if kind is not TopicKind.EVENTS:
+        return dead_letter(session, topic, raw, f"ingest does not handle {kind} topics", now)
+    try:
+        env = decode_envelope(raw, topic)
+    except ProtocolError as e:
+        return dead_letter(session, topic, raw, str(e), now)
+
+    updates: dict[str, Any] = {"online": True}
+    if env.type is EventType.HEARTBEAT:
+        updates |= {"last_heartbeat": _heartbeat_summary(env), "last_heartbeat_at": now}
+    _upsert_device(session, env.device_id, now, updates, seen=True)
+    inserted = session.execute(
+        _insert(session, Event)
+        .values(
+            device_id=env.device_id,
+            seq=env.seq,
+            type=env.type.value,
+            priority=env.priority.value,
+            ts=env.ts,
+            received_at=now,
+            payload=env.payload,
+            model=env.model.model_dump() if env.model else None,
+        )
+        .on_conflict_do_nothing(index_elements=[Event.device_id, Event.seq])
+        .returning(Event.id)
+    ).scalar_one_or_none()
+    if inserted is None:
+        log.debug("duplicate event %s #%d", env.device_id, env.seq)
+        return IngestOutcome(Outcome.DUPLICATE, env.device_id, env.seq)
+    change = (alerts or AlertEngine()).on_event(session, env, now)
+    return IngestOutcome(Outcome.STORED, env.device_id, env.seq, alert=change)
+
+
+def _ingest_status(
+    session: Session, topic: str, device_id: str, raw: bytes, now: datetime
+) -> IngestOutcome:
+    if raw == b"":
+        return IngestOutcome(Outcome.IGNORED, device_id, reason="retained status cleared")
+    if raw not in (STATUS_ONLINE, STATUS_OFFLINE):
+        shown = raw[:40].decode("utf-8", "replace")
+        return dead_letter(
+            session, topic, raw, f"status must be 'online' or 'offline', got {shown!r}", now
+        )
+    updates = {"online": raw == STATUS_ONLINE, "last_status_at": now}
+    _upsert_device(session, device_id, now, updates, seen=False)
+    return IngestOutcome(Outcome.STATUS, device_id)

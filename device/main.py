@@ -1,0 +1,78 @@
+"""Wire one robot from its config: the real stages behind the agent's seams."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from device.agent import Agent, Observer
+from device.audio.asr import SpeechRecognizer, load_model
+from device.audio.pipeline import Listener
+from device.audio.source import AudioSource, MicSource, WavSource
+from device.audio.vad import SileroVad
+from device.config import DeviceConfig
+from device.link.mqtt import MqttLink
+from device.outbox import Outbox
+from device.speech.tts import EspeakSpeaker, PrintSpeaker, Speaker
+
+log = logging.getLogger(__name__)
+
+
+def open_source(config: DeviceConfig) -> AudioSource:
+    """The configured ears: the live microphone or a WAV file."""
+    if config.audio.source == "wav":
+        assert config.audio.wav_path is not None  # checked when the config was loaded
+        return WavSource(config.audio.wav_path, realtime=config.audio.realtime)
+    return MicSource(device=config.audio.mic_device)
+
+
+def open_speaker(config: DeviceConfig) -> Speaker:
+    """The configured voice: espeak-ng aloud, or printed."""
+    if config.speech_out == "espeak":
+        return EspeakSpeaker()
+    return PrintSpeaker(lambda text: log.info("robot says: %s", text))
+
+
+def build_agent(
+    config: DeviceConfig,
+    *,
+    source: AudioSource | None = None,
+    speaker: Speaker | None = None,
+    observer: Observer | None = None,
+) -> Agent:
+    """Load the model once, open the outbox and the link, and hand them to the agent."""
+    listener = Listener(SpeechRecognizer(load_model()), SileroVad(), config.vad)
+    outbox = Outbox(config.outbox_path, config.device_id)
+    agent_ref: list[Agent] = []
+    link = MqttLink(
+        config.device_id,
+        config.mqtt,
+        outbox,
+        on_command=lambda command: agent_ref[0].on_command(command),
+    )
+    agent = Agent(
+        config,
+        source=source or open_source(config),
+        listener=listener,
+        speaker=speaker or open_speaker(config),
+        outbox=outbox,
+        link=link,
+        observer=observer,
+    )
+    agent_ref.append(agent)
+    return agent
+
+
+def run_agent(config: DeviceConfig) -> None:
+    """`dolbom device run`: until SIGINT/SIGTERM; the outbox keeps what is unsent."""
+    agent = build_agent(config)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await agent.run(stop)
+
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Shared test helpers: free ports, private Mosquitto brokers, MQTT recorders, device processes."""
