@@ -18,6 +18,7 @@ import argparse
 import csv
 import json
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -46,7 +47,7 @@ OUT = ROOT / "benchmarks" / "results" / "intent_recall.json"
 def read_flac(path: Path) -> np.ndarray:
     """16 kHz mono int16 from a FLAC file: soundfile if installed, else sox."""
     try:
-        import soundfile
+        import soundfile  # type: ignore[import-untyped]
 
         data, rate = soundfile.read(str(path), dtype="int16", always_2d=False)
         if rate != SAMPLE_RATE_HZ or data.ndim != 1:
@@ -56,7 +57,21 @@ def read_flac(path: Path) -> np.ndarray:
         if not shutil.which("sox"):
             raise SystemExit("reading FLAC needs the soundfile package or sox") from None
         raw = subprocess.run(
-            ["sox", str(path), "-t", "raw", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed", "-"],
+            [
+                "sox",
+                str(path),
+                "-t",
+                "raw",
+                "-r",
+                "16000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                "-e",
+                "signed",
+                "-",
+            ],
             check=True,
             capture_output=True,
         ).stdout
@@ -193,19 +208,20 @@ def main() -> None:
         }
         for rule in ("free", "grammar", "fused")
     }
-    margins = {
+    help_margins = {
+        c.name: (c.help_free_similarity, c.help_free_similarity_when_grammar_agrees) for c in helps
+    }
+    margins: dict[str, Any] = {
         "max_dev_help_free_similarity": max(c.help_free_similarity for c in dev),
         "max_dev_help_free_similarity_when_grammar_agrees": max(
             c.help_free_similarity_when_grammar_agrees for c in dev
         ),
         "help_clips": {
-            c.name: {
-                "free_similarity": round(c.help_free_similarity, 3),
-                "free_similarity_when_grammar_agrees": round(
-                    c.help_free_similarity_when_grammar_agrees, 3
-                ),
+            name: {
+                "free_similarity": round(a, 3),
+                "free_similarity_when_grammar_agrees": round(b, 3),
             }
-            for c in helps
+            for name, (a, b) in help_margins.items()
         },
     }
     worst_dev = sorted(dev, key=lambda c: -c.help_free_similarity_when_grammar_agrees)[:5]
@@ -228,6 +244,7 @@ def main() -> None:
         "real_time_factor": round(compute_s / audio_s, 4),
         "audio_s": round(audio_s, 1),
         "model_load_s": round(load_s, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "help_clips": {
             c.name: [
                 {"text": u.text, "grammar": u.grammar_text, "intent": u.intent.value}
@@ -246,15 +263,20 @@ def main() -> None:
             f"{row['help_recall']:>20} / {row['help_clips']}"
         )
     print(f"fused rule, other intents on ordinary speech: {false_intents}")
+    worst = margins["max_dev_help_free_similarity"]
+    agreeing = margins["max_dev_help_free_similarity_when_grammar_agrees"]
     print(
-        f"margin: ordinary speech's best HELP similarity {margins['max_dev_help_free_similarity']:.3f}"
-        f" (with grammar agreeing {margins['max_dev_help_free_similarity_when_grammar_agrees']:.3f});"
-        f" thresholds free {intents.FREE_MIN_SIMILARITY}, fused {intents.FUSED_MIN_SIMILARITY}"
+        f"margin: ordinary speech's best HELP similarity {worst:.3f} (grammar agreeing:"
+        f" {agreeing:.3f}); thresholds free {intents.FREE_MIN_SIMILARITY},"
+        f" fused {intents.FUSED_MIN_SIMILARITY}"
     )
-    for name, m in margins["help_clips"].items():
-        print(f"  {name:<26} free {m['free_similarity']:.3f}  grammar-agreeing {m['free_similarity_when_grammar_agrees']:.3f}")
-    print(f"free CER on dev {result['free_cer_dev']:.3f}; real-time factor {result['real_time_factor']:.3f}"
-          f" over {audio_s:.0f} s of audio; model load {load_s:.1f} s")
+    for name, sims in help_margins.items():
+        print(f"  {name:<26} free {sims[0]:.3f}  grammar-agreeing {sims[1]:.3f}")
+    print(
+        f"free CER on dev {result['free_cer_dev']:.3f}; real-time factor"
+        f" {result['real_time_factor']:.3f} over {audio_s:.0f} s of audio;"
+        f" model load {load_s:.1f} s; peak RSS {result['peak_rss_mb']} MB"
+    )
     print(f"wrote {OUT.relative_to(ROOT)}")
 
 

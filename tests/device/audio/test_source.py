@@ -111,7 +111,7 @@ def test_wav_source_chunks_are_512_samples_with_the_last_padded(tmp_path: Path) 
 
 
 def test_missing_wav_is_an_audio_error_naming_the_file(tmp_path: Path) -> None:
-    with pytest.raises(AudioError, match="nope.wav does not exist"):
+    with pytest.raises(AudioError, match=r"nope\.wav does not exist"):
         WavSource(tmp_path / "nope.wav")
 
 
@@ -182,7 +182,9 @@ def test_scripted_source_reports_each_clip_end_right_after_its_last_chunk(tmp_pa
     a = clip(tmp_path, "a.wav", 0.25, 2 * CHUNK_S)
     b = clip(tmp_path, "b.wav", 0.5, CHUNK_S)
     ends: list[tuple[Path, float]] = []
-    source = ScriptedSource([a, b, CHUNK_S], realtime=False, idle=False, on_clip_end=lambda p, t: ends.append((p, t)))
+    source = ScriptedSource(
+        [a, b, CHUNK_S], realtime=False, idle=False, on_clip_end=lambda p, t: ends.append((p, t))
+    )
     stream = source.chunks()
     next(stream), next(stream)
     assert ends == []

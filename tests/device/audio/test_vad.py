@@ -116,7 +116,10 @@ def test_flush_ends_open_segment_at_last_speech() -> None:
         seg.process(0.9, chunk(i))
     seg.process(0.0, chunk(20))
     assert seg.in_speech
-    assert seg.flush() == [SpeechEnded(0.0, pytest.approx(20 * CHUNK_S))]
+    (ended,) = seg.flush()
+    assert isinstance(ended, SpeechEnded)
+    assert ended.start_s == 0.0
+    assert ended.end_s == pytest.approx(20 * CHUNK_S)
     assert not seg.in_speech
 
 

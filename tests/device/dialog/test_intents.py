@@ -1,4 +1,4 @@
-"""Intent matching: spacing-insensitive, fuzzy at the jamo level, and never HELP on grammar alone."""
+"""Intent matching: spacing-insensitive, fuzzy at the jamo level, never HELP on grammar alone."""
 
 import pytest
 
@@ -8,7 +8,16 @@ from device.dialog.jamo import best_substring, normalize, syllable_boundaries, t
 
 @pytest.mark.parametrize(
     "text",
-    ["살려 주세요", "살려주세요", "살려 주 세요", "살 려 주 세 요", "살려주세요!", "도와주 세요", "구 해주세요", "사람 살려"],
+    [
+        "살려 주세요",
+        "살려주세요",
+        "살려 주 세요",
+        "살 려 주 세 요",
+        "살려주세요!",
+        "도와주 세요",
+        "구 해주세요",
+        "사람 살려",
+    ],
 )
 def test_calls_for_help_match_whatever_the_spacing(text: str) -> None:
     match = match_intent(text)
@@ -67,7 +76,9 @@ def test_ordinary_sentences_are_no_intent(text: str) -> None:
     assert match_intent(text).intent is Intent.NONE
 
 
-@pytest.mark.parametrize("text", ["안 아파요", "안 괜찮아요", "괜찮지 않아요", "I'm not fine", "안 넘어졌어요"])
+@pytest.mark.parametrize(
+    "text", ["안 아파요", "안 괜찮아요", "괜찮지 않아요", "I'm not fine", "안 넘어졌어요"]
+)
 def test_negated_phrases_do_not_match(text: str) -> None:
     assert match_intent(text).intent is Intent.NONE
 
@@ -123,6 +134,8 @@ def test_best_substring_only_matches_whole_syllables_when_asked() -> None:
     text = normalize("도와줬어요")
     pattern = to_jamo("도와줘")
     free = best_substring(pattern, to_jamo(text))
-    assert free is not None and free.distance == 0
+    assert free is not None
+    assert free.distance == 0
     whole = best_substring(pattern, to_jamo(text), syllable_boundaries(text))
-    assert whole is not None and whole.distance == 1
+    assert whole is not None
+    assert whole.distance == 1
