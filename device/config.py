@@ -126,7 +126,7 @@ def config_from_dict(raw: dict[str, Any], where: str = "config") -> DeviceConfig
 
 
 def load_config(path: Path) -> DeviceConfig:
-    """Read a robot's TOML config; relative data_dir and wav_path are taken from the file's folder."""
+    """Read a robot's TOML config; relative paths in it are relative to the file's folder."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

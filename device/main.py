@@ -3,8 +3,8 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from device.agent import Agent, Observer

@@ -8,7 +8,7 @@ from dolbom.commands import cloud, demo, device, protocol
 
 app = typer.Typer(
     name="dolbom",
-    help="돌봄 dolbom — an offline companion robot for seniors, and the cloud that alerts caregivers.",
+    help="돌봄 dolbom — an offline companion robot for seniors and a cloud for caregivers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

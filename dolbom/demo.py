@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
@@ -115,8 +116,8 @@ def run_demo(console: Console, workdir: Path, timeout_s: float = 60.0) -> Timeli
             mqtt_protocol="3.1.1",
             mqtt_shared=False,  # amqtt delivers nothing to $share subscriptions
             webhook_urls=[receiver.url],
-            webhook_secret=secret,
-            api_token=token,
+            webhook_secret=SecretStr(secret),
+            api_token=SecretStr(token),
             http_port=0,
             webhook_backoff_s=0.2,
         )

@@ -1,4 +1,4 @@
-"""A caregiver's webhook endpoint for the demo and benchmarks: verifies signatures, times arrivals."""
+"""A caregiver's webhook endpoint for the demo and benchmarks: checks signatures, times arrivals."""
 
 import json
 import threading

@@ -106,7 +106,9 @@ def decode_envelope(raw: bytes, topic: str | None = None) -> Envelope:
     if not isinstance(v, int) or isinstance(v, bool):
         raise ProtocolError(f"v: must be an integer, got {v!r}")
     if v != PROTOCOL_VERSION:
-        raise ProtocolError(f"v: unsupported protocol version {v}; this cloud speaks {PROTOCOL_VERSION}")
+        raise ProtocolError(
+            f"v: unsupported protocol version {v}; this cloud speaks {PROTOCOL_VERSION}"
+        )
     try:
         env = Envelope.model_validate(data)
         PAYLOAD_MODELS[env.type].model_validate(env.payload)

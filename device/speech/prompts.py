@@ -20,7 +20,9 @@ PROMPTS: dict[str, dict[Prompt, str]] = {
         Prompt.ARE_YOU_OK_AGAIN: "괜찮으세요? 대답이 없으시면 보호자에게 연락할게요.",
         Prompt.HELP_CALLED: "지금 보호자에게 연락했어요. 제가 옆에 있을게요.",
         Prompt.STILL_WITH_YOU: "보호자에게 다시 알렸어요. 조금만 기다려 주세요. 제가 옆에 있어요.",
-        Prompt.GLAD_YOU_ARE_FINE: "다행이에요. 도움이 필요하시면 언제든 '살려 주세요'라고 불러 주세요.",
+        Prompt.GLAD_YOU_ARE_FINE: (
+            "다행이에요. 도움이 필요하시면 언제든 '살려 주세요'라고 불러 주세요."
+        ),
         Prompt.HELP_ACKNOWLEDGED: "{who}님이 연락을 받으셨어요. 곧 도와주실 거예요.",
     },
     "en": {

@@ -54,10 +54,10 @@ class EspeakSpeaker:
     def say(self, text: str, language: str) -> None:
         """Speak now; a failing audio device is logged, never fatal to the safety loop."""
         try:
-            subprocess.run(self.command(text, language), check=True, timeout=60)  # noqa: S603
+            subprocess.run(self.command(text, language), check=True, timeout=60)
         except (subprocess.SubprocessError, OSError) as e:
             log.error("could not speak %r: %s", text, e)
 
     def synthesize(self, text: str, language: str, wav_out: str) -> None:
         """Write the sentence to a WAV file (used to make test clips)."""
-        subprocess.run(self.command(text, language, wav_out), check=True, timeout=60)  # noqa: S603
+        subprocess.run(self.command(text, language, wav_out), check=True, timeout=60)

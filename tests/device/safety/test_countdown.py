@@ -146,7 +146,9 @@ def test_every_escalation_raises_exactly_one_event_and_silence_always_escalates(
 
 def test_safety_events_are_critical_except_near_misses() -> None:
     at = datetime(2026, 11, 27, tzinfo=UTC)
-    t, p, prio = safety_event(Raise(Trigger.SPOKEN_HELP, CountdownOutcome.SKIPPED, 0.9, 0), at, "ko")
+    t, p, prio = safety_event(
+        Raise(Trigger.SPOKEN_HELP, CountdownOutcome.SKIPPED, 0.9, 0), at, "ko"
+    )
     assert (t, prio) == (EventType.EMERGENCY, Priority.CRITICAL)
     assert isinstance(p, EmergencyPayload)
     assert (p.trigger, p.intent, p.language) == (TriggerSource.VOICE, "help", "ko")
