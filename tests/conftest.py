@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 PG_ADMIN_URL = os.environ.get(
-    "DOLBOM_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
+    "DOLBOM_TEST_PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 )
 MQTT_HOST = os.environ.get("DOLBOM_TEST_MQTT_HOST", "127.0.0.1")
 MQTT_PORT = int(os.environ.get("DOLBOM_TEST_MQTT_PORT", "1883"))
@@ -28,7 +28,7 @@ def pg_url() -> Iterator[str]:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         pytest.fail(
             f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({reason}): start it with"
-            " `service postgresql start` (trust auth, user postgres, database test), or set"
+            " `make services` (it starts it and sets the postgres password the suite uses), or set"
             " DOLBOM_TEST_PG_ADMIN_URL",
             pytrace=False,
         )
