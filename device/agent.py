@@ -10,11 +10,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 import psutil
 
-from device.audio.pipeline import Listener, Utterance
-from device.audio.source import AudioSource
+from device.audio.pipeline import Utterance
+from device.audio.source import AudioChunk, AudioSource
 from device.clock import Clock, SystemClock
 from device.config import DeviceConfig
 from device.dialog.intents import Intent
@@ -52,6 +53,14 @@ class Step:
 
 Observer = Callable[[Step], None]
 
+
+class Ears(Protocol):
+    """The listening stage (device.audio.pipeline.Listener): one utterance when one ends."""
+
+    def process(self, chunk: AudioChunk) -> Utterance | None:
+        """Take 32 ms of audio."""
+
+
 _TRIGGERS = {
     Intent.HELP: Trigger.SPOKEN_HELP,
     Intent.FELL: Trigger.SPOKEN_FELL,
@@ -67,7 +76,7 @@ class Agent:
         config: DeviceConfig,
         *,
         source: AudioSource,
-        listener: Listener,
+        listener: Ears,
         speaker: Speaker,
         outbox: Outbox,
         link: MqttLink | None,

@@ -1,0 +1,178 @@
+"""The agent coordinates the stages: utterances in, events and spoken prompts out."""
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from device.agent import Agent, State, Step
+from device.audio.pipeline import Utterance
+from device.audio.source import AudioChunk
+from device.config import DeviceConfig, SafetyConfig
+from device.dialog.intents import Intent
+from device.outbox import Outbox
+from protocol import Command, CommandType, EventType, Priority
+from protocol.events import CountdownOutcome
+
+
+class ScriptedEars:
+    """Hears the given utterances, one per chunk, then nothing."""
+
+    def __init__(self, utterances: list[Utterance]) -> None:
+        self._queue = list(utterances)
+
+    def process(self, chunk: AudioChunk) -> Utterance | None:
+        return self._queue.pop(0) if self._queue else None
+
+
+class FakeSource:
+    """Silence chunks until closed."""
+
+    def __init__(self) -> None:
+        self._closed = threading.Event()
+
+    def chunks(self) -> Iterator[AudioChunk]:
+        n = 0
+        while not self._closed.wait(0.01):
+            yield AudioChunk(np.zeros(512, np.int16), n * 0.032)
+            n += 1
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+class RecordingSpeaker:
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def say(self, text: str, language: str) -> None:
+        self.said.append(text)
+
+
+def _utt(intent: Intent, text: str = "...") -> Utterance:
+    return Utterance(0.0, 1.0, text, intent, 0.9, "")
+
+
+def _agent(
+    tmp_path: Path, utterances: list[Utterance], countdown_s: float = 30.0
+) -> tuple[Agent, Outbox, RecordingSpeaker, list[Step]]:
+    config = DeviceConfig(
+        device_id="robot-test",
+        data_dir=tmp_path,
+        speech_out="print",
+        safety=SafetyConfig(countdown_s=countdown_s),
+    )
+    outbox = Outbox(config.outbox_path, config.device_id)
+    speaker = RecordingSpeaker()
+    steps: list[Step] = []
+    agent = Agent(
+        config,
+        source=FakeSource(),
+        listener=ScriptedEars(utterances),
+        speaker=speaker,
+        outbox=outbox,
+        link=None,
+        observer=steps.append,
+    )
+    return agent, outbox, speaker, steps
+
+
+async def _run_until(agent: Agent, done: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not done() and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - polls a plain predicate
+        await asyncio.sleep(0.02)
+    stop.set()
+    await task
+
+
+def _events(outbox: Outbox) -> list[tuple[EventType, Priority, dict[str, object]]]:
+    return [(e.type, e.priority, e.payload) for e in outbox.pending(100)]
+
+
+async def test_call_for_help_is_written_to_the_outbox_as_critical(tmp_path: Path) -> None:
+    agent, outbox, _speaker, _ = _agent(tmp_path, [_utt(Intent.HELP, "살려 주세요")])
+    await _run_until(agent, lambda: any(t is EventType.EMERGENCY for t, _, _ in _events(outbox)))
+    emergencies = [(p, pl) for t, p, pl in _events(outbox) if t is EventType.EMERGENCY]
+    assert len(emergencies) == 1
+    priority, payload = emergencies[0]
+    assert priority is Priority.CRITICAL
+    assert payload["countdown"] == CountdownOutcome.SKIPPED
+    assert payload["intent"] == "help"
+    assert "transcript" not in payload
+    assert "살려" not in str(payload)
+    assert agent.state is State.STOPPED
+
+
+async def test_heartbeat_with_self_tests_is_queued_at_start(tmp_path: Path) -> None:
+    agent, outbox, _, _ = _agent(tmp_path, [])
+    await _run_until(agent, lambda: outbox.pending_count() > 0)
+    (kind, priority, payload), *_ = _events(outbox)
+    assert (kind, priority) == (EventType.HEARTBEAT, Priority.LOW)
+    self_tests = payload["self_tests"]
+    assert isinstance(self_tests, list)
+    assert {t["name"] for t in self_tests} >= {"asr", "audio", "outbox"}
+
+
+async def test_im_fine_after_i_fell_is_a_near_miss_not_an_alarm(tmp_path: Path) -> None:
+    agent, outbox, speaker, _ = _agent(
+        tmp_path, [_utt(Intent.FELL), _utt(Intent.NONE), _utt(Intent.FINE)]
+    )
+    await _run_until(agent, lambda: any(t is EventType.EMERGENCY for t, _, _ in _events(outbox)))
+    [(priority, payload)] = [(p, pl) for t, p, pl in _events(outbox) if t is EventType.EMERGENCY]
+    assert priority is Priority.NORMAL
+    assert payload["countdown"] == CountdownOutcome.CANCELLED
+    assert any("괜찮으세요" in line for line in speaker.said)
+
+
+async def test_silence_after_i_fell_escalates_when_the_countdown_ends(tmp_path: Path) -> None:
+    agent, outbox, _, _ = _agent(tmp_path, [_utt(Intent.FELL)], countdown_s=0.3)
+    await _run_until(agent, lambda: any(t is EventType.EMERGENCY for t, _, _ in _events(outbox)))
+    [(priority, payload)] = [(p, pl) for t, p, pl in _events(outbox) if t is EventType.EMERGENCY]
+    assert priority is Priority.CRITICAL
+    assert payload["countdown"] == CountdownOutcome.SILENCE
+
+
+async def test_acknowledgement_command_is_answered_and_spoken(tmp_path: Path) -> None:
+    agent, _outbox, speaker, steps = _agent(tmp_path, [_utt(Intent.HELP)])
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    for _ in range(250):
+        if any(s.name == "outbox" for s in steps):
+            break
+        await asyncio.sleep(0.02)
+    command = Command(
+        command_id="c1",
+        device_id="robot-test",
+        ts=datetime.now(UTC),
+        type=CommandType.ALERT_ACK,
+        payload={"by": "지은"},
+    )
+    result = agent.on_command(command)
+    assert result.ok
+    assert result.command_id == "c1"
+    for _ in range(250):
+        if any("지은" in line for line in speaker.said):
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await task
+    assert any("지은님이 연락을 받으셨어요" in line for line in speaker.said)
+
+
+def test_unsupported_command_is_refused_with_a_reason(tmp_path: Path) -> None:
+    agent, _, _, _ = _agent(tmp_path, [])
+    result = agent.on_command(
+        Command(
+            command_id="c2",
+            device_id="robot-test",
+            ts=datetime.now(UTC),
+            type=CommandType.MODEL_ROLLOUT,
+        )
+    )
+    assert not result.ok
+    assert "not supported" in result.detail
