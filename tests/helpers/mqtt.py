@@ -39,6 +39,8 @@ class Recorder:
         host: str = "127.0.0.1",
         client_id: str | None = None,
         persistent: bool = False,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.host, self.port, self.topics = host, port, list(topics)
         v5 = protocol == "5"
@@ -50,6 +52,8 @@ class Recorder:
             protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
             clean_session=None if v5 else not persistent,
         )
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.reconnect_delay_set(1, 2)  # it reconnects by itself after a broker restart
         self.messages: list[Received] = []
         self._cond = threading.Condition()
