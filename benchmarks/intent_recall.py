@@ -47,7 +47,7 @@ OUT = ROOT / "benchmarks" / "results" / "intent_recall.json"
 def read_flac(path: Path) -> np.ndarray:
     """16 kHz mono int16 from a FLAC file: soundfile if installed, else sox."""
     try:
-        import soundfile  # type: ignore[import-untyped]
+        import soundfile
 
         data, rate = soundfile.read(str(path), dtype="int16", always_2d=False)
         if rate != SAMPLE_RATE_HZ or data.ndim != 1:
