@@ -194,9 +194,9 @@ def run_demo(
         agent_thread = threading.Thread(target=run_agent, name="robot", daemon=True)
         agent_thread.start()
 
-        if not receiver.wait_for(1, timeout_s):
+        hook = timeline.webhook = receiver.wait_for_device(device_id, timeout_s)
+        if hook is None:
             raise DemoError(f"no webhook arrived within {timeout_s:.0f} s")
-        hook = timeline.webhook = receiver.received[0]
         with cloud.sessions() as session:
             event = session.scalars(
                 select(Event).where(Event.device_id == device_id, Event.type == "emergency")

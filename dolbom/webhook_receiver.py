@@ -77,3 +77,13 @@ class WebhookReceiver:
         """Block until `count` calls have arrived, or the timeout passes."""
         with self._cond:
             return self._cond.wait_for(lambda: len(self.received) >= count, timeout=timeout_s)
+
+    def wait_for_device(self, device_id: str, timeout_s: float) -> Received | None:
+        """The first call about `device_id` (others may share the broker), or None on timeout."""
+
+        def first() -> Received | None:
+            return next((r for r in self.received if r.body.get("device_id") == device_id), None)
+
+        with self._cond:
+            self._cond.wait_for(lambda: first() is not None, timeout=timeout_s)
+            return first()
