@@ -86,6 +86,7 @@ class ClipResult:
     duration_s: float
     seconds: float
     utterances: list[Utterance]
+    early_help: int = 0
     reference: str = ""
     rules: dict[str, bool] = field(default_factory=dict)
     help_free_similarity: float = 0.0
@@ -107,15 +108,18 @@ def run_clip(listener: Listener, vad: SileroVad, name: str, samples: np.ndarray)
     vad.reset()
     t0 = time.perf_counter()
     utterances = []
+    early = 0
     for chunk in split_chunks(samples):
         u = listener.process(chunk)
-        if u is not None:
+        if u is not None and u.early:
+            early += 1  # reported before the segment closed, on the partial transcript
+        elif u is not None:
             utterances.append(u)
     last = listener.flush()
     if last is not None:
         utterances.append(last)
     seconds = time.perf_counter() - t0
-    return ClipResult(name, len(samples) / SAMPLE_RATE_HZ, seconds, utterances)
+    return ClipResult(name, len(samples) / SAMPLE_RATE_HZ, seconds, utterances, early)
 
 
 class RecordingRecognizer(SpeechRecognizer):
@@ -235,6 +239,10 @@ def main() -> None:
         "vad": config.__dict__,
         "rules": table,
         "false_intents_on_dev_fused": false_intents,
+        "early_help_reports": {
+            "dev_clips_with_one": sum(c.early_help > 0 for c in dev),
+            "help_clips_with_one": sum(c.early_help > 0 for c in helps),
+        },
         "margins": margins,
         "closest_dev_clips": [
             {"file": c.name, "similarity": round(c.help_free_similarity_when_grammar_agrees, 3)}
@@ -263,6 +271,10 @@ def main() -> None:
             f"{row['help_recall']:>20} / {row['help_clips']}"
         )
     print(f"fused rule, other intents on ordinary speech: {false_intents}")
+    print(
+        "early help reports (partial transcript, before the hangover):",
+        result["early_help_reports"],
+    )
     worst = margins["max_dev_help_free_similarity"]
     agreeing = margins["max_dev_help_free_similarity_when_grammar_agrees"]
     print(

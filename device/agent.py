@@ -176,12 +176,15 @@ class Agent:
     def _handle(self, item: Utterance | Command | Trigger) -> None:
         now = self._clock.monotonic()
         if isinstance(item, Utterance):
+            kind = "early, partial: " if item.early else ""
             self._emit_step(
                 "heard",
-                f"{item.text!r} ({item.start_s:.1f}-{item.end_s:.1f} s) → {item.intent} "
+                f"{kind}{item.text!r} ({item.start_s:.2f}-{item.end_s:.2f} s) → {item.intent} "
                 f"{item.confidence:.2f}",
             )
             trigger = _TRIGGERS.get(item.intent)
+            if item.reported_early:
+                return  # this segment's call for help already acted on
             if item.intent is Intent.FINE:
                 self._act(self._countdown.heard(Answer.FINE, now))
             elif trigger is not None:

@@ -19,6 +19,9 @@ from device.dialog.intents import Intent, match_intent
 
 logger = logging.getLogger(__name__)
 
+EARLY_CHECK_EVERY = 3
+"""During the hangover, look at the partial transcript on silent chunks 1, 4, 7, ... (~0.1 s)."""
+
 
 @dataclass(frozen=True)
 class Utterance:
@@ -30,6 +33,8 @@ class Utterance:
     intent: Intent
     confidence: float
     grammar_text: str
+    early: bool = False  # decided on the partial transcript, before the segment closed
+    reported_early: bool = False  # the final transcript of a segment already reported early
 
 
 class Listener:
@@ -38,7 +43,10 @@ class Listener:
     def __init__(self, recognizer: SpeechRecognizer, vad: SileroVad, config: VadConfig) -> None:
         self.recognizer = recognizer
         self.vad = vad
+        self.config = config
         self.segmenter = SpeechSegmenter(config)
+        self._early: Utterance | None = None
+        self._silent_chunks = 0
 
     @property
     def speech_active(self) -> bool:
@@ -46,18 +54,51 @@ class Listener:
         return self.segmenter.in_speech
 
     def process(self, chunk: AudioChunk) -> Utterance | None:
-        """Feed one chunk; returns the utterance when a segment ends on this chunk."""
-        return self._handle(self.segmenter.process(self.vad.probability(chunk), chunk))
+        """Feed one chunk; returns the utterance when a segment ends on this chunk.
+
+        A call for help is reported early: at the first silent chunks after speech, if the
+        partial free transcript already matches a help phrase closely (the same rule that
+        decides alone at the segment's end), instead of waiting out the VAD's hangover.
+        """
+        prob = self.vad.probability(chunk)
+        utterance = self._handle(self.segmenter.process(prob, chunk))
+        if utterance is not None or not self.segmenter.in_speech:
+            self._silent_chunks = 0
+            return utterance
+        if prob >= self.config.threshold:
+            self._silent_chunks = 0
+            return None
+        self._silent_chunks += 1
+        if self._early is None and self._silent_chunks % EARLY_CHECK_EVERY == 1:
+            return self._early_help()
+        return None
+
+    def _early_help(self) -> Utterance | None:
+        text = self.recognizer.partial_text()
+        match = match_intent(text)  # no grammar: only a close free match counts
+        if match.intent is not Intent.HELP:
+            return None
+        self._early = Utterance(
+            start_s=self.segmenter.start_s,
+            end_s=self.segmenter.last_speech_end_s,
+            text=text,
+            intent=match.intent,
+            confidence=match.confidence,
+            grammar_text="",
+            early=True,
+        )
+        logger.debug("early %r → help (%.2f)", text, match.confidence)
+        return self._early
 
     def flush(self) -> Utterance | None:
         """The stream ended: finish an utterance still being spoken."""
         return self._handle(self.segmenter.flush())
 
     def listen(self, source: AudioSource) -> Iterator[Utterance]:
-        """Every utterance in a source, including one cut off by the end of the stream."""
+        """Every final utterance in a source (early reports left out), including a cut-off one."""
         for chunk in source.chunks():
             utterance = self.process(chunk)
-            if utterance is not None:
+            if utterance is not None and not utterance.early:
                 yield utterance
         last = self.flush()
         if last is not None:
@@ -82,6 +123,8 @@ class Listener:
                     intent=match.intent,
                     confidence=match.confidence,
                     grammar_text=heard.grammar_text,
+                    reported_early=self._early is not None,
                 )
+                self._early = None
                 logger.debug("heard %r → %s (%.2f)", heard.text, match.intent, match.confidence)
         return utterance

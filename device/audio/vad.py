@@ -85,6 +85,16 @@ class SpeechSegmenter:
         self._last_speech_end_s = 0.0
 
     @property
+    def start_s(self) -> float:
+        """Stream time where the open (or last) segment started."""
+        return self._start_s
+
+    @property
+    def last_speech_end_s(self) -> float:
+        """Stream time of the end of the last chunk judged speech."""
+        return self._last_speech_end_s
+
+    @property
     def in_speech(self) -> bool:
         """True while a segment is open (between SpeechStarted and SpeechEnded)."""
         return self.state is SegmenterState.SPEECH

@@ -164,6 +164,18 @@ async def test_acknowledgement_command_is_answered_and_spoken(tmp_path: Path) ->
     assert any("지은님이 연락을 받으셨어요" in line for line in speaker.said)
 
 
+async def test_final_transcript_of_an_early_reported_call_raises_nothing_more(
+    tmp_path: Path,
+) -> None:
+    early = Utterance(0.0, 1.0, "살려 주세요", Intent.HELP, 1.0, "", early=True)
+    final = Utterance(0.0, 1.0, "살려 주세요", Intent.HELP, 1.0, "", reported_early=True)
+    agent, outbox, speaker, steps = _agent(tmp_path, [early, final])
+    await _run_until(agent, lambda: sum(s.name == "heard" for s in steps) >= 2)
+    emergencies = [t for t, _, _ in _events(outbox) if t is EventType.EMERGENCY]
+    assert len(emergencies) == 1
+    assert sum("보호자에게" in line for line in speaker.said) == 1
+
+
 def test_unsupported_command_is_refused_with_a_reason(tmp_path: Path) -> None:
     agent, _, _, _ = _agent(tmp_path, [])
     result = agent.on_command(

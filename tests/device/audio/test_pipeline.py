@@ -41,6 +41,22 @@ class CountingRecognizer(SpeechRecognizer):
     def finish(self) -> Transcript:
         return Transcript("살려 주세요", "살려 주세요", 1.0)
 
+    def partial_text(self) -> str:
+        return ""  # nothing decided before the segment closes
+
+
+class EarlyRecognizer(CountingRecognizer):
+    """Its partial transcript already holds the whole call for help."""
+
+    def __init__(self, partial: str) -> None:
+        super().__init__()
+        self.partial = partial
+        self.partials_asked = 0
+
+    def partial_text(self) -> str:
+        self.partials_asked += 1
+        return self.partial
+
 
 def chunks(pattern: list[int]) -> list[AudioChunk]:
     return [AudioChunk(np.full(512, v, np.int16), i * CHUNK_S) for i, v in enumerate(pattern)]
@@ -65,6 +81,27 @@ def test_listener_returns_one_utterance_per_segment_with_its_intent() -> None:
     assert heard[0].end_s == pytest.approx(50 * CHUNK_S)
     assert recognizer.started == 1
     assert not listener.speech_active
+
+
+def test_call_for_help_is_reported_at_the_first_silent_chunk_not_after_the_hangover() -> None:
+    listener = Listener(EarlyRecognizer("살려 주세요"), ScriptedVad(), VadConfig(hangover_s=0.4))
+    results = [listener.process(c) for c in chunks([0] * 20 + [1] * 30 + [0] * 30)]
+    heard = [(i, u) for i, u in enumerate(results) if u is not None]
+    assert [(i, u.early, u.reported_early) for i, u in heard] == [
+        (50, True, False),  # the first silent chunk after the speech
+        (50 + 12, False, True),  # the segment closes after 0.4 s: already reported
+    ]
+    assert heard[0][1].intent is Intent.HELP
+    assert heard[0][1].end_s == pytest.approx(50 * CHUNK_S)
+
+
+def test_partial_that_is_not_a_call_for_help_waits_for_the_final_transcript() -> None:
+    recognizer = EarlyRecognizer("오늘 날씨가 좋네요")
+    listener = Listener(recognizer, ScriptedVad(), VadConfig(hangover_s=0.4))
+    results = [listener.process(c) for c in chunks([0] * 20 + [1] * 30 + [0] * 30)]
+    heard = [u for u in results if u is not None]
+    assert [(u.early, u.reported_early) for u in heard] == [(False, False)]
+    assert 1 <= recognizer.partials_asked <= 5  # only a few looks during the hangover
 
 
 def test_listener_reports_speech_active_while_a_segment_is_open() -> None:
