@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Float,
     Enum,
     ForeignKey,
     Index,
@@ -43,14 +44,50 @@ class AlertKind(StrEnum):
     EMERGENCY = "emergency"
     FALL = "fall"
     NO_RESPONSE = "no_response"
+    INACTIVITY = "inactivity"
+    DEVICE_OFFLINE = "device_offline"
+    MISSED_MEDICATION = "missed_medication"
+    MOOD_DECLINE = "mood_decline"
+    LOW_BATTERY = "low_battery"
+    DEVICE_FAULT = "device_fault"
+    SCREENING = "screening"
 
 
 class Severity(StrEnum):
-    """How urgent an alert is."""
+    """How urgent an alert is (ThingsBoard's scale; HIGH/NORMAL kept for the skeleton's rows)."""
 
     CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+    WARNING = "warning"
+    INFO = "info"
     HIGH = "high"
     NORMAL = "normal"
+
+
+class Role(StrEnum):
+    """What an account may do."""
+
+    ADMIN = "admin"
+    CAREGIVER = "caregiver"
+    RESEARCHER = "researcher"
+    INSTALLER = "installer"
+
+
+class Channel(StrEnum):
+    """How a contact is reached."""
+
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+    SSE = "sse"
+
+
+class StepStatus(StrEnum):
+    """A stored escalation timer."""
+
+    PENDING = "pending"
+    DONE = "done"
+    CANCELLED = "cancelled"
 
 
 class DeliveryStatus(StrEnum):
@@ -66,7 +103,7 @@ def _str_enum(enum: type[StrEnum]) -> Enum:
         enum,
         native_enum=False,
         create_constraint=False,
-        length=16,
+        length=32,
         values_callable=lambda e: [m.value for m in e],
     )
 
@@ -77,12 +114,128 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: json_type()}  # noqa: RUF012
 
 
+class Senior(Base):
+    """A person the platform cares for; their settings drive the alert rules."""
+
+    __tablename__ = "seniors"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(8), default="ko")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Seoul")
+    # Rule settings (ARCHITECTURE.md defaults); quiet hours as local "HH:MM".
+    inactivity_hours: Mapped[float] = mapped_column(Float, default=24.0)
+    missed_medication_threshold: Mapped[int] = mapped_column(default=3)
+    quiet_hours_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_hours_end: Mapped[str | None] = mapped_column(String(5))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class Account(Base):
+    """A person who logs in: admin, caregiver, researcher or installer."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_str_enum(Role))
+    display_name: Mapped[str] = mapped_column(String(100))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+
+
+class CaregiverLink(Base):
+    """Which caregiver account may see which senior."""
+
+    __tablename__ = "caregiver_links"
+    __table_args__ = (UniqueConstraint("account_id", "senior_id", name="uq_caregiver_links"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    senior_id: Mapped[str] = mapped_column(String(64), ForeignKey("seniors.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(50))
+
+
+class Contact(Base):
+    """Someone an alert can reach, by one channel (a person may have several contacts)."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    senior_id: Mapped[str] = mapped_column(String(64), ForeignKey("seniors.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    relation: Mapped[str] = mapped_column(String(50))
+    channel: Mapped[Channel] = mapped_column(_str_enum(Channel))
+    target: Mapped[str] = mapped_column(String(2000))
+    language: Mapped[str] = mapped_column(String(8), default="ko")
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+
+class EscalationPolicy(Base):
+    """One senior's ordered tiers: `[{"contact_ids": [...], "timeout_s": .., "renotify_s": ..}]`."""
+
+    __tablename__ = "escalation_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    senior_id: Mapped[str] = mapped_column(String(64), ForeignKey("seniors.id"), unique=True)
+    tiers: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class EscalationStep(Base):
+    """A stored escalation timer: notify `tier` of an alert at `due_at` (survives restarts)."""
+
+    __tablename__ = "escalation_steps"
+    __table_args__ = (Index("ix_escalation_steps_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    tier: Mapped[int]
+    attempt: Mapped[int] = mapped_column(default=0)
+    due_at: Mapped[datetime]
+    status: Mapped[StepStatus] = mapped_column(_str_enum(StepStatus))
+    created_at: Mapped[datetime]
+
+
+class ReminderSchedule(Base):
+    """A reminder (medicine, meal, water, walk) sent to the robot as a command."""
+
+    __tablename__ = "reminder_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    senior_id: Mapped[str] = mapped_column(String(64), ForeignKey("seniors.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(200))
+    times: Mapped[dict[str, Any]]  # {"times": ["08:00", "20:00"], "days": [0..6]}
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime]
+
+
+class AuditLog(Base):
+    """Every read of a senior's data and every change: who, what, when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_senior_at", "senior_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    resource: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    senior_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(500))
+
+
 class Device(Base):
-    """A robot the cloud has heard from."""
+    """A robot the cloud has heard from (or that was provisioned for a senior)."""
 
     __tablename__ = "devices"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    senior_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("seniors.id"))
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     online: Mapped[bool] = mapped_column(default=False)
@@ -153,6 +306,12 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None]
     repeat_count: Mapped[int] = mapped_column(default=1)
     revision: Mapped[int] = mapped_column(default=1)
+    senior_id: Mapped[str | None] = mapped_column(String(64))
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolved_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(String(500))
+    tier: Mapped[int] = mapped_column(default=0)
+    held_until: Mapped[datetime | None]  # quiet hours: notify no earlier than this
 
     transitions: Mapped[list["AlertTransition"]] = relationship(
         back_populates="alert", order_by="AlertTransition.id"
