@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Float,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
