@@ -6,12 +6,14 @@ asyncio loop: the safety countdown, the outbox, heartbeats and commands from the
 
 import asyncio
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+import numpy as np
 import psutil
 
 from device.audio.pipeline import Utterance
@@ -31,6 +33,7 @@ from protocol.events import HeartbeatPayload, SelfTest
 log = logging.getLogger(__name__)
 
 AGENT_VERSION = "0.1.0"
+ECHO_TAIL_S = 0.3  # the room's echo of the robot's own voice
 
 
 class State(StrEnum):
@@ -99,6 +102,10 @@ class Agent:
         self._audio_error: BaseException | None = None
         self._started_s = self._clock.monotonic()
         self._stopping = threading.Event()
+        # Half duplex: the robot does not listen to itself (its prompts say "살려 주세요" too).
+        self._speech: queue.Queue[str | None] = queue.Queue()
+        self._speaking = threading.Event()
+        self._deaf_until_s = 0.0
 
     # -- called from other threads -------------------------------------------------------
     def press_button(self) -> None:
@@ -131,6 +138,8 @@ class Agent:
             self._link.start()
         self._audio_thread = threading.Thread(target=self._audio_loop, name="audio", daemon=True)
         self._audio_thread.start()
+        speech_thread = threading.Thread(target=self._speech_loop, name="speech", daemon=True)
+        speech_thread.start()
         self.state = State.LISTENING
         log.info("agent %s listening", self.config.device_id)
         next_heartbeat = self._clock.monotonic()
@@ -153,6 +162,7 @@ class Agent:
             self.state = State.STOPPING
             self._stopping.set()
             self._source.close()
+            self._speech.put(None)
             if self._audio_thread is not None:
                 await asyncio.to_thread(self._audio_thread.join, 2.0)
             if self._link is not None:
@@ -165,6 +175,8 @@ class Agent:
             for chunk in self._source.chunks():
                 if self._stopping.is_set():
                     return
+                if self._speaking.is_set() or self._clock.monotonic() < self._deaf_until_s:
+                    chunk = AudioChunk(np.zeros_like(chunk.samples), chunk.start_s)
                 utterance = self._listener.process(chunk)
                 if utterance is not None:
                     self._post(utterance)
@@ -208,9 +220,17 @@ class Agent:
             elif isinstance(action, Say):
                 text = render(action.prompt, self.config.language, **dict(action.values))
                 self._emit_step("robot says", text)
-                threading.Thread(
-                    target=self._speaker.say, args=(text, self.config.language), daemon=True
-                ).start()
+                self._speech.put(text)
+
+    def _speech_loop(self) -> None:
+        """Say prompts one after another; the ears hear silence meanwhile and briefly after."""
+        while (text := self._speech.get()) is not None:
+            self._speaking.set()
+            try:
+                self._speaker.say(text, self.config.language)
+            finally:
+                self._deaf_until_s = self._clock.monotonic() + ECHO_TAIL_S
+                self._speaking.clear()
 
     def _raise(self, decision: Raise) -> None:
         event_type, payload, priority = safety_event(

@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -174,6 +175,51 @@ async def test_final_transcript_of_an_early_reported_call_raises_nothing_more(
     emergencies = [t for t, _, _ in _events(outbox) if t is EventType.EMERGENCY]
     assert len(emergencies) == 1
     assert sum("보호자에게" in line for line in speaker.said) == 1
+
+
+class LoudSource(FakeSource):
+    """A loud room: every chunk carries sound."""
+
+    def chunks(self) -> Iterator[AudioChunk]:
+        n = 0
+        while not self._closed.wait(0.005):
+            yield AudioChunk(np.full(512, 1000, np.int16), n * 0.032)
+            n += 1
+
+
+class EarsThatRecordLoudness(ScriptedEars):
+    def __init__(self, utterances: list[Utterance]) -> None:
+        super().__init__(utterances)
+        self.loud: list[bool] = []
+
+    def process(self, chunk: AudioChunk) -> Utterance | None:
+        self.loud.append(bool(np.abs(chunk.samples).max() > 0))
+        return super().process(chunk)
+
+
+class SlowSpeaker(RecordingSpeaker):
+    def say(self, text: str, language: str) -> None:
+        super().say(text, language)
+        time.sleep(0.3)
+
+
+async def test_robot_does_not_listen_to_its_own_voice(tmp_path: Path) -> None:
+    config = DeviceConfig(device_id="robot-test", data_dir=tmp_path, speech_out="print")
+    ears = EarsThatRecordLoudness([_utt(Intent.HELP)])
+    speaker = SlowSpeaker()
+    agent = Agent(
+        config,
+        source=LoudSource(),
+        listener=ears,
+        speaker=speaker,
+        outbox=Outbox(config.outbox_path, config.device_id),
+        link=None,
+    )
+    await _run_until(agent, lambda: bool(speaker.said) and len(ears.loud) > 400, timeout_s=10)
+    assert ears.loud[0]  # before the robot spoke, the room was heard
+    muted = ears.loud.count(False)
+    assert muted > 10  # while it spoke (0.3 s) and the echo tail after, the ears got silence
+    assert ears.loud[-1]  # and afterwards it listens again
 
 
 def test_unsupported_command_is_refused_with_a_reason(tmp_path: Path) -> None:
