@@ -14,7 +14,9 @@ from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts.dispatcher import DispatchPolicy, WebhookDispatcher
+from cloud.alerts.email import SmtpConfig, SmtpMailer
 from cloud.alerts.service import AlertChange, AlertEngine
+from cloud.alerts.worker import EscalationWorker
 from cloud.api import create_app
 from cloud.errors import CloudError
 from cloud.ingest.worker import IngestWorker
@@ -34,6 +36,7 @@ class CloudService:
         self._sessions: sessionmaker[Session] | None = None
         self.worker: IngestWorker | None = None
         self.dispatcher: WebhookDispatcher | None = None
+        self.escalation: EscalationWorker | None = None
         self._app: FastAPI | None = None
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
@@ -48,7 +51,7 @@ class CloudService:
         return self._sessions
 
     def start(self, mqtt_wait_s: float | None = None) -> None:
-        """Migrate the store, then start the webhook dispatcher and the MQTT ingest worker."""
+        """Migrate the store, start the dispatcher, the escalation worker and MQTT ingest."""
         s = self.settings
         migrate(s.database_url)
         self._engine = make_engine(s.database_url)
@@ -68,9 +71,19 @@ class CloudService:
             ),
             engine=alerts,
             poll_s=s.dispatcher_poll_s,
+            mailer=_mailer(s),
+            mail_from=s.smtp_from,
         )
         self.dispatcher.start()
         dispatcher = self.dispatcher
+        self.escalation = EscalationWorker(
+            self._sessions,
+            alerts,
+            poll_s=s.escalation_poll_s,
+            sweep_s=s.sweep_interval_s,
+            on_deliveries=dispatcher.wake,
+        )
+        self.escalation.start()
 
         def wake(_change: AlertChange) -> None:
             dispatcher.wake()
@@ -150,6 +163,9 @@ class CloudService:
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+        if self.escalation is not None:
+            self.escalation.stop()
+            self.escalation = None
         if self.dispatcher is not None:
             self.dispatcher.stop()
             self.dispatcher = None
@@ -169,6 +185,24 @@ class CloudService:
         _tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _mailer(settings: CloudSettings) -> SmtpMailer | None:
+    """The SMTP mailer the settings describe, or None when no host is set."""
+    s = settings
+    if s.smtp_host is None:
+        return None
+    return SmtpMailer(
+        SmtpConfig(
+            host=s.smtp_host,
+            port=s.smtp_port,
+            sender=s.smtp_from,
+            username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            starttls=s.smtp_starttls,
+            timeout_s=s.smtp_timeout_s,
+        )
+    )
 
 
 def _safe_url(settings: CloudSettings) -> str:

@@ -10,7 +10,7 @@ from protocol.topics import SHARED_GROUP
 
 
 class CloudSettings(BaseSettings):
-    """Everything one cloud worker needs: store, broker, webhooks, HTTP API."""
+    """Everything one cloud worker needs: store, broker, notifications, HTTP API."""
 
     model_config = SettingsConfigDict(env_prefix="DOLBOM_", extra="ignore")
 
@@ -37,10 +37,38 @@ class CloudSettings(BaseSettings):
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     dispatcher_poll_s: float = Field(default=0.25, gt=0)
 
+    # E-mail notifications; no host: contacts with an e-mail channel are not reachable.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = "dolbom@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+
+    # Escalation steps are polled from the store; the offline/inactivity sweep runs less often.
+    escalation_poll_s: float = Field(default=1.0, gt=0)
+    sweep_interval_s: float = Field(default=60.0, gt=0)
+
     api_token: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     sse_poll_s: float = Field(default=0.25, gt=0)
+
+    # Login tokens (HS256); unset: a random secret per process, so tokens die with it.
+    auth_secret: SecretStr | None = None
+    auth_token_ttl_s: int = Field(default=900, ge=30, le=86_400)
+    auth_cookie_secure: bool = True  # False only for plain-HTTP development
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("auth_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """HS256 wants at least 32 bytes of key."""
+        if value is not None and len(value.get_secret_value().encode("utf-8")) < 32:
+            raise ValueError("DOLBOM_AUTH_SECRET must be at least 32 bytes")
+        return value
 
     @field_validator("webhook_urls", mode="before")
     @classmethod

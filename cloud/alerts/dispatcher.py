@@ -1,7 +1,8 @@
-"""Delivers stored webhook notifications: due rows are claimed, POSTed, retried, or marked dead."""
+"""Delivers stored notifications (webhook or e-mail): claimed, sent, retried, or marked dead."""
 
 import logging
 import random
+import smtplib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,9 +12,11 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.alerts.email import Mailer, build_message
+from cloud.alerts.messages import render
 from cloud.alerts.service import AlertEngine
 from cloud.alerts.webhook import DELIVERY_HEADER, alert_body, signed_headers
-from cloud.store.models import Alert, Delivery, DeliveryStatus
+from cloud.store.models import Alert, Channel, Contact, Delivery, DeliveryStatus, Senior
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ class DispatchPolicy:
 
 
 class WebhookDispatcher:
-    """A thread that delivers due webhooks; pending rows live in the store, so restarts resume."""
+    """A thread delivering due notifications; pending rows live in the store, so restarts resume."""
 
     def __init__(
         self,
@@ -52,8 +55,12 @@ class WebhookDispatcher:
         poll_s: float = 0.25,
         clock: Callable[[], datetime] = utcnow,
         jitter: Callable[[], float] = random.random,
+        mailer: Mailer | None = None,
+        mail_from: str = "dolbom@localhost",
     ) -> None:
         self._sessions = session_factory
+        self._mailer = mailer
+        self._mail_from = mail_from
         self._secret = secret
         self._policy = policy
         self._engine = engine or AlertEngine()
@@ -135,6 +142,9 @@ class WebhookDispatcher:
     def _attempt(self, delivery_id: int) -> None:
         with self._sessions() as session:
             delivery = session.get_one(Delivery, delivery_id)
+            if delivery.channel == Channel.EMAIL.value:
+                self._attempt_email(session, delivery)
+                return
             alert = session.get_one(Alert, delivery.alert_id)
             body = alert_body(alert, delivery.id)
             target = delivery.target
@@ -150,7 +160,41 @@ class WebhookDispatcher:
             error = f"{type(e).__name__}: {e}"[:1000]
         self._record(delivery_id, error)
 
-    def _record(self, delivery_id: int, error: str | None) -> None:
+    def _attempt_email(self, session: Session, delivery: Delivery) -> None:
+        delivery_id, target = delivery.id, delivery.target
+        if self._mailer is None:
+            self._record(delivery_id, "e-mail is not configured (DOLBOM_SMTP_HOST)", permanent=True)
+            return
+        alert = session.get_one(Alert, delivery.alert_id)
+        senior = session.get(Senior, alert.senior_id) if alert.senior_id else None
+        language = session.scalar(
+            select(Contact.language).where(
+                Contact.senior_id == alert.senior_id,
+                Contact.channel == Channel.EMAIL,
+                Contact.target == target,
+            )
+        )
+        text = render(
+            alert_id=alert.id,
+            kind=alert.kind,
+            severity=alert.severity,
+            at=alert.created_at,
+            senior_name=senior.display_name if senior else None,
+            timezone=senior.timezone if senior else "Asia/Seoul",
+            language=language or (senior.language if senior else "ko"),
+        )
+        message = build_message(
+            self._mail_from, target, text.subject, text.body, self._clock(), alert.id
+        )
+        session.close()  # no transaction open while talking to the mail server
+        error: str | None = None
+        try:
+            self._mailer.send(message)
+        except (OSError, smtplib.SMTPException) as e:
+            error = f"{type(e).__name__}: {e}"[:1000]
+        self._record(delivery_id, error)
+
+    def _record(self, delivery_id: int, error: str | None, *, permanent: bool = False) -> None:
         now = self._clock()
         with self._sessions() as session, session.begin():
             delivery = session.get_one(Delivery, delivery_id, with_for_update=True)
@@ -168,11 +212,12 @@ class WebhookDispatcher:
                 log.info("alert %d delivered to %s", delivery.alert_id, delivery.target)
                 return
             delivery.last_error = error
-            if delivery.attempts >= self._policy.max_attempts:
+            if permanent or delivery.attempts >= self._policy.max_attempts:
                 delivery.status = DeliveryStatus.DEAD
                 log.error(
-                    "alert %d: webhook %s is dead after %d attempts: %s",
+                    "alert %d: %s %s is dead after %d attempts: %s",
                     delivery.alert_id,
+                    delivery.channel,
                     delivery.target,
                     delivery.attempts,
                     error,
@@ -186,8 +231,9 @@ class WebhookDispatcher:
             )
             delivery.next_attempt_at = now + timedelta(seconds=delay)
             log.warning(
-                "alert %d: webhook %s attempt %d failed (%s); retrying in %.1f s",
+                "alert %d: %s %s attempt %d failed (%s); retrying in %.1f s",
                 delivery.alert_id,
+                delivery.channel,
                 delivery.target,
                 delivery.attempts,
                 error,

@@ -1,79 +1,225 @@
-"""The alert engine: open or dedupe alerts, record every transition, queue notifications."""
+"""The alert engine: rules applied to events and sweeps; alerts opened, deduped, escalated."""
 
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cloud.alerts.rules import AlertDecision, decide
-from cloud.errors import AlertNotFoundError, AlertStateError
+from cloud.alerts import lifecycle, scheduler
+from cloud.alerts.lifecycle import record_transition
+from cloud.alerts.rules import (
+    CONDITION_KINDS,
+    LIFE_SIGN_TYPES,
+    SEVERITY_OF,
+    AlertDecision,
+    MoodSample,
+    MoodVerdict,
+    RuleSettings,
+    assess_mood,
+    cancels,
+    clears,
+    decide,
+    is_life_sign,
+    missed_in_a_row,
+)
+from cloud.alerts.sweep import DeviceSnapshot, sweep
+from cloud.errors import AlertNotFoundError, ConfigError
 from cloud.store.models import (
     ACTIVE_ALERT_STATUSES,
     Alert,
+    AlertKind,
     AlertStatus,
     AlertTransition,
-    Delivery,
-    DeliveryStatus,
+    Device,
+    Event,
+    Senior,
 )
-from protocol import Envelope
+from protocol import Envelope, EventType
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_CHANNEL = "webhook"
+WEBHOOK_CHANNEL = scheduler.WEBHOOK_CHANNEL
+MEDICATION_REMINDER_KINDS = frozenset({"medicine", "medication"})
+_UNRESOLVED = (*ACTIVE_ALERT_STATUSES, AlertStatus.ACKNOWLEDGED)
+
+__all__ = ["AlertChange", "AlertEngine", "record_transition"]
 
 
 @dataclass(frozen=True, slots=True)
 class AlertChange:
-    """What an event did to the alerts: opened a new one, or repeated an active one."""
+    """What an event did to an alert: opened it, repeated it, or closed it (`status`)."""
 
     alert_id: int
     created: bool
     repeat_count: int
-
-
-def record_transition(
-    session: Session,
-    alert: Alert,
-    to: AlertStatus,
-    now: datetime,
-    *,
-    actor: str,
-    channel: str,
-    note: str | None = None,
-) -> None:
-    """Move an alert to `to` (or note a repeat when unchanged) and append the audit row."""
-    session.add(
-        AlertTransition(
-            alert_id=alert.id,
-            from_status=alert.status,
-            to_status=to,
-            at=now,
-            actor=actor,
-            channel=channel,
-            note=note,
-        )
-    )
-    alert.status = to
-    alert.updated_at = now
-    alert.revision += 1
+    status: AlertStatus = AlertStatus.OPEN
 
 
 class AlertEngine:
-    """Turns decisions into stored alerts and deliveries; escalation tiers plug in here later."""
+    """Turns rule decisions into stored alerts, transitions and escalation steps."""
 
     def __init__(self, webhook_urls: Sequence[str] = ()) -> None:
         self.webhook_urls = tuple(webhook_urls)
 
+    # --- events -------------------------------------------------------------------------
+
     def on_event(self, session: Session, envelope: Envelope, now: datetime) -> AlertChange | None:
-        """Apply the rules to a newly stored event."""
-        decision = decide(envelope)
-        if decision is None:
+        """Apply every rule to a newly stored event (the event row is already in the session)."""
+        device_id = envelope.device_id
+        settings = self.settings_for(session, device_id)
+        changes: list[AlertChange] = []
+        cancelled = cancels(envelope)
+        if cancelled is not None:
+            changes += self.cancel_kind(session, device_id, cancelled, now)
+        for kind in sorted(clears(envelope, settings)):
+            changes += self.clear_kind(session, device_id, kind, now, "the condition ended")
+        raised: AlertChange | None = None
+        decision = decide(envelope, settings)
+        if decision is not None:
+            raised = self.raise_alert(session, device_id, decision, envelope.seq, now)
+        if envelope.type is EventType.REMINDER:
+            raised = self._check_medication(session, envelope, settings, now) or raised
+        if envelope.type is EventType.MOOD:
+            raised = self._check_mood(session, envelope, settings, now) or raised
+        return raised or (changes[0] if changes else None)
+
+    def settings_for(self, session: Session, device_id: str) -> RuleSettings:
+        """The rule settings of the senior this device belongs to (defaults if none or invalid)."""
+        senior = self._senior_of(session, device_id)
+        try:
+            return RuleSettings.from_senior(senior)
+        except ConfigError as e:
+            log.error("%s; using the default rule settings", e)
+            return RuleSettings()
+
+    def _senior_of(self, session: Session, device_id: str) -> Senior | None:
+        senior_id = session.scalar(select(Device.senior_id).where(Device.id == device_id))
+        return session.get(Senior, senior_id) if senior_id is not None else None
+
+    def _check_medication(
+        self, session: Session, envelope: Envelope, settings: RuleSettings, now: datetime
+    ) -> AlertChange | None:
+        if envelope.payload.get("kind") not in MEDICATION_REMINDER_KINDS:
             return None
+        rows = session.scalars(
+            select(Event.payload)
+            .where(Event.device_id == envelope.device_id, Event.type == EventType.REMINDER.value)
+            .order_by(Event.ts.desc(), Event.seq.desc())
+            .limit(200)
+        )
+        statuses = [
+            str(p.get("status")) for p in rows if p.get("kind") in MEDICATION_REMINDER_KINDS
+        ]
+        if not missed_in_a_row(statuses, settings.missed_medication_threshold):
+            return None
+        decision = AlertDecision(
+            AlertKind.MISSED_MEDICATION, SEVERITY_OF[AlertKind.MISSED_MEDICATION]
+        )
         return self.raise_alert(session, envelope.device_id, decision, envelope.seq, now)
+
+    def _check_mood(
+        self, session: Session, envelope: Envelope, settings: RuleSettings, now: datetime
+    ) -> AlertChange | None:
+        at = envelope.ts
+        since = at - timedelta(days=settings.mood_window_days + settings.mood_baseline_days)
+        rows = session.execute(
+            select(Event.ts, Event.payload).where(
+                Event.device_id == envelope.device_id,
+                Event.type == EventType.MOOD.value,
+                Event.ts > since,
+            )
+        ).all()
+        samples = [
+            MoodSample(
+                datetime.fromisoformat(str(p.get("period_end", ts.isoformat()))),
+                float(p["valence"]),
+            )
+            for ts, p in rows
+        ]
+        declined = self._find(session, envelope.device_id, AlertKind.MOOD_DECLINE, _UNRESOLVED)
+        result = assess_mood(samples, at, declined is not None, settings)
+        if result.verdict is MoodVerdict.CLEAR:
+            note = f"week mean {result.week_mean:.2f}, baseline {result.baseline:.2f}"
+            changes = self.clear_kind(
+                session, envelope.device_id, AlertKind.MOOD_DECLINE, now, note
+            )
+            return changes[0] if changes else None
+        if result.verdict is MoodVerdict.RAISE:
+            decision = AlertDecision(AlertKind.MOOD_DECLINE, SEVERITY_OF[AlertKind.MOOD_DECLINE])
+            note = f"week mean {result.week_mean:.2f}, baseline {result.baseline:.2f}"
+            return self.raise_alert(
+                session, envelope.device_id, decision, envelope.seq, now, note=note
+            )
+        return None
+
+    # --- the periodic sweep ---------------------------------------------------------------
+
+    def sweep(self, session: Session, now: datetime) -> list[AlertChange]:
+        """Check every device for offline and inactivity; open or clear those alerts."""
+        snapshots = []
+        for device in session.scalars(select(Device).order_by(Device.id)):
+            senior = session.get(Senior, device.senior_id) if device.senior_id else None
+            try:
+                settings = RuleSettings.from_senior(senior)
+            except ConfigError as e:
+                log.error("%s; using the default rule settings", e)
+                settings = RuleSettings()
+            beat = device.last_heartbeat or {}
+            snapshots.append(
+                DeviceSnapshot(
+                    device_id=device.id,
+                    online=device.online,
+                    first_seen=device.first_seen,
+                    last_seen=device.last_seen,
+                    last_status_at=device.last_status_at,
+                    last_heartbeat_at=device.last_heartbeat_at,
+                    failed_self_tests=tuple(beat.get("failed_self_tests", ()) or ()),
+                    last_life_sign_at=self._last_life_sign(session, device.id),
+                    settings=settings,
+                )
+            )
+        changes: list[AlertChange] = []
+        for finding in sweep(snapshots, now):
+            if finding.active:
+                decision = AlertDecision(finding.kind, SEVERITY_OF[finding.kind])
+                existing = self._find(session, finding.device_id, finding.kind, _UNRESOLVED)
+                if existing is None:
+                    changes.append(
+                        self.raise_alert(
+                            session,
+                            finding.device_id,
+                            decision,
+                            0,
+                            now,
+                            actor="sweep",
+                            channel="sweep",
+                            note=finding.note,
+                        )
+                    )
+            else:
+                changes += self.clear_kind(
+                    session, finding.device_id, finding.kind, now, finding.note
+                )
+        return changes
+
+    def _last_life_sign(self, session: Session, device_id: str) -> datetime | None:
+        rows = session.execute(
+            select(Event.type, Event.ts, Event.payload)
+            .where(Event.device_id == device_id, Event.type.in_(LIFE_SIGN_TYPES))
+            .order_by(Event.ts.desc())
+            .limit(200)
+        )
+        for event_type, ts, payload in rows:
+            if is_life_sign(event_type, payload):
+                found: datetime = ts
+                return found
+        return None
+
+    # --- opening, repeating, closing --------------------------------------------------------
 
     def raise_alert(
         self,
@@ -82,10 +228,17 @@ class AlertEngine:
         decision: AlertDecision,
         event_seq: int,
         now: datetime,
+        *,
+        actor: str | None = None,
+        channel: str = "mqtt",
+        note: str | None = None,
     ) -> AlertChange:
         """Open an alert, or count a repeat when one of the same kind is still active."""
-        active = self._active(session, device_id, decision)
+        actor = actor or f"device:{device_id}"
+        statuses = _UNRESOLVED if decision.kind in CONDITION_KINDS else ACTIVE_ALERT_STATUSES
+        active = self._find(session, device_id, decision.kind, statuses)
         if active is None:
+            senior_id = session.scalar(select(Device.senior_id).where(Device.id == device_id))
             try:
                 with session.begin_nested():
                     alert = Alert(
@@ -98,12 +251,14 @@ class AlertEngine:
                         updated_at=now,
                         repeat_count=1,
                         revision=1,
+                        senior_id=senior_id,
+                        tier=0,
                     )
                     session.add(alert)
                     session.flush()
             except IntegrityError:
                 # Another worker opened it between our select and insert: count a repeat.
-                active = self._active(session, device_id, decision)
+                active = self._find(session, device_id, decision.kind, ACTIVE_ALERT_STATUSES)
                 if active is None:
                     raise
             else:
@@ -113,12 +268,13 @@ class AlertEngine:
                         from_status=None,
                         to_status=AlertStatus.OPEN,
                         at=now,
-                        actor=f"device:{device_id}",
-                        channel="mqtt",
-                        note=f"event seq {event_seq}",
+                        actor=actor,
+                        channel=channel,
+                        note=note or f"event seq {event_seq}",
                     )
                 )
-                self._queue_deliveries(session, alert, now)
+                session.flush()
+                scheduler.start(session, alert, now, self.webhook_urls)
                 log.warning(
                     "alert %d opened: %s (%s) for %s",
                     alert.id,
@@ -133,31 +289,53 @@ class AlertEngine:
             active,
             active.status,
             now,
-            actor=f"device:{device_id}",
-            channel="mqtt",
+            actor=actor,
+            channel=channel,
             note=f"repeat {active.repeat_count} (event seq {event_seq})",
         )
         log.info("alert %d repeated (%d times)", active.id, active.repeat_count)
-        return AlertChange(alert_id=active.id, created=False, repeat_count=active.repeat_count)
+        return AlertChange(
+            alert_id=active.id,
+            created=False,
+            repeat_count=active.repeat_count,
+            status=active.status,
+        )
+
+    def cancel_kind(
+        self, session: Session, device_id: str, kind: AlertKind, now: datetime
+    ) -> list[AlertChange]:
+        """The senior said "I'm fine": cancel the open alerts of `kind` on this device."""
+        changes = []
+        for alert in self._all(session, device_id, kind, ACTIVE_ALERT_STATUSES):
+            lifecycle.cancel(session, alert, f"device:{device_id}", now)
+            changes.append(AlertChange(alert.id, False, alert.repeat_count, alert.status))
+        return changes
+
+    def clear_kind(
+        self, session: Session, device_id: str, kind: AlertKind, now: datetime, note: str
+    ) -> list[AlertChange]:
+        """A condition ended: expire its open alert, or resolve it when someone acknowledged it."""
+        if kind not in CONDITION_KINDS:
+            return []
+        changes = []
+        for alert in self._all(session, device_id, kind, _UNRESOLVED):
+            if alert.status is AlertStatus.ACKNOWLEDGED:
+                lifecycle.resolve(session, alert, "system", note, now)
+            else:
+                lifecycle.expire(session, alert, now)
+            changes.append(AlertChange(alert.id, False, alert.repeat_count, alert.status))
+        return changes
 
     def acknowledge(
         self, session: Session, alert_id: int, by: str, now: datetime, *, channel: str = "api"
     ) -> Alert:
-        """Mark an open or notified alert acknowledged by `by`."""
+        """Mark an open or notified alert acknowledged by `by` (see `lifecycle.acknowledge`)."""
         alert = session.scalars(
             select(Alert).where(Alert.id == alert_id).with_for_update()
         ).one_or_none()
         if alert is None:
             raise AlertNotFoundError(f"no alert with id {alert_id}")
-        if alert.status not in ACTIVE_ALERT_STATUSES:
-            raise AlertStateError(
-                f"alert {alert_id} is {alert.status.value}; only open or notified alerts"
-                " can be acknowledged"
-            )
-        record_transition(session, alert, AlertStatus.ACKNOWLEDGED, now, actor=by, channel=channel)
-        alert.acknowledged_by = by
-        alert.acknowledged_at = now
-        log.info("alert %d acknowledged by %s", alert_id, by)
+        lifecycle.acknowledge(session, alert, by, channel, now)
         return alert
 
     def mark_notified(
@@ -176,27 +354,34 @@ class AlertEngine:
                 note=target[:500],
             )
 
-    def _active(self, session: Session, device_id: str, decision: AlertDecision) -> Alert | None:
-        return session.scalars(
-            select(Alert)
-            .where(
-                Alert.device_id == device_id,
-                Alert.kind == decision.kind,
-                Alert.status.in_(ACTIVE_ALERT_STATUSES),
-            )
-            .with_for_update()
-        ).first()
-
-    def _queue_deliveries(self, session: Session, alert: Alert, now: datetime) -> None:
-        for url in self.webhook_urls:
-            session.add(
-                Delivery(
-                    alert_id=alert.id,
-                    channel=WEBHOOK_CHANNEL,
-                    target=url,
-                    status=DeliveryStatus.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
+    def _all(
+        self,
+        session: Session,
+        device_id: str,
+        kind: AlertKind,
+        statuses: Sequence[AlertStatus],
+    ) -> list[Alert]:
+        return list(
+            session.scalars(
+                select(Alert)
+                .where(
+                    Alert.device_id == device_id,
+                    Alert.kind == kind,
+                    Alert.status.in_(statuses),
                 )
+                .order_by(Alert.id)
+                .with_for_update()
             )
+        )
+
+    def _find(
+        self,
+        session: Session,
+        device_id: str,
+        kind: AlertKind,
+        statuses: Sequence[AlertStatus],
+    ) -> Alert | None:
+        found = self._all(session, device_id, kind, statuses)
+        # Prefer the open/notified one (the unique index allows only one) over acknowledged ones.
+        found.sort(key=lambda a: (a.status not in ACTIVE_ALERT_STATUSES, -a.id))
+        return found[0] if found else None
