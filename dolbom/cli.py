@@ -4,7 +4,7 @@ import logging
 
 import typer
 
-from dolbom.commands import cloud, demo, device, protocol
+from dolbom.commands import cloud, demo, device, protocol, provision
 
 app = typer.Typer(
     name="dolbom",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(protocol.app, name="protocol")
 app.add_typer(device.app, name="device")
 app.add_typer(cloud.app, name="cloud")
+app.add_typer(provision.app, name="provision")
 app.command("demo")(demo.demo)
 
 

@@ -1,4 +1,4 @@
-"""What the API's routers share: sessions, the alert engine, the command publisher, the clock."""
+"""What the API's routers share: sessions, auth, the alert engine, the publisher, the clock."""
 
 import threading
 from collections.abc import Callable
@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.accounts.passwords import Passwords
+from cloud.accounts.ratelimit import LoginLimiter
 from cloud.alerts.service import AlertEngine
 from cloud.ingest.worker import CommandPublisher
 
@@ -23,6 +25,11 @@ class ApiContext:
     sessions: sessionmaker[Session]
     api_token: str
     alerts: AlertEngine
+    auth_secret: str = ""
+    passwords: Passwords = field(default_factory=Passwords)
+    limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    token_ttl_s: int = 900
+    cookie_secure: bool = True
     publisher: CommandPublisher | None = None
     mqtt_connected: Callable[[], bool] | None = None
     clock: Callable[[], datetime] = utcnow

@@ -1,12 +1,15 @@
 """`dolbom cloud ...`: ingest, alerts and the caregiver API."""
 
 import secrets
+import sys
+from datetime import UTC, datetime
 
 import typer
 from pydantic import SecretStr, ValidationError
 
 from cloud.errors import CloudError
 from cloud.settings import CloudSettings
+from cloud.store.models import Role
 
 app = typer.Typer(help="The cloud service.", no_args_is_help=True)
 
@@ -58,6 +61,49 @@ def migrate_cmd(
     try:
         migrate(settings.database_url)
         typer.echo(f"store at revision {current_revision(settings.database_url)}")
+    except CloudError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("create-account")
+def create_account_cmd(
+    username: str = typer.Option(..., "--username", help="Login name (case-insensitive)."),
+    role: Role = typer.Option(..., "--role", help="admin, caregiver, researcher or installer."),
+    display_name: str | None = typer.Option(None, "--display-name", help="Default: username."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from the first line of stdin."
+    ),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Default DOLBOM_DATABASE_URL."
+    ),
+) -> None:
+    """Create an account (e.g. the first admin); the password is prompted for, never defaulted."""
+    from cloud.accounts import Passwords, create_account
+    from cloud.store import make_engine, make_session_factory, migrate
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings(database_url=database_url)
+    try:
+        migrate(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            with make_session_factory(engine)() as session, session.begin():
+                account = create_account(
+                    session,
+                    Passwords(),
+                    username=username,
+                    role=role,
+                    password=password,
+                    display_name=display_name,
+                    now=datetime.now(UTC),
+                )
+                typer.echo(f"created {account.role.value} account {account.username!r}")
+        finally:
+            engine.dispose()
     except CloudError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None

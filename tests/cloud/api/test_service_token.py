@@ -1,65 +1,22 @@
-"""The caregiver API in-process over httpx (ASGI transport): auth, listing, ack, errors."""
-
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+"""The API with the static service token (what the demo uses): listing, ack, errors."""
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.alerts import AlertEngine
 from cloud.api import create_app
-from cloud.errors import CommandNotSentError, ConfigError
-from cloud.ingest import ingest_message
+from cloud.errors import ConfigError
 from cloud.settings import CloudSettings
-from protocol import Command, CommandType, events_topic, status_topic
+from protocol import CommandType, events_topic, status_topic
+from tests.cloud.api.conftest import SERVICE, TOKEN, FakePublisher, add_event, http
 from tests.cloud.helpers import emergency, fall, new_device_id
 
-TOKEN = "test-token-123"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-class FakePublisher:
-    """Records commands instead of sending them."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
-        self.sent: list[tuple[str, Command]] = []
-
-    def publish_command(self, device_id: str, command: Command) -> None:
-        if self.fail:
-            raise CommandNotSentError("broker gone")
-        self.sent.append((device_id, command))
-
-
-@pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
-
-
-def http(app: FastAPI) -> httpx.AsyncClient:
-    """An httpx client that calls the app in-process."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
-
-
-@pytest.fixture
-async def client(
-    sessions: sessionmaker[Session], publisher: FakePublisher
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = CloudSettings(api_token=SecretStr(TOKEN))
-    app = create_app(
-        settings, session_factory=sessions, publisher=publisher, mqtt_connected=lambda: True
-    )
-    async with http(app) as c:
-        yield c
+AUTH = SERVICE
 
 
 def add(sessions: sessionmaker[Session], topic: str, raw: bytes) -> int | None:
-    with sessions() as s, s.begin():
-        outcome = ingest_message(s, topic, raw, datetime.now(UTC), alerts=AlertEngine())
-    return outcome.alert.alert_id if outcome.alert else None
+    return add_event(sessions, topic, raw)
 
 
 async def test_healthz_needs_no_token(client: httpx.AsyncClient) -> None:

@@ -1,0 +1,72 @@
+"""Who may see what: roles per resource, and the seniors a caregiver is linked to."""
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from cloud.accounts.errors import ForbiddenError, NotFoundError
+from cloud.store.models import Alert, CaregiverLink, Device, Role, Senior
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller: an account, or the service token (`account_id` None, admin rights)."""
+
+    role: Role
+    account_id: int | None
+    username: str
+    display_name: str
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names the caller."""
+        return "service" if self.account_id is None else f"{self.role.value}:{self.username}"
+
+
+SERVICE = Principal(role=Role.ADMIN, account_id=None, username="service", display_name="service")
+
+
+def require_role(principal: Principal, allowed: Collection[Role]) -> None:
+    """403 unless the caller's role is one of `allowed`."""
+    if principal.role not in allowed:
+        raise ForbiddenError(f"the {principal.role.value} role may not use this resource")
+
+
+def visible_seniors(session: Session, principal: Principal) -> frozenset[str] | None:
+    """The senior ids a caregiver is linked to; None means every senior (admin)."""
+    if principal.role is Role.ADMIN:
+        return None
+    if principal.role is not Role.CAREGIVER or principal.account_id is None:
+        return frozenset()
+    rows = session.scalars(
+        select(CaregiverLink.senior_id).where(CaregiverLink.account_id == principal.account_id)
+    )
+    return frozenset(rows)
+
+
+def senior_filter(
+    column: ColumnElement[Any] | InstrumentedAttribute[Any], visible: frozenset[str] | None
+) -> ColumnElement[bool]:
+    """A WHERE clause keeping rows whose senior column is visible."""
+    if visible is None:
+        return true()
+    if not visible:
+        return false()
+    return column.in_(sorted(visible))
+
+
+def alert_senior_column() -> ColumnElement[str | None]:
+    """An alert's senior: its own column, else its device's (needs a join on Device)."""
+    return func.coalesce(Alert.senior_id, Device.senior_id)
+
+
+def get_senior(session: Session, principal: Principal, senior_id: str) -> Senior:
+    """The senior if the caller may see them; NotFoundError otherwise (same message both ways)."""
+    visible = visible_seniors(session, principal)
+    senior = session.get(Senior, senior_id)
+    if senior is None or (visible is not None and senior_id not in visible):
+        raise NotFoundError(f"no senior with id {senior_id!r}")
+    return senior

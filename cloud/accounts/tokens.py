@@ -1,0 +1,58 @@
+"""Short-lived signed login tokens (JWT, HS256): account id, role, expiry."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from cloud.accounts.errors import AuthError
+from cloud.store.models import Role
+
+ALGORITHM = "HS256"
+ISSUER = "dolbom-cloud"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a valid token says."""
+
+    account_id: int
+    role: Role
+    expires_at: datetime
+
+
+def issue_token(secret: str, account_id: int, role: Role, now: datetime, ttl_s: int) -> str:
+    """A signed token for the account, valid `ttl_s` seconds from `now`."""
+    claims = {
+        "iss": ISSUER,
+        "sub": str(account_id),
+        "role": role.value,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def read_token(secret: str, token: str, now: datetime) -> TokenClaims:
+    """The token's claims, or AuthError; expiry is checked against `now`, not the wall clock."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={
+                "require": ["iss", "sub", "role", "iat", "exp"],
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
+        )
+        account_id = int(claims["sub"])
+        role = Role(claims["role"])
+        expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError, OSError):
+        raise AuthError("invalid bearer token") from None
+    if now >= expires_at:
+        raise AuthError("expired bearer token: log in again")
+    return TokenClaims(account_id=account_id, role=role, expires_at=expires_at)

@@ -1,0 +1,119 @@
+"""/seniors/{id}/contacts: who an alert about this senior can reach, and by which channel."""
+
+import re
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.accounts.access import get_senior
+from cloud.accounts.audit import audit
+from cloud.accounts.errors import ConflictError, InvalidInputError, NotFoundError
+from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
+from cloud.api.schemas import ContactIn, ContactOut
+from cloud.store.models import Channel, Contact, EscalationPolicy
+
+router = APIRouter(
+    prefix="/seniors/{senior_id}/contacts",
+    tags=["contacts"],
+    dependencies=[Depends(roles(*CARE_ROLES))],
+)
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def check_target(channel: Channel, target: str) -> None:
+    """A webhook needs an http(s) URL, an e-mail contact an address."""
+    if channel is Channel.WEBHOOK:
+        parts = urlsplit(target)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInputError("body.target: a webhook contact needs an http(s) URL")
+    elif channel is Channel.EMAIL and not _EMAIL.fullmatch(target):
+        raise InvalidInputError("body.target: an email contact needs an e-mail address")
+
+
+def _contact(session: Session, senior_id: str, contact_id: int) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.senior_id != senior_id:
+        raise NotFoundError(f"senior {senior_id!r} has no contact with id {contact_id}")
+    return contact
+
+
+@router.get("")
+def list_contacts(ctx: Ctx, caller: Caller, senior_id: str) -> list[ContactOut]:
+    """The senior's contacts."""
+    now = ctx.clock()
+    with ctx.sessions() as session, session.begin():
+        get_senior(session, caller, senior_id)
+        rows = session.scalars(
+            select(Contact).where(Contact.senior_id == senior_id).order_by(Contact.id)
+        )
+        items = [ContactOut.model_validate(c) for c in rows]
+        audit(session, caller, "read", "contact", now, senior_id=senior_id)
+        return items
+
+
+@router.post("", status_code=201)
+def add_contact(ctx: Ctx, caller: Caller, senior_id: str, body: ContactIn) -> ContactOut:
+    """Add a contact."""
+    check_target(body.channel, body.target)
+    now = ctx.clock()
+    with ctx.sessions() as session, session.begin():
+        get_senior(session, caller, senior_id)
+        contact = Contact(senior_id=senior_id, **body.model_dump())
+        session.add(contact)
+        session.flush()
+        audit(
+            session, caller, "create", "contact", now, resource_id=contact.id, senior_id=senior_id
+        )
+        return ContactOut.model_validate(contact)
+
+
+@router.get("/{contact_id}")
+def read_contact(ctx: Ctx, caller: Caller, senior_id: str, contact_id: int) -> ContactOut:
+    """One contact."""
+    now = ctx.clock()
+    with ctx.sessions() as session, session.begin():
+        get_senior(session, caller, senior_id)
+        contact = _contact(session, senior_id, contact_id)
+        audit(session, caller, "read", "contact", now, resource_id=contact_id, senior_id=senior_id)
+        return ContactOut.model_validate(contact)
+
+
+@router.put("/{contact_id}")
+def replace_contact(
+    ctx: Ctx, caller: Caller, senior_id: str, contact_id: int, body: ContactIn
+) -> ContactOut:
+    """Replace a contact's details."""
+    check_target(body.channel, body.target)
+    now = ctx.clock()
+    with ctx.sessions() as session, session.begin():
+        get_senior(session, caller, senior_id)
+        contact = _contact(session, senior_id, contact_id)
+        for name, value in body.model_dump().items():
+            setattr(contact, name, value)
+        audit(
+            session, caller, "update", "contact", now, resource_id=contact_id, senior_id=senior_id
+        )
+        return ContactOut.model_validate(contact)
+
+
+@router.delete("/{contact_id}", status_code=204)
+def delete_contact(ctx: Ctx, caller: Caller, senior_id: str, contact_id: int) -> None:
+    """Remove a contact (not while the escalation policy names it)."""
+    now = ctx.clock()
+    with ctx.sessions() as session, session.begin():
+        get_senior(session, caller, senior_id)
+        contact = _contact(session, senior_id, contact_id)
+        policy = session.scalars(
+            select(EscalationPolicy).where(EscalationPolicy.senior_id == senior_id)
+        ).one_or_none()
+        tiers = policy.tiers.get("tiers", []) if policy is not None else []
+        if any(contact_id in t.get("contact_ids", []) for t in tiers):
+            raise ConflictError(
+                f"contact {contact_id} is in the escalation policy: change the policy first"
+            )
+        session.delete(contact)
+        audit(
+            session, caller, "delete", "contact", now, resource_id=contact_id, senior_id=senior_id
+        )

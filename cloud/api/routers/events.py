@@ -1,0 +1,57 @@
+"""GET /seniors/{id}/events: the timeline of what a senior's robots reported, newest first."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import ColumnElement, func, select
+
+from cloud.accounts.access import get_senior
+from cloud.accounts.audit import audit
+from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
+from cloud.api.schemas import EventOut, EventPage
+from cloud.store.models import Device, Event
+from protocol import EventType
+
+router = APIRouter(
+    prefix="/seniors/{senior_id}/events",
+    tags=["events"],
+    dependencies=[Depends(roles(*CARE_ROLES))],
+)
+
+
+@router.get("")
+def timeline(
+    ctx: Ctx,
+    caller: Caller,
+    senior_id: str,
+    type: EventType | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> EventPage:
+    """Events from the senior's robots (now assigned to them), newest first, by type."""
+    now = ctx.clock()
+    with ctx.sessions() as session, session.begin():
+        get_senior(session, caller, senior_id)
+        devices = select(Device.id).where(Device.senior_id == senior_id)
+        where: list[ColumnElement[bool]] = [Event.device_id.in_(devices)]
+        if type is not None:
+            where.append(Event.type == type.value)
+        total = session.scalar(select(func.count()).select_from(Event).where(*where)) or 0
+        rows = session.scalars(
+            select(Event)
+            .where(*where)
+            .order_by(Event.ts.desc(), Event.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        items = [EventOut.model_validate(e) for e in rows]
+        audit(
+            session,
+            caller,
+            "read",
+            "event",
+            now,
+            senior_id=senior_id,
+            detail=f"{len(items)} events",
+        )
+    return EventPage(items=items, total=total, limit=limit, offset=offset)
