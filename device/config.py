@@ -62,6 +62,7 @@ class DeviceConfig:
     language: Literal["ko", "en"] = "ko"
     speech_out: Literal["espeak", "print"] = "espeak"
     heartbeat_interval_s: float = 60.0
+    asr_rss_budget_mb: float | None = 700.0  # renew the free recognizer past this RSS
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     vad: VadConfig = field(default_factory=VadConfig)

@@ -44,7 +44,8 @@ def build_agent(
     on_acked: Callable[[int], None] | None = None,
 ) -> Agent:
     """Load the model once, open the outbox and the link, and hand them to the agent."""
-    listener = Listener(SpeechRecognizer(load_model()), SileroVad(), config.vad)
+    recognizer = SpeechRecognizer(load_model(), rss_budget_mb=config.asr_rss_budget_mb)
+    listener = Listener(recognizer, SileroVad(), config.vad)
     outbox = Outbox(config.outbox_path, config.device_id)
     agent_ref: list[Agent] = []
     link = MqttLink(

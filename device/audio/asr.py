@@ -8,6 +8,7 @@ import ctypes
 import ctypes.util
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,20 @@ def _load_libc() -> ctypes.CDLL | None:
 _LIBC = _load_libc()
 
 
+DEFAULT_RSS_BUDGET_MB = 700.0
+"""Past this resident size the free recognizer is renewed at the next utterance's start."""
+
+
+def _rss_mb() -> float:
+    """This process's resident set size (Linux /proc; 0 where it can't be read)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def release_free_memory() -> None:
     """Hand freed heap back to the OS (glibc only): Kaldi's decoder churns large buffers."""
     if _LIBC is not None:
@@ -106,10 +121,15 @@ class SpeechRecognizer:
     """Streams one utterance into a free and a grammar KaldiRecognizer sharing one model."""
 
     def __init__(
-        self, model: Any, grammar_phrases: tuple[str, ...] | list[str] = DEFAULT_GRAMMAR_PHRASES
+        self,
+        model: Any,
+        grammar_phrases: tuple[str, ...] | list[str] = DEFAULT_GRAMMAR_PHRASES,
+        rss_budget_mb: float | None = DEFAULT_RSS_BUDGET_MB,
     ) -> None:
         check_vocabulary(model, grammar_phrases)
         self._model = model
+        self.rss_budget_mb = rss_budget_mb
+        self.renewals = 0
         self._free = vosk.KaldiRecognizer(model, SAMPLE_RATE_HZ)
         # ensure_ascii=False: with \uXXXX escapes Vosk drops every Korean word of the grammar.
         grammar = json.dumps(list(grammar_phrases), ensure_ascii=False)
@@ -120,11 +140,16 @@ class SpeechRecognizer:
 
     def start(self) -> None:
         """Begin a new utterance, forgetting any unfinished one."""
-        # A fresh free recognizer per utterance (~60 ms, at speech onset, off the latency path):
-        # a reused one keeps decoder caches that grew the agent from ~630 MB to 760-930 MB
-        # RSS over a few dozen utterances; Reset() does not release them (measured).
-        self._free = vosk.KaldiRecognizer(self._model, SAMPLE_RATE_HZ)
-        release_free_memory()
+        # The free decoder's caches grow with use (the agent went from ~630 MB to 760-930 MB
+        # RSS over a few dozen utterances) and Reset() keeps them; a fresh recognizer frees
+        # them but decodes its first utterance ~0.5 s slower (cold caches). So: reuse it while
+        # the process is within its memory budget, start a fresh one once it is over (measured).
+        if self.rss_budget_mb is not None and _rss_mb() > self.rss_budget_mb:
+            self._free = vosk.KaldiRecognizer(self._model, SAMPLE_RATE_HZ)
+            release_free_memory()
+            self.renewals += 1
+        else:
+            self._free.Reset()
         self._grammar.Reset()
         self._free_parts = []
         self._grammar_words = []

@@ -52,3 +52,14 @@ def test_finish_starts_a_fresh_utterance(vosk_model: Any) -> None:
     recognizer.finish()
     empty = recognizer.finish()
     assert (empty.text, empty.grammar_text, empty.grammar_confidence) == ("", "", 0.0)
+
+
+@pytest.mark.slow
+def test_free_recognizer_is_renewed_only_past_the_memory_budget(vosk_model: Any) -> None:
+    within = SpeechRecognizer(vosk_model, rss_budget_mb=1e9)
+    over = SpeechRecognizer(vosk_model, rss_budget_mb=1.0)
+    for _ in range(3):
+        within.start()
+        over.start()
+    assert within.renewals == 0
+    assert over.renewals == 3
