@@ -42,7 +42,8 @@ test: $(STAMP) services lint
 
 bench: $(STAMP) services
 	$(BIN)/python benchmarks/intent_recall.py
-	$(BIN)/python benchmarks/voice_to_alert.py
+	$(BIN)/python benchmarks/voice_to_alert.py --both
+	$(BIN)/python benchmarks/alerts.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

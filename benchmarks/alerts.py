@@ -8,8 +8,9 @@ touch events for 5,000 devices (per-device seq) at a bounded rate; then N emerge
 fresh device ids are sent at a fixed interval, and each one's webhook is awaited.
 
 Measured per store (SQLite file, then a fresh PostgreSQL database dropped afterwards):
-- ingest → webhook: from `IngestWorker.handle` being entered for the emergency (the cloud has
-  the message in hand) to the receiver having the webhook: the issue's latency;
+- ingest → webhook: from paho handing the emergency to the ingest worker (the cloud has the
+  message in hand; its in-process queue and batch wait count) to the receiver having the
+  webhook: the issue's latency;
 - publish → webhook: from the benchmark's publish call, so the broker and any ingest backlog
   count too; p50/p95/max of both, misses counted apart, and the steps between.
 Prints a table and writes benchmarks/results/alerts.json.
@@ -27,7 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,14 +45,14 @@ from sqlalchemy import func, make_url, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cloud.ingest.handler import IngestOutcome
+from cloud.ingest import IngestOutcome, Received
 from cloud.service import CloudService
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, make_session_factory
 from cloud.store.migrate import migrate
 from cloud.store.models import Alert, AlertKind, AlertStatus, Device, Event, Severity
 from dolbom.webhook_receiver import WebhookReceiver
-from protocol import EventType, Priority, encode, events_topic, make_envelope, parse_topic
+from protocol import EventType, Priority, encode, events_topic, make_envelope
 from protocol.events import (
     CountdownOutcome,
     EmergencyPayload,
@@ -189,7 +190,7 @@ class Fleet(threading.Thread):
 # -- the ingest probe -----------------------------------------------------------------------
 @dataclass
 class Probe:
-    """When ingest entered and left `handle` for each watched device, and how much it handled."""
+    """When ingest received and committed each watched device's message, and how much it did."""
 
     watch_prefix: str
     fleet_prefix: str
@@ -197,33 +198,38 @@ class Probe:
     left: dict[str, float] = field(default_factory=dict)
     handled: int = 0
     fleet_handled: int = 0
+    batches: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def install(self, service: CloudService) -> None:
-        """Wrap the running worker's `handle` (paho's callback calls it per message)."""
+        """Wrap the running worker's `handle_batch` (its ingest thread calls it per batch)."""
         worker = service.worker
         if worker is None:
             raise BenchError("the cloud's ingest worker did not start")
-        original = worker.handle
+        original = worker.handle_batch
 
-        def handle(topic: str, raw: bytes) -> IngestOutcome | None:
-            entered = time.monotonic()
-            outcome = original(topic, raw)
+        def handle_batch(
+            batch: Sequence[Received], *, yield_to: Callable[[], bool] | None = None
+        ) -> list[IngestOutcome | None]:
+            outcomes = original(batch, yield_to=yield_to)
             left = time.monotonic()
             with self.lock:
-                self.handled += 1
-                try:
-                    device_id, _ = parse_topic(topic)
-                except Exception:
-                    return outcome
-                if device_id.startswith(self.fleet_prefix):
-                    self.fleet_handled += 1
-                if device_id.startswith(self.watch_prefix) and device_id not in self.entered:
-                    self.entered[device_id] = entered
-                    self.left[device_id] = left
-            return outcome
+                self.batches += 1
+                for received, outcome in zip(batch, outcomes, strict=True):
+                    if outcome is None:
+                        continue  # not stored yet (the batch yielded to a critical one)
+                    self.handled += 1
+                    device_id = received.message.device_id
+                    if device_id is None:
+                        continue
+                    if device_id.startswith(self.fleet_prefix):
+                        self.fleet_handled += 1
+                    if device_id.startswith(self.watch_prefix) and device_id not in self.entered:
+                        self.entered[device_id] = received.received_s
+                        self.left[device_id] = left
+            return outcomes
 
-        worker.handle = handle  # type: ignore[method-assign]
+        worker.handle_batch = handle_batch  # type: ignore[method-assign]
 
 
 # -- one store ------------------------------------------------------------------------------
@@ -484,6 +490,7 @@ def summarise(
             "achieved_rate_msg_s": round(fleet.achieved_rate, 1),
             "fleet_handled_by_ingest": probe.fleet_handled,
             "ingest_handled_total": probe.handled,
+            "ingest_batches": probe.batches,
         },
         "seeded_open_alerts": args.open_alerts,
         "store_at_end": stored,
@@ -493,22 +500,24 @@ def summarise(
 
 # -- the report -----------------------------------------------------------------------------
 NOTES = [
-    "ingest → webhook: from IngestWorker.handle being entered for the emergency message (the"
-    " cloud's MQTT client has it) to the WebhookReceiver having the POST; this is the issue's"
-    " 'arrival at ingest to the first webhook delivered'.",
+    "ingest → webhook: from paho handing the emergency message to the ingest worker (the"
+    " cloud's MQTT client has it; the in-process queue and the batch wait count) to the"
+    " WebhookReceiver having the POST; this is the issue's 'arrival at ingest to the first"
+    " webhook delivered'.",
     "publish → webhook: from this process's publish call, so the broker hop and any backlog"
-    " of fleet messages queued before the emergency in the single ingest worker count too.",
-    "steps: publish → ingest entered; handle() (store the event, open the alert, queue the"
-    " delivery, commit); handle() done → webhook (dispatcher woken by the alert, claims the"
-    " delivery, signs and POSTs it).",
+    " of fleet messages queued before the emergency count too.",
+    "steps: publish → ingest received; received → committed (queue, batch wait, store the"
+    " batch with the event, open the alert, queue the delivery, commit); committed → webhook"
+    " (dispatcher woken by the alert, claims the delivery, signs and POSTs it).",
     "Emergencies are sent open-loop every --interval-s (0.3 s) from fresh device ids while the"
     " fleet publishes at its fixed rate; the fleet stops after the last one, then webhooks get"
-    " --drain-s to arrive. 'no webhook' = none by then; 'not ingested' = it never reached"
-    " IngestWorker.handle by then (still queued, or dropped by Mosquitto once the cloud's queue"
+    " --drain-s to arrive. 'no webhook' = none by then; 'not ingested' = no batch holding it"
+    " had been stored by then (still queued, or dropped by Mosquitto once the cloud's queue"
     " passed max_queued_messages, 1000 by default). Every emergency counts, the first"
     " too. Percentiles over those with a webhook: numpy, linear.",
-    "Ingest backlog: fleet messages published minus those ingest had handled when the last"
-    " emergency was sent. One ingest worker (one paho thread, one transaction per message).",
+    "Ingest backlog: fleet messages published minus those ingest had stored when the last"
+    " emergency was sent. One ingest worker: paho's thread queues, one ingest thread stores"
+    " batches (one transaction each, critical events first) and acknowledges after commit.",
     "The 1,000 open alerts are seeded on the first fleet devices, without deliveries; the"
     " fleet's events do not raise alerts (heartbeat, mood, touch).",
 ]
@@ -552,9 +561,9 @@ def table(stores: list[dict[str, Any]]) -> Table:
                 [_ms(s[key][q]) + (f" {_ok(s[key][q])}" if q == "p95" else "") for s in stores],
             )
     for key, title in (
-        ("publish_to_ingest", "  publish → ingest"),
-        ("ingest_handle", "  ingest handle()"),
-        ("ingest_done_to_webhook", "  handle() done → webhook"),
+        ("publish_to_ingest", "  publish → ingest received"),
+        ("ingest_handle", "  received → committed"),
+        ("ingest_done_to_webhook", "  committed → webhook"),
     ):
         row(
             f"{title} p50 / p95 ms",
@@ -574,6 +583,19 @@ def table(stores: list[dict[str, Any]]) -> Table:
         "",
         [
             f"{s['background']['published']} / {s['background']['fleet_handled_by_ingest']}"
+            for s in stores
+        ],
+    )
+    row(
+        "ingest batches / mean size",
+        "",
+        [
+            f"{s['background'].get('ingest_batches', 'n/a')} / "
+            + (
+                f"{s['background']['ingest_handled_total'] / s['background']['ingest_batches']:.1f}"
+                if s["background"].get("ingest_batches")
+                else "n/a"
+            )
             for s in stores
         ],
     )

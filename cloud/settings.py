@@ -29,6 +29,16 @@ class CloudSettings(BaseSettings):
     mqtt_keepalive_s: int = Field(default=30, ge=5)
     mqtt_connect_timeout_s: float = Field(default=5.0, ge=0)
 
+    # Ingest stores up to `ingest_batch_max` messages per transaction, waiting at most
+    # `ingest_batch_wait_s` for a batch to fill (a critical event does not wait). MQTT 5: the
+    # broker keeps at most `ingest_receive_maximum` unacknowledged messages in flight to us;
+    # acks go out after commit. `ingest_queue_max` bounds what sits in memory meanwhile.
+    ingest_batch_max: int = Field(default=200, ge=1, le=10_000)
+    ingest_batch_wait_s: float = Field(default=0.05, ge=0, le=5)
+    ingest_receive_maximum: int = Field(default=1000, ge=1, le=65_535)
+    ingest_queue_max: int = Field(default=2000, ge=1)
+    ingest_stop_timeout_s: float = Field(default=5.0, ge=0)
+
     webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     webhook_secret: SecretStr | None = None
     webhook_max_attempts: int = Field(default=8, ge=1)

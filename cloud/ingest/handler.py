@@ -11,7 +11,15 @@ from sqlalchemy.orm import Session
 
 from cloud.alerts.service import AlertChange, AlertEngine
 from cloud.store.models import DeadLetter, Device, Event
-from protocol import Envelope, EventType, ProtocolError, TopicKind, decode_envelope, parse_topic
+from protocol import (
+    Envelope,
+    EventType,
+    Priority,
+    ProtocolError,
+    TopicKind,
+    decode_envelope,
+    parse_topic,
+)
 from protocol.envelope import MAX_MESSAGE_BYTES
 from protocol.topics import STATUS_OFFLINE, STATUS_ONLINE
 
@@ -37,6 +45,42 @@ class IngestOutcome:
     seq: int | None = None
     reason: str | None = None
     alert: AlertChange | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    """A message decoded once: its envelope (events), or why it will be dead-lettered."""
+
+    topic: str
+    raw: bytes
+    kind: TopicKind | None = None
+    device_id: str | None = None
+    envelope: Envelope | None = None
+    error: str | None = None
+
+    @property
+    def priority(self) -> Priority:
+        """The envelope's priority; status messages and refusals count as normal."""
+        return self.envelope.priority if self.envelope is not None else Priority.NORMAL
+
+
+def parse_message(topic: str, raw: bytes) -> ParsedMessage:
+    """Parse the topic and decode the envelope (pure: no store, no clock)."""
+    try:
+        device_id, kind = parse_topic(topic)
+    except ProtocolError as e:
+        return ParsedMessage(topic, raw, error=f"topic: {e}")
+    if kind is TopicKind.STATUS:
+        return ParsedMessage(topic, raw, kind, device_id)
+    if kind is not TopicKind.EVENTS:
+        return ParsedMessage(
+            topic, raw, kind, device_id, error=f"ingest does not handle {kind} topics"
+        )
+    try:
+        env = decode_envelope(raw, topic)
+    except ProtocolError as e:
+        return ParsedMessage(topic, raw, kind, device_id, error=str(e))
+    return ParsedMessage(topic, raw, kind, device_id, envelope=env)
 
 
 def _insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
@@ -100,18 +144,24 @@ def ingest_message(
     alerts: AlertEngine | None = None,
 ) -> IngestOutcome:
     """Handle one message inside the caller's transaction; the caller commits."""
-    try:
-        device_id, kind = parse_topic(topic)
-    except ProtocolError as e:
-        return dead_letter(session, topic, raw, f"topic: {e}", now)
-    if kind is TopicKind.STATUS:
-        return _ingest_status(session, topic, device_id, raw, now)
-    if kind is not TopicKind.EVENTS:
-        return dead_letter(session, topic, raw, f"ingest does not handle {kind} topics", now)
-    try:
-        env = decode_envelope(raw, topic)
-    except ProtocolError as e:
-        return dead_letter(session, topic, raw, str(e), now)
+    return store_message(session, parse_message(topic, raw), now, alerts=alerts)
+
+
+def store_message(
+    session: Session,
+    message: ParsedMessage,
+    now: datetime,
+    *,
+    alerts: AlertEngine | None = None,
+) -> IngestOutcome:
+    """Store one parsed message inside the caller's transaction; the caller commits."""
+    if message.error is not None:
+        return dead_letter(session, message.topic, message.raw, message.error, now)
+    if message.kind is TopicKind.STATUS:
+        assert message.device_id is not None
+        return _ingest_status(session, message.topic, message.device_id, message.raw, now)
+    env = message.envelope
+    assert env is not None, "an events message without an error has an envelope"
 
     updates: dict[str, Any] = {"online": True}
     if env.type is EventType.HEARTBEAT:

@@ -1,4 +1,11 @@
-"""The MQTT side of ingest: a paho-mqtt 2 client that feeds `ingest_message` and sends commands."""
+"""The MQTT side of ingest: paho-mqtt 2 queues messages; one thread stores them in batches.
+
+paho's network thread only enqueues. The ingest thread takes a batch (up to
+`ingest_batch_max` messages, waiting up to `ingest_batch_wait_s` unless a critical event is
+in hand), stores it in one transaction, the most urgent devices first, and only after the
+commit acknowledges each message to the broker: a crash before the commit means the broker
+redelivers (to a persistent session), never that it forgets a message it had accepted.
+"""
 
 import logging
 import os
@@ -6,7 +13,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -16,12 +23,26 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts.service import AlertChange, AlertEngine
 from cloud.errors import CommandNotSentError
-from cloud.ingest.handler import IngestOutcome, dead_letter, ingest_message
+from cloud.ingest.batch import processing_order, store_batch
+from cloud.ingest.handler import (
+    IngestOutcome,
+    ParsedMessage,
+    dead_letter,
+    parse_message,
+    store_message,
+)
+from cloud.ingest.inbox import Inbox, Received
 from cloud.settings import CloudSettings
 from protocol import STATUS_SUBSCRIPTION, Command, commands_topic
 from protocol.topics import EVENTS_SUBSCRIPTION
@@ -30,6 +51,17 @@ log = logging.getLogger(__name__)
 
 _DB_RETRIES = 3
 _SESSION_EXPIRY_S = 24 * 3600
+_RETRY_PAUSE_S = 1.0
+_POLL_S = 0.1
+
+
+def is_transient(error: SQLAlchemyError) -> bool:
+    """True for store errors worth retrying (connection lost, locked, deadlock), not bad data."""
+    if isinstance(error, OperationalError | InterfaceError | DisconnectionError):
+        return True
+    if isinstance(error, PoolTimeoutError):
+        return True
+    return bool(getattr(error, "connection_invalidated", False))
 
 
 class CommandPublisher(Protocol):
@@ -46,7 +78,7 @@ def events_subscription(settings: CloudSettings) -> str:
 
 
 class IngestWorker:
-    """Subscribes to events and status, stores every message, never dies on a bad one."""
+    """Subscribes to events and status, stores every message in batches, never dies on a bad one."""
 
     def __init__(
         self,
@@ -64,7 +96,15 @@ class IngestWorker:
         self._clock = clock
         self._connected = threading.Event()
         self._subscribed = threading.Event()
+        self._unsubscribed = threading.Event()
         self._started = False
+        self._inbox = Inbox(settings.ingest_queue_max)
+        self._draining = threading.Event()
+        self._drain_until = 0.0
+        self._ingest_thread: threading.Thread | None = None
+        # Bumped on every connect and disconnect: a mid is only acknowledged on its connection.
+        self._generation = 0
+        self._ack_lock = threading.Lock()
         self._v5 = settings.mqtt_protocol == "5"
         self._persistent = bool(settings.mqtt_client_id)
         client_id = settings.mqtt_client_id or (
@@ -85,6 +125,7 @@ class IngestWorker:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
+        self._client.on_unsubscribe = self._on_unsubscribe
         self._client.on_message = self._on_message
 
     @property
@@ -93,13 +134,16 @@ class IngestWorker:
         return self._connected.is_set()
 
     def start(self, wait_s: float | None = None) -> bool:
-        """Connect in the background, reconnecting forever; wait up to `wait_s` to subscribe."""
+        """Start the ingest thread, connect in the background (reconnecting forever), wait."""
         s = self._settings
-        properties = None
-        if self._v5 and self._persistent:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = _SESSION_EXPIRY_S
+        self._draining.clear()
+        self._ingest_thread = threading.Thread(target=self._run, name="ingest", daemon=True)
+        self._ingest_thread.start()
         if self._v5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.ReceiveMaximum = s.ingest_receive_maximum
+            if self._persistent:
+                properties.SessionExpiryInterval = _SESSION_EXPIRY_S
             self._client.connect_async(
                 s.mqtt_host,
                 s.mqtt_port,
@@ -124,14 +168,28 @@ class IngestWorker:
         return self._subscribed.wait(timeout_s)
 
     def stop(self) -> None:
-        """Disconnect and join paho's network thread."""
+        """Unsubscribe, store and acknowledge what is in hand, then disconnect and join."""
         if not self._started:
             return
         self._started = False
+        timeout_s = self._settings.ingest_stop_timeout_s
+        if self.connected:
+            self._unsubscribed.clear()
+            self._client.unsubscribe(self._topics())
+            self._unsubscribed.wait(min(2.0, timeout_s))
+        self._drain_until = time.monotonic() + timeout_s
+        self._draining.set()
+        if self._ingest_thread is not None:
+            self._ingest_thread.join(timeout_s + 1.0)
+            self._ingest_thread = None
+        left = len(self._inbox)
+        if left:
+            log.warning("stopping with %d messages unacknowledged; the broker keeps them", left)
         self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
         self._subscribed.clear()
+        self._inbox = Inbox(self._settings.ingest_queue_max)
 
     def publish_command(self, device_id: str, command: Command) -> None:
         """Send a command at QoS 1; while disconnected paho queues it until the next connect."""
@@ -145,38 +203,159 @@ class IngestWorker:
                 f" {mqtt.error_string(info.rc)}"
             )
 
+    # storing
+
     def handle(self, topic: str, raw: bytes) -> IngestOutcome | None:
         """Ingest and commit one message; None only when the store stayed unavailable."""
+        return self.handle_batch([Received(parse_message(topic, raw))])[0]
+
+    def handle_batch(
+        self, batch: Sequence[Received], *, yield_to: Callable[[], bool] | None = None
+    ) -> list[IngestOutcome | None]:
+        """Store a batch in one transaction, then tell `on_alert`; outcomes in `batch` order.
+
+        An outcome is None when the store stayed unavailable, or when `yield_to` said to stop
+        early (a critical message waits): those messages must not be acknowledged yet. A
+        message that breaks the batch's transaction sends the batch through one transaction
+        per message, where that message alone is dead-lettered.
+        """
+        messages = [r.message for r in batch]
+        if not messages:
+            return []
         for attempt in range(_DB_RETRIES):
-            now = self._clock()
             try:
                 with self._sessions() as session, session.begin():
-                    outcome = ingest_message(session, topic, raw, now, alerts=self._alerts)
+                    stored = store_batch(
+                        session, messages, self._clock(), alerts=self._alerts, yield_to=yield_to
+                    )
             except SQLAlchemyError as e:
-                log.error("store error ingesting %s (attempt %d): %s", topic, attempt + 1, e)
+                if not is_transient(e):
+                    log.warning("batch of %d refused (%s); one by one", len(messages), e)
+                    return self._one_by_one(messages)
+                log.error(
+                    "store error on a batch of %d (attempt %d): %s", len(messages), attempt + 1, e
+                )
                 time.sleep(0.2 * 2**attempt)
                 continue
+            except Exception:
+                log.exception("batch of %d failed; one by one", len(messages))
+                return self._one_by_one(messages)
+            outcomes: list[IngestOutcome | None] = [None] * len(messages)
+            for i, outcome in stored:
+                outcomes[i] = outcome
+                self._notify(outcome)
+            return outcomes
+        return [None] * len(messages)
+
+    def _one_by_one(self, messages: Sequence[ParsedMessage]) -> list[IngestOutcome | None]:
+        outcomes: list[IngestOutcome | None] = [None] * len(messages)
+        for i in processing_order(messages):
+            outcome = self._store_one(messages[i])
+            outcomes[i] = outcome
+            if outcome is not None:
+                self._notify(outcome)
+        return outcomes
+
+    def _store_one(self, message: ParsedMessage) -> IngestOutcome | None:
+        for attempt in range(_DB_RETRIES):
+            try:
+                with self._sessions() as session, session.begin():
+                    return store_message(session, message, self._clock(), alerts=self._alerts)
+            except SQLAlchemyError as e:
+                if not is_transient(e):
+                    log.error("store refused a message on %s: %s", message.topic, e)
+                    return self._dead_letter_bug(message, e, "store refused it")
+                log.error("store error on %s (attempt %d): %s", message.topic, attempt + 1, e)
+                time.sleep(0.2 * 2**attempt)
             except Exception as e:
-                log.exception("bug while ingesting a message on %s", topic)
-                return self._dead_letter_bug(topic, raw, e)
-            if outcome.alert is not None and self._on_alert is not None:
-                self._on_alert(outcome.alert)
-            return outcome
+                log.exception("bug while ingesting a message on %s", message.topic)
+                return self._dead_letter_bug(message, e)
         return None
 
-    def _dead_letter_bug(self, topic: str, raw: bytes, error: Exception) -> IngestOutcome | None:
+    def _dead_letter_bug(
+        self, message: ParsedMessage, error: Exception, what: str = "internal error"
+    ) -> IngestOutcome | None:
         try:
             with self._sessions() as session, session.begin():
                 return dead_letter(
                     session,
-                    topic,
-                    raw,
-                    f"internal error: {type(error).__name__}: {error}",
+                    message.topic,
+                    message.raw,
+                    f"{what}: {type(error).__name__}: {error}",
                     self._clock(),
                 )
         except SQLAlchemyError:
-            log.exception("could not dead-letter a message on %s", topic)
+            log.exception("could not dead-letter a message on %s", message.topic)
             return None
+
+    def _notify(self, outcome: IngestOutcome) -> None:
+        if outcome.alert is None or self._on_alert is None:
+            return
+        try:
+            self._on_alert(outcome.alert)
+        except Exception:
+            log.exception("on_alert failed for alert %d", outcome.alert.alert_id)
+
+    # the ingest thread
+
+    def _run(self) -> None:
+        while True:
+            batch = self._collect()
+            if batch is None:
+                if self._draining.is_set():
+                    return
+                continue
+            try:
+                self._process(batch)
+            except Exception:
+                log.exception("ingest batch of %d failed; left unacknowledged", len(batch))
+            if self._draining.is_set() and time.monotonic() > self._drain_until:
+                return
+
+    def _collect(self) -> list[Received] | None:
+        """The next batch: critical messages at once, else what fills in `ingest_batch_wait_s`."""
+        s = self._settings
+        batch = self._inbox.take(s.ingest_batch_max, _POLL_S, s.ingest_batch_wait_s)
+        return batch or None
+
+    def _process(self, batch: list[Received]) -> None:
+        """Store, then acknowledge; yield to critical messages; retry on store errors."""
+        stack = [batch]  # a critical batch goes on top of the batch it interrupted
+        while stack:
+            pending = stack[-1]
+            yield_to = None if pending[0].urgent else self._inbox.urgent_waiting
+            outcomes = self.handle_batch(pending, yield_to=yield_to)
+            done = 0
+            for received, outcome in zip(pending, outcomes, strict=True):
+                if outcome is not None:
+                    self._ack(received)
+                    done += 1
+            rest = [r for r, o in zip(pending, outcomes, strict=True) if o is None]
+            if rest:
+                stack[-1] = rest
+            else:
+                stack.pop()
+            if yield_to is not None and self._inbox.urgent_waiting():
+                urgent = self._inbox.take(self._settings.ingest_batch_max, 0.0, 0.0)
+                if urgent:
+                    stack.append(urgent)
+                    continue
+            if rest and not done:
+                log.error("store unavailable: %d messages wait unacknowledged", len(rest))
+                if self._draining.wait(_RETRY_PAUSE_S):
+                    return
+
+    def _ack(self, received: Received) -> None:
+        if received.qos == 0:
+            return
+        with self._ack_lock:
+            if received.generation != self._generation:
+                # That connection is gone; the broker redelivers or has forgotten the mid.
+                return
+            self._client.ack(received.mid, received.qos)
+
+    def _topics(self) -> list[str]:
+        return [events_subscription(self._settings), STATUS_SUBSCRIPTION]
 
     # paho callbacks (run on paho's network thread)
 
@@ -188,11 +367,13 @@ class IngestWorker:
         reason_code: ReasonCode,
         _properties: Properties | None,
     ) -> None:
+        with self._ack_lock:
+            self._generation += 1
         if reason_code.is_failure:
             log.error("MQTT connect refused: %s", reason_code)
             return
         self._connected.set()
-        topics = [events_subscription(self._settings), STATUS_SUBSCRIPTION]
+        topics = self._topics()
         log.info(
             "MQTT connected to %s:%d; subscribing %s",
             self._settings.mqtt_host,
@@ -218,6 +399,16 @@ class IngestWorker:
             return
         self._subscribed.set()
 
+    def _on_unsubscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _mid: int,
+        _reason_codes: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        self._unsubscribed.set()
+
     def _on_disconnect(
         self,
         _client: mqtt.Client,
@@ -226,19 +417,24 @@ class IngestWorker:
         reason_code: ReasonCode,
         _properties: Properties | None,
     ) -> None:
+        with self._ack_lock:
+            self._generation += 1
         self._connected.clear()
         self._subscribed.clear()
         if self._started:
             log.warning("MQTT disconnected (%s); reconnecting", reason_code)
 
-    def _on_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        try:
-            outcome = self.handle(message.topic, bytes(message.payload))
-        except Exception:
-            log.exception("unexpected error on %s", message.topic)
-            outcome = None
-        if outcome is None:
-            log.error("message on %s left unacknowledged; the broker redelivers it", message.topic)
-            return
-        if message.qos > 0:
-            client.ack(message.mid, message.qos)
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        item = Received(
+            parse_message(message.topic, bytes(message.payload)),
+            message.mid,
+            message.qos,
+            self._generation,
+            time.monotonic(),
+        )
+        # Waits only when the broker sends more than the inbox holds (an MQTT 3.1.1 broker
+        # configured past it); a message never queued is never acknowledged, so not lost.
+        while not self._inbox.put(item, timeout_s=1.0):
+            if not self._started:
+                return
+            log.warning("ingest inbox full (%d); waiting", self._settings.ingest_queue_max)

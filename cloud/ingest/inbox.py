@@ -1,0 +1,90 @@
+"""The bounded in-memory queue between paho's thread and the ingest thread; critical overtakes."""
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from cloud.ingest.handler import ParsedMessage
+from protocol import Priority
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One message paho handed over, decoded once; `mid`/`qos`/`generation` acknowledge it."""
+
+    message: ParsedMessage
+    mid: int = 0
+    qos: int = 0
+    generation: int = 0
+    received_s: float = 0.0  # time.monotonic() when paho delivered it
+
+    @property
+    def urgent(self) -> bool:
+        """Critical events (emergency, fall, no response) overtake everything queued."""
+        return self.message.priority is Priority.CRITICAL
+
+
+class Inbox:
+    """Two lanes, critical and the rest, holding at most `capacity` messages together."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._urgent: deque[Received] = deque()
+        self._normal: deque[Received] = deque()
+        self._changed = threading.Condition()
+
+    def __len__(self) -> int:
+        with self._changed:
+            return len(self._urgent) + len(self._normal)
+
+    def put(self, item: Received, timeout_s: float) -> bool:
+        """Queue a message; False when the inbox stayed full for `timeout_s`."""
+        with self._changed:
+            if not self._changed.wait_for(self._has_room, timeout_s):
+                return False
+            (self._urgent if item.urgent else self._normal).append(item)
+            self._changed.notify_all()
+            return True
+
+    def urgent_waiting(self) -> bool:
+        """True when a critical message waits (the ingest thread then yields to it)."""
+        return bool(self._urgent)
+
+    def take(self, max_items: int, wait_s: float, fill_s: float) -> list[Received]:
+        """Critical messages at once if any; else up to `max_items`, filling for `fill_s`.
+
+        A critical batch brings its devices' queued messages along (`processing_order` keeps
+        a device's order). Waits up to `wait_s` for the first message; [] when none came.
+        """
+        with self._changed:
+            if not self._changed.wait_for(self._has_any, wait_s):
+                return []
+            deadline = time.monotonic() + fill_s
+            while not self._urgent and len(self._normal) < max_items:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._changed.wait(left)
+            if self._urgent:
+                batch = self._take_urgent(max_items)
+            else:
+                batch = [self._normal.popleft() for _ in range(min(max_items, len(self._normal)))]
+            self._changed.notify_all()
+            return batch
+
+    def _take_urgent(self, max_items: int) -> list[Received]:
+        """The critical messages, with their devices' queued others: a device keeps its order."""
+        urgent = [self._urgent.popleft() for _ in range(min(max_items, len(self._urgent)))]
+        devices = {r.message.device_id for r in urgent}
+        kept: deque[Received] = deque()
+        for r in self._normal:
+            (urgent if r.message.device_id in devices else kept).append(r)
+        self._normal = kept
+        return sorted(urgent, key=lambda r: r.received_s)  # arrival order; stable
+
+    def _has_room(self) -> bool:
+        return len(self._urgent) + len(self._normal) < self._capacity
+
+    def _has_any(self) -> bool:
+        return bool(self._urgent or self._normal)

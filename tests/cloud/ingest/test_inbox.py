@@ -1,0 +1,43 @@
+"""The ingest inbox: bounded, and critical messages overtake what is queued."""
+
+from cloud.ingest import Inbox, Received, parse_message
+from protocol import events_topic
+from tests.cloud.helpers import emergency, heartbeat, new_device_id
+
+
+def _received(raw: bytes, device_id: str, mid: int) -> Received:
+    return Received(parse_message(events_topic(device_id), raw), mid=mid, qos=1, received_s=mid)
+
+
+def test_a_critical_message_overtakes_the_queued_ones() -> None:
+    dev, sos = new_device_id(), new_device_id()
+    inbox = Inbox(capacity=10)
+    for seq in (1, 2, 3):
+        assert inbox.put(_received(heartbeat(dev, seq), dev, seq), timeout_s=0)
+    assert inbox.put(_received(emergency(sos, 1), sos, 4), timeout_s=0)
+    assert inbox.urgent_waiting()
+    assert [r.mid for r in inbox.take(10, wait_s=0, fill_s=0)] == [4]
+    assert not inbox.urgent_waiting()
+    assert [r.mid for r in inbox.take(2, wait_s=0, fill_s=0)] == [1, 2]
+    assert [r.mid for r in inbox.take(10, wait_s=0, fill_s=0)] == [3]
+    assert inbox.take(10, wait_s=0, fill_s=0) == []
+
+
+def test_a_full_inbox_refuses_more() -> None:
+    dev = new_device_id()
+    inbox = Inbox(capacity=2)
+    assert inbox.put(_received(heartbeat(dev, 1), dev, 1), timeout_s=0)
+    assert inbox.put(_received(emergency(dev, 2), dev, 2), timeout_s=0)
+    assert not inbox.put(_received(heartbeat(dev, 3), dev, 3), timeout_s=0)
+    assert len(inbox) == 2
+
+
+def test_a_critical_message_brings_its_devices_earlier_messages_along() -> None:
+    dev, sos = new_device_id(), new_device_id()
+    inbox = Inbox(capacity=10)
+    inbox.put(_received(heartbeat(dev, 1), dev, 1), timeout_s=0)
+    inbox.put(_received(b"not json", sos, 2), timeout_s=0)  # sent before its emergency
+    inbox.put(_received(heartbeat(dev, 2), dev, 3), timeout_s=0)
+    inbox.put(_received(emergency(sos, 1), sos, 4), timeout_s=0)
+    assert [r.mid for r in inbox.take(10, wait_s=0, fill_s=0)] == [2, 4]
+    assert [r.mid for r in inbox.take(10, wait_s=0, fill_s=0)] == [1, 3]
