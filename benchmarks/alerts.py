@@ -41,7 +41,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,6 +51,7 @@ from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, make_session_factory
 from cloud.store.migrate import migrate
 from cloud.store.models import Alert, AlertKind, AlertStatus, Device, Event, Severity
+from cloud.store.scratch import ScratchDatabaseError, scratch_database
 from dolbom.webhook_receiver import WebhookReceiver
 from protocol import EventType, Priority, encode, events_topic, make_envelope
 from protocol.events import (
@@ -265,28 +266,13 @@ def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{workdir / 'alerts.sqlite3'}"
         return
-    import psycopg
-    from psycopg import sql
-
-    name = f"dolbom_bench_{uuid.uuid4().hex[:12]}"
     try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as e:
+        with scratch_database(PG_ADMIN_URL, "dolbom_bench") as url:
+            yield url
+    except ScratchDatabaseError as e:
         raise BenchError(
-            f"PostgreSQL is not reachable at {make_url(PG_ADMIN_URL).render_as_string()}: "
-            f"{str(e).strip().splitlines()[0] if str(e).strip() else e!r}"
-            " (start it with `make services`, or set DOLBOM_BENCH_PG_ADMIN_URL)"
+            f"{e} (start it with `make services`, or set DOLBOM_BENCH_PG_ADMIN_URL)"
         ) from None
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def seed(database_url: str, fleet: list[str], open_alerts: int) -> None:

@@ -2,7 +2,6 @@
 
 import os
 import socket
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -17,31 +16,17 @@ MQTT_PORT = int(os.environ.get("DOLBOM_TEST_MQTT_PORT", "1883"))
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session (SQLAlchemy URL), dropped at the end."""
-    import psycopg
-    from psycopg import sql
-    from sqlalchemy import make_url
+    from cloud.store.scratch import ScratchDatabaseError, scratch_database
 
-    name = f"dolbom_test_{uuid.uuid4().hex[:12]}"
     try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        with scratch_database(PG_ADMIN_URL, "dolbom_test") as url:
+            yield url
+    except ScratchDatabaseError as e:
         pytest.fail(
-            f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({reason}): start it with"
-            " `make services` (it starts it and sets the postgres password the suite uses), or set"
-            " DOLBOM_TEST_PG_ADMIN_URL",
+            f"{e}: start it with `make services` (it starts it and sets the postgres password"
+            " the suite uses), or set DOLBOM_TEST_PG_ADMIN_URL",
             pytrace=False,
         )
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @pytest.fixture(scope="session")

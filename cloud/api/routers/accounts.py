@@ -18,7 +18,7 @@ router = APIRouter(prefix="/accounts", tags=["accounts"], dependencies=[Depends(
 def list_accounts(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> list[AccountOut]:
     """Accounts by id."""
     with ctx.sessions() as session:

@@ -81,7 +81,7 @@ def list_alerts(
     senior_id: str | None = None,
     device_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> AlertPage:
     """Alerts newest first, filtered by status, kind, senior and/or device."""
     now = ctx.clock()

@@ -53,7 +53,7 @@ def list_devices(
     caller: Caller,
     senior_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> DevicePage:
     """Robots by id with online state and the last heartbeat (caregivers: their seniors' only)."""
     now = ctx.clock()

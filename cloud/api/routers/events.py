@@ -26,7 +26,7 @@ def timeline(
     senior_id: str,
     type: EventType | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> EventPage:
     """Events from the senior's robots (now assigned to them), newest first, by type."""
     now = ctx.clock()

@@ -29,7 +29,7 @@ def list_seniors(
     ctx: Ctx,
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> SeniorPage:
     """The seniors the caller may see, by id."""
     now = ctx.clock()

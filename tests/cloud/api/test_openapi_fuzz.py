@@ -156,3 +156,11 @@ def test_no_generated_request_is_a_server_error(app: FastAPI, world: World) -> N
             assert isinstance(response.json()["detail"], str), response.text
 
     check()
+
+
+async def test_ids_and_offsets_beyond_the_stores_integers_are_422_not_500(app: FastAPI) -> None:
+    async with http(app) as c:
+        for path in ("/devices?offset=99999999999999999999", "/alerts/99999999999999999999"):
+            response = await c.get(path, headers=SERVICE)
+            assert response.status_code == 422, (path, response.text)
+            assert isinstance(response.json()["detail"], str)
