@@ -52,6 +52,7 @@ class Step:
     name: str
     detail: str
     at_s: float
+    stream_end_s: float | None = None  # for "heard": where the speech ended, in stream time
 
 
 Observer = Callable[[Step], None]
@@ -193,6 +194,7 @@ class Agent:
                 "heard",
                 f"{kind}{item.text!r} ({item.start_s:.2f}-{item.end_s:.2f} s) → {item.intent} "
                 f"{item.confidence:.2f}",
+                stream_end_s=item.end_s,
             )
             trigger = _TRIGGERS.get(item.intent)
             if item.reported_early:
@@ -261,7 +263,7 @@ class Agent:
         if self._link is not None:
             self._link.notify()
 
-    def _emit_step(self, name: str, detail: str) -> None:
+    def _emit_step(self, name: str, detail: str, stream_end_s: float | None = None) -> None:
         log.info("%s: %s", name, detail)
         if self._observer is not None:
-            self._observer(Step(name, detail, self._clock.monotonic()))
+            self._observer(Step(name, detail, self._clock.monotonic(), stream_end_s))

@@ -55,6 +55,7 @@ class Timeline:
     console: Console
     help_clip: Path
     help_ended_s: float | None = None
+    source: ScriptedSource | None = None
     rows: list[tuple[str, float, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     acked: threading.Event = field(default_factory=threading.Event)
@@ -69,13 +70,16 @@ class Timeline:
         self.console.print(f"  [bold]{name:<13}[/] {detail}")
 
     def on_clip_end(self, path: Path, at_s: float) -> None:
-        if path == self.help_clip:
-            self.help_ended_s = at_s
-            self.add("speech ends", at_s, "the last audio sample of 도와주세요 (human voice)")
-        else:
-            self.console.print(f"  [dim]the senior said an ordinary sentence ({path.name})[/]")
+        what = "a call for help (human voice)" if path == self.help_clip else "an ordinary sentence"
+        self.console.print(f"  [dim]the recording of {what} ended ({path.name})[/]")
 
     def on_step(self, step: Step) -> None:
+        started = self.source.started_monotonic if self.source is not None else None
+        heard_help = step.name == "heard" and "→ help" in step.detail
+        if heard_help and self.help_ended_s is None and started and step.stream_end_s:
+            # Time zero: where the senior's words ended, as the robot's VAD placed them.
+            self.help_ended_s = started + step.stream_end_s
+            self.add("speech ends", self.help_ended_s, "the senior's last word of 도와주세요")
         if step.name == "acknowledged":
             self.acked.set()
         if step.name == "robot says":
@@ -171,6 +175,7 @@ def run_demo(
             idle=True,
             on_clip_end=timeline.on_clip_end,
         )
+        timeline.source = source
 
         def robot_says(text: str) -> None:
             timeline.console.print(f"  [magenta]🤖 robot says:[/] {text}")
@@ -233,7 +238,7 @@ def run_demo(
 
 def summary(timeline: Timeline) -> Table:
     """The demo's timings as a table."""
-    table = Table(title="ms from the last audio sample of the call for help")
+    table = Table(title="ms from the end of the senior's words (as the robot's VAD placed it)")
     table.add_column("step")
     table.add_column("ms", justify="right")
     table.add_column("what")

@@ -180,6 +180,11 @@ class _Pacer:
     def __init__(self) -> None:
         self._t0 = time.monotonic()
 
+    @property
+    def t0(self) -> float:
+        """The monotonic instant of stream time 0."""
+        return self._t0
+
     def wait_until(self, stream_s: float) -> None:
         delay = self._t0 + stream_s - time.monotonic()
         if delay > 0:
@@ -253,6 +258,7 @@ class ScriptedSource:
         self.realtime = realtime
         self.idle = idle
         self.on_clip_end = on_clip_end
+        self.started_monotonic: float | None = None  # stream time 0, once realtime play starts
         self._script = list(script)
         self._said: queue.Queue[Path] = queue.Queue()
         self._closed = threading.Event()
@@ -273,6 +279,7 @@ class ScriptedSource:
     def chunks(self) -> Iterator[AudioChunk]:
         """The script's chunks, then idle silence interleaved with said clips until close()."""
         pacer = _Pacer() if self.realtime else None
+        self.started_monotonic = pacer.t0 if pacer is not None else None
         n = 0
 
         def timed(samples: np.ndarray) -> Iterator[AudioChunk]:
