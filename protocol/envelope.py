@@ -28,7 +28,7 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     v: int
     device_id: str = Field(pattern=DEVICE_ID_PATTERN)
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=2**63 - 1)  # fits the store's BIGINT
     ts: AwareDatetime
     type: EventType
     priority: Priority

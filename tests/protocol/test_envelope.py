@@ -136,3 +136,9 @@ def test_topics_parse_back_to_device_and_kind() -> None:
 def test_invalid_device_ids_are_refused_for_topics(bad: str) -> None:
     with pytest.raises(ProtocolError, match="invalid device id"):
         events_topic(bad)
+
+
+def test_seq_beyond_a_64_bit_integer_is_rejected() -> None:
+    with pytest.raises(ProtocolError, match="seq"):
+        decode_envelope(_raw(seq=2**63))
+    assert decode_envelope(_raw(seq=2**63 - 1)).seq == 2**63 - 1
