@@ -8,9 +8,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.store import make_engine, make_session_factory, migrate
+from cloud.store.models import Base
 from tests.cloud.helpers import WebhookReceiver
 
-TABLES = "deliveries, alert_transitions, alerts, dead_letters, events, devices"
+TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +23,7 @@ def migrated_pg_url(pg_url: str) -> str:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated, empty store: an SQLite file, then the real PostgreSQL."""
+    """A migrated, empty store: an SQLite file, then the real PostgreSQL (every table emptied)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
         migrate(url)

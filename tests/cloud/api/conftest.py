@@ -3,7 +3,6 @@
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -11,7 +10,6 @@ from argon2 import PasswordHasher
 from argon2.profiles import CHEAPEST
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.accounts import Passwords, create_account
@@ -20,8 +18,7 @@ from cloud.api import create_app
 from cloud.errors import CommandNotSentError
 from cloud.ingest import ingest_message
 from cloud.settings import CloudSettings
-from cloud.store import make_engine, migrate
-from cloud.store.models import Base, CaregiverLink, Device, Role, Senior
+from cloud.store.models import CaregiverLink, Device, Role, Senior
 from protocol import Command, events_topic
 from tests.cloud.helpers import NOW, emergency
 
@@ -64,22 +61,6 @@ class World:
     sessions: sessionmaker[Session]
     ids: dict[str, int] = field(default_factory=dict)  # username -> account id
     alerts: dict[str, int] = field(default_factory=dict)  # senior id -> alert id
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated, empty store: an SQLite file, then the real PostgreSQL (every table emptied)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
-        migrate(url)
-        return url
-    pg: str = request.getfixturevalue("migrated_pg_url")
-    engine = make_engine(pg)
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    return pg
 
 
 @pytest.fixture(scope="session")
