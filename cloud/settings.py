@@ -27,6 +27,9 @@ class CloudSettings(BaseSettings):
     # Empty: a unique id and a clean session; set it to keep a persistent broker session.
     mqtt_client_id: str = ""
     mqtt_keepalive_s: int = Field(default=30, ge=5)
+    # TLS to the broker (production: Mosquitto's 8883 listener); the CA that signed its cert.
+    mqtt_tls: bool = False
+    mqtt_ca_file: str | None = None
     mqtt_connect_timeout_s: float = Field(default=5.0, ge=0)
 
     # Ingest stores up to `ingest_batch_max` messages per transaction, waiting at most

@@ -33,7 +33,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts.service import AlertChange, AlertEngine
-from cloud.errors import CommandNotSentError
+from cloud.errors import CloudError, CommandNotSentError
 from cloud.ingest.batch import processing_order, store_batch
 from cloud.ingest.handler import (
     IngestOutcome,
@@ -121,6 +121,13 @@ class IngestWorker:
         if settings.mqtt_username:
             password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
             self._client.username_pw_set(settings.mqtt_username, password)
+        if settings.mqtt_tls:
+            try:
+                self._client.tls_set(ca_certs=settings.mqtt_ca_file)
+            except (OSError, ValueError) as e:
+                raise CloudError(
+                    f"cannot use DOLBOM_MQTT_CA_FILE={settings.mqtt_ca_file!r} for TLS: {e}"
+                ) from None
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
