@@ -35,7 +35,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from pydantic import SecretStr
@@ -45,6 +44,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import percentiles
 from cloud.ingest import IngestOutcome, Received
 from cloud.service import CloudService
 from cloud.settings import CloudSettings
@@ -79,19 +79,6 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 
 class BenchError(Exception):
     """The benchmark could not run; the message says why."""
-
-
-def stats(values: list[float]) -> dict[str, float | None]:
-    """p50/p95/max in seconds (numpy, linear), None when there is nothing to measure."""
-    if not values:
-        return {"n": 0, "p50": None, "p95": None, "max": None}
-    arr = np.asarray(values, dtype=float)
-    return {
-        "n": len(values),
-        "p50": round(float(np.percentile(arr, 50)), 4),
-        "p95": round(float(np.percentile(arr, 95)), 4),
-        "max": round(float(arr.max()), 4),
-    }
 
 
 def _client(host: str, port: int, name: str) -> paho.Client:
@@ -462,12 +449,12 @@ def summarise(
         "misses": len(runs) - len(hits),
         "never_reached_ingest": sum(r.ingest_entered is None for r in runs),
         "bad_signatures": sum(r.signature_ok is False for r in runs),
-        "ingest_to_webhook_s": stats(span("ingest_entered", "webhook")),
-        "publish_to_webhook_s": stats(span("published", "webhook")),
+        "ingest_to_webhook_s": percentiles(span("ingest_entered", "webhook")),
+        "publish_to_webhook_s": percentiles(span("published", "webhook")),
         "steps_s": {
-            "publish_to_ingest": stats(span("published", "ingest_entered")),
-            "ingest_handle": stats(span("ingest_entered", "ingest_left")),
-            "ingest_done_to_webhook": stats(span("ingest_left", "webhook")),
+            "publish_to_ingest": percentiles(span("published", "ingest_entered")),
+            "ingest_handle": percentiles(span("ingest_entered", "ingest_left")),
+            "ingest_done_to_webhook": percentiles(span("ingest_left", "webhook")),
         },
         "background": {
             "devices": args.devices,

@@ -19,8 +19,6 @@ import csv
 import json
 import platform
 import resource
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import read_flac
 from device.audio.asr import SpeechRecognizer, load_model
 from device.audio.pipeline import Listener, Utterance
 from device.audio.source import SAMPLE_RATE_HZ, read_wav, split_chunks
@@ -42,40 +41,6 @@ from device.dialog.jamo import normalize
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "intent_recall.json"
-
-
-def read_flac(path: Path) -> np.ndarray:
-    """16 kHz mono int16 from a FLAC file: soundfile if installed, else sox."""
-    try:
-        import soundfile
-
-        data, rate = soundfile.read(str(path), dtype="int16", always_2d=False)
-        if rate != SAMPLE_RATE_HZ or data.ndim != 1:
-            raise SystemExit(f"{path}: expected 16 kHz mono, got {rate} Hz {data.shape}")
-        return np.asarray(data, dtype=np.int16)
-    except ImportError:
-        if not shutil.which("sox"):
-            raise SystemExit("reading FLAC needs the soundfile package or sox") from None
-        raw = subprocess.run(
-            [
-                "sox",
-                str(path),
-                "-t",
-                "raw",
-                "-r",
-                "16000",
-                "-c",
-                "1",
-                "-b",
-                "16",
-                "-e",
-                "signed",
-                "-",
-            ],
-            check=True,
-            capture_output=True,
-        ).stdout
-        return np.frombuffer(raw, np.int16)
 
 
 @dataclass

@@ -47,10 +47,11 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import percentiles, read_flac
 from cloud.service import CloudService
 from cloud.settings import CloudSettings
 from device.audio.asr import SpeechRecognizer, load_model
-from device.audio.source import SAMPLE_RATE_HZ, read_wav, split_chunks, to_16k_int16
+from device.audio.source import SAMPLE_RATE_HZ, read_wav, split_chunks
 from dolbom.clips import trimmed_copy
 from dolbom.webhook_receiver import Received, WebhookReceiver
 
@@ -452,14 +453,6 @@ def model_rss() -> dict[str, float]:
     }
 
 
-def read_flac(path: Path) -> np.ndarray:
-    """A FLAC file as 16 kHz mono int16 (soundfile)."""
-    import soundfile
-
-    data, rate = soundfile.read(str(path), dtype="float64", always_2d=True)
-    return to_16k_int16(np.asarray(data), int(rate))
-
-
 def asr_rtf(clips: list[tuple[str, np.ndarray]]) -> dict[str, Any]:
     """Processing time / audio time of the free + grammar recognisers over whole clips."""
     recognizer = SpeechRecognizer(load_model())
@@ -496,18 +489,6 @@ def dev_clips(count: int) -> tuple[list[tuple[str, np.ndarray]], str]:
 
 
 # -- one configuration ----------------------------------------------------------------------
-def stats(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"n": 0, "p50": None, "p95": None, "max": None, "raw": []}
-    a = np.asarray(values)
-    return {
-        "n": len(values),
-        "p50": round(float(np.percentile(a, 50)), 4),
-        "p95": round(float(np.percentile(a, 95)), 4),
-        "max": round(float(a.max()), 4),
-        "min": round(float(a.min()), 4),
-        "raw": [round(v, 4) for v in values],
-    }
 
 
 def per_clip_breakdown(runs: list[Run]) -> dict[str, dict[str, Any]]:
@@ -617,11 +598,11 @@ def run_configuration(args: argparse.Namespace) -> dict[str, Any]:
         "misses": sum(r.missed for r in runs),
         "bad_signatures": sum(r.signature_ok is False for r in runs),
         "ack_not_heard": sum(not r.missed and not r.acknowledged for r in runs),
-        "latency_clip_end_s": stats(
-            [v for v in (r.latency_clip_end_s for r in hits) if v is not None]
+        "latency_clip_end_s": percentiles(
+            [v for v in (r.latency_clip_end_s for r in hits) if v is not None], raw=True
         ),
-        "latency_speech_end_s": stats(
-            [v for v in (r.latency_speech_end_s for r in hits) if v is not None]
+        "latency_speech_end_s": percentiles(
+            [v for v in (r.latency_speech_end_s for r in hits) if v is not None], raw=True
         ),
         "per_clip": per_clip_breakdown(runs),
         "asr_rtf_help_clips": help_rtf,

@@ -1,0 +1,1 @@
+"""Measured performance scripts (run them as files: `python benchmarks/NAME.py`)."""
