@@ -1,14 +1,16 @@
 """The robot's agent: a thin coordinator with an explicit state; the stages do the work.
 
 Audio runs in its own thread (source → VAD → ASR → intent); everything else runs on one
-asyncio loop: the safety countdown, the outbox, heartbeats and commands from the cloud.
+asyncio loop: the safety countdown, the outbox, heartbeats, commands from the cloud and the
+pluggable stages (device.stages: hardware, perception, dialog). The safety loop always
+comes first; a stage that raises is switched off and reported, and the robot keeps running.
 """
 
 import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -24,11 +26,15 @@ from device.dialog.intents import Intent
 from device.link.mqtt import MqttLink
 from device.outbox import Outbox
 from device.safety.countdown import Action, Answer, Countdown, Raise, Say, Trigger
+from device.safety.countdown import State as SafetyState
 from device.safety.events import safety_event
+from device.sensors import ButtonPress
 from device.speech.prompts import render
 from device.speech.tts import Speaker
+from device.stages import Heard, Stage
 from protocol import Command, CommandResult, CommandType, EventType
-from protocol.events import HeartbeatPayload, SelfTest
+from protocol.envelope import ModelRef
+from protocol.events import DeviceFaultPayload, HeartbeatPayload, Payload, Priority, SelfTest
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +92,7 @@ class Agent:
         link: MqttLink | None,
         observer: Observer | None = None,
         clock: Clock | None = None,
+        stages: Sequence[Stage] = (),
     ) -> None:
         self.config = config
         self.state = State.STARTING
@@ -98,7 +105,9 @@ class Agent:
         self._clock = clock or SystemClock()
         self._countdown = Countdown(config.safety.countdown_s)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: asyncio.Queue[Utterance | Command | Trigger | None] = asyncio.Queue()
+        self._inbox: asyncio.Queue[object] = asyncio.Queue()
+        self._stages = list(stages)
+        self._failed: dict[str, str] = {}  # stage name → why it was switched off
         self._audio_thread: threading.Thread | None = None
         self._audio_error: BaseException | None = None
         self._started_s = self._clock.monotonic()
@@ -115,10 +124,23 @@ class Agent:
 
     def on_command(self, command: Command) -> CommandResult:
         """The link hands cloud commands here (from its network thread)."""
-        ok = command.type is CommandType.ALERT_ACK
-        if ok:
+        if command.type is CommandType.ALERT_ACK:
             self._post(command)
-        detail = "" if ok else f"command {command.type} is not supported by agent {AGENT_VERSION}"
+            return self._result(command, ok=True)
+        for stage in self._stages:
+            if stage.name in self._failed:
+                continue
+            try:
+                result = stage.on_command(command)
+            except Exception as e:
+                log.exception("stage %s failed on command %s", stage.name, command.type)
+                return self._result(command, ok=False, detail=f"{stage.name} failed: {e}"[:500])
+            if result is not None:
+                return result
+        detail = f"command {command.type} is not supported by agent {AGENT_VERSION}"
+        return self._result(command, ok=False, detail=detail)
+
+    def _result(self, command: Command, *, ok: bool, detail: str = "") -> CommandResult:
         return CommandResult(
             command_id=command.command_id,
             device_id=self.config.device_id,
@@ -127,9 +149,84 @@ class Agent:
             detail=detail,
         )
 
-    def _post(self, item: Utterance | Command | Trigger | None) -> None:
+    def _post(self, item: object) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._inbox.put_nowait, item)
+
+    # -- the StageContext the stages see (device.stages) ------------------------------------
+    @property
+    def device_id(self) -> str:
+        """This robot's id."""
+        return self.config.device_id
+
+    @property
+    def language(self) -> str:
+        """The robot's language."""
+        return self.config.language
+
+    @property
+    def clock(self) -> Clock:
+        """The agent's clock."""
+        return self._clock
+
+    @property
+    def safety_active(self) -> bool:
+        """A countdown runs, or help was called and nobody has acknowledged yet."""
+        return self._countdown.state is not SafetyState.IDLE
+
+    @property
+    def speaking(self) -> bool:
+        """The robot is talking or has more to say."""
+        return self._speaking.is_set() or not self._speech.empty()
+
+    def emit(
+        self,
+        event_type: EventType,
+        payload: Payload,
+        *,
+        priority: Priority | None = None,
+        model: ModelRef | None = None,
+    ) -> None:
+        """Write an event durably and wake the link."""
+        env = self._outbox.append(
+            event_type, payload, ts=self._clock.now(), priority=priority, model=model
+        )
+        if event_type is not EventType.HEARTBEAT:
+            self._emit_step("outbox", f"seq {env.seq} {event_type} ({env.priority}) written")
+        if self._link is not None:
+            self._link.notify()
+
+    def say(self, text: str) -> None:
+        """Queue a sentence for the speaker."""
+        self._emit_step("robot says", text)
+        self._speech.put(text)
+
+    def trigger(self, trigger: Trigger, confidence: float = 1.0) -> None:
+        """Start the safety loop (from a stage, on the agent's loop)."""
+        self._emit_step("trigger", str(trigger))
+        self._act(self._countdown.trigger(trigger, self._clock.monotonic(), confidence))
+
+    def post(self, item: object) -> None:
+        """Hand an item to every stage, from any thread."""
+        self._post(item)
+
+    def step(self, name: str, detail: str) -> None:
+        """A visible step of a stage's work."""
+        self._emit_step(name, detail)
+
+    def _each_stage(self, what: str, call: Callable[[Stage], object]) -> None:
+        for stage in self._stages:
+            if stage.name in self._failed:
+                continue
+            try:
+                call(stage)
+            except Exception as e:
+                log.exception("stage %s failed in %s; switching it off", stage.name, what)
+                self._failed[stage.name] = f"{what}: {e}"[:200]
+                fault = DeviceFaultPayload(
+                    component=stage.name, code="stage_failed", detail=self._failed[stage.name]
+                )
+                self.emit(EventType.DEVICE_FAULT, fault)
 
     # -- the loop -------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -141,6 +238,7 @@ class Agent:
         self._audio_thread.start()
         speech_thread = threading.Thread(target=self._speech_loop, name="speech", daemon=True)
         speech_thread.start()
+        self._each_stage("start", lambda stage: stage.start(self))
         self.state = State.LISTENING
         log.info("agent %s listening", self.config.device_id)
         next_heartbeat = self._clock.monotonic()
@@ -156,12 +254,15 @@ class Agent:
                     item = None
                 if item is not None:
                     self._handle(item)
-                self._act(self._countdown.tick(self._clock.monotonic()))
+                now = self._clock.monotonic()
+                self._act(self._countdown.tick(now))
+                self._each_stage("tick", lambda stage, t=now: stage.tick(t))
                 if self._audio_error is not None:
                     raise self._audio_error
         finally:
             self.state = State.STOPPING
             self._stopping.set()
+            self._each_stage("stop", lambda stage: stage.stop())
             self._source.close()
             self._speech.put(None)
             if self._audio_thread is not None:
@@ -186,43 +287,55 @@ class Agent:
                 log.exception("audio pipeline failed")
                 self._audio_error = e
 
-    def _handle(self, item: Utterance | Command | Trigger) -> None:
+    def _handle(self, item: object) -> None:
         now = self._clock.monotonic()
         if isinstance(item, Utterance):
-            kind = "early, partial: " if item.early else ""
-            self._emit_step(
-                "heard",
-                f"{kind}{item.text!r} ({item.start_s:.2f}-{item.end_s:.2f} s) → {item.intent} "
-                f"{item.confidence:.2f}",
-                stream_end_s=item.end_s,
-            )
-            trigger = _TRIGGERS.get(item.intent)
-            if item.reported_early:
-                return  # this segment's call for help already acted on
-            if item.intent is Intent.FINE:
-                self._act(self._countdown.heard(Answer.FINE, now))
-            elif trigger is not None:
-                self._act(self._countdown.trigger(trigger, now, item.confidence))
-            else:
-                self._act(self._countdown.heard(Answer.OTHER, now))
+            safety = self._hear(item, now)
+            if not item.early:
+                heard = Heard(item, safety=safety)
+                self._each_stage("handle", lambda stage: stage.handle(heard, now))
         elif isinstance(item, Command):
             who = str(item.payload.get("by", "")) or (
                 "보호자" if self.config.language == "ko" else "Your caregiver"
             )
             self._emit_step("acknowledged", f"by {who}")
             self._act(self._countdown.acknowledged(who))
+        elif isinstance(item, Trigger):
+            self.trigger(item)
         else:
-            self._emit_step("trigger", str(item))
-            self._act(self._countdown.trigger(item, now))
+            if isinstance(item, ButtonPress):
+                self.trigger(Trigger.BUTTON)
+            self._each_stage("handle", lambda stage: stage.handle(item, now))
+
+    def _hear(self, item: Utterance, now: float) -> bool:
+        """The safety loop's part of an utterance; True when it acted on it."""
+        kind = "early, partial: " if item.early else ""
+        self._emit_step(
+            "heard",
+            f"{kind}{item.text!r} ({item.start_s:.2f}-{item.end_s:.2f} s) → {item.intent} "
+            f"{item.confidence:.2f}",
+            stream_end_s=item.end_s,
+        )
+        trigger = _TRIGGERS.get(item.intent)
+        if item.reported_early:
+            return True  # this segment's call for help already acted on
+        if item.intent is Intent.FINE:
+            asking = self._countdown.state is SafetyState.ASKING
+            self._act(self._countdown.heard(Answer.FINE, now))
+            return asking
+        if trigger is not None:
+            self._act(self._countdown.trigger(trigger, now, item.confidence))
+            return True
+        asking = self._countdown.state is SafetyState.ASKING
+        self._act(self._countdown.heard(Answer.OTHER, now))
+        return asking
 
     def _act(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Raise):
                 self._raise(action)
             elif isinstance(action, Say):
-                text = render(action.prompt, self.config.language, **dict(action.values))
-                self._emit_step("robot says", text)
-                self._speech.put(text)
+                self.say(render(action.prompt, self.config.language, **dict(action.values)))
 
     def _speech_loop(self) -> None:
         """Say prompts one after another; the ears hear silence meanwhile and briefly after."""
@@ -252,6 +365,10 @@ class Agent:
         ]
         if self._link is not None:
             tests.append(SelfTest(name="mqtt", ok=self._link.connected))
+        self._each_stage("self_tests", lambda stage: tests.extend(stage.self_tests()))
+        tests.extend(
+            SelfTest(name=name, ok=False, detail=why) for name, why in self._failed.items()
+        )
         payload = HeartbeatPayload(
             uptime_s=round(self._clock.monotonic() - self._started_s, 1),
             agent_version=AGENT_VERSION,

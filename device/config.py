@@ -54,6 +54,33 @@ class SafetyConfig:
 
 
 @dataclass(frozen=True)
+class HalConfig:
+    """The robot's body: the MCU on a serial port (a UART on a Pi, a PTY in simulation)."""
+
+    enabled: bool = False
+    port: str | None = None
+    baudrate: int = 115200
+
+
+@dataclass(frozen=True)
+class PerceptionConfig:
+    """On-device ONNX models: activity and falls from the IMU, emotion from words and voice."""
+
+    enabled: bool = True
+    models_dir: str | None = None  # None: the models shipped in models/artifacts
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class DialogConfig:
+    """The companion: greetings, check-ins, reminders, screening, content."""
+
+    enabled: bool = True
+    robot_name: str = "돌봄이"
+    transcript_retention_h: float = 24.0
+
+
+@dataclass(frozen=True)
 class DeviceConfig:
     """Everything the agent needs; `load_config` reads it from TOML."""
 
@@ -67,6 +94,9 @@ class DeviceConfig:
     audio: AudioConfig = field(default_factory=AudioConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
+    hal: HalConfig = field(default_factory=HalConfig)
+    perception: PerceptionConfig = field(default_factory=PerceptionConfig)
+    dialog: DialogConfig = field(default_factory=DialogConfig)
 
     @property
     def outbox_path(self) -> Path:
@@ -84,6 +114,9 @@ _SECTIONS: dict[str, type[Any]] = {
     "audio": AudioConfig,
     "vad": VadConfig,
     "safety": SafetyConfig,
+    "hal": HalConfig,
+    "perception": PerceptionConfig,
+    "dialog": DialogConfig,
 }
 
 

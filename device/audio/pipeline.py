@@ -2,7 +2,9 @@
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from device.audio.asr import SpeechRecognizer
 from device.audio.source import AudioChunk, AudioSource
@@ -35,6 +37,8 @@ class Utterance:
     grammar_text: str
     early: bool = False  # decided on the partial transcript, before the segment closed
     reported_early: bool = False  # the final transcript of a segment already reported early
+    samples: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """The segment's 16 kHz int16 audio, for on-device voice features; it never leaves the robot."""
 
 
 class Listener:
@@ -47,6 +51,7 @@ class Listener:
         self.segmenter = SpeechSegmenter(config)
         self._early: Utterance | None = None
         self._silent_chunks = 0
+        self._segment: list[np.ndarray] = []
 
     @property
     def speech_active(self) -> bool:
@@ -109,10 +114,13 @@ class Listener:
         for event in events:
             if isinstance(event, SpeechStarted):
                 self.recognizer.start()
+                self._segment = []
                 for chunk in event.pre_roll:
                     self.recognizer.accept(chunk)
+                    self._segment.append(chunk.samples)
             elif isinstance(event, SpeechContinues):
                 self.recognizer.accept(event.chunk)
+                self._segment.append(event.chunk.samples)
             elif isinstance(event, SpeechEnded):
                 heard = self.recognizer.finish()
                 match = match_intent(heard.text, heard.grammar_text, heard.grammar_confidence)
@@ -124,7 +132,9 @@ class Listener:
                     confidence=match.confidence,
                     grammar_text=heard.grammar_text,
                     reported_early=self._early is not None,
+                    samples=np.concatenate(self._segment) if self._segment else None,
                 )
                 self._early = None
+                self._segment = []
                 logger.debug("heard %r → %s (%.2f)", heard.text, match.intent, match.confidence)
         return utterance
