@@ -214,6 +214,9 @@ class Agent:
         """A visible step of a stage's work."""
         self._emit_step(name, detail)
 
+    def _tick_stages(self, now_s: float) -> None:
+        self._each_stage("tick", lambda stage: stage.tick(now_s))
+
     def _each_stage(self, what: str, call: Callable[[Stage], object]) -> None:
         for stage in self._stages:
             if stage.name in self._failed:
@@ -256,7 +259,7 @@ class Agent:
                     self._handle(item)
                 now = self._clock.monotonic()
                 self._act(self._countdown.tick(now))
-                self._each_stage("tick", lambda stage, t=now: stage.tick(t))
+                self._tick_stages(now)
                 if self._audio_error is not None:
                     raise self._audio_error
         finally:
