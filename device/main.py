@@ -16,6 +16,7 @@ from device.config import DeviceConfig
 from device.link.mqtt import MqttLink
 from device.outbox import Outbox
 from device.speech.tts import EspeakSpeaker, PrintSpeaker, Speaker
+from device.stages import Stage
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,19 @@ def open_speaker(config: DeviceConfig) -> Speaker:
     return PrintSpeaker(lambda text: log.info("robot says: %s", text))
 
 
+def default_stages(config: DeviceConfig) -> list[Stage]:
+    """The stages this robot's config asks for, in the order they see each item.
+
+    Each stage's block is independent: the hardware layer (config.hal), perception
+    (config.perception) and the companion dialog (config.dialog).
+    """
+    stages: list[Stage] = []
+    # hardware layer (device.hal): added when it lands
+    # perception (device.perception): added when it lands
+    # companion dialog (device.dialog): added when it lands
+    return stages
+
+
 def build_agent(
     config: DeviceConfig,
     *,
@@ -42,6 +56,7 @@ def build_agent(
     speaker: Speaker | None = None,
     observer: Observer | None = None,
     on_acked: Callable[[int], None] | None = None,
+    stages: list[Stage] | None = None,
 ) -> Agent:
     """Load the model once, open the outbox and the link, and hand them to the agent."""
     recognizer = SpeechRecognizer(load_model(), rss_budget_mb=config.asr_rss_budget_mb)
@@ -63,6 +78,7 @@ def build_agent(
         outbox=outbox,
         link=link,
         observer=observer,
+        stages=default_stages(config) if stages is None else stages,
     )
     agent_ref.append(agent)
     return agent

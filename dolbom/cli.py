@@ -4,7 +4,7 @@ import logging
 
 import typer
 
-from dolbom.commands import cloud, demo, device, protocol, provision
+from dolbom.commands import cloud, demo, device, models, protocol, provision, research, sim
 
 app = typer.Typer(
     name="dolbom",
@@ -17,6 +17,9 @@ app.add_typer(protocol.app, name="protocol")
 app.add_typer(device.app, name="device")
 app.add_typer(cloud.app, name="cloud")
 app.add_typer(provision.app, name="provision")
+app.add_typer(sim.app, name="sim")
+app.add_typer(models.app, name="models")
+app.add_typer(research.app, name="research")
 app.command("demo")(demo.demo)
 
 
