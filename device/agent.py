@@ -93,6 +93,7 @@ class Agent:
         observer: Observer | None = None,
         clock: Clock | None = None,
         stages: Sequence[Stage] = (),
+        allows: Callable[[EventType], bool] | None = None,
     ) -> None:
         self.config = config
         self.state = State.STARTING
@@ -108,6 +109,9 @@ class Agent:
         self._inbox: asyncio.Queue[object] = asyncio.Queue()
         self._stages = list(stages)
         self._failed: dict[str, str] = {}  # stage name → why it was switched off
+        # Consent (device.privacy.ConsentFilter.allows): which events may leave the robot.
+        self._allows = allows or (lambda _event_type: True)
+        self.held_back = 0  # events a stage produced that consent kept on the robot
         self._audio_thread: threading.Thread | None = None
         self._audio_error: BaseException | None = None
         self._started_s = self._clock.monotonic()
@@ -187,7 +191,11 @@ class Agent:
         priority: Priority | None = None,
         model: ModelRef | None = None,
     ) -> None:
-        """Write an event durably and wake the link."""
+        """Write an event durably and wake the link, unless consent holds its stream back."""
+        if not self._allows(event_type):
+            self.held_back += 1
+            log.debug("%s held back: no consent for its stream", event_type)
+            return
         env = self._outbox.append(
             event_type, payload, ts=self._clock.now(), priority=priority, model=model
         )

@@ -197,3 +197,35 @@ def test_commands_go_to_the_first_stage_that_takes_them(tmp_path: Path) -> None:
     assert taken.ok
     assert not refused.ok
     assert "not supported" in refused.detail
+
+
+async def test_events_of_a_stream_without_consent_stay_on_the_robot(tmp_path: Path) -> None:
+    stage = RecordingStage()
+    config = DeviceConfig(device_id="robot-test", data_dir=tmp_path, speech_out="print")
+    agent = Agent(
+        config,
+        source=FakeSource(),
+        listener=ScriptedEars([]),
+        speaker=RecordingSpeaker(),
+        outbox=Outbox(config.outbox_path, config.device_id),
+        link=None,
+        stages=[stage],
+        allows=lambda event_type: event_type is not EventType.TOUCH,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    await _run_until_started(agent)
+    for _ in range(100):
+        if stage.ctx is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert stage.ctx is not None
+    now = datetime.now(UTC)
+    stage.ctx.emit(EventType.TOUCH, TouchPayload(period_start=now, period_end=now, hug=1))
+    stage.ctx.trigger(Trigger.BUTTON)
+    stop.set()
+    await task
+    types = _types(agent)
+    assert EventType.TOUCH not in types
+    assert agent.held_back == 1
+    assert EventType.HEARTBEAT in types  # what consent does not cover still goes
