@@ -13,11 +13,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import psutil
 
+from device.audio.asr import AnswerKind
 from device.audio.pipeline import Utterance
 from device.audio.source import AudioChunk, AudioSource
 from device.clock import Clock, SystemClock
@@ -69,6 +70,14 @@ class Ears(Protocol):
 
     def process(self, chunk: AudioChunk) -> Utterance | None:
         """Take 32 ms of audio."""
+
+
+@runtime_checkable
+class AnsweringEars(Ears, Protocol):
+    """Ears that can decode an expected answer with constrained recognition."""
+
+    def expect(self, kind: AnswerKind | None, options: Sequence[str] = ()) -> None:
+        """Expect an answer of this kind next (thread-safe)."""
 
 
 _TRIGGERS = {
@@ -221,6 +230,11 @@ class Agent:
     def step(self, name: str, detail: str) -> None:
         """A visible step of a stage's work."""
         self._emit_step(name, detail)
+
+    def expect_answer(self, kind: AnswerKind | None, options: Sequence[str] = ()) -> None:
+        """Ask the ears for constrained recognition of the next answer, if they can."""
+        if isinstance(self._listener, AnsweringEars):
+            self._listener.expect(kind, options)
 
     def _tick_stages(self, now_s: float) -> None:
         self._each_stage("tick", lambda stage: stage.tick(now_s))

@@ -8,14 +8,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from device.agent import Agent, Observer
-from device.audio.asr import SpeechRecognizer, load_model
+from device.audio.asr import Recognizer, SpeechRecognizer, load_model
 from device.audio.pipeline import Listener
 from device.audio.source import AudioSource, MicSource, WavSource
 from device.audio.vad import SileroVad
+from device.clock import Clock
 from device.config import DeviceConfig
+from device.errors import DeviceError
 from device.link.mqtt import MqttLink
 from device.outbox import Outbox
-from device.speech.tts import EspeakSpeaker, PrintSpeaker, Speaker
+from device.privacy import PrivacyStage
+from device.speech.tts import (
+    CachedSpeaker,
+    EspeakSpeaker,
+    EspeakSynthesizer,
+    PrintSpeaker,
+    ReplyCache,
+    SoundDevicePlayer,
+    Speaker,
+)
 from device.stages import Stage
 
 log = logging.getLogger(__name__)
@@ -29,10 +40,26 @@ def open_source(config: DeviceConfig) -> AudioSource:
     return MicSource(device=config.audio.mic_device)
 
 
+def open_recognizer(config: DeviceConfig) -> Recognizer:
+    """The ears' recogniser for the robot's language: Vosk Korean, or pocketsphinx English."""
+    if config.language == "en":
+        from device.audio.asr_english import EnglishRecognizer  # optional extra
+
+        return EnglishRecognizer()
+    return SpeechRecognizer(load_model(), rss_budget_mb=config.asr_rss_budget_mb)
+
+
 def open_speaker(config: DeviceConfig) -> Speaker:
-    """The configured voice: espeak-ng aloud, or printed."""
+    """The configured voice: espeak-ng with cached replies through PortAudio (espeak-ng's
+    own output when PortAudio is missing), or printed."""
     if config.speech_out == "espeak":
-        return EspeakSpeaker()
+        try:
+            player = SoundDevicePlayer()
+        except DeviceError as e:
+            log.warning("%s; speaking through espeak-ng directly, without the reply cache", e)
+            return EspeakSpeaker(rate_wpm=config.speech_rate_wpm)
+        cache = ReplyCache(config.data_dir / "tts-cache", int(config.reply_cache_mb * 2**20))
+        return CachedSpeaker(EspeakSynthesizer(config.speech_rate_wpm), player, cache)
     return PrintSpeaker(lambda text: log.info("robot says: %s", text))
 
 
@@ -43,9 +70,25 @@ def default_stages(config: DeviceConfig) -> list[Stage]:
     (config.perception) and the companion dialog (config.dialog).
     """
     stages: list[Stage] = []
-    # hardware layer (device.hal): added when it lands
-    # perception (device.perception): added when it lands
-    # companion dialog (device.dialog): added when it lands
+    # privacy (device.privacy): `consent` and `data_deletion` commands; its `.filter`
+    # (a ConsentFilter) decides which events the agent may emit.
+    stages.append(PrivacyStage(config.data_dir, config.device_id, outbox_path=config.outbox_path))
+    if config.hal.enabled:  # hardware layer (device.hal)
+        from device.hal.stage import HalStage
+
+        stages.append(HalStage.from_config(config))
+    if config.perception.enabled:  # perception (device.perception): activity and falls
+        from device.perception.motion import MotionStage
+
+        stages.append(MotionStage.from_config(config))
+    if config.perception.enabled:  # perception: mood from words and voice (device.perception.mood)
+        from device.perception.mood import MoodStage
+
+        stages.append(MoodStage.from_config(config))
+    if config.dialog.enabled:  # companion dialog (device.dialog): reminders, check-ins, content
+        from device.dialog.stage import DialogStage
+
+        stages.append(DialogStage.from_config(config))
     return stages
 
 
@@ -57,10 +100,13 @@ def build_agent(
     observer: Observer | None = None,
     on_acked: Callable[[int], None] | None = None,
     stages: list[Stage] | None = None,
+    clock: Clock | None = None,
 ) -> Agent:
-    """Load the model once, open the outbox and the link, and hand them to the agent."""
-    recognizer = SpeechRecognizer(load_model(), rss_budget_mb=config.asr_rss_budget_mb)
-    listener = Listener(recognizer, SileroVad(), config.vad)
+    """Load the model once, open the outbox and the link, and hand them to the agent.
+
+    `clock`: the agent's time (a simulation passes a device.clock.ScaledClock).
+    """
+    listener = Listener(open_recognizer(config), SileroVad(), config.vad, config.language)
     outbox = Outbox(config.outbox_path, config.device_id)
     agent_ref: list[Agent] = []
     link = MqttLink(
@@ -70,6 +116,7 @@ def build_agent(
         on_command=lambda command: agent_ref[0].on_command(command),
         on_acked=on_acked,
     )
+    chosen = default_stages(config) if stages is None else stages
     agent = Agent(
         config,
         source=source or open_source(config),
@@ -78,7 +125,9 @@ def build_agent(
         outbox=outbox,
         link=link,
         observer=observer,
-        stages=default_stages(config) if stages is None else stages,
+        stages=chosen,
+        allows=next((s.filter.allows for s in chosen if isinstance(s, PrivacyStage)), None),
+        clock=clock,
     )
     agent_ref.append(agent)
     return agent

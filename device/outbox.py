@@ -1,5 +1,6 @@
 """The durable event queue: SQLite in WAL mode, so an event written survives a power cut."""
 
+import json
 import logging
 import sqlite3
 import threading
@@ -159,6 +160,34 @@ class Outbox:
                 )
             except sqlite3.Error as e:
                 raise OutboxError(f"cannot write to the outbox {self.path}: {e}") from None
+
+    def purge(self, event_types: Collection[EventType]) -> int:
+        """Delete queued events of these types (a consent withdrawal); returns how many."""
+        wanted = {t.value for t in event_types}
+        if not wanted:
+            return 0
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    rows = self._db.execute(
+                        "SELECT seq, data FROM outbox WHERE device_id = ?", (self.device_id,)
+                    ).fetchall()
+                    doomed = [
+                        (self.device_id, seq)
+                        for seq, data in rows
+                        if json.loads(bytes(data)).get("type") in wanted
+                    ]
+                    self._db.executemany(
+                        "DELETE FROM outbox WHERE device_id = ? AND seq = ?", doomed
+                    )
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise OutboxError(f"cannot write to the outbox {self.path}: {e}") from None
+        return len(doomed)
 
     def pending_count(self) -> int:
         """How many events still wait for delivery."""

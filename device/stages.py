@@ -18,9 +18,11 @@ The safety loop always comes first: while `ctx.safety_active` is true (an "are y
 countdown runs, or help has been called and not yet acknowledged), stages stay quiet.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from device.audio.asr import AnswerKind
 from device.audio.pipeline import Utterance
 from device.clock import Clock
 from device.safety.countdown import Trigger
@@ -78,6 +80,11 @@ class StageContext(Protocol):
 
     def post(self, item: object) -> None:
         """Hand an item to every stage's `handle` on the agent's loop; safe from any thread."""
+
+    def expect_answer(self, kind: AnswerKind | None, options: Sequence[str] = ()) -> None:
+        """Decode the senior's next answer with constrained recognition too (a yes/no or
+        one of `options`); the next `Heard` carries `answer_kind/answer_text/...`. None
+        stops expecting. Ears without constrained recognition ignore it."""
 
     def step(self, name: str, detail: str) -> None:
         """Show a step in the demo's timeline and the log."""

@@ -1,8 +1,9 @@
 """Commands from the cloud to a device, and the device's result for each."""
 
 import json
+from datetime import date
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -43,6 +44,70 @@ class CommandResult(BaseModel):
     ts: AwareDatetime
     ok: bool
     detail: str = Field(default="", max_length=500)
+
+
+HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+_SPEC_ID = r"^[a-z0-9_.:-]{1,64}$"
+
+
+class ReminderSpec(BaseModel):
+    """One reminder in a `schedule` command: local times ("HH:MM") on weekdays (0 = Monday)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: int | Annotated[str, Field(pattern=_SPEC_ID)]
+    kind: str = Field(min_length=1, max_length=32)  # medicine, meal, water, walk, other
+    label: str = Field(min_length=1, max_length=200)
+    times: list[Annotated[str, Field(pattern=HHMM_PATTERN)]] = Field(min_length=1, max_length=24)
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default_factory=lambda: list(range(7)), min_length=1, max_length=7
+    )
+
+
+class ScreeningSpec(BaseModel):
+    """A study's screening for the robot to ask aloud, on a day from `due` to `until`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=_SPEC_ID)
+    instrument: str = Field(min_length=1, max_length=32)  # protocol.instruments.InstrumentId
+    due: date
+    until: date | None = None  # None: a week after `due`
+
+
+class SchedulePayload(BaseModel):
+    """The payload of a `schedule` command (or the `dialog` key of a `settings` command).
+
+    A part that is absent is left as it is on the robot: the reminders router sends
+    `reminders`, a study sends `screenings`. An empty list clears that part.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    timezone: str | None = Field(default=None, max_length=64)  # IANA name, e.g. "Asia/Seoul"
+    reminders: list[ReminderSpec] | None = Field(default=None, max_length=100)
+    screenings: list[ScreeningSpec] | None = Field(default=None, max_length=20)
+
+
+MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+SEMVER_PATTERN = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$"
+
+
+class ModelRolloutPayload(BaseModel):
+    """The payload of a `model_rollout` command: which package to fetch from the cloud's API.
+
+    No URL: the robot fetches `/model-packages/{name}/{version}/sidecar` and
+    `/model-packages/{name}/{version}/model?chunk=i` (i < chunks, `chunk_bytes` each) from
+    its configured cloud, with `token` (signed by the cloud for this device and package) as
+    the bearer token, and checks both sha256 digests before installing.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(pattern=MODEL_NAME_PATTERN)
+    version: str = Field(pattern=SEMVER_PATTERN, max_length=32)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # of the .onnx
+    size_bytes: int = Field(gt=0, le=64 * 2**20)
+    sidecar_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    chunk_bytes: int = Field(ge=4096, le=4 * 2**20)
+    chunks: int = Field(ge=1, le=16_384)
+    token: str = Field(min_length=16, max_length=1024)
 
 
 M = TypeVar("M", bound=BaseModel)

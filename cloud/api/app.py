@@ -34,7 +34,9 @@ from cloud.api.routers import (
     escalation,
     events,
     health,
+    model_packages,
     reminders,
+    research,
     seniors,
     stream,
 )
@@ -117,6 +119,8 @@ def create_app(
     app.include_router(escalation.router)
     app.include_router(reminders.router)
     app.include_router(events.router)
+    app.include_router(model_packages.router)
+    app.include_router(research.router)
 
     @app.exception_handler(CloudError)
     async def _cloud_error(_request: Request, exc: CloudError) -> JSONResponse:

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cloud.alerts.service import AlertChange, AlertEngine
+from cloud.research.instruments import record_screening_event
 from cloud.store.models import DeadLetter, Device, Event
 from protocol import (
     Envelope,
@@ -186,6 +187,8 @@ def store_message(
         log.debug("duplicate event %s #%d", env.device_id, env.seq)
         return IngestOutcome(Outcome.DUPLICATE, env.device_id, env.seq)
     change = (alerts or AlertEngine()).on_event(session, env, now)
+    if env.type is EventType.SCREENING:  # research: an enrolled participant's assessment
+        record_screening_event(session, env, now)
     return IngestOutcome(Outcome.STORED, env.device_id, env.seq, alert=change)
 
 

@@ -1,11 +1,12 @@
 """The cloud's tables as typed SQLAlchemy 2 ORM classes."""
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     Enum,
     Float,
     ForeignKey,
@@ -72,6 +73,7 @@ class Role(StrEnum):
     CAREGIVER = "caregiver"
     RESEARCHER = "researcher"
     INSTALLER = "installer"
+    COORDINATOR = "coordinator"  # study staff: enrol, consent, withdraw (sees identities)
 
 
 class Channel(StrEnum):
@@ -351,3 +353,192 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(1000))
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+# --- Research (issue 7): studies, participants, consent, assessments, daily metrics -------
+# Identities (the senior and robot behind a pseudonymous code) live in their own table that
+# no researcher-facing code reads; everything else is keyed by the participant's code.
+
+
+class ParticipantStatus(StrEnum):
+    """Where a participant is in a study."""
+
+    ENROLLED = "enrolled"
+    WITHDRAWN = "withdrawn"
+    COMPLETED = "completed"
+
+
+class Retention(StrEnum):
+    """What happens to a participant's data when they withdraw, as their consent says."""
+
+    DELETE = "delete"
+    RETAIN = "retain"
+
+
+class AssessmentSource(StrEnum):
+    """Where an assessment came from: the robot's spoken screening, or entered over the API."""
+
+    DEVICE = "device"
+    API = "api"
+
+
+class Study(Base):
+    """A pilot study; `shift_secret` keys the per-participant date shifting of its exports."""
+
+    __tablename__ = "studies"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Seoul")
+    min_k: Mapped[int] = mapped_column(default=5)
+    shift_secret: Mapped[str] = mapped_column(String(128))
+    closed: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    metrics_watermark: Mapped[datetime | None]  # events received up to here are in the metrics
+
+
+class StudyArm(Base):
+    """One arm of a study (intervention, control, ...)."""
+
+    __tablename__ = "study_arms"
+    __table_args__ = (UniqueConstraint("study_id", "code", name="uq_study_arms"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    study_id: Mapped[str] = mapped_column(String(64), ForeignKey("studies.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(100))
+
+
+class StudyTimePoint(Base):
+    """A scheduled assessment: `label` (baseline, week4, ...) `day` days after enrolment."""
+
+    __tablename__ = "study_time_points"
+    __table_args__ = (UniqueConstraint("study_id", "label", name="uq_study_time_points"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    study_id: Mapped[str] = mapped_column(String(64), ForeignKey("studies.id"), index=True)
+    label: Mapped[str] = mapped_column(String(32))
+    day: Mapped[int]
+    window_days: Mapped[int] = mapped_column(default=7)
+    instruments: Mapped[list[str]] = mapped_column(json_type())
+
+
+class ConsentForm(Base):
+    """A versioned consent form: which streams it asks for."""
+
+    __tablename__ = "consent_forms"
+    __table_args__ = (UniqueConstraint("study_id", "version", name="uq_consent_forms"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    study_id: Mapped[str] = mapped_column(String(64), ForeignKey("studies.id"), index=True)
+    version: Mapped[str] = mapped_column(String(32))
+    streams: Mapped[list[str]] = mapped_column(json_type())
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    published_at: Mapped[datetime]
+
+
+class Participant(Base):
+    """A senior in a study, known to researchers only by `code`; demographics are exported
+    only generalised (age band, region level)."""
+
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    study_id: Mapped[str] = mapped_column(String(64), ForeignKey("studies.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    arm: Mapped[str] = mapped_column(String(32))
+    status: Mapped[ParticipantStatus] = mapped_column(_str_enum(ParticipantStatus))
+    retention: Mapped[Retention] = mapped_column(_str_enum(Retention))
+    timezone: Mapped[str] = mapped_column(String(64))
+    enrolled_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+    birth_year: Mapped[int | None]
+    sex: Mapped[str | None] = mapped_column(String(8))
+    region: Mapped[str | None] = mapped_column(String(100))
+
+
+class ParticipantIdentity(Base):
+    """Who a participant is: their senior and robot. Never read for a researcher."""
+
+    __tablename__ = "participant_identities"
+
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), primary_key=True)
+    senior_id: Mapped[str] = mapped_column(String(64), ForeignKey("seniors.id"), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+
+
+class ConsentRecord(Base):
+    """One grant or withdrawal of consent for one stream (append-only; the latest counts)."""
+
+    __tablename__ = "consent_records"
+    __table_args__ = (Index("ix_consent_records_participant", "participant_id", "stream", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    stream: Mapped[str] = mapped_column(String(32))
+    granted: Mapped[bool]
+    form_version: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+
+
+class Assessment(Base):
+    """One administered instrument: item answers, score, time point and source."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (
+        UniqueConstraint("device_id", "event_seq", name="uq_assessments_event"),
+        Index("ix_assessments_participant", "participant_id", "administered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    instrument: Mapped[str] = mapped_column(String(32))
+    time_point: Mapped[str | None] = mapped_column(String(32))
+    answers: Mapped[list[Any]] = mapped_column(json_type())
+    score: Mapped[float | None] = mapped_column(Float)
+    complete: Mapped[bool]
+    prorated: Mapped[bool] = mapped_column(default=False)
+    band: Mapped[str | None] = mapped_column(String(32))
+    flags: Mapped[list[Any]] = mapped_column(json_type(), default=list)
+    source: Mapped[AssessmentSource] = mapped_column(_str_enum(AssessmentSource))
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    event_seq: Mapped[int | None] = mapped_column(BigInteger)
+    administered_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+
+
+# The incremental metrics run finds late events by when they arrived.
+Index("ix_events_received_at", Event.received_at)
+
+
+class DailyMetric(Base):
+    """One participant's local day; NULL where the stream is not consented or has no data."""
+
+    __tablename__ = "daily_metrics"
+
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    talk_minutes: Mapped[float | None] = mapped_column(Float)
+    turns: Mapped[int | None]
+    robot_turns: Mapped[int | None]
+    touches: Mapped[int | None]
+    touch_counts: Mapped[dict[str, Any] | None]
+    mood_shares: Mapped[dict[str, Any] | None]
+    mood_valence: Mapped[float | None] = mapped_column(Float)
+    mood_arousal: Mapped[float | None] = mapped_column(Float)
+    mood_utterances: Mapped[int | None]
+    activity_minutes: Mapped[dict[str, Any] | None]
+    present_minutes: Mapped[float | None] = mapped_column(Float)
+    reminders_given: Mapped[int | None]
+    reminders_confirmed: Mapped[int | None]
+    reminders_missed: Mapped[int | None]
+    reminder_adherence: Mapped[float | None] = mapped_column(Float)
+    alerts: Mapped[dict[str, Any] | None]
+    heartbeats: Mapped[int] = mapped_column(default=0)
+    device_up_hours: Mapped[int] = mapped_column(default=0)
+    hours_with_data: Mapped[int] = mapped_column(default=0)
+    events: Mapped[int] = mapped_column(default=0)
+    model_versions: Mapped[dict[str, Any]]
+    computed_at: Mapped[datetime]

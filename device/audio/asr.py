@@ -2,6 +2,8 @@
 
 The free recogniser's transcript decides intents; the grammar recogniser (the safety phrases
 only) corroborates. Both are fed while the senior speaks, so little work is left at the end.
+When the dialog expects an answer (yes/no, a screening scale), a third, constrained recogniser
+on the same model decodes the next utterance too: the answers plus a garbage path.
 """
 
 import ctypes
@@ -9,9 +11,12 @@ import ctypes.util
 import json
 import logging
 import os
-from dataclasses import dataclass
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import vosk
 
@@ -67,11 +72,102 @@ def load_model(path: Path | None = None) -> Any:
 
 @dataclass(frozen=True)
 class Transcript:
-    """What was heard: the free transcript, the grammar's reading and its mean word confidence."""
+    """What was heard: the free transcript, the grammar's reading and its mean word confidence.
+
+    With an answer expected (`SpeechRecognizer.answer_grammar`), `answer_text` holds the
+    constrained recogniser's answer words when they make up most of what it heard, and
+    `answer_confidence` their mean word confidence ("" and 0.0 otherwise).
+    """
 
     text: str
     grammar_text: str
     grammar_confidence: float
+    answer_text: str = ""
+    answer_confidence: float = 0.0
+
+
+class AnswerKind(StrEnum):
+    """What kind of answer the dialog expects next: constrained recognition for it."""
+
+    YES_NO = "yes_no"
+    SCALE = "scale"  # one of a few spoken options (screening scales)
+
+
+# Korean yes/no answers, in-vocabulary spellings (checked at start-up like the safety phrases).
+YES_NO_PHRASES_KO: tuple[str, ...] = (
+    "네",
+    "네네",
+    "예",
+    "응",
+    "그래",
+    "그래요",
+    "맞아",
+    "맞 아요",
+    "그럼",
+    "있어",
+    "있어요",
+    "좋아",
+    "좋아요",
+    "아니",
+    "아니요",
+    "아뇨",
+    "아니오",
+    "아니야",
+    "싫어",
+    "싫어요",
+    "없어",
+    "없어요",
+    "전혀",
+    "별로",
+    "안 그래",
+)
+ANSWER_MIN_SHARE = 0.5
+"""The answer words must be at least this share of the constrained recogniser's words..."""
+ANSWER_MIN_CONFIDENCE = 0.6
+"""...with at least this mean confidence, or the constrained reading is discarded.
+
+Why: a grammar of answers alone maps every sound onto an answer (ARCHITECTURE's facts). So the
+answer grammar has a garbage path, every single-syllable word of the model's vocabulary:
+ordinary speech then decodes as a string of syllables. Measured on the 81 human ordinary clips
+of ko-speech-dev (benchmarks/dialog.py): answers alone fired on 80 of 81, with the syllable
+garbage path and this rule on none.
+"""
+
+
+ANSWER_GRAMMAR_CACHE = 4
+"""Answer grammars kept compiled (yes/no and a few scales): ~40 ms each to build."""
+
+
+@dataclass(frozen=True)
+class AnswerGrammar:
+    """A constrained recogniser for one expected answer (built by the recogniser, used once)."""
+
+    kind: AnswerKind
+    phrases: tuple[str, ...]
+    recognizer: Any = field(repr=False, compare=False)
+    answer_words: frozenset[str] = frozenset()
+
+
+class Recognizer(Protocol):
+    """The recogniser seam the Listener streams into (Vosk for Korean, pocketsphinx for English)."""
+
+    def start(self) -> None:
+        """Begin a new utterance."""
+
+    def accept(self, chunk: AudioChunk) -> None:
+        """Feed 32 ms of audio."""
+
+    def finish(self) -> Transcript:
+        """End the utterance and return what was heard."""
+
+    def partial_text(self) -> str:
+        """The free transcript of the open utterance so far."""
+
+    def answer_grammar(self, kind: AnswerKind, options: Sequence[str] = ()) -> AnswerGrammar:
+        """A constrained recogniser for the next answer (yes/no, or one of `options`)."""
+
+    def use_answer(self, grammar: AnswerGrammar | None) -> None:
+        """Decode the next utterances with this answer grammar too (None: stop)."""
 
 
 def check_vocabulary(model: Any, phrases: tuple[str, ...] | list[str]) -> None:
@@ -83,6 +179,51 @@ def check_vocabulary(model: Any, phrases: tuple[str, ...] | list[str]) -> None:
                     f"grammar word {word!r} (in {phrase!r}) is not in the speech model's "
                     "vocabulary; spell it with in-vocabulary word pieces"
                 )
+
+
+def spell_in_vocabulary(model: Any, phrase: str) -> str:
+    """The phrase in the model's word pieces: a word outside the vocabulary is spelled by its
+    syllables when each of them is a word ("거의" → "거 의"); otherwise AsrError."""
+    out: list[str] = []
+    for word in phrase.split():
+        if model.vosk_model_find_word(word) != -1:
+            out.append(word)
+        elif all(model.vosk_model_find_word(ch) != -1 for ch in word):
+            out.extend(word)
+        else:
+            raise AsrError(
+                f"answer word {word!r} (in {phrase!r}) is not in the speech model's vocabulary, "
+                "not even syllable by syllable"
+            )
+    return " ".join(out)
+
+
+_garbage_cache: dict[int, tuple[str, ...]] = {}
+
+
+def garbage_syllables(model: Any) -> tuple[str, ...]:
+    """Every Hangul syllable that is a word of the model: the answer grammar's garbage path."""
+    key = id(model)
+    if key not in _garbage_cache:
+        _garbage_cache[key] = tuple(
+            chr(c) for c in range(0xAC00, 0xD7A4) if model.vosk_model_find_word(chr(c)) != -1
+        )
+    return _garbage_cache[key]
+
+
+def constrained_answer(
+    words: list[dict[str, Any]], answer_words: frozenset[str]
+) -> tuple[str, float]:
+    """The answer a constrained recogniser heard, or ("", 0.0) when garbage dominates."""
+    if not words:
+        return "", 0.0
+    answers = [w for w in words if str(w["word"]) in answer_words]
+    if not answers or len(answers) / len(words) < ANSWER_MIN_SHARE:
+        return "", 0.0
+    confidence = sum(float(w.get("conf", 0.0)) for w in answers) / len(answers)
+    if confidence < ANSWER_MIN_CONFIDENCE:
+        return "", 0.0
+    return " ".join(str(w["word"]) for w in answers), confidence
 
 
 def _load_libc() -> ctypes.CDLL | None:
@@ -127,6 +268,7 @@ class SpeechRecognizer:
         rss_budget_mb: float | None = DEFAULT_RSS_BUDGET_MB,
     ) -> None:
         check_vocabulary(model, grammar_phrases)
+        check_vocabulary(model, [spell_in_vocabulary(model, p) for p in YES_NO_PHRASES_KO])
         self._model = model
         self.rss_budget_mb = rss_budget_mb
         self.renewals = 0
@@ -137,6 +279,45 @@ class SpeechRecognizer:
         self._grammar.SetWords(True)
         self._free_parts: list[str] = []
         self._grammar_words: list[dict[str, Any]] = []
+        self._answer: AnswerGrammar | None = None
+        self._next_answer: AnswerGrammar | None = None
+        self._answer_grammars: dict[tuple[AnswerKind, tuple[str, ...]], AnswerGrammar] = {}
+        self._answer_words: list[dict[str, Any]] = []
+        self._answer_lock = threading.Lock()
+
+    def answer_grammar(self, kind: AnswerKind, options: Sequence[str] = ()) -> AnswerGrammar:
+        """A constrained recogniser sharing the model: the answers plus a garbage path.
+
+        YES_NO uses YES_NO_PHRASES_KO; SCALE the given options (spelled in the model's
+        pieces). Safe to call from any thread; ~40 ms (the grammar is compiled here).
+        """
+        key = (kind, tuple(options))
+        cached = self._answer_grammars.get(key)
+        if cached is not None:
+            return cached
+        if kind is AnswerKind.YES_NO:
+            phrases = tuple(spell_in_vocabulary(self._model, p) for p in YES_NO_PHRASES_KO)
+        else:
+            if not options:
+                raise AsrError("a scale answer needs its options")
+            phrases = tuple(spell_in_vocabulary(self._model, p) for p in options)
+        check_vocabulary(self._model, phrases)
+        answer_words = frozenset(w for p in phrases for w in p.split())
+        garbage = [g for g in garbage_syllables(self._model) if g not in answer_words]
+        grammar = json.dumps([*phrases, *garbage], ensure_ascii=False)
+        recognizer = vosk.KaldiRecognizer(self._model, SAMPLE_RATE_HZ, grammar)
+        recognizer.SetWords(True)
+        built = AnswerGrammar(kind, phrases, recognizer, answer_words)
+        if len(self._answer_grammars) >= ANSWER_GRAMMAR_CACHE:  # drop the oldest
+            self._answer_grammars.pop(next(iter(self._answer_grammars)))
+        self._answer_grammars[key] = built
+        return built
+
+    def use_answer(self, grammar: AnswerGrammar | None) -> None:
+        """Decode the following utterances with this answer grammar too (None: stop); it takes
+        effect at the next start()."""
+        with self._answer_lock:
+            self._next_answer = grammar
 
     def start(self) -> None:
         """Begin a new utterance, forgetting any unfinished one."""
@@ -153,6 +334,11 @@ class SpeechRecognizer:
         self._grammar.Reset()
         self._free_parts = []
         self._grammar_words = []
+        with self._answer_lock:
+            self._answer = self._next_answer
+        if self._answer is not None:
+            self._answer.recognizer.Reset()
+        self._answer_words = []
 
     def accept(self, chunk: AudioChunk) -> None:
         """Feed one chunk to both recognisers, keeping any result Vosk's own endpointer closes."""
@@ -161,6 +347,8 @@ class SpeechRecognizer:
             self._free_parts.append(_text(self._free.Result()))
         if self._grammar.AcceptWaveform(data):
             self._grammar_words.extend(_words(self._grammar.Result()))
+        if self._answer is not None and self._answer.recognizer.AcceptWaveform(data):
+            self._answer_words.extend(_words(self._answer.recognizer.Result()))
 
     def finish(self) -> Transcript:
         """End the utterance and return what both recognisers heard."""
@@ -169,13 +357,22 @@ class SpeechRecognizer:
         text = " ".join(p for p in self._free_parts if p)
         words = [str(w["word"]) for w in self._grammar_words]
         confs = [float(w.get("conf", 0.0)) for w in self._grammar_words]
+        answer_text, answer_confidence = "", 0.0
+        if self._answer is not None:
+            self._answer_words.extend(_words(self._answer.recognizer.FinalResult()))
+            answer_text, answer_confidence = constrained_answer(
+                self._answer_words, self._answer.answer_words
+            )
         transcript = Transcript(
             text=text,
             grammar_text=" ".join(words),
             grammar_confidence=sum(confs) / len(confs) if confs else 0.0,
+            answer_text=answer_text,
+            answer_confidence=answer_confidence,
         )
         self._free_parts = []  # the next start() brings a fresh free recognizer
         self._grammar_words = []
+        self._answer_words = []
         return transcript
 
     def partial_text(self) -> str:

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import typer
 
-from dolbom.commands import transcribe
+from dolbom.commands import chat, transcribe
 
 app = typer.Typer(help="The on-device agent.", no_args_is_help=True)
 app.command("transcribe")(transcribe.transcribe)
+app.command("chat")(chat.chat)
 
 
 @app.command("run")

@@ -2,12 +2,14 @@
 and that a failing stage is switched off without taking the robot's safety loop with it."""
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from device.agent import Agent
+from device.audio.asr import AnswerKind
 from device.audio.pipeline import Utterance
 from device.config import DeviceConfig
 from device.dialog.intents import Intent
@@ -229,3 +231,30 @@ async def test_events_of_a_stream_without_consent_stay_on_the_robot(tmp_path: Pa
     assert EventType.TOUCH not in types
     assert agent.held_back == 1
     assert EventType.HEARTBEAT in types  # what consent does not cover still goes
+
+
+class EarsThatTakeAnswers(ScriptedEars):
+    def __init__(self) -> None:
+        super().__init__([])
+        self.expected: list[tuple[object, tuple[str, ...]]] = []
+
+    def expect(self, kind: AnswerKind | None, options: Sequence[str] = ()) -> None:
+        self.expected.append((kind, tuple(options)))
+
+
+def test_a_stage_can_ask_the_ears_for_a_constrained_answer(tmp_path: Path) -> None:
+    config = DeviceConfig(device_id="robot-test", data_dir=tmp_path, speech_out="print")
+    ears = EarsThatTakeAnswers()
+    agent = Agent(
+        config,
+        source=FakeSource(),
+        listener=ears,
+        speaker=RecordingSpeaker(),
+        outbox=Outbox(config.outbox_path, config.device_id),
+        link=None,
+    )
+    agent.expect_answer(AnswerKind.YES_NO)
+    agent.expect_answer(None)
+    assert ears.expected == [(AnswerKind.YES_NO, ()), (None, ())]
+    plain = _agent(tmp_path / "plain", [])
+    plain.expect_answer(AnswerKind.YES_NO)  # ears without constrained recognition: ignored

@@ -1,0 +1,1 @@
+"""Pilot-study research: studies, consent, daily metrics, statistics, export, reports."""

@@ -1,0 +1,1 @@
+"""The companion's content: stories, quizzes, songs, exercise prompts and memory games."""

@@ -1,0 +1,1 @@
+"""The hardware layer: the MCU's serial protocol (codec, messages) and the HAL stage."""

@@ -1,0 +1,1 @@
+"""On-device perception: ONNX models for activity, falls and emotion, and their stages."""

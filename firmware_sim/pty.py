@@ -1,0 +1,164 @@
+"""The virtual MCU on a pseudo-terminal: the host opens the PTY like a real UART.
+
+A thread runs the firmware on the simulation clock: every few milliseconds it advances the
+MCU to the clock's time, writes what it sent to the PTY and feeds it what the host wrote.
+The PTY is in raw mode (no echo, no line editing), like a UART. A stable symlink can point
+at it, so that a pulled and replugged UART cable (a new PTY) keeps the same path.
+"""
+
+import contextlib
+import errno
+import logging
+import os
+import select
+import threading
+import time
+import tty
+from collections.abc import Callable
+from pathlib import Path
+
+from device.clock import Clock
+from firmware_sim.mcu import VirtualMcu
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.01
+WRITE_WAIT_S = 0.5  # the host is not reading: wait this long, then the MCU's buffer overflows
+
+
+class PtyMcu:
+    """Runs a VirtualMcu behind a PTY until stopped."""
+
+    def __init__(
+        self,
+        mcu: VirtualMcu,
+        clock: Clock,
+        link: Path | None = None,
+        on_power_off: Callable[[], None] | None = None,
+    ) -> None:
+        self.mcu = mcu
+        self.clock = clock
+        self.link = link
+        self.on_power_off = on_power_off
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._pts = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # the MCU is not thread-safe: one caller at a time
+        self.tx_overflow_bytes = 0
+        self.replugs = 0
+        self.error: BaseException | None = None
+
+    @property
+    def path(self) -> str:
+        """What the host opens: the symlink if there is one, else the PTY itself."""
+        return str(self.link) if self.link is not None else self._pts
+
+    def start(self) -> str:
+        """Open the PTY and start the firmware thread; return the path to open."""
+        self._open()
+        self._thread = threading.Thread(target=self._run, name="virtual-mcu", daemon=True)
+        self._thread.start()
+        return self.path
+
+    def stop(self) -> None:
+        """Stop the thread and close the PTY."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+            self._thread = None
+        self._close()
+        if self.link is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.link.unlink()
+
+    def with_mcu(self, call: Callable[[VirtualMcu], None]) -> None:
+        """Run `call` on the MCU between two firmware steps (e.g. add a world event)."""
+        with self._lock:
+            call(self.mcu)
+
+    def _open(self) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)  # a UART: no echo, no line discipline
+        os.set_blocking(master, False)
+        self._master, self._slave = master, slave
+        self._pts = os.ttyname(slave)
+        if self.link is not None:
+            tmp = self.link.with_name(self.link.name + ".new")
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            tmp.symlink_to(self._pts)
+            tmp.replace(self.link)
+        log.info("virtual MCU on %s", self.path)
+
+    def _close(self) -> None:
+        for fd in (self._master, self._slave):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._master = self._slave = None
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as e:  # reported to whoever runs the simulation
+            log.exception("virtual MCU failed")
+            self.error = e
+
+    def _loop(self) -> None:
+        was_powered = True
+        while not self._stop.is_set():
+            now = self.clock.monotonic()
+            with self._lock:
+                data = self.mcu.advance(now)
+                connected = self.mcu.serial_connected(now)
+                powered = self.mcu.powered
+            if not connected and self._master is not None:
+                log.info("UART cable pulled: the PTY goes away")
+                self._close()
+                if self.link is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.link.unlink()
+            elif connected and self._master is None:
+                self._open()
+                self.replugs += 1
+            if was_powered and not powered and self.on_power_off is not None:
+                self.on_power_off()
+            was_powered = powered
+            if self._master is None:
+                time.sleep(POLL_S)
+                continue
+            if data:
+                self._write(data)
+            try:
+                ready, _, _ = select.select([self._master], [], [], POLL_S)
+            except (OSError, ValueError):
+                continue
+            if ready:
+                try:
+                    incoming = os.read(self._master, 65536)
+                except OSError as e:
+                    if e.errno not in (errno.EAGAIN, errno.EIO):
+                        raise
+                    incoming = b""
+                if incoming:
+                    with self._lock:
+                        self.mcu.receive(incoming, self.clock.monotonic())
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        deadline = time.monotonic() + WRITE_WAIT_S
+        while view and self._master is not None:
+            try:
+                n = os.write(self._master, view)
+                view = view[n:]
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                select.select([], [self._master], [], POLL_S)
+            except OSError as e:
+                if e.errno != errno.EIO:
+                    raise
+                break
+        self.tx_overflow_bytes += len(view)

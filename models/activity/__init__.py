@@ -1,0 +1,1 @@
+"""Activity and fall models from the wrist band's IMU."""

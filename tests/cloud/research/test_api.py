@@ -1,0 +1,343 @@
+"""The researcher API: role checks, and no identity ever reaches the researcher role."""
+
+import io
+import json
+import zipfile
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.accounts import Passwords, create_account
+from cloud.accounts.tokens import issue_token
+from cloud.api import create_app
+from cloud.store import migrate
+from cloud.store.models import AuditLog, Device, Role, Senior
+from protocol import CommandType
+from tests.cloud.api.conftest import SECRET, FakePublisher, http, settings
+from tests.cloud.research.conftest import T0
+
+NOW = T0 + timedelta(days=60)
+SENIOR_NAMES = ("김순자", "박말순", "이영희", "최복순", "정옥자", "강금순")
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """Role checks exercise the API, not the engine: SQLite only (the store tests run both)."""
+    url = f"sqlite:///{tmp_path / 'research-api.sqlite3'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def passwords() -> Passwords:
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    return Passwords(PasswordHasher.from_parameters(CHEAPEST))
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@pytest.fixture
+def app(sessions: sessionmaker[Session], publisher: FakePublisher, passwords: Passwords) -> FastAPI:
+    return create_app(
+        settings(),
+        session_factory=sessions,
+        publisher=publisher,
+        mqtt_connected=lambda: True,
+        clock=lambda: NOW,
+        passwords=passwords,
+    )
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with http(app) as c:
+        yield c
+
+
+@pytest.fixture
+def tokens(sessions: sessionmaker[Session], passwords: Passwords) -> dict[str, dict[str, str]]:
+    """A bearer header per role, and six seniors with a robot each."""
+    out = {}
+    with sessions() as s, s.begin():
+        for username, role in [
+            ("ada", Role.ADMIN),
+            ("cora", Role.COORDINATOR),
+            ("rita", Role.RESEARCHER),
+            ("alice", Role.CAREGIVER),
+            ("ian", Role.INSTALLER),
+        ]:
+            account = create_account(
+                s, passwords, username=username, role=role, password="pw-123456789", now=T0
+            )
+            token = issue_token(SECRET, account.id, role, NOW, 900)
+            out[role.value] = {"Authorization": f"Bearer {token}"}
+        for i, name in enumerate(SENIOR_NAMES):
+            s.add(Senior(id=f"s-{i}", display_name=name, settings={}, created_at=T0))
+            s.flush()
+            s.add(Device(id=f"robot-{i}", senior_id=f"s-{i}", first_seen=T0, last_seen=T0))
+    return out
+
+
+async def _setup_study(client: httpx.AsyncClient, staff: dict[str, str]) -> list[str]:
+    r = await client.post(
+        "/research/studies", headers=staff, json={"id": "pilot", "title": "Hyodol pilot"}
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        "/research/studies/pilot/consent-forms",
+        headers=staff,
+        json={"version": "v1", "streams": ["mood", "activity", "conversation", "screening"]},
+    )
+    assert r.status_code == 201, r.text
+    codes = []
+    for i in range(len(SENIOR_NAMES)):
+        r = await client.post(
+            "/research/studies/pilot/participants",
+            headers=staff,
+            json={
+                "senior_id": f"s-{i}",
+                "arm": "intervention" if i % 2 else "control",
+                "device_id": f"robot-{i}",
+                "birth_year": 1944,
+                "sex": "f",
+                "region": "서울특별시 종로구",
+            },
+        )
+        assert r.status_code == 201, r.text
+        codes.append(r.json()["code"])
+        r = await client.put(
+            f"/research/studies/pilot/participants/{codes[-1]}/consent",
+            headers=staff,
+            json={
+                "form_version": "v1",
+                "streams": {"mood": True, "screening": True},
+                "retention": "delete",
+            },
+        )
+        assert r.status_code == 200, r.text
+        for day, tp in ((0, "baseline"), (56, "week8")):
+            r = await client.post(
+                f"/research/studies/pilot/participants/{codes[-1]}/assessments",
+                headers=staff,
+                json={
+                    "instrument": "ucla3",
+                    "answers": [3, 2, 2] if tp == "baseline" else [1 + i % 2, 1, 2],
+                    "administered_at": (T0 + timedelta(days=day)).isoformat(),
+                    "time_point": tp,
+                },
+            )
+            assert r.status_code == 201, r.text
+    return codes
+
+
+async def test_researcher_reads_everything_but_identities(
+    client: httpx.AsyncClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    codes = await _setup_study(client, tokens["coordinator"])
+    rita = tokens["researcher"]
+    bodies = []
+    for path in (
+        "/research/studies",
+        "/research/studies/pilot",
+        "/research/studies/pilot/participants",
+        f"/research/studies/pilot/participants/{codes[0]}",
+        f"/research/studies/pilot/participants/{codes[0]}/consent",
+        "/research/studies/pilot/assessments",
+        "/research/studies/pilot/metrics",
+        "/research/studies/pilot/summary",
+        "/research/studies/pilot/report",
+    ):
+        r = await client.get(path, headers=rita)
+        assert r.status_code == 200, (path, r.text)
+        bodies.append(r.text)
+    r = await client.get("/research/studies/pilot/export?format=csv&k=5", headers=rita)
+    assert r.status_code == 200, r.text
+    with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+        bodies += [
+            archive.read(n).decode("utf-8")
+            for n in archive.namelist()
+            if not n.endswith(".parquet")
+        ]
+    text = "\n".join(bodies)
+    for secret in (*SENIOR_NAMES, "s-0", "robot-0", "종로구", "1944", "senior_id", "device_id"):
+        assert secret not in text, secret
+    assert codes[0] in text  # the pseudonymous code is what researchers work with
+
+
+async def test_researcher_cannot_reach_identity_or_change_anything(
+    client: httpx.AsyncClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    codes = await _setup_study(client, tokens["coordinator"])
+    rita = tokens["researcher"]
+    base = f"/research/studies/pilot/participants/{codes[0]}"
+    denied = [
+        await client.get(f"{base}/identity", headers=rita),
+        await client.post("/research/studies", headers=rita, json={"id": "x", "title": "x"}),
+        await client.post(
+            "/research/studies/pilot/participants",
+            headers=rita,
+            json={"senior_id": "s-0", "arm": "control"},
+        ),
+        await client.put(
+            f"{base}/consent", headers=rita, json={"form_version": "v1", "streams": {"mood": False}}
+        ),
+        await client.post(f"{base}/withdraw", headers=rita, json={}),
+        await client.post(
+            f"{base}/assessments",
+            headers=rita,
+            json={"instrument": "ucla3", "answers": [1, 1, 1], "administered_at": T0.isoformat()},
+        ),
+    ]
+    assert [r.status_code for r in denied] == [403] * 6
+    assert all("researcher role may not" in r.json()["detail"] for r in denied)
+
+
+@pytest.mark.parametrize("role", ["caregiver", "installer"])
+async def test_care_roles_have_no_research_access(
+    client: httpx.AsyncClient, tokens: dict[str, dict[str, str]], role: str
+) -> None:
+    await _setup_study(client, tokens["admin"])
+    for path in ("/research/studies", "/research/studies/pilot/summary", "/research/instruments"):
+        r = await client.get(path, headers=tokens[role])
+        assert r.status_code == 403, path
+
+
+async def test_unauthenticated_is_401(client: httpx.AsyncClient) -> None:
+    r = await client.get("/research/studies")
+    assert r.status_code == 401
+
+
+async def test_coordinator_reads_identity_and_it_is_audited(
+    client: httpx.AsyncClient, tokens: dict[str, dict[str, str]], sessions: sessionmaker[Session]
+) -> None:
+    codes = await _setup_study(client, tokens["coordinator"])
+    r = await client.get(
+        f"/research/studies/pilot/participants/{codes[2]}/identity", headers=tokens["coordinator"]
+    )
+    assert r.status_code == 200
+    assert r.json() == {"code": codes[2], "senior_id": "s-2", "device_id": "robot-2"}
+    with sessions() as s:
+        row = s.scalars(select(AuditLog).where(AuditLog.resource == "identity")).one()
+    assert (row.actor, row.senior_id, row.resource_id) == ("coordinator:cora", "s-2", codes[2])
+
+
+async def test_withdraw_over_the_api_sends_purge_to_the_robot(
+    client: httpx.AsyncClient, tokens: dict[str, dict[str, str]], publisher: FakePublisher
+) -> None:
+    codes = await _setup_study(client, tokens["coordinator"])
+    publisher.sent.clear()
+    r = await client.post(
+        f"/research/studies/pilot/participants/{codes[1]}/withdraw",
+        headers=tokens["coordinator"],
+        json={"reason": "moved to a care home"},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["assessments_deleted"] == 2
+    assert body["participant"]["status"] == "withdrawn"
+    assert [(d, c.type) for d, c in publisher.sent] == [
+        ("robot-1", CommandType.CONSENT),
+        ("robot-1", CommandType.SCHEDULE),
+        ("robot-1", CommandType.DATA_DELETION),
+    ]
+    r = await client.post(
+        f"/research/studies/pilot/participants/{codes[1]}/withdraw",
+        headers=tokens["coordinator"],
+        json={},
+    )
+    assert r.status_code == 409
+
+
+async def test_export_refused_with_the_reason_when_k_cannot_be_met(
+    client: httpx.AsyncClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    await _setup_study(client, tokens["coordinator"])
+    r = await client.get("/research/studies/pilot/export?k=7", headers=tokens["researcher"])
+    assert r.status_code == 409
+    assert "cannot reach k=7" in r.json()["detail"]
+    r = await client.get("/research/studies/pilot/export?k=3", headers=tokens["researcher"])
+    assert r.status_code == 422
+    assert "below the minimum" in r.json()["detail"]
+
+
+async def test_summary_reports_change_per_arm(
+    client: httpx.AsyncClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    await _setup_study(client, tokens["coordinator"])
+    r = await client.get("/research/studies/pilot/summary", headers=tokens["researcher"])
+    body = r.json()
+    (ucla,) = body["instruments"]
+    assert (ucla["baseline"], ucla["follow_up"]) == ("baseline", "week8")
+    # control (even i): 7 -> 4; intervention (odd i): 7 -> 5
+    assert ucla["within_arm"]["control"]["mean_diff"] == -3.0
+    assert ucla["within_arm"]["intervention"]["mean_diff"] == -2.0
+    assert ucla["between"]["diff"] == 1.0
+    assert json.dumps(body)  # JSON all the way down
+
+
+async def test_bad_answers_are_refused_with_the_item(
+    client: httpx.AsyncClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    codes = await _setup_study(client, tokens["coordinator"])
+    r = await client.post(
+        f"/research/studies/pilot/participants/{codes[0]}/assessments",
+        headers=tokens["coordinator"],
+        json={
+            "instrument": "phq9",
+            "answers": [0, 1, 2, 3, 4, 0, 0, 0, 0],
+            "administered_at": T0.isoformat(),
+        },
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"] == "phq9 item 5: answer 4 is not one of 0, 1, 2, 3"
+
+
+async def test_generated_research_requests_never_fail_with_a_server_error(
+    app: FastAPI, client: httpx.AsyncClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hsettings
+
+    from tests.cloud.api.conftest import SERVICE
+    from tests.cloud.api.test_openapi_fuzz import requests
+
+    codes = await _setup_study(client, tokens["coordinator"])
+    spec = app.openapi()
+    spec["paths"] = {p: v for p, v in spec["paths"].items() if p.startswith("/research")}
+    for path in list(spec["paths"]):  # also aim at the study and participant that exist
+        if "{study_id}" in path:
+            real = path.replace("{study_id}", "pilot").replace("{code}", codes[0])
+            spec["paths"][real] = {
+                m: {**op, "parameters": [x for x in op.get("parameters", []) if x["in"] != "path"]}
+                for m, op in spec["paths"][path].items()
+            }
+    callers = [SERVICE, tokens["researcher"], tokens["coordinator"], tokens["caregiver"]]
+    results: list[tuple[dict[str, object], int, str]] = []
+
+    @hsettings(
+        max_examples=150,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(requests(spec, callers))
+    def collect(request: dict[str, object]) -> None:
+        results.append((request, 0, ""))
+
+    collect()
+    for request, _, _ in results:
+        response = await client.request(**request)  # type: ignore[arg-type]
+        assert response.status_code < 500, (request, response.text)
+        if response.status_code >= 400:
+            assert isinstance(response.json()["detail"], str), response.text

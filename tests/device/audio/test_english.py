@@ -1,0 +1,79 @@
+"""English ears: pocketsphinx behind the recogniser seam, chosen by the robot's language."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from device.audio.asr import AnswerKind, SpeechRecognizer
+from device.audio.asr_english import EnglishRecognizer, _clean
+from device.audio.pipeline import Listener
+from device.audio.source import WavSource, read_wav, split_chunks
+from device.audio.vad import SileroVad
+from device.config import VadConfig, config_from_dict
+from device.dialog.intents import EMERGENCY_INTENTS
+from device.errors import AsrError
+from device.main import open_recognizer
+
+CLIPS = Path(__file__).resolve().parents[2] / "fixtures" / "dialog" / "audio"
+EN_CLIPS = sorted(CLIPS.glob("en_*.wav"))
+
+
+@pytest.fixture(scope="module")
+def english() -> EnglishRecognizer:
+    return EnglishRecognizer()
+
+
+def test_language_en_selects_the_english_recognizer() -> None:
+    config = config_from_dict({"device_id": "robot-en-1", "language": "en"})
+    assert isinstance(open_recognizer(config), EnglishRecognizer)
+
+
+@pytest.mark.slow
+def test_language_ko_selects_vosk(vosk_model: Any) -> None:
+    config = config_from_dict({"device_id": "robot-ko-1", "language": "ko"})
+    assert isinstance(open_recognizer(config), SpeechRecognizer)
+
+
+def test_english_recognizer_transcribes_a_clip_into_lower_case_words(
+    english: EnglishRecognizer,
+) -> None:
+    english.start()
+    for chunk in split_chunks(read_wav(CLIPS / "en_want_song.wav")):
+        english.accept(chunk)
+    assert english.partial_text() == english.partial_text().lower()
+    heard = english.finish()
+    assert heard.text  # plumbing: espeak-ng is no measure of what it recognises
+    assert heard.text == heard.text.lower()
+    assert (heard.grammar_text, heard.grammar_confidence) == ("", 0.0)
+
+
+def test_finish_without_start_is_empty(english: EnglishRecognizer) -> None:
+    assert english.finish().text == ""
+
+
+@pytest.mark.parametrize("clip", EN_CLIPS, ids=lambda p: p.stem)
+def test_english_pipeline_runs_end_to_end_and_raises_no_everyday_emergency(
+    english: EnglishRecognizer, clip: Path
+) -> None:
+    listener = Listener(english, SileroVad(), VadConfig(), language="en")
+    heard = list(listener.listen(WavSource(clip)))
+    assert heard
+    assert all(u.intent not in EMERGENCY_INTENTS for u in heard)
+
+
+def test_english_expectation_falls_back_to_the_free_transcript(english: EnglishRecognizer) -> None:
+    listener = Listener(english, SileroVad(), VadConfig(), language="en")
+    listener.expect(AnswerKind.YES_NO)
+    (heard, *_) = list(listener.listen(WavSource(CLIPS / "en_yes.wav")))
+    assert heard.answer_kind is AnswerKind.YES_NO
+    assert heard.answer_text == ""  # no constrained decoder in English (see asr_english)
+
+
+def test_a_scale_without_options_is_refused(english: EnglishRecognizer) -> None:
+    with pytest.raises(AsrError, match="options"):
+        english.answer_grammar(AnswerKind.SCALE)
+
+
+def test_fillers_and_pronunciation_variants_are_cleaned() -> None:
+    assert _clean("<s> yes(2) [NOISE] <sil> please </s>") == "yes please"

@@ -1,0 +1,63 @@
+"""`dolbom models`: predict on a CSV as the robot would, clear errors for bad input."""
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from dolbom.cli import app
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TINY = FIXTURES / "models"
+CSV = FIXTURES / "imu" / "walk_then_fall.csv"
+IMPACT_S = float((FIXTURES / "imu" / "walk_then_fall.txt").read_text().split("=")[1])
+runner = CliRunner()
+
+
+def test_predict_activity_prints_one_json_line_per_window_and_the_fall() -> None:
+    result = runner.invoke(
+        app,
+        ["models", "predict", "activity", "--imu", str(CSV), "--json", "--models-dir", str(TINY)],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    windows = [r for r in rows if "label" in r]
+    falls = [r for r in rows if r.get("fall")]
+    assert windows[0]["start_s"] == 0.0
+    assert windows[1]["start_s"] == 1.0
+    assert set(windows[0]) == {"start_s", "label", "scores"}
+    assert windows[0]["label"] == "walking"
+    assert len(falls) == 1
+    assert abs(falls[0]["t_s"] - IMPACT_S) < 0.1
+
+
+def test_predict_activity_reads_as_a_table_without_json() -> None:
+    result = runner.invoke(
+        app, ["models", "predict", "activity", "--imu", str(CSV), "--models-dir", str(TINY)]
+    )
+    assert result.exit_code == 0
+    assert "FALL" in result.stdout
+    assert "walking" in result.stdout
+
+
+def test_a_bad_csv_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t_s,ax_g\n0,1\n")
+    result = runner.invoke(app, ["models", "predict", "activity", "--imu", str(bad)])
+    assert result.exit_code == 2
+    assert "missing column" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["models", "predict", "activity", "--imu", str(CSV), "--models-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "no activity model" in result.stderr
+
+
+def test_an_unknown_model_name_lists_the_known_ones() -> None:
+    result = runner.invoke(app, ["models", "train", "weather"])
+    assert result.exit_code == 2
+    assert "activity" in result.stderr
