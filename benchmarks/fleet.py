@@ -353,7 +353,7 @@ def fleet_table(steps: list[dict[str, Any]]) -> Table:
         t.add_column(name, justify="right")
     for s in steps:
         if s.get("failed"):
-            t.add_row(s["label"], *(["failed"] + [""] * 9), "[red]✗[/]")
+            t.add_row(s["label"], "failed", *[""] * 8, "[red]✗[/]")
             continue
         a = s["ack_latency_s"]
         extra = ""

@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from cloud.service import CloudService
 from cloud.settings import CloudSettings
-from cloud.store.models import Alert, AlertKind, Event
+from cloud.store.models import Alert, AlertKind, Device, Event
 from device.agent import Agent, Step
 from device.agent import State as AgentState
 from device.audio.asr import load_model
@@ -40,7 +40,8 @@ from device.audio.source import ScriptedSource
 from device.clock import ScaledClock
 from device.config import DeviceConfig, HalConfig, MqttConfig, SafetyConfig
 from device.errors import DeviceError
-from device.main import build_agent
+from device.hal.stage import HalStage
+from device.main import build_agent, default_stages
 from device.speech.tts import EspeakSpeaker, PrintSpeaker
 from dolbom.embedded_broker import EmbeddedBroker
 from dolbom.webhook_receiver import WebhookReceiver
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 DEVICE_ID = "sim-robot-01"
 CLIP_SETTLE_S = 2.5  # real seconds at 1× after a clip: VAD hangover, final decode, reaction
 DRAIN_S = 15.0  # real seconds at most for the last events to reach the cloud
+MAX_SENSOR_LAG_S = 5.0  # IMU readings may reach perception this late (simulated seconds)
 _CALM = (EventKind.TOUCH,)  # every other event is an incident: time slows around it
 
 
@@ -145,11 +147,28 @@ def _use_clock(cloud: CloudService, now: Callable[[], datetime]) -> None:
 
 
 class _Pacer:
-    """Moves simulated time forward to a target, slowing down around incidents."""
+    """Moves simulated time forward to a target, slowing down around incidents.
 
-    def __init__(self, clock: ScaledClock, scenario: Scenario, speed: float) -> None:
+    Backpressure: `lag()` says how far the slowest party is behind the clock (the cloud's
+    newest heartbeat from the robot, the IMU readings reaching perception); past `max_lag`
+    the clock runs at a tenth of its speed until they have caught up. On a busy machine a
+    0.1 s hiccup is minutes of simulated time at 2000×: without this the cloud would see
+    the robot go offline, or a fall be detected late, when only the host had stalled.
+    """
+
+    def __init__(
+        self,
+        clock: ScaledClock,
+        scenario: Scenario,
+        speed: float,
+        lag: Callable[[], float] = lambda: 0.0,
+        max_lag: float = float("inf"),
+    ) -> None:
         self.clock = clock
         self.speed = speed
+        self.lag = lag
+        self.max_lag = max_lag
+        self.slowed_s = 0.0  # real seconds spent held back by the lag
         slow = min(speed, scenario.incident_speed)
         self.windows = [
             (e.at_s - 2.0 * slow, e.at_s + scenario.incident_window_s, slow)
@@ -174,6 +193,9 @@ class _Pacer:
             if now >= target_s:
                 return
             want = self.speed_at(now)
+            if self.lag() > self.max_lag:
+                want = max(1.0, want / 10)
+                self.slowed_s += 0.05
             if self.clock.speed != want:
                 self.clock.set_speed(want)
             until = min(target_s, self.next_change(now))
@@ -209,6 +231,7 @@ def run_scenario(
     loop_ref: list[asyncio.AbstractEventLoop] = []
     agent_error: list[BaseException] = []
     agent_thread: threading.Thread | None = None
+    pacer: _Pacer | None = None
     died = threading.Event()
     wall0 = time.monotonic()
 
@@ -276,11 +299,14 @@ def run_scenario(
             [], realtime=True, idle=True,
             on_clip_end=lambda path, _at: played.setdefault(path, threading.Event()).set(),
         )  # fmt: skip
+        stages = default_stages(config)
+        hal = next(s for s in stages if isinstance(s, HalStage))
         agent: Agent = build_agent(
             config,
             source=source,
             speaker=PrintSpeaker(lambda text: None),
             observer=robot_step,
+            stages=stages,
             clock=clock,
         )
 
@@ -318,7 +344,20 @@ def run_scenario(
                     report.webhooks.append((clock.monotonic(), str(hook.body.get("kind", "?"))))
                     say(f"  {_hms(clock.monotonic())}  caregiver webhook: {hook.body.get('kind')}")
 
-        pacer = _Pacer(clock, scenario, speed)
+        hb_lag_s = 3 * scenario.robot.heartbeat_interval_s
+
+        def lag() -> float:
+            """How far behind the clock the robot is, in units of what it may lag."""
+            if died.is_set() or stop.is_set():
+                return 0.0
+            with cloud.sessions() as session:
+                last = session.scalar(
+                    select(Device.last_heartbeat_at).where(Device.id == DEVICE_ID)
+                )
+            heartbeat = 0.0 if last is None else (clock.now() - last).total_seconds()
+            return max(heartbeat / hb_lag_s, hal.lag_s / MAX_SENSOR_LAG_S)
+
+        pacer = _Pacer(clock, scenario, speed, lag, 1.0)
         for i, line in enumerate(scenario.spoken):
             pacer.run_until(line.at_s, alive)
             clock.set_speed(1.0)  # speech is heard in real time
@@ -360,6 +399,8 @@ def run_scenario(
         "led_changes": len(mcu.stats.led_changes),
         "pty_overflow_bytes": pty.tx_overflow_bytes,
     }
+    if pacer is not None and pacer.slowed_s:
+        report.notes.append(f"held back {pacer.slowed_s:.1f} s (real) for the robot to keep up")
     report.checks = [check(e, report) for e in scenario.expectations]
     return report
 
@@ -392,6 +433,10 @@ def _collect(report: ScenarioReport, cloud: CloudService, scenario: Scenario) ->
                     again = (tr.at - start).total_seconds()
                     report.alerts.append((again, str(alert.kind), str(alert.severity), tr.note))
         report.alerts.sort(key=lambda a: a[0])
+        device = session.get(Device, DEVICE_ID)
+        failed = (device.last_heartbeat or {}).get("failed_self_tests") if device else None
+        if failed:
+            report.notes.append(f"the robot's last heartbeat failed self-tests: {failed}")
 
 
 def check(e: Expectation, report: ScenarioReport) -> Check:

@@ -44,7 +44,7 @@ class BandMotion:
         self.seed = seed
         self.person = person or Person.sample(_rng(seed, "person"))
         self._bank = _bank(seed, self.person)
-        self._cache: dict[tuple[float, float, str, str | None, int], np.ndarray] = {}
+        self._cache: dict[tuple[float, float, str, str | None, bool, int], np.ndarray] = {}
 
     def samples(self, i0: int, i1: int) -> np.ndarray:
         """Samples [i0, i1) as (i1 - i0, 6) float32."""
@@ -54,6 +54,8 @@ class BandMotion:
             seg = self.world.segment_at(i / RATE_HZ)
             first = round(seg.start_s * RATE_HZ)
             last = max(first + 1, round(seg.end_s * RATE_HZ))
+            if seg is self.world.segments[-1]:
+                last = max(last, i1)  # the last activity goes on after the timeline ends
             if i < first or i >= last:  # outside every segment: hold still
                 out[i - i0 : i1 - i0] = out[i - i0 - 1] if i > i0 else 0.0
                 if i < first:
@@ -62,26 +64,29 @@ class BandMotion:
                     continue
                 break
             block, offset = divmod(i - first, BLOCK)
-            laid = self._block(seg, block)
+            laid = self._block(seg, block, seg is self.world.segments[-1])
             end = min(i1, last, i + len(laid) - offset)
             out[i - i0 : end - i0] = laid[offset : offset + end - i]
             i = end
         return out
 
-    def _block(self, seg: Segment, block: int) -> np.ndarray:
-        key = (seg.start_s, seg.end_s, seg.activity, seg.fall, block)
+    def _block(self, seg: Segment, block: int, open_end: bool) -> np.ndarray:
+        key = (seg.start_s, seg.end_s, seg.activity, seg.fall, open_end, block)
         laid = self._cache.get(key)
         if laid is None:
-            previous = self._cache.get((*key[:4], block - 1))
-            laid = self._lay(seg, block, None if previous is None else previous[-1])
+            previous = self._cache.get((*key[:5], block - 1))
+            before = None if previous is None else previous[-1]
+            laid = self._lay(seg, block, before, open_end)
             if len(self._cache) >= 8:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = laid
         return laid
 
-    def _lay(self, seg: Segment, block: int, before: np.ndarray | None) -> np.ndarray:
+    def _lay(
+        self, seg: Segment, block: int, before: np.ndarray | None, open_end: bool
+    ) -> np.ndarray:
         n = max(1, round((seg.end_s - seg.start_s) * RATE_HZ))
-        n = min(BLOCK, n - block * BLOCK)
+        n = BLOCK if open_end else min(BLOCK, n - block * BLOCK)
         rng = _rng(self.seed, "segment", seg.start_s, seg.activity, seg.fall, block)
         parts: list[np.ndarray] = []
         if seg.fall is not None and block == 0:

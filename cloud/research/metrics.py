@@ -181,8 +181,12 @@ def _compute_group(
     up_hours: dict[int, set[int]] = defaultdict(set)
     device_ids = sorted(owner)
     bucket = _hour_bucket(session).label("hour")
+    conn = session.connection()  # Core rows: no ORM loading for thousands of events
+    model_name = Event.model["name"].as_string()
+    model_version = Event.model["version"].as_string()
+    fields = _payload_fields()
     for chunk in _chunks(device_ids, 2000):
-        for device_id, hour, count in session.execute(
+        for device_id, hour, count in conn.execute(
             select(Event.device_id, bucket, func.count())
             .where(
                 Event.device_id.in_(chunk),
@@ -191,18 +195,19 @@ def _compute_group(
                 Event.ts < end,
             )
             .group_by(Event.device_id, literal_column("hour"))
-        ):
+        ).all():
             pid = owner[device_id]
             heartbeats[pid] += int(count)
             up_hours[pid].add(int(hour))
-        for device_id, etype, ts, payload, model in session.execute(
-            select(Event.device_id, Event.type, Event.ts, Event.payload, Event.model).where(
+        for device_id, etype, ts, name, version, *values in conn.execute(
+            select(Event.device_id, Event.type, Event.ts, model_name, model_version, *fields).where(
                 Event.device_id.in_(chunk),
                 Event.type.in_(RESEARCH_TYPES),
                 Event.ts >= start,
                 Event.ts < end + PERIOD_SLACK,
             )
-        ):
+        ).all():
+            payload = {k: v for k, v in zip(_FIELD_NAMES, values, strict=True) if v is not None}
             pid = owner[device_id]
             event_type = EventType(etype)
             stream = STREAM_OF_EVENT[event_type]
@@ -214,18 +219,54 @@ def _compute_group(
             when = _parse_ts(payload.get("period_start", ts)) if event_type in PERIOD_TYPES else ts
             if not start <= when < end:
                 continue
-            _add(acc[pid], event_type, payload, ts, model)
+            _add(acc[pid], event_type, payload, ts, name, version)
     return [
         _row(pid, day, acc[pid], consent[pid], heartbeats[pid], len(up_hours[pid]), now)
         for pid in ids
     ]
 
 
-def _add(a: _Acc, t: EventType, p: dict[str, Any], ts: datetime, model: Any) -> None:
+# The payload fields the metrics read, extracted by the database (no whole-payload JSON).
+_FIELDS: tuple[tuple[str, str], ...] = (
+    ("period_start", "str"),
+    ("talk_minutes", "float"),
+    ("turns", "int"),
+    ("robot_turns", "int"),
+    ("hug", "int"),
+    ("pat", "int"),
+    ("squeeze", "int"),
+    ("utterances", "int"),
+    ("valence", "float"),
+    ("arousal", "float"),
+    ("status", "str"),
+    ("shares", "json"),
+    ("minutes", "json"),
+)
+_FIELD_NAMES = tuple(name for name, _ in _FIELDS)
+
+
+def _payload_fields() -> list[Any]:
+    out: list[Any] = []
+    for name, kind in _FIELDS:
+        element = Event.payload[name]
+        if kind == "str":
+            out.append(element.as_string())
+        elif kind == "float":
+            out.append(element.as_float())
+        elif kind == "int":
+            out.append(element.as_integer())
+        else:
+            out.append(element)
+    return out
+
+
+def _add(
+    a: _Acc, t: EventType, p: dict[str, Any], ts: datetime, model: str | None, version: str | None
+) -> None:
     a.events += 1
     a.hours.add(int(ts.timestamp()) // 3600)
     if model:
-        a.models.setdefault(str(model.get("name")), set()).add(str(model.get("version")))
+        a.models.setdefault(model, set()).add(str(version))
     if t is EventType.CONVERSATION:
         a.talk_minutes += float(p.get("talk_minutes", 0.0))
         a.turns += int(p.get("turns", 0))

@@ -405,10 +405,10 @@ EVERYDAY_PHRASES: dict[str, dict[Intent, tuple[str, ...]]] = {
             "얘기 들려 줘",
             "옛날 이야기",
             "옛날 얘기",
+            "이야기 하나",
+            "얘기 하나",
             "재미있는 이야기",
             "재밌는 얘기",
-            "이야기",
-            "얘기",
             "동화",
         ),
         Intent.WANT_QUIZ: (
@@ -428,7 +428,6 @@ EVERYDAY_PHRASES: dict[str, dict[Intent, tuple[str, ...]]] = {
             "노래 듣고 싶어",
             "노래 들려 줘",
             "음악 틀어 줘",
-            "음악",
             "트로트",
         ),
         Intent.WANT_EXERCISE: (
@@ -645,11 +644,12 @@ EVERYDAY_MIN_SIMILARITY = 0.8
 """A Korean everyday phrase of 3+ syllables matches with about one jamo slip in eight."""
 _SHORT_EVERYDAY_SYLLABLES = 2
 """Korean phrases this short must be a whole word (a particle or 요 may follow)."""
-_PARTICLES = ("", "요", "은", "는", "이", "가", "을", "를", "도", "좀", "야", "이요", "하자")
+_PARTICLES = ("", "요", "은", "는", "이", "가", "을", "를", "좀", "이요", "하자")
+"""What may follow a short phrase in one word: particles and 요 (not 도, 야: "그래도", "좋아야")."""
 _SHORT_ENGLISH_MAX_WORDS = 4
 """An English one-word reply ("yes", "good", "done") counts at an utterance's start, or
 anywhere in an utterance of at most this many words ("well yes", "oh yes please")."""
-_ANYWHERE = frozenset(
+_ANYWHERE_EN = frozenset(
     {
         Intent.WANT_STORY,
         Intent.WANT_QUIZ,
@@ -663,9 +663,25 @@ _ANYWHERE = frozenset(
         Intent.GREETING,
     }
 )
-"""Intents whose short phrases are specific enough to count anywhere in an utterance ("퀴즈",
-"노래", "quiz"); the others ("네", "응", "좋아", "yes", "good") count only as its first word
-(Vosk splits endings into pieces: "좋 네 요" holds a "네" that is no answer)."""
+"""English one-word phrases specific enough to count anywhere ("I want to hear a song")."""
+_FILLERS = frozenset({"좀", "그냥", "한번", "한"})
+"""Filler words dropped before Korean everyday matching ("음악 좀 틀어 줘")."""
+_AT_START = frozenset({Intent.YES, Intent.NO})
+"""Answers come first: a YES or NO phrase counts only at the utterance's start ("그렇게 해"
+inside "그렇게 해서 저희가..." is no answer; measured on the human TEDx clips)."""
+_ANYWHERE = frozenset(
+    {
+        Intent.LONELY,
+        Intent.SAD,
+        Intent.THANKS,
+        Intent.REPEAT,
+        Intent.GREETING,
+    }
+)
+"""Intents whose short phrases are specific enough to count anywhere in an utterance ("슬퍼",
+"고마워", "quiz"... in English); the others ("네", "응", "좋아", "노래", "yes", "good") count only
+as its first word (Vosk splits endings into pieces: "좋 네 요" holds a "네" that is no answer,
+and "노래를 좋아했어요" asks for no song)."""
 _NEGATED_TO = {Intent.DONE: Intent.NOT_YET, Intent.GOOD: Intent.SAD, Intent.YES: Intent.NO}
 """A negated phrase of these intents means another intent ("안 먹었어" → NOT_YET)."""
 _EN_NEGATORS = frozenset(
@@ -761,6 +777,17 @@ def _could_match(pattern: str, text: str, allowed_edits: int) -> bool:
     return deficit <= allowed_edits
 
 
+@lru_cache(maxsize=256)
+def _word_edges(text: str) -> tuple[frozenset[int], frozenset[int]]:
+    """Offsets in normalize(text) where its words start and end (the recogniser's spacing)."""
+    starts, ends, offset = set(), set(), 0
+    for word in _korean_words(text):
+        starts.add(offset)
+        offset += len(word)
+        ends.add(offset)
+    return frozenset(starts), frozenset(ends)
+
+
 def _short_word_is(word: str, phrase: str) -> bool:
     """The word is the phrase, said once or repeated ("네네"), or with a particle or 요."""
     repeats, rest = divmod(len(word), len(phrase))
@@ -804,6 +831,11 @@ def _korean_everyday_hits(intent: Intent, phrase: str, text: str) -> list[_Hit]:
     if similarity < EVERYDAY_MIN_SIMILARITY:
         return []
     first, last = bounds.index(found.start), bounds.index(found.end)
+    starts, ends = _word_edges(text)
+    if first not in starts:
+        return []  # inside a word: "했어요" in "좋아했어요" is no "I did it"
+    if intent in _AT_START and (first > 0 or (last not in ends and norm_text[last:] != "요")):
+        return []  # "그렇게 해" at the start of "그렇게 해서 ..." is no answer
     negated = _korean_negated(norm_text, first, last)
     return [_Hit(*_negation(intent, phrase, similarity, negated), len(norm_phrase))]
 
@@ -827,7 +859,12 @@ def _english_everyday_hits(intent: Intent, phrase: str, text: str) -> list[_Hit]
     for i in range(len(words) - n + 1):
         if words[i : i + n] != target:
             continue
-        if n == 1 and intent not in _ANYWHERE and i > 0 and len(words) > _SHORT_ENGLISH_MAX_WORDS:
+        if (
+            n == 1
+            and intent not in _ANYWHERE_EN
+            and i > 0
+            and len(words) > _SHORT_ENGLISH_MAX_WORDS
+        ):
             continue
         before = words[i - 1] if i > 0 else ""
         after = words[i + n] if i + n < len(words) else ""
@@ -842,13 +879,14 @@ def everyday_hits(text: str, language: str = "ko") -> list[_Hit]:
     """Every everyday phrase of the language found in the text (for tests and the benchmark)."""
     table = EVERYDAY_PHRASES.get(language, EVERYDAY_PHRASES["ko"])
     english = language == "en"
+    korean = " ".join(w for w in text.split() if w not in _FILLERS)
     hits: list[_Hit] = []
     for intent, phrases in table.items():
         for phrase in phrases:
             if english:
                 hits.extend(_english_everyday_hits(intent, phrase, text))
             else:
-                hits.extend(_korean_everyday_hits(intent, phrase, text))
+                hits.extend(_korean_everyday_hits(intent, phrase, korean))
     return [h for h in hits if h.intent is not Intent.NONE]
 
 

@@ -190,6 +190,7 @@ class HalStage:
         self._led_sent: LedState | None = None
         self._led_pending = False
         self._was_safety = False
+        self.lag_s = 0.0  # how late the last IMU batch reached the stages (agent seconds)
 
     @classmethod
     def from_config(cls, config: DeviceConfig) -> "HalStage":
@@ -266,6 +267,7 @@ class HalStage:
         elif isinstance(item, BatteryReading):
             self._on_battery(item)
         elif isinstance(item, ImuBatch):
+            self.lag_s = now_s - (item.t0_s + len(item.samples) / item.rate_hz)
             change = self._stuck[item.source].samples(item.samples)
             if change is not None:
                 self._fault(change, now_s)

@@ -20,6 +20,7 @@ device.perception.rollout (sha256, self-test, atomic swap, rollback) and swaps i
 agent's loop.
 """
 
+import json
 import logging
 import queue
 import threading
@@ -34,7 +35,13 @@ from device.audio.pipeline import Utterance
 from device.config import DeviceConfig
 from device.perception.emotion import EXPECT, MODEL_NAME, EmotionModel
 from device.perception.loader import SHIPPED_DIR, ModelLoadError
-from device.perception.rollout import ModelStore, Rollout, RolloutError, RolloutPayloadError
+from device.perception.rollout import (
+    ModelStore,
+    Rollout,
+    RolloutError,
+    RolloutPayloadError,
+    atomic_write,
+)
 from device.perception.voice import ArousalScorer, Prosody, prosody
 from device.stages import Heard, StageContext
 from models.emotion.text import LABELS
@@ -44,6 +51,7 @@ from protocol.events import DeviceFaultPayload, MoodPayload, SelfTest
 log = logging.getLogger(__name__)
 
 STAGE_NAME = "mood"
+BASELINE_FILE = "voice_baseline.json"
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,7 @@ class MoodStage:
         threaded: bool = True,
         load_error: str | None = None,
         rollout: Rollout | None = None,
+        baseline_path: Path | None = None,
     ) -> None:
         if period_s <= 0:
             raise ValueError("period_s must be positive")
@@ -99,7 +108,9 @@ class MoodStage:
         self.load_error = load_error if model is None else None
         if model is None and self.load_error is None:
             self.load_error = "no emotion model"
-        self.arousal = ArousalScorer()
+        self.baseline_path = baseline_path
+        self.arousal = _load_baseline(baseline_path)
+        self._arousal_lock = threading.Lock()
         self._rollout = rollout
         self._rollout_lock = threading.Lock()
         self._ctx: StageContext | None = None
@@ -137,6 +148,7 @@ class MoodStage:
             use_voice=perception.mood_voice,
             load_error=error,
             rollout=rollout,
+            baseline_path=config.data_dir / "mood" / BASELINE_FILE,
         )
 
     # -- Stage -----------------------------------------------------------------------------
@@ -196,6 +208,18 @@ class MoodStage:
         self._window = []
         self._window_start_s = now_s
         self._window_start = end
+        self.save_baseline()
+
+    def save_baseline(self) -> None:
+        """Keep what was learnt of the senior's voice across restarts (on the robot only)."""
+        if self.baseline_path is None:
+            return
+        with self._arousal_lock:
+            state = self.arousal.state()
+        try:
+            atomic_write(self.baseline_path, (json.dumps(state) + "\n").encode())
+        except OSError as e:
+            log.warning("cannot save the voice baseline to %s: %s", self.baseline_path, e)
 
     def on_command(self, command: Command) -> CommandResult | None:
         """`model_rollout` of the emotion model (on the link's thread); other commands: not mine."""
@@ -270,6 +294,7 @@ class MoodStage:
             self._jobs.put(None)
             self._worker.join(timeout=2.0)
             self._worker = None
+        self.save_baseline()
 
     # -- work ------------------------------------------------------------------------------
     def _post(self, observation: MoodObservation | None) -> None:
@@ -297,9 +322,10 @@ class MoodStage:
         if self.use_voice and utt.samples is not None and len(utt.samples) > 0:
             features = prosody(np.asarray(utt.samples))
             if features is not None and features.voiced_share > 0:
-                arousal = self.arousal.score(features)
-                if not job.safety:
-                    self.arousal.update(features)
+                with self._arousal_lock:
+                    arousal = self.arousal.score(features)
+                    if not job.safety:
+                        self.arousal.update(features)
         return MoodObservation(
             start_s=utt.start_s,
             end_s=utt.end_s,
@@ -311,6 +337,19 @@ class MoodStage:
             safety=job.safety,
             prosody=features,
         )
+
+
+def _load_baseline(path: Path | None) -> ArousalScorer:
+    if path is None:
+        return ArousalScorer()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return ArousalScorer()
+    except (OSError, ValueError) as e:
+        log.warning("ignoring unreadable voice baseline %s: %s", path, e)
+        return ArousalScorer()
+    return ArousalScorer.from_state(raw)
 
 
 def summarize(

@@ -206,6 +206,7 @@ class MotionStage:
         self._period: _Period | None = None
         self._tilted_since: float | None = None
         self._knocked_over = False
+        self._warned_rate = False
         self._lock = threading.Lock()
 
     @classmethod
@@ -261,6 +262,13 @@ class MotionStage:
             return
         if item.source is ImuSource.BODY:
             self._body(item, now_s)
+            return
+        if item.rate_hz != IMU_RATE_HZ:
+            if not self._warned_rate:
+                log.error(
+                    "band IMU at %s Hz; the models need %s Hz: ignored", item.rate_hz, IMU_RATE_HZ
+                )
+                self._warned_rate = True
             return
         if self._period is None:
             self._period = _Period(started_s=now_s)

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -220,6 +221,7 @@ class Rollout:
         timeout_s: float = 30.0,
         max_bytes: int = 8_000_000,
         fetcher_factory: Callable[[], Fetcher] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.expects = dict(expects)
@@ -228,6 +230,7 @@ class Rollout:
         self._ca_file = ca_file
         self._timeout_s = timeout_s
         self._fetcher_factory = fetcher_factory
+        self._monotonic = monotonic
 
     def _fetcher(self) -> Fetcher:
         if self._fetcher_factory is not None:
@@ -294,6 +297,7 @@ class Rollout:
     def _download(self, fetcher: Fetcher, p: ModelRolloutPayload) -> tuple[bytes, bytes]:
         """The sidecar and the model, size- and sha256-checked."""
         base = f"/model-packages/{p.name}/{p.version}"
+        deadline = self._monotonic() + self._timeout_s
         sidecar = fetcher.get(f"{base}/sidecar", p.token)
         if hashlib.sha256(sidecar).hexdigest() != p.sidecar_sha256:
             raise RolloutError(
@@ -301,6 +305,10 @@ class Rollout:
             )
         model = bytearray()
         for i in range(p.chunks):
+            if self._monotonic() > deadline:
+                raise RolloutError(
+                    f"{p.name} {p.version}: the download took longer than {self._timeout_s:g} s"
+                )
             chunk = fetcher.get(f"{base}/model", p.token, {"chunk": i})
             model += chunk
             if len(model) > p.size_bytes:

@@ -301,3 +301,35 @@ class ArousalScorer:
             self._mean[name] += alpha * delta
             self._var[name] = (1 - alpha) * (self._var[name] + alpha * delta * delta)
         self._seen += 1
+
+    def state(self) -> dict[str, object]:
+        """What the scorer learnt of this senior's voice, as JSON-ready data (kept on the robot)."""
+        return {
+            "format": 1,
+            "seen": self._seen,
+            "mean": dict(self._mean),
+            "var": dict(self._var),
+        }
+
+    @classmethod
+    def from_state(cls, raw: object) -> "ArousalScorer":
+        """A scorer resumed from `state()`; anything malformed gives a fresh one."""
+        scorer = cls()
+        if not isinstance(raw, dict) or raw.get("format") != 1:
+            return scorer
+        seen, mean, var = raw.get("seen"), raw.get("mean"), raw.get("var")
+        if not isinstance(seen, int) or seen < 0 or not isinstance(mean, dict):
+            return scorer
+        if not isinstance(var, dict) or seen == 0:
+            return scorer
+        try:
+            m = {name: float(mean[name]) for name in FEATURES}
+            v = {name: float(var[name]) for name in FEATURES}
+        except (KeyError, TypeError, ValueError):
+            return scorer
+        if not all(math.isfinite(x) for x in (*m.values(), *v.values())):
+            return scorer
+        if any(x < 0 for x in v.values()):
+            return scorer
+        scorer._mean, scorer._var, scorer._seen = m, v, seen
+        return scorer

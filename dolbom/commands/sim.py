@@ -45,7 +45,7 @@ def robot(
     from firmware_sim.pty import PtyMcu
     from firmware_sim.world import World, WorldEvent, plan_days
 
-    console = Console()
+    console = Console(soft_wrap=True)
     if speed <= 0:
         console.print("[red]--speed must be positive[/]")
         raise typer.Exit(2)
@@ -111,7 +111,7 @@ def scenario(
     from dolbom.scenario import ScenarioRunError, fmt_offset, run_scenario
     from firmware_sim.scenario import ScenarioError, load_scenario
 
-    console = Console()
+    console = Console(soft_wrap=True)
     if logging.getLogger().level > logging.DEBUG:  # the timeline is the output; -v shows logs
         logging.getLogger().setLevel(logging.WARNING)
     try:
@@ -159,6 +159,8 @@ def scenario(
     for c in report.checks:
         mark = "[green]✓[/]" if c.ok else "[red]✗[/]"
         console.print(f"  {mark} {c.expectation.describe()} — {c.detail}")
+    for note in report.notes:
+        console.print(f"  note: {note}")
     console.print(
         f"ran {fmt_offset(loaded.duration_s)} of simulated time in {report.wall_s:.0f} s; "
         f"MCU sent {report.mcu.get('frames_sent', 0)} frames"

@@ -102,7 +102,7 @@ class FleetConfig:
         need(self.offline_at < self.return_at, "offline_at must come before return_at")
         need(self.storm_down_s >= 0, "storm_down_s must be >= 0")
         need(self.mqtt_protocol in ("5", "3.1.1"), "--mqtt-protocol must be 5 or 3.1.1")
-        need(self.keepalive_s >= 5, "keepalive must be at least 5 s")
+        need(self.keepalive_s >= 15, "keepalive must be at least 15 s")
         need(1 <= self.max_inflight <= 1000, "max_inflight must be 1-1000")
         need(self.connect_concurrency >= 1, "connect_concurrency must be >= 1")
         try:

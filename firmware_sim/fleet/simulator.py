@@ -47,7 +47,7 @@ KEPT_UP_LAG_S = 1.0
 
 _TICK_S = 0.25  # the loop-lag probe
 _EMIT_SLICE_S = 0.02  # the scheduler yields to socket I/O at least this often
-_MISC_EVERY_TICKS = 8  # paho's keepalive check every 2 s (keepalive is >= 5 s)
+_MISC_EVERY_TICKS = 20  # paho's keepalive check every 5 s (keepalive >= 15 s)
 _PROGRESS_EVERY_S = 5.0
 _RECONNECT_MIN_S = 1.0
 _RECONNECT_MAX_S = 30.0
@@ -372,10 +372,11 @@ class FleetSimulator:
         k.by_type[event.type.value] += 1
         k.alarms += event.alarm
         self.schedule_lag.add(now - due)
-        if dev.connected and dev.client is not None:
+        client = dev.client
+        if dev.connected and client is not None:
             dev.to_send.append(dev.seq)
-            self._pump(dev)
-            self._flush(dev.client)
+            self._pump(dev)  # a send can find the connection lost: then dev.client is None
+            self._flush(client)
 
     async def _come_back(self, devices: list[SimDevice], info: dict[str, Any]) -> None:
         """Reconnect `devices` all at once; note when each has drained what it queued offline."""
@@ -664,7 +665,7 @@ class FleetSimulator:
         k = self.counters
         limit = self.config.max_inflight
         record = self.observer is not None
-        while dev.to_send and dev.inflight < limit:
+        while dev.to_send and dev.inflight < limit and dev.client is client:
             seq = dev.to_send.popleft()
             pending = dev.outbox.get(seq)
             if pending is None:
@@ -701,7 +702,8 @@ class FleetSimulator:
                     if client is not None and d.connected:
                         try:
                             client.loop_misc()
-                            self._flush(client)
+                            if client.want_write():
+                                self._flush(client)
                         except Exception as e:
                             self._fail(e)
 

@@ -206,11 +206,13 @@ _DATA = """## Data, provenance and licence
   persons (they tune the fall threshold), {test} test persons (never seen in training or
   tuning). Test persons contribute activity clips, {falls} falls of each kind and one
   {hours:g}-hour fall-free day each.
-- **BasicMotions** (real data; UEA/UCR archive, shipped in sktime): 80 series from an Apple
-  Watch (4 students; standing, walking, running, badminton; 10 s at 10 Hz). Used only as a
-  sanity check of the feature pipeline: the same features and the same kind of forest,
+- **BasicMotions** (real data; UEA & UCR archive, shipped inside sktime): 80 series from a
+  smart watch (4 students; standing, walking, running, badminton; 10 s at 10 Hz). Used only
+  as a sanity check of the feature pipeline: the same features and the same kind of forest,
   trained on its train split, reach macro-F1 **{bm_f1:.3f}** on its test split ({bm_n}
-  series). Licence: free for research use with citation (Bagnall et al., 2018).
+  series; an easy set). Licence: none is stated in the data files; sktime redistributes
+  them (BSD-3-Clause) and the archive asks for a citation of Bagnall et al. (2018). It is
+  used for evaluation only and is not part of any shipped model.
 - Training-data fingerprint: `{fp}` (sha256 over the training feature matrices, targets and
   source list; seed {seed}).
 """
@@ -300,6 +302,7 @@ def fall_card(sc: Sidecar) -> str:
     )
     rows.append(f"| falls / person-days | {m['falls']} / {m['person_days']:g} | same |")
     val = m.get("validation", {})
+    lo, hi = sc.decision.get("impact_bucket", [50, 100])
     return f"""# Model card: fall {sc.version}
 
 `models/artifacts/{sc.file}` · {sc.size_bytes / 1024:.0f} KiB · sha256 `{sc.sha256[:16]}…` ·
@@ -310,12 +313,12 @@ created {sc.created}
 On the dolbom robot: detect that the senior wearing the band has fallen, and start the
 spoken "are you OK?" countdown (a caregiver alert follows unless the senior says they are
 fine). Input: raw IMU `(batch, 200, 6)` float32 (4 s at 50 Hz), evaluated every second; the
-window fires when its score is ≥ **{sc.decision.get("threshold")}** and its impact lies in
-samples {sc.decision.get("impact_bucket")} (so two seconds of the aftermath are seen).
-Alarms closer than {sc.decision.get("refractory_s")} s count as one. The threshold was tuned
-for sensitivity on the validation persons ({sc.decision.get("tuned_for")}): validation
-sensitivity {val.get("sensitivity")}, {val.get("false_alarms_per_person_day")} false alarms
-per person-day.
+window fires when its score is ≥ **{sc.decision.get("threshold")}**; it is trained to fire
+when the impact lies in samples {lo}-{hi - 1} (its second second), so two seconds of the
+aftermath are seen. Alarms closer than {sc.decision.get("refractory_s")} s count as one. The
+threshold is tuned for sensitivity ({sc.decision.get("tuned_for")}): on the validation persons
+it found {val.get("sensitivity")} of the falls with {val.get("false_alarms_per_person_day")}
+false alarms per person-day ({val.get("person_days")} person-days).
 
 {_data_section(sc)}
 ## Metrics on the held-out test persons

@@ -50,6 +50,12 @@ def _per_class(model: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _valences(raw: Any) -> str:
+    if not isinstance(raw, dict):
+        return "–"
+    return ", ".join(f"{k} {float(v):+.2f}" for k, v in raw.items())
+
+
 def _noisy(noisy: Any) -> list[str]:
     if not isinstance(noisy, dict) or "model" not in noisy:
         return []
@@ -131,9 +137,10 @@ def render_card(sidecar: Sidecar) -> str:
         " exported as a four-operator ONNX graph (Gemm → Softmax; valence head; Clip).",
         f"- Valence head: `{decision.get('valence_head')}`. `class_mean` means valence = Σ score ×"
         " the class's mean valence in the training data"
-        f" ({decision.get('class_valence')}); it was chosen over a ridge regressor on the same"
-        " features because it had the lower valence MAE on the validation split. The authored"
-        " valences vary little within a class, so a separate regressor mostly learns noise.",
+        f" ({_valences(decision.get('class_valence'))}); it was chosen over a ridge regressor"
+        " on the same features because it had the lower valence MAE on the validation split."
+        " The authored valences vary little within a class, so a separate regressor mostly"
+        " learns noise.",
         "",
         "## Data, provenance and licence",
         "",
@@ -146,7 +153,9 @@ def render_card(sidecar: Sidecar) -> str:
         " a dropped syllable; English lower case without punctuation, homophones, dropped"
         " function words, fillers).",
         f"- Seed {sidecar.training_data.get('seed')}, data sha256"
-        f" `{str(sidecar.training_data.get('sha256', ''))[:16]}…`.",
+        f" `{str(sidecar.training_data.get('sha256', ''))[:16]}…`. Reproduce with"
+        " `dolbom models train emotion && dolbom models evaluate emotion && dolbom models"
+        " export emotion` (the same seed gives the same ONNX bytes; about a minute here).",
         "- Tuning used a validation split carved from the authored data (15 % of each language and"
         " class, by a seeded hash). The held-out test split (`test_ko.jsonl`, `test_en.jsonl`) was"
         " written separately by the integrator and was not read until the data and model design"

@@ -28,9 +28,14 @@ def _report() -> ScenarioReport:
     return report
 
 
-def _expect(kind: str, what: str, **kw: object) -> Expectation:
-    filters = kw.pop("filters", {})
-    return Expectation(kind, what, filters=MappingProxyType(dict(filters)), **kw)  # type: ignore[arg-type]
+def _expect(
+    kind: str,
+    what: str,
+    after: str | None = None,
+    within_s: float | None = None,
+    filters: dict[str, str] | None = None,
+) -> Expectation:
+    return Expectation(kind, what, after, within_s, MappingProxyType(filters or {}))
 
 
 def test_an_alert_inside_the_window_meets_the_expectation() -> None:

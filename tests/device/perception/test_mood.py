@@ -326,3 +326,29 @@ def test_a_mood_event_payload_round_trips_as_json(
     ((payload, _),) = ctx.events(EventType.MOOD)
     raw = json.loads(payload.model_dump_json())
     assert set(raw) == {"period_start", "period_end", "shares", "valence", "arousal", "utterances"}
+
+
+def test_what_was_learnt_of_the_voice_survives_a_restart(
+    model: EmotionModel, ctx: RecordingContext, tmp_path: Path
+) -> None:
+    path = tmp_path / "mood" / "voice_baseline.json"
+    stage = MoodStage(model, period_s=60.0, threaded=False, baseline_path=path)
+    stage.start(ctx)
+    for _ in range(3):
+        stage.handle(_heard("오늘 점심은 국수 먹었어"), 0.0)
+    _deliver(stage, ctx)
+    stage.stop()
+    learnt = stage.arousal.baseline()
+    assert learnt != MoodStage(model, threaded=False).arousal.baseline()
+    again = MoodStage(model, threaded=False, baseline_path=path)
+    assert again.arousal.baseline() == learnt
+
+
+@pytest.mark.parametrize("content", ["not json", '{"format": 1, "seen": 3, "mean": {}}', "[]"])
+def test_a_damaged_voice_baseline_starts_afresh(
+    model: EmotionModel, tmp_path: Path, content: str
+) -> None:
+    path = tmp_path / "voice_baseline.json"
+    path.write_text(content, encoding="utf-8")
+    stage = MoodStage(model, threaded=False, baseline_path=path)
+    assert stage.arousal.baseline() == MoodStage(model, threaded=False).arousal.baseline()

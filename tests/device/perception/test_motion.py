@@ -155,3 +155,17 @@ def test_a_posted_model_swap_replaces_the_running_model(
     stage.handle(ModelSwap("fall", new), 0.0)
     assert stage.analyzer.fall is new
     assert ("model", "fall 0.0.1 active") in ctx.steps
+
+
+def test_band_samples_at_another_rate_are_ignored(
+    tmp_path: Path, ctx: RecordingContext, samples: np.ndarray
+) -> None:
+    stage = _stage(tmp_path, period_s=5.0)
+    stage.start(ctx)
+    for i in range(0, 1500, 50):
+        stage.handle(
+            ImuBatch(ImuSource.BAND, i / 100.0, samples[i : i + 50], rate_hz=100.0), i / 100
+        )
+        stage.tick(i / 100.0)
+    assert not ctx.events(EventType.ACTIVITY)
+    assert not ctx.triggers

@@ -256,3 +256,20 @@ def test_other_models_and_commands_are_left_to_other_stages(
         type=CommandType.SETTINGS,
     )
     assert stage.on_command(other) is None
+
+
+def test_a_download_slower_than_the_timeout_is_abandoned(
+    store: ModelStore, cloud: FakeCloud
+) -> None:
+    readings = iter(float(i) for i in range(0, 1000, 10))  # every reading 10 s later
+    rollout = Rollout(
+        store,
+        {"fall": FALL_EXPECT},
+        cloud_url=None,
+        timeout_s=15.0,
+        fetcher_factory=lambda: cloud,
+        monotonic=lambda: next(readings),
+    )
+    with pytest.raises(RolloutError, match="longer than 15 s"):
+        rollout.run(package(cloud, "0.0.2"))
+    assert store.active() == {}
