@@ -218,10 +218,18 @@ class Agent:
         self._emit_step("robot says", text)
         self._speech.put(text)
 
-    def trigger(self, trigger: Trigger, confidence: float = 1.0) -> None:
+    def trigger(
+        self,
+        trigger: Trigger,
+        confidence: float = 1.0,
+        *,
+        model: ModelRef | None = None,
+        impact_g: float | None = None,
+    ) -> None:
         """Start the safety loop (from a stage, on the agent's loop)."""
         self._emit_step("trigger", str(trigger))
-        self._act(self._countdown.trigger(trigger, self._clock.monotonic(), confidence))
+        now = self._clock.monotonic()
+        self._act(self._countdown.trigger(trigger, now, confidence, model=model, impact_g=impact_g))
 
     def post(self, item: object) -> None:
         """Hand an item to every stage, from any thread."""
@@ -377,7 +385,9 @@ class Agent:
             decision, self._clock.now(), self.config.language
         )
         self._emit_step("countdown", f"{decision.trigger} → {decision.outcome}")
-        env = self._outbox.append(event_type, payload, ts=self._clock.now(), priority=priority)
+        env = self._outbox.append(
+            event_type, payload, ts=self._clock.now(), priority=priority, model=decision.model
+        )
         self._emit_step("outbox", f"seq {env.seq} {event_type} ({priority}) written")
         if self._link is not None:
             self._link.notify()

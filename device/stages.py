@@ -75,8 +75,15 @@ class StageContext(Protocol):
     def say(self, text: str) -> None:
         """Queue a sentence to speak (half duplex: the ears hear silence meanwhile)."""
 
-    def trigger(self, trigger: Trigger, confidence: float = 1.0) -> None:
-        """Start the safety loop: a fall, the help button."""
+    def trigger(
+        self,
+        trigger: Trigger,
+        confidence: float = 1.0,
+        *,
+        model: ModelRef | None = None,
+        impact_g: float | None = None,
+    ) -> None:
+        """Start the safety loop: a fall (with the model that saw it), the help button."""
 
     def post(self, item: object) -> None:
         """Hand an item to every stage's `handle` on the agent's loop; safe from any thread."""

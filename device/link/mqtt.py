@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +99,10 @@ class MqttLink:
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._thread: threading.Thread | None = None
+        # Commands are answered in order on their own thread: a slow one (a model download)
+        # must never hold up the drain of the outbox, where an emergency may be waiting.
+        self._commands: ThreadPoolExecutor | None = None
+        self._results: deque[CommandResult] = deque()  # answered, to publish on the link thread
         self.last_ack_monotonic: float | None = None
         self.connections = 0  # successful CONNACKs so far
 
@@ -108,6 +113,9 @@ class MqttLink:
         if self._thread is not None:
             raise RuntimeError("the link is already started")
         self._stopping.clear()
+        self._commands = ThreadPoolExecutor(
+            1, thread_name_prefix=f"dolbom-commands-{self.device_id}"
+        )
         self._thread = threading.Thread(
             target=self._run, name=f"dolbom-link-{self.device_id}", daemon=True
         )
@@ -124,6 +132,9 @@ class MqttLink:
         if thread.is_alive():
             log.warning("the MQTT link thread did not stop within %.1f s", timeout_s)
         self._thread = None
+        if self._commands is not None:
+            self._commands.shutdown(wait=False, cancel_futures=True)
+            self._commands = None
 
     def notify(self) -> None:
         """Wake the drain: something was appended to the outbox (thread-safe, cheap)."""
@@ -229,11 +240,16 @@ class MqttLink:
                     continue
                 commands = list(session.commands)
                 session.commands.clear()
+                results = list(self._results)
+                self._results.clear()
                 exclude = session.in_flight | session.refused
                 free = self.max_inflight - len(session.in_flight)
             try:
                 for command in commands:
-                    self._answer(session, command)
+                    self._answer(command)
+                for result in results:
+                    payload = result.model_dump_json().encode("utf-8")
+                    self._publish(session, self._results_topic, payload, seq=None)
                 if free > 0:
                     self._send_pending(session, free, exclude)
             except Exception:
@@ -252,7 +268,16 @@ class MqttLink:
                     session.in_flight.discard(record.seq)
                 return
 
-    def _answer(self, session: _Session, command: Command) -> None:
+    def _answer(self, command: Command) -> None:
+        if self._commands is None:
+            return
+        try:
+            self._commands.submit(self._answer_now, command)
+        except RuntimeError:  # shut down: the link is stopping
+            log.debug("command %s not answered: the link is stopping", command.command_id)
+
+    def _answer_now(self, command: Command) -> None:
+        """On the commands thread; the result is published by the link thread."""
         if self.on_command is None:
             result = self._result(command, ok=False, detail="this device takes no commands")
         else:
@@ -261,8 +286,9 @@ class MqttLink:
             except Exception as e:
                 log.exception("command %s (%s) failed", command.command_id, command.type)
                 result = self._result(command, ok=False, detail=f"{type(e).__name__}: {e}")
-        payload = result.model_dump_json().encode("utf-8")
-        self._publish(session, self._results_topic, payload, seq=None)
+        with self._cond:
+            self._results.append(result)
+        self._wake()
 
     def _result(self, command: Command, *, ok: bool, detail: str) -> CommandResult:
         return CommandResult(

@@ -284,7 +284,13 @@ class MotionStage:
         if ctx is None:
             return
         ctx.step("fall detected", f"p={fall.confidence:.2f}, impact {fall.impact_g:.1f} g")
-        ctx.trigger(Trigger.FALL, fall.confidence)
+        model = self.analyzer.fall
+        ctx.trigger(
+            Trigger.FALL,
+            fall.confidence,
+            model=model.ref if model is not None else None,
+            impact_g=fall.impact_g,
+        )
 
     def _body(self, batch: ImuBatch, now_s: float) -> None:
         acc = batch.samples[:, :3].astype(np.float64).mean(axis=0)

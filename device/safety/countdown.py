@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from device.speech.prompts import Prompt
+from protocol.envelope import ModelRef
 from protocol.events import CountdownOutcome
 
 
@@ -54,6 +55,8 @@ class Raise:
     outcome: CountdownOutcome
     confidence: float
     started_s: float
+    model: ModelRef | None = None  # the model that detected it (a fall), for the event
+    impact_g: float | None = None
 
 
 Action = Say | Raise
@@ -69,6 +72,8 @@ class Countdown:
     _confidence: float = field(default=1.0, repr=False)
     _started_s: float = field(default=0.0, repr=False)
     _reminded: bool = field(default=False, repr=False)
+    _model: ModelRef | None = field(default=None, repr=False)
+    _impact_g: float | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.countdown_s <= 0:
@@ -79,8 +84,16 @@ class Countdown:
         """When silence escalates, while a countdown runs."""
         return self._started_s + self.countdown_s if self.state is State.ASKING else None
 
-    def trigger(self, trigger: Trigger, now_s: float, confidence: float = 1.0) -> list[Action]:
-        """Something alarming happened."""
+    def trigger(
+        self,
+        trigger: Trigger,
+        now_s: float,
+        confidence: float = 1.0,
+        *,
+        model: ModelRef | None = None,
+        impact_g: float | None = None,
+    ) -> list[Action]:
+        """Something alarming happened (`model`, `impact_g`: what detected a fall, and how hard)."""
         if trigger is Trigger.SPOKEN_HELP:
             if self.state is State.ASKING:
                 return self._escalate(CountdownOutcome.HELP_REQUESTED)
@@ -90,9 +103,9 @@ class Countdown:
             return []  # already asking; the running countdown covers it
         if self.state is State.ESCALATED:
             # Help is already called: tell the cloud again (it deduplicates) and reassure.
-            self._start(trigger, now_s, confidence)
+            self._start(trigger, now_s, confidence, model, impact_g)
             return self._escalate(CountdownOutcome.SKIPPED)
-        self._start(trigger, now_s, confidence)
+        self._start(trigger, now_s, confidence, model, impact_g)
         self.state = State.ASKING
         return [Say(Prompt.ARE_YOU_OK)]
 
@@ -105,7 +118,12 @@ class Countdown:
         if answer is Answer.FINE:
             assert self._trigger is not None
             near_miss = Raise(
-                self._trigger, CountdownOutcome.CANCELLED, self._confidence, self._started_s
+                self._trigger,
+                CountdownOutcome.CANCELLED,
+                self._confidence,
+                self._started_s,
+                self._model,
+                self._impact_g,
             )
             self._reset()
             return [near_miss, Say(Prompt.GLAD_YOU_ARE_FINE)]
@@ -129,17 +147,28 @@ class Countdown:
         self._reset()
         return [Say(Prompt.HELP_ACKNOWLEDGED, (("who", by),))]
 
-    def _start(self, trigger: Trigger, now_s: float, confidence: float) -> None:
+    def _start(
+        self,
+        trigger: Trigger,
+        now_s: float,
+        confidence: float,
+        model: ModelRef | None = None,
+        impact_g: float | None = None,
+    ) -> None:
         self._trigger = trigger
         self._confidence = confidence
         self._started_s = now_s
         self._reminded = False
+        self._model = model
+        self._impact_g = impact_g
 
     def _escalate(self, outcome: CountdownOutcome) -> list[Action]:
         assert self._trigger is not None
         again = self.state is State.ESCALATED
         self.state = State.ESCALATED
-        alert = Raise(self._trigger, outcome, self._confidence, self._started_s)
+        alert = Raise(
+            self._trigger, outcome, self._confidence, self._started_s, self._model, self._impact_g
+        )
         return [alert, Say(Prompt.STILL_WITH_YOU if again else Prompt.HELP_CALLED)]
 
     def _reset(self) -> None:

@@ -31,7 +31,11 @@ def safety_event(
     if decision.trigger is Trigger.FALL:
         return (
             EventType.FALL,
-            FallPayload(confidence=decision.confidence, countdown=decision.outcome),
+            FallPayload(
+                confidence=round(decision.confidence, 3),
+                countdown=decision.outcome,
+                impact_g=decision.impact_g,
+            ),
             priority,
         )
     source = TriggerSource.BUTTON if decision.trigger is Trigger.BUTTON else TriggerSource.VOICE

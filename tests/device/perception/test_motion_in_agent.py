@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.agent import Agent
+from device.agent import Agent, State
 from device.audio.pipeline import Utterance
 from device.audio.source import AudioChunk
 from device.config import DeviceConfig, PerceptionConfig, SafetyConfig
@@ -44,11 +44,16 @@ class Mute:
         pass
 
 
-async def _run_until(agent: Agent, done: Callable[[], bool], timeout_s: float = 10.0) -> None:
+async def _run_until(
+    agent: Agent, started: Callable[[], None], done: Callable[[], bool], timeout_s: float = 10.0
+) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
+    while agent.state is not State.LISTENING and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    started()
     while not done() and loop.time() < deadline:  # noqa: ASYNC110 - polls a plain predicate
         await asyncio.sleep(0.02)
     stop.set()
@@ -76,14 +81,20 @@ async def test_a_fall_on_the_band_raises_a_critical_fall_event_after_silence(
         stages=[MotionStage.from_config(config)],
     )
     _, samples = read_imu_csv(IMU_CSV)
-    for i in range(0, len(samples), 50):  # the band's batches, posted as the HAL would
-        agent.post(ImuBatch(ImuSource.BAND, i / 50.0, samples[i : i + 50]))
+
+    def band() -> None:  # the band's batches, posted as the hardware layer does
+        for i in range(0, len(samples), 50):
+            agent.post(ImuBatch(ImuSource.BAND, i / 50.0, samples[i : i + 50]))
 
     def falls() -> list[tuple[Priority, dict[str, object]]]:
         return [(e.priority, e.payload) for e in outbox.pending(200) if e.type is EventType.FALL]
 
-    await _run_until(agent, lambda: bool(falls()))
+    await _run_until(agent, band, lambda: bool(falls()))
     [(priority, payload)] = falls()
     assert priority is Priority.CRITICAL
     assert payload["countdown"] == CountdownOutcome.SILENCE
     assert 0.0 < float(str(payload["confidence"])) <= 1.0
+    assert float(str(payload["impact_g"])) > 1.0  # the impact the detector saw
+    [fall] = [e for e in outbox.pending(200) if e.type is EventType.FALL]
+    assert fall.model is not None
+    assert fall.model.name == "fall"  # research rows can say which model raised it
