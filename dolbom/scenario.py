@@ -16,6 +16,7 @@ of the fall" measures the design, not the speed-up.
 """
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import shutil
@@ -142,8 +143,10 @@ def _use_clock(cloud: CloudService, now: Callable[[], datetime]) -> None:
     if cloud.worker is not None:
         cloud.worker._clock = now
     if cloud.escalation is not None:
+        cloud.escalation.stop()  # its first pass ran on the wall clock: start it afresh
         cloud.escalation._clock = now
         cloud.escalation._next_sweep = None
+        cloud.escalation.start()
 
 
 class _Pacer:
@@ -337,7 +340,7 @@ def run_scenario(
                 raise ScenarioRunError(f"the virtual MCU failed: {pty.error!r}")
             if died.is_set() and loop_ref and not stop.is_set():
                 say(f"  {_hms(clock.monotonic())}  robot   power lost: the robot shuts down")
-                loop_ref[0].call_soon_threadsafe(stop.set)
+                _stop_agent(loop_ref[0], stop)
             with lock:
                 seen = len(report.webhooks)
                 for hook in receiver.received[seen:]:
@@ -380,7 +383,7 @@ def run_scenario(
         log.info("scenario %s: drained; stopping", scenario.name)
     finally:
         if loop_ref:
-            loop_ref[0].call_soon_threadsafe(stop.set)
+            _stop_agent(loop_ref[0], stop)
         if agent_thread is not None:
             agent_thread.join(15)
         for stop_part in reversed(stack):
@@ -403,6 +406,13 @@ def run_scenario(
         report.notes.append(f"held back {pacer.slowed_s:.1f} s (real) for the robot to keep up")
     report.checks = [check(e, report) for e in scenario.expectations]
     return report
+
+
+def _stop_agent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Ask the agent's loop to stop, unless it already has."""
+    if not loop.is_closed():
+        with contextlib.suppress(RuntimeError):  # closed between the check and the call
+            loop.call_soon_threadsafe(stop.set)
 
 
 def _drain(cloud: CloudService, agent: Agent, alive: Callable[[], None]) -> None:

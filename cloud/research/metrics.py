@@ -21,19 +21,21 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, cast, delete, func, insert, literal_column, select, update
+from sqlalchemy import delete, exists, insert, literal, select, true, union_all, update
 from sqlalchemy.orm import Session
 
 from cloud.accounts.errors import NotFoundError
 from cloud.research.studies import consent_state, devices_of
 from cloud.store.models import (
     DailyMetric,
+    Device,
     Event,
     Participant,
     ParticipantStatus,
     Retention,
     Study,
 )
+from cloud.store.types import UTCDateTime
 from protocol import EventType
 from protocol.consent import STREAM_OF_EVENT, DataStream
 
@@ -100,11 +102,21 @@ def _parse_ts(value: Any) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _hour_bucket(session: Session) -> Any:
-    """An SQL expression: whole hours since the epoch of Event.ts, per dialect."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.floor(func.extract("epoch", Event.ts) / 3600)
-    return cast(func.strftime("%s", Event.ts), Integer) / 3600
+def _hours_table(start: datetime, end: datetime) -> Any:
+    """The window's hours as rows (h, lo, hi): 23-25 of them, built in SQL from literals."""
+    rows = []
+    h, lo = 0, start
+    while lo < end:
+        hi = min(lo + timedelta(hours=1), end)
+        rows.append(
+            select(
+                literal(h).label("h"),
+                literal(lo, UTCDateTime()).label("lo"),
+                literal(hi, UTCDateTime()).label("hi"),
+            )
+        )
+        h, lo = h + 1, hi
+    return union_all(*rows).cte("hours")
 
 
 def _participants(
@@ -177,28 +189,30 @@ def _compute_group(
             consent[p.id] = consent_state(session, [p.id], at=p.withdrawn_at)[p.id]
     cut = {p.id: p.withdrawn_at for p in group if p.withdrawn_at is not None}
     acc = {pid: _Acc() for pid in ids}
-    heartbeats: dict[int, int] = defaultdict(int)
     up_hours: dict[int, set[int]] = defaultdict(set)
     device_ids = sorted(owner)
-    bucket = _hour_bucket(session).label("hour")
     conn = session.connection()  # Core rows: no ORM loading for thousands of events
     model_name = Event.model["name"].as_string()
     model_version = Event.model["version"].as_string()
     fields = _payload_fields()
+    hours = _hours_table(start, end)
     for chunk in _chunks(device_ids, 2000):
-        for device_id, hour, count in conn.execute(
-            select(Event.device_id, bucket, func.count())
+        # Uptime: one index probe per robot and local hour ("is there a heartbeat?"), so a
+        # robot beating every minute costs no more than one beating every hour.
+        for device_id, hour in conn.execute(
+            select(Device.id, hours.c.h)
+            .select_from(Device.__table__.join(hours, true()))  # every robot × every hour
             .where(
-                Event.device_id.in_(chunk),
-                Event.type == EventType.HEARTBEAT.value,
-                Event.ts >= start,
-                Event.ts < end,
+                Device.id.in_(chunk),
+                exists().where(
+                    Event.device_id == Device.id,
+                    Event.type == EventType.HEARTBEAT.value,
+                    Event.ts >= hours.c.lo,
+                    Event.ts < hours.c.hi,
+                ),
             )
-            .group_by(Event.device_id, literal_column("hour"))
         ).all():
-            pid = owner[device_id]
-            heartbeats[pid] += int(count)
-            up_hours[pid].add(int(hour))
+            up_hours[owner[device_id]].add(int(hour))
         for device_id, etype, ts, name, version, *values in conn.execute(
             select(Event.device_id, Event.type, Event.ts, model_name, model_version, *fields).where(
                 Event.device_id.in_(chunk),
@@ -220,10 +234,7 @@ def _compute_group(
             if not start <= when < end:
                 continue
             _add(acc[pid], event_type, payload, ts, name, version)
-    return [
-        _row(pid, day, acc[pid], consent[pid], heartbeats[pid], len(up_hours[pid]), now)
-        for pid in ids
-    ]
+    return [_row(pid, day, acc[pid], consent[pid], len(up_hours[pid]), now) for pid in ids]
 
 
 # The payload fields the metrics read, extracted by the database (no whole-payload JSON).
@@ -300,7 +311,6 @@ def _row(
     day: date,
     a: _Acc,
     consent: dict[DataStream, bool],
-    heartbeats: int,
     up_hours: int,
     now: datetime,
 ) -> dict[str, Any]:
@@ -338,7 +348,6 @@ def _row(
         "reminders_missed": a.reminders["missed"] if act else None,
         "reminder_adherence": (a.reminders["confirmed"] / decided) if act and decided else None,
         "alerts": dict(sorted(a.alerts.items())) if alerts else None,
-        "heartbeats": heartbeats,
         "device_up_hours": up_hours,
         "hours_with_data": len(a.hours),
         "events": a.events,

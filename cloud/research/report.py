@@ -189,6 +189,7 @@ def _rc() -> Any:
     families = [f for f in _CJK_FONTS if f in available] + ["DejaVu Sans"]
     return {
         "svg.fonttype": "none",  # text stays text: the browser draws Hangul with its fonts
+        "text.parse_math": False,  # "$5 or $10" in a name is text, not (broken) mathtext
         "svg.hashsalt": "dolbom",  # stable element ids: the same data gives the same file
         "font.family": "sans-serif",
         "font.sans-serif": families,

@@ -509,8 +509,10 @@ class Assessment(Base):
     recorded_at: Mapped[datetime]
 
 
-# The incremental metrics run finds late events by when they arrived.
+# The incremental metrics run finds late events by when they arrived; the daily metrics read
+# one participant-day's events of a few types (heartbeats would swamp a (device, ts) scan).
 Index("ix_events_received_at", Event.received_at)
+Index("ix_events_device_type_ts", Event.device_id, Event.type, Event.ts)
 
 
 class DailyMetric(Base):
@@ -536,7 +538,6 @@ class DailyMetric(Base):
     reminders_missed: Mapped[int | None]
     reminder_adherence: Mapped[float | None] = mapped_column(Float)
     alerts: Mapped[dict[str, Any] | None]
-    heartbeats: Mapped[int] = mapped_column(default=0)
     device_up_hours: Mapped[int] = mapped_column(default=0)
     hours_with_data: Mapped[int] = mapped_column(default=0)
     events: Mapped[int] = mapped_column(default=0)

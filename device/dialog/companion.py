@@ -251,6 +251,10 @@ class Companion:
         self.last_seen = now
         return []
 
+    def noticed(self, now: datetime) -> None:
+        """The senior is here (a touch while the safety loop runs); not a presence reading."""
+        self.last_seen = self.last_senior = now
+
     def touched(self, kind: TouchKind, now: datetime) -> list[Action]:
         """A hug, a pat or a squeeze: a warm word back, not too often, never over an activity."""
         self.last_seen = self.last_senior = now

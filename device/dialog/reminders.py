@@ -339,6 +339,15 @@ class ReminderPrompt:
         """Confirmed, acknowledged, "not yet", or unclear."""
         intent = speech.intent
         question = self.occ.attempts > 1
+        named = kind_named(speech.text, self.language) if intent is Intent.DONE else None
+        if named is not None and named != self.occ.reminder.kind:
+            # "밥 먹었어" to "혈압약 드셨어요?": the meal is done, the pills are not said to be
+            other = self.book.for_done(speech.text, self.language)
+            done: list[Action] = []
+            if other is not None:
+                line = render(Line.REMIND_CONFIRMED, self.language, other.attempts)
+                done = [*self.book.confirm(other), Say(line)]
+            return done + self._unclear(now)
         if intent is Intent.DONE or (intent is Intent.YES and question):
             self.done = True
             variant = self.occ.attempts
@@ -361,6 +370,10 @@ class ReminderPrompt:
         if intent is Intent.REPEAT:
             self.asked_at = now
             return [Say(self._line())]
+        return self._unclear(now)
+
+    def _unclear(self, now: datetime) -> list[Action]:
+        """Ask once how it went; a second unclear answer leaves it to the next prompt."""
         if not self.reasked:
             self.reasked = True
             self.asked_at = now

@@ -92,8 +92,9 @@ class Plan:
 def result_event(plan: Plan) -> Emit:
     """The `screening` event: answer codes in item order (None = not answered) and the score.
 
-    A complete instrument is scored by its published key; an incomplete one carries the
-    points of the items answered (a lower bound) with `complete` false.
+    A complete instrument is scored by its published key, and so is one missing no more items
+    than its key prorates (PHQ-9: two); any other incomplete one carries the points of the
+    items answered (a lower bound). `complete` is false whenever an item went unanswered.
     """
     instrument = get_instrument(plan.instrument)
     answers = list(plan.answers) + [None] * (len(instrument.items) - len(plan.answers))

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from device.audio.asr import AnswerKind
 from device.audio.pipeline import Utterance
 from device.config import DeviceConfig
-from device.content.library import ContentLibrary, load_library
+from device.content.library import ContentError, ContentLibrary, load_library
 from device.dialog.actions import Action, Emit, Expectation, Say, Speech
 from device.dialog.answers import resolve_yes_no
 from device.dialog.companion import Companion, CompanionSettings
@@ -78,13 +78,24 @@ class DialogStage:
         self._last_purge_s = 0.0
         self._dirty = False
         self._errors: list[str] = []
+        self.content_error: str | None = None  # an extra content pack that did not load
         self._expected: Expectation | None = None  # what the ears were last asked for
 
     @classmethod
     def from_config(cls, config: DeviceConfig) -> "DialogStage":
-        """The shipped content packs plus `[dialog] content_dirs`."""
+        """The shipped content packs plus `[dialog] content_dirs`.
+
+        A broken extra pack must not keep the robot (and its safety loop) from starting: the
+        shipped packs are used alone and the heartbeat's self-test names the problem.
+        """
         extra = [Path(d) for d in config.dialog.content_dirs]
-        return cls(config, load_library(extra))
+        try:
+            return cls(config, load_library(extra))
+        except ContentError as e:
+            log.error("extra content not loaded, using the shipped packs only: %s", e)
+            stage = cls(config, load_library())
+            stage.content_error = f"extra content not loaded: {e}"
+            return stage
 
     # -- the Stage protocol -------------------------------------------------------------------
     def start(self, ctx: StageContext) -> None:
@@ -99,6 +110,9 @@ class DialogStage:
                 self.companion.load(state)
             except (KeyError, TypeError, ValueError, ValidationError, ProtocolError) as e:
                 log.error("dialog state not restored (%s); starting fresh", e)
+                self.store.set_aside_state(type(e).__name__)
+                settings = CompanionSettings.from_config(self.config.dialog, ctx.language)
+                self.companion = Companion(settings, self.library)  # nothing half-restored
         schedule = self.store.load_schedule()
         if schedule is not None:
             self._apply(schedule)
@@ -122,7 +136,7 @@ class DialogStage:
             actions = self.companion.heard(speech, now)
         elif isinstance(item, Touch):
             if safety:
-                self.companion.presence(True, now)
+                self.companion.noticed(now)
                 return
             actions = self.companion.touched(item.kind, now)
         elif isinstance(item, Presence):
@@ -192,8 +206,9 @@ class DialogStage:
         """Content loaded, the state writable."""
         reminders = len(self.companion.reminders.reminders)
         detail = f"{reminders} reminders, {len(self.library)} content items"
-        if self._errors:
-            return [SelfTest(name="dialog", ok=False, detail=self._errors[-1][:200])]
+        problem = self._errors[-1] if self._errors else self.content_error
+        if problem:
+            return [SelfTest(name="dialog", ok=False, detail=problem[:200])]
         return [SelfTest(name="dialog", ok=True, detail=detail)]
 
     def stop(self) -> None:
@@ -256,6 +271,7 @@ class DialogStage:
         ctx = self._ctx
         if ctx is None:
             return
+        emitted = False
         for action in actions:
             if isinstance(action, Say):
                 if ctx.safety_active:
@@ -264,6 +280,11 @@ class DialogStage:
                 ctx.say(action.text)
             elif isinstance(action, Emit):
                 ctx.emit(action.type, action.payload)
+                emitted = True
+        if emitted:
+            # The event is in the outbox now; the state that settled it must be on disk too,
+            # or a power cut re-opens it (a confirmed medicine asked for again, then "missed").
+            self.save()
 
     def _result(self, command: Command, ok: bool, detail: str) -> CommandResult:
         now = self._ctx.clock.now() if self._ctx is not None else datetime.now(UTC)

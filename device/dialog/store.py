@@ -27,13 +27,25 @@ class DialogStoreError(DeviceError):
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` so that a crash leaves either the old or the new file."""
     tmp = path.with_name(f".{path.name}.tmp")
+    data = memoryview(text.encode("utf-8"))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, text.encode("utf-8"))
+        while data:  # os.write may take less than it is given
+            data = data[os.write(fd, data) :]
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    try:  # the rename itself must survive a power cut too
+        folder = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(folder)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the rename still happened
+    finally:
+        os.close(folder)
 
 
 class DialogStore:
@@ -82,6 +94,11 @@ class DialogStore:
             self._set_aside(self.state_path, "not a JSON object")
             return None
         return raw
+
+    def set_aside_state(self, why: str) -> None:
+        """Keep a state file that could not be restored beside the fresh one (never lost)."""
+        if self.state_path.exists():
+            self._set_aside(self.state_path, why)
 
     def save_state(self, state: dict[str, Any]) -> None:
         """Write the state atomically."""

@@ -30,14 +30,16 @@ class TranscriptLog:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
-                os.write(fd, (record + "\n").encode("utf-8"))
+                data = memoryview((record + "\n").encode("utf-8"))
+                while data:  # os.write may take less than it is given
+                    data = data[os.write(fd, data) :]
             finally:
                 os.close(fd)
         except OSError as e:
             log.error("transcript line not kept: %s", e)
 
     def entries(self) -> list[dict[str, Any]]:
-        """Every line still kept, oldest first (unreadable lines are skipped)."""
+        """Every line still kept, oldest first (unreadable or zone-less lines are skipped)."""
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
@@ -46,7 +48,8 @@ class TranscriptLog:
         for line in lines:
             try:
                 entry = json.loads(line)
-                datetime.fromisoformat(entry["at"])
+                if datetime.fromisoformat(entry["at"]).tzinfo is None:
+                    continue  # not written by `add`: its age cannot be told, so it goes
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue
             out.append(entry)

@@ -205,8 +205,8 @@ class ChatConsole:
         self._deliver(Heard(utterance, safety=safety))
         self.advance(TURN)
 
-    def command(self, kind: CommandType, payload: dict[str, Any]) -> None:
-        """A command as the cloud would send it."""
+    def command(self, kind: CommandType, payload: dict[str, Any]) -> bool:
+        """A command as the cloud would send it; whether the robot accepted it."""
         command = Command(
             command_id=uuid.uuid4().hex,
             device_id=self.device_id,
@@ -215,12 +215,14 @@ class ChatConsole:
             payload=payload,
         )
         result = self.stage.on_command(command)
+        accepted = result is not None and result.ok
         if result is None or not result.ok:
             why = result.detail if result is not None else "not handled"
             self.out.print(f"[red]command refused:[/] {escape(why)}")
         else:
             self.out.print(f"  [dim]{escape(result.detail)}[/]")
         self._flush()
+        return accepted
 
 
 def _duration(text: str) -> timedelta:
@@ -258,16 +260,23 @@ def _run_command(chat: ChatConsole, line: str) -> bool:
         chat.stage.handle(Presence(False, now_s), now_s)
     elif name == "touch":
         kind, _, zone = rest.partition(" ")
+        if (kind or "hug") not in {k.value for k in TouchKind}:
+            raise ValueError("usage: /touch hug|pat|squeeze")
         chat.stage.handle(Touch(TouchKind(kind or "hug"), zone or "head", now_s), now_s)
     elif name == "time":
         chat.advance(_until(chat.local(), rest))
     elif name == "wait":
         chat.advance(_duration(rest))
     elif name == "remind":
+        if len(rest.split()) < 2:
+            raise ValueError(
+                "usage: /remind KIND HH:MM LABEL (for example /remind medicine 08:00 혈압약)"
+            )
         kind, hhmm, *label = rest.split()
         spec = {"id": len(chat.reminders) + 1, "kind": kind, "label": " ".join(label) or kind}
-        chat.reminders.append({**spec, "times": [hhmm]})
-        chat.command(CommandType.SCHEDULE, {"reminders": chat.reminders})
+        wanted = [*chat.reminders, {**spec, "times": [hhmm]}]
+        if chat.command(CommandType.SCHEDULE, {"reminders": wanted}):
+            chat.reminders = wanted  # a refused reminder must not ride along with the next one
     elif name == "screening":
         spec = {"id": f"chat-{rest}", "instrument": rest, "due": chat.local().date().isoformat()}
         chat.command(CommandType.SCHEDULE, {"screenings": [spec]})

@@ -141,7 +141,7 @@ class _Counters:
 
 
 class FleetSimulator:
-    """Runs one fleet per `run()`; see the module doc for how each robot behaves."""
+    """One fleet, run once by `run()`; see the module doc for how each robot behaves."""
 
     def __init__(
         self,

@@ -6,6 +6,7 @@ export   → `emotion-VERSION.onnx` + sidecar (metrics, feature spec, self-test 
 card     → the Markdown model card from the exported sidecar
 """
 
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort  # type: ignore[import-untyped]
 
-from models.artifact import InputSpec, latest, write_artifact, write_manifest
+from models.artifact import InputSpec, atomic_write, latest, write_artifact, write_manifest
 from models.emotion import data as emotion_data
 from models.emotion import lexicon
 from models.emotion.card import render_card
@@ -95,6 +96,14 @@ def load_model(path: Path) -> TextModel:
         )
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+
+
 def _read_json(path: Path, hint: str) -> dict[str, Any]:
     if not path.is_file():
         raise ArtifactError(f"{path} does not exist; {hint}")
@@ -127,7 +136,7 @@ class EmotionRecipe:
             "tuning": run.tuning,
             "data_sha256": emotion_data.fingerprint(examples),
         }
-        (work_dir / TRAINING_FILE).write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
+        _write_json(work_dir / TRAINING_FILE, summary)
         return summary
 
     def evaluate(self, work_dir: Path, progress: Progress) -> dict[str, Any]:
@@ -151,12 +160,13 @@ class EmotionRecipe:
         noisy_baseline = by_language(noisy, evaluate_lexicon)
         task.advance()
         result = {
+            "model_sha256": _sha256(work_dir / MODEL_FILE),  # which weights these figures are of
             "split": "held-out test (test_ko.jsonl, test_en.jsonl)",
             "model": model_metrics,
             "lexicon_baseline": baseline,
             "simulated_asr_errors": {"model": noisy_model, "lexicon_baseline": noisy_baseline},
         }
-        (work_dir / EVALUATION_FILE).write_text(json.dumps(result, indent=2) + "\n", "utf-8")
+        _write_json(work_dir / EVALUATION_FILE, result)
         return result
 
     def export(self, work_dir: Path, out_dir: Path, version: str | None = None) -> list[Path]:
@@ -171,6 +181,11 @@ class EmotionRecipe:
         }
         if evaluation_path.is_file():
             evaluation = _read_json(evaluation_path, "")
+            if evaluation.get("model_sha256") != _sha256(work_dir / MODEL_FILE):
+                raise ArtifactError(
+                    f"{evaluation_path} holds the figures of another model than {MODEL_FILE}"
+                    " (trained again since?); run `dolbom models evaluate emotion` first"
+                )
             metrics = {"split": evaluation["split"], **evaluation["model"]}
             baseline = {"split": evaluation["split"], **evaluation["lexicon_baseline"]}
             if "simulated_asr_errors" in evaluation:

@@ -77,3 +77,17 @@ def test_chat_help_and_bad_input_are_explained() -> None:
     bad = runner.invoke(app, ["device", "chat", "--lang", "fr"], input="/quit\n")
     assert bad.exit_code == 2
     assert "--lang must be ko or en" in bad.output
+
+
+def test_a_refused_reminder_does_not_block_the_next_one() -> None:
+    out = _chat(["/remind medicine 25:00 혈압약", "/remind medicine 08:00 혈압약", "/quit"])
+    assert "command refused" in out
+    assert "schedule: reminders 1, screenings kept" in out
+
+
+def test_incomplete_console_commands_say_how_to_write_them() -> None:
+    out = _chat(["/remind", "/remind medicine", "/touch kick", "/quit"])
+    assert out.count("usage: /remind KIND HH:MM LABEL") == 2
+    assert "not enough values to unpack" not in out
+    assert "usage: /touch hug|pat|squeeze" in out
+    assert "TouchKind" not in out

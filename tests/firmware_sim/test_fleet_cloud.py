@@ -109,6 +109,20 @@ def test_fleet_events_are_stored_exactly_once_and_the_report_matches_the_store(
                 rec.publish(f"dolbom/v1/devices/{prefix}-{i:06d}/status", b"", retain=True)
 
 
+@pytest.mark.mosquitto
+def test_fleet_cli_with_a_wrong_token_stops_before_connecting(
+    cloud: CloudService, mqtt_broker: tuple[str, int]
+) -> None:
+    assert cloud.api_url is not None
+    result = CliRunner().invoke(
+        app,
+        ["sim", "fleet", "--devices", "2", "--duration", "1", "--api", cloud.api_url],
+        env={"DOLBOM_API_TOKEN": "not-the-token"},
+    )
+    assert result.exit_code == 1
+    assert "refused the token (401)" in result.stderr
+
+
 def test_fleet_cli_refuses_api_without_a_token() -> None:
     result = CliRunner().invoke(
         app,

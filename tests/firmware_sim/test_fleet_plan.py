@@ -125,3 +125,14 @@ def test_broker_url_elsewhere_or_malformed_is_refused(url: str, why: str) -> Non
 def test_bad_settings_say_what_to_change(kwargs: dict[str, object], why: str) -> None:
     with pytest.raises(FleetError, match=why):
         FleetConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_fleet_larger_than_the_descriptor_limit_is_refused_before_connecting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import firmware_sim.fleet.simulator as simulator
+
+    monkeypatch.setattr(simulator, "raise_fd_limit", lambda needed: 100)
+    config = FleetConfig(devices=500, prefix="fds", broker=BrokerAddress("127.0.0.1", 9))
+    with pytest.raises(FleetError, match="file descriptors"):
+        FleetSimulator(config).run()

@@ -14,6 +14,7 @@ from models.emotion.data import Example
 from models.emotion.features import DIM, featurize, featurize_batch
 from models.emotion.text import LABELS
 from models.emotion.train import TextModel, classification_metrics, fit, to_onnx
+from models.errors import ArtifactError
 from models.registry import NullProgress, get
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "models" / "artifacts"
@@ -128,21 +129,24 @@ def test_the_committed_model_tells_pain_from_joy_and_their_valence() -> None:
     assert pain.valence < 0 < joy.valence
 
 
+TRAINING = {
+    "seed": 5,
+    "n_authored": 10,
+    "n_train_rows": 40,
+    "validation": {"all": {"macro_f1": 0.5}},
+    "lexicon_validation": {"all": {"macro_f1": 0.4}},
+    "data_sha256": "0" * 64,
+}
+"""A training summary as `train` writes it, for export tests that skip the training."""
+
+
 def test_the_recipe_is_registered_and_exports_what_the_robot_loads(tmp_path: Path) -> None:
     assert isinstance(get("emotion"), recipe.EmotionRecipe)
     work, out = tmp_path / "work", tmp_path / "out"
     model = _random_model("class_mean", seed=3)
     recipe.save_model(model, work / recipe.MODEL_FILE)
     assert np.array_equal(recipe.load_model(work / recipe.MODEL_FILE).coef, model.coef)
-    training = {
-        "seed": 5,
-        "n_authored": 10,
-        "n_train_rows": 40,
-        "validation": {"all": {"macro_f1": 0.5}},
-        "lexicon_validation": {"all": {"macro_f1": 0.4}},
-        "data_sha256": "0" * 64,
-    }
-    (work / recipe.TRAINING_FILE).write_text(json.dumps(training), encoding="utf-8")
+    (work / recipe.TRAINING_FILE).write_text(json.dumps(TRAINING), encoding="utf-8")
     paths = recipe.RECIPE.export(work, out, "0.0.1")
     loaded = EmotionModel.load(paths[0])  # sha256, spec, self-test, feature spec
     assert loaded.ref.version == "0.0.1"
@@ -159,3 +163,14 @@ def test_evaluate_without_a_trained_model_says_what_to_run(tmp_path: Path) -> No
 
     with pytest.raises(ArtifactError, match="dolbom models train emotion"):
         recipe.RECIPE.evaluate(tmp_path, NullProgress())
+
+
+def test_export_refuses_held_out_metrics_of_an_earlier_model(tmp_path: Path) -> None:
+    work, out = tmp_path / "work", tmp_path / "out"
+    recipe.save_model(_random_model("class_mean", seed=3), work / recipe.MODEL_FILE)
+    (work / recipe.TRAINING_FILE).write_text(json.dumps(TRAINING), encoding="utf-8")
+    recipe.RECIPE.evaluate(work, NullProgress())
+    recipe.RECIPE.export(work, out, "0.0.1")  # evaluated model: exports
+    recipe.save_model(_random_model("class_mean", seed=4), work / recipe.MODEL_FILE)  # retrained
+    with pytest.raises(ArtifactError, match="dolbom models evaluate emotion"):
+        recipe.RECIPE.export(work, out, "0.0.2")

@@ -206,7 +206,6 @@ class MetricOut(BaseModel):
     present_minutes: float | None
     reminder_adherence: float | None
     alerts: dict[str, Any] | None
-    heartbeats: int
     device_up_hours: int
     hours_with_data: int
     model_versions: dict[str, Any]
@@ -616,7 +615,6 @@ def list_metrics(
                 present_minutes=m.present_minutes,
                 reminder_adherence=m.reminder_adherence,
                 alerts=m.alerts,
-                heartbeats=m.heartbeats,
                 device_up_hours=m.device_up_hours,
                 hours_with_data=m.hours_with_data,
                 model_versions=m.model_versions,

@@ -56,7 +56,6 @@ def test_day_sums_every_stream(study: StudyWorld, sessions: sessionmaker[Session
     assert row.touch_counts == {"hug": 2, "pat": 3, "squeeze": 0}
     assert (row.reminders_given, row.reminders_confirmed, row.reminders_missed) == (1, 1, 1)
     assert row.reminder_adherence == 0.5
-    assert row.heartbeats == 6
     assert row.device_up_hours == 3
     assert row.model_versions == {"activity": ["2.1"], "emotion-ko": ["1.0.0"]}
     assert row.alerts == {}

@@ -174,6 +174,17 @@ def test_hostile_strings_are_escaped() -> None:
         assert "<script" not in svg
 
 
+def test_dollar_signs_in_names_are_text_not_math() -> None:
+    data = study(with_trends=False)
+    name = "GDS $x_$ (paid)"  # two dollar signs: matplotlib would parse it as math
+    data.instruments[0] = R.InstrumentResults(
+        instrument=name, trajectories=data.instruments[0].trajectories
+    )
+    html = R.render_report(data)
+    plot = next(svg for svg in images(html) if "per arm" in svg)
+    assert f"{name}: mean ± 95 % CI per arm</text>" in plot
+
+
 def test_an_arm_without_data_still_renders() -> None:
     data = study(arms=["control", "intervention", "waitlist"])
     html = R.render_report(data)

@@ -197,3 +197,14 @@ def test_real_listener_runs_an_expected_answer_end_to_end(vosk_model: Any, clip:
     assert heard
     assert heard[0].answer_kind is AnswerKind.YES_NO
     assert 0.0 <= heard[0].answer_confidence <= 1.0
+
+
+@pytest.mark.slow
+def test_every_screening_scale_builds_a_korean_answer_grammar(vosk_model: Any) -> None:
+    from protocol.instruments import INSTRUMENTS
+
+    recognizer = SpeechRecognizer(vosk_model)
+    for instrument in INSTRUMENTS.values():
+        options = [o.ko for o in instrument.options]
+        grammar = recognizer.answer_grammar(AnswerKind.SCALE, options)
+        assert len(grammar.phrases) == len(options)

@@ -191,7 +191,7 @@ def test_a_proverb_quiz_takes_a_fuzzy_answer_then_a_hint(make_sim: SimFactory) -
 def test_a_memory_game_counts_the_words_remembered(make_sim: SimFactory) -> None:
     sim = make_sim(at("14:00"), **NO_CHECKIN)
     sim.companion.greeted.add("2026-11-27:afternoon")
-    sim.hear("기억력 놀이 하자")
+    sim.hear("기억력 게임 하자")
     assert "사과, 배, 감" in sim.said()[-1]
     sim.advance(timedelta(seconds=6))
     assert sim.said()[-1] == "자, 방금 들으신 단어 중에 생각나는 것을 말씀해 보세요."

@@ -189,3 +189,20 @@ def test_i_ate_does_not_confirm_the_medicine(make_sim: SimFactory) -> None:
     sim.advance(timedelta(minutes=3))
     sim.hear("약 먹었어요")
     assert _statuses(sim) == [("2", "confirmed", 2), ("1", "confirmed", 1)]
+
+
+def test_i_ate_in_answer_to_the_medicine_prompt_does_not_confirm_it(
+    make_sim: SimFactory,
+) -> None:
+    medicine = {"reminders": [{"id": 1, "kind": "medicine", "label": "혈압약", "times": ["08:00"]}]}
+    sim = make_sim(at("07:58"), schedule=medicine, max_offers_per_day=0)
+    sim.presence(True)
+    sim.companion.greeted.add("2026-11-27:morning")
+    sim.companion.checkin_day = "2026-11-27"
+    sim.until(at("08:00") + timedelta(seconds=5))
+    assert "혈압약 드실 시간이에요" in sim.said()[-1]
+    sim.hear("밥은 먹었어")  # the meal, not the pills: ask again, record nothing
+    assert _statuses(sim) == []
+    assert "혈압약" in sim.said()[-1]
+    sim.hear("약도 먹었어")
+    assert _statuses(sim) == [("1", "confirmed", 1)]

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -9,19 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from device.agent import Agent
 from device.audio.asr import AnswerKind
 from device.audio.pipeline import Utterance
 from device.audio.source import AudioChunk
-from device.clock import ScaledClock
+from device.clock import Clock, ScaledClock
 from device.config import DeviceConfig, DialogConfig
 from device.dialog.intents import Intent
 from device.dialog.stage import DialogStage
+from device.dialog.store import write_atomic
 from device.dialog.transcripts import TranscriptLog
 from device.main import default_stages
 from device.outbox import Outbox
-from device.sensors import Presence
+from device.sensors import Presence, Touch, TouchKind
 from device.stages import Heard
 from protocol import Command, CommandType, EventType
 from tests.device.dialog.conftest import SEOUL
@@ -266,7 +269,7 @@ async def test_the_stage_keeps_transcripts_on_the_robot_and_purges_them_at_start
 class FakeContext:
     """The agent as the stage sees it, without the agent."""
 
-    def __init__(self, clock: ScaledClock) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.device_id = "robot-dialog"
         self.language = "ko"
         self.clock = clock
@@ -354,3 +357,134 @@ def test_the_stage_asks_the_ears_for_the_answer_it_expects(tmp_path: Path) -> No
     stage.handle(Heard(lost, safety=False), 2.0)
     assert "함께 지낼 사람이 없다고" in ctx.said[-1]
     assert ctx.expected[-1] == (AnswerKind.SCALE, ("거의 없다", "가끔 있다", "자주 있다"))
+
+
+class ManualClock:
+    """Time that moves only when the test says so."""
+
+    def __init__(self, start: datetime) -> None:
+        self.at = start
+        self.elapsed_s = 0.0
+
+    def monotonic(self) -> float:
+        return self.elapsed_s
+
+    def now(self) -> datetime:
+        return self.at + timedelta(seconds=self.elapsed_s)
+
+
+def test_a_reminder_settled_just_before_a_power_cut_is_not_reported_twice(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path)
+    clock = ManualClock(datetime(2026, 11, 27, 7, 59, 50, tzinfo=SEOUL))
+    first = DialogStage.from_config(config)
+    ctx = FakeContext(clock)
+    first.start(ctx)
+    first.on_command(_schedule_command(SCHEDULE))
+    first.handle(ctx.posted.pop(), 0.0)
+    first.handle(Presence(True, 0.0), 0.0)
+    first.tick(0.0)
+    while not any("혈압약" in line for line in ctx.said) and clock.elapsed_s < 600:
+        clock.elapsed_s += 5.0  # after the greeting, the reminder due at 08:00 is spoken
+        first.tick(clock.elapsed_s)
+    assert any("혈압약" in line for line in ctx.said)
+    first.handle(Heard(_utt("약 먹었어", Intent.DONE), safety=False), clock.elapsed_s)
+    [confirmed] = [p for kind, p in ctx.emitted if kind is EventType.REMINDER]
+    assert confirmed["status"] == "confirmed"
+    # The power goes: no stop(), no periodic save yet. The robot comes back an hour later.
+    later = ManualClock(datetime(2026, 11, 27, 9, 0, tzinfo=SEOUL))
+    second = DialogStage.from_config(config)
+    ctx2 = FakeContext(later)
+    second.start(ctx2)
+    for minute in range(0, 180, 1):
+        later.elapsed_s = minute * 60.0
+        second.tick(later.elapsed_s)
+    assert [p for kind, p in ctx2.emitted if kind is EventType.REMINDER] == []
+    assert not any("혈압약" in line for line in ctx2.said)
+
+
+def test_a_broken_extra_content_pack_does_not_keep_the_robot_from_starting(
+    tmp_path: Path,
+) -> None:
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    (packs / "family.ko.toml").write_text('[pack]\nlanguage = "ko"\ncategory = "story"\n')
+    stage = DialogStage.from_config(_config(tmp_path, content_dirs=(str(packs),)))
+    assert len(stage.library) > 0  # the shipped packs still load
+    [test] = stage.self_tests()
+    assert not test.ok
+    assert "family.ko.toml" in test.detail
+    stage.start(FakeContext(ScaledClock(1.0, datetime(2026, 11, 27, 7, 0, tzinfo=SEOUL))))
+    stage.save()  # a good save does not hide the content problem
+    assert not stage.self_tests()[0].ok
+
+
+def test_a_transcript_line_without_a_time_zone_is_purged_not_fatal(tmp_path: Path) -> None:
+    log = TranscriptLog(tmp_path / "t.jsonl", timedelta(hours=24))
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    log.add("senior", "오늘 한 말", now - timedelta(hours=1))
+    with (tmp_path / "t.jsonl").open("a") as f:
+        f.write(json.dumps({"at": "2026-11-27T11:00:00", "who": "senior", "text": "x"}) + "\n")
+    assert log.purge(now) == 1
+    assert [e["text"] for e in log.entries()] == ["오늘 한 말"]
+
+
+def test_a_touch_during_an_alert_is_not_taken_for_a_presence_sensor(tmp_path: Path) -> None:
+    clock = ManualClock(datetime(2026, 11, 27, 15, 0, tzinfo=SEOUL))
+    stage = DialogStage.from_config(_config(tmp_path))
+    ctx = FakeContext(clock)
+    stage.start(ctx)
+    stage.companion.greeted.add("2026-11-27:afternoon")
+    ctx.safety_active = True
+    stage.handle(Touch(TouchKind.PAT, "head", 0.0), 0.0)
+    stage.tick(0.0)
+    ctx.safety_active = False
+    assert stage.companion.present is None  # this robot has no presence sensor
+    clock.elapsed_s = 2.5 * 3600  # 17:30, the senior went out long ago
+    stage.tick(clock.elapsed_s)
+    assert ctx.said == []  # no "good evening" to an empty room
+
+
+def test_the_state_file_is_written_whole_even_when_the_disk_takes_it_in_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+
+    def short_write(fd: int, data: bytes | memoryview) -> int:
+        return real_write(fd, bytes(data[:7]))  # os.write may write less than it was given
+
+    monkeypatch.setattr(os, "write", short_write)
+    state = {"greeted": ["2026-11-27:morning"], "note": "잘 주무셨어요?" * 20}
+    write_atomic(tmp_path / "state.json", json.dumps(state, ensure_ascii=False))
+    monkeypatch.undo()
+    assert json.loads((tmp_path / "state.json").read_text(encoding="utf-8")) == state
+
+
+def test_a_transcript_line_is_kept_whole_when_the_disk_takes_it_in_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data[:5])))
+    log = TranscriptLog(tmp_path / "t.jsonl", timedelta(hours=24))
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    log.add("senior", "오늘 한 말", now)
+    log.add("robot", "네, 그러셨군요", now)
+    monkeypatch.undo()
+    assert [e["text"] for e in log.entries()] == ["오늘 한 말", "네, 그러셨군요"]
+
+
+def test_a_state_file_that_does_not_fit_is_set_aside_and_the_robot_starts_clean(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "dialog").mkdir()
+    bad = {
+        "greeted": ["2026-11-27:morning"],
+        "reminders": {"reminders": [{"id": 1, "kind": "medicine"}]},  # no label, no times
+    }
+    (tmp_path / "dialog" / "state.json").write_text(json.dumps(bad))
+    stage = DialogStage.from_config(_config(tmp_path))
+    stage.start(FakeContext(ScaledClock(1.0, datetime(2026, 11, 27, 7, 0, tzinfo=SEOUL))))
+    assert stage.companion.greeted == set()  # nothing half-restored
+    [kept] = list((tmp_path / "dialog").glob("state.json.bad-*"))
+    assert json.loads(kept.read_text()) == bad

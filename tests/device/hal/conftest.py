@@ -2,12 +2,13 @@
 
 import queue
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from device.audio.asr import AnswerKind
 from device.clock import ScaledClock
 from device.hal.stage import HalStage
 from device.safety.countdown import Trigger
@@ -55,6 +56,9 @@ class FakeContext:
 
     def step(self, name: str, detail: str) -> None:
         self.steps.append((name, detail))
+
+    def expect_answer(self, kind: AnswerKind | None, options: Sequence[str] = ()) -> None:
+        self.steps.append(("expect_answer", str(kind)))
 
     def events(self, event_type: EventType) -> list[Payload]:
         return [p for t, p in self.emitted if t is event_type]

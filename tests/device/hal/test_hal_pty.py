@@ -16,7 +16,7 @@ from device.sensors import (
 )
 from firmware_sim.world import EventKind, Segment, WorldEvent
 from protocol import EventType
-from protocol.events import DeviceFaultPayload
+from protocol.events import BatteryPayload, DeviceFaultPayload
 from tests.device.hal.conftest import Rig
 
 Make = Callable[..., Rig]
@@ -57,7 +57,8 @@ def test_readings_arrive_typed_with_band_imu_at_50_hz(make_rig: Make) -> None:
         assert abs(b.t0_s - (a.t0_s + len(a.samples) / 50.0)) < 0.05
     assert any(isinstance(x, Presence) and x.present for x in rig.ctx.seen)
     assert any(isinstance(x, BatteryReading) for x in rig.ctx.seen)
-    assert [p.level_pct for p in rig.ctx.events(EventType.BATTERY)] == [80.0]
+    battery = rig.ctx.events(EventType.BATTERY)
+    assert [p.level_pct for p in battery if isinstance(p, BatteryPayload)] == [80.0]
     assert rig.stage.hello is not None
     assert rig.stage.hello.firmware == "1.2.0"
 

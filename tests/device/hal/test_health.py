@@ -57,7 +57,7 @@ def test_identical_imu_samples_across_batches_are_a_stuck_sensor() -> None:
     watch = StuckWatch("band", min_samples=100)
     rng = np.random.default_rng(0)
     assert watch.samples(rng.normal(size=(60, 6)).astype(np.float32)) is None
-    frozen = np.tile(np.float32([0.1, 0.2, 0.98, 1.0, -2.0, 0.5]), (60, 1))
+    frozen = np.tile(np.array([0.1, 0.2, 0.98, 1.0, -2.0, 0.5], dtype=np.float32), (60, 1))
     assert watch.samples(frozen) is None  # 60 so far
     change = watch.samples(frozen)  # 120 in a row
     assert change is not None
@@ -69,7 +69,7 @@ def test_identical_imu_samples_across_batches_are_a_stuck_sensor() -> None:
 
 def test_a_long_frozen_run_inside_one_large_batch_is_found() -> None:
     rng = np.random.default_rng(1)
-    frozen = np.tile(np.float32([0, 0, 1, 0, 0, 0]), (150, 1))
+    frozen = np.tile(np.array([0, 0, 1, 0, 0, 0], dtype=np.float32), (150, 1))
     batch = np.concatenate([rng.normal(size=(20, 6)), frozen, rng.normal(size=(20, 6))])
     change = StuckWatch("body", 100).samples(batch.astype(np.float32))
     assert change is not None

@@ -126,6 +126,7 @@ def upgrade() -> None:
         "ix_assessments_participant", "assessments", ["participant_id", "administered_at"]
     )
     op.create_index("ix_events_received_at", "events", ["received_at"])
+    op.create_index("ix_events_device_type_ts", "events", ["device_id", "type", "ts"])
     op.create_table(
         "daily_metrics",
         sa.Column(
@@ -148,7 +149,6 @@ def upgrade() -> None:
         sa.Column("reminders_missed", sa.Integer(), nullable=True),
         sa.Column("reminder_adherence", sa.Float(), nullable=True),
         sa.Column("alerts", _JSON, nullable=True),
-        sa.Column("heartbeats", sa.Integer(), nullable=False),
         sa.Column("device_up_hours", sa.Integer(), nullable=False),
         sa.Column("hours_with_data", sa.Integer(), nullable=False),
         sa.Column("events", sa.Integer(), nullable=False),
@@ -159,6 +159,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop the research tables."""
+    op.drop_index("ix_events_device_type_ts", table_name="events")
     op.drop_index("ix_events_received_at", table_name="events")
     for table in (
         "daily_metrics",
