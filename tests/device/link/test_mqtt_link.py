@@ -235,6 +235,33 @@ def test_malformed_and_misaddressed_commands_are_ignored(robot: Robot) -> None:
     assert ids == ["cmd-good"]
 
 
+def test_a_slow_command_does_not_hold_up_an_emergency(robot: Robot) -> None:
+    """A model download may take seconds: events keep flowing while the command runs."""
+    started, release = threading.Event(), threading.Event()
+
+    def on_command(cmd: Command) -> CommandResult:
+        started.set()
+        release.wait(WAIT_S)  # a long download
+        return CommandResult(command_id=cmd.command_id, device_id=cmd.device_id, ts=TS, ok=True)
+
+    events, results = events_topic(robot.device_id), results_topic(robot.device_id)
+    with robot.recorder(events, results, status_topic(robot.device_id)) as rec:
+        link = robot.make_link(on_command=on_command)
+        link.start()
+        assert wait_online(rec, robot.device_id)
+        rec.publish(
+            commands_topic(robot.device_id), command(robot.device_id).model_dump_json().encode()
+        )
+        assert started.wait(WAIT_S)
+        seq = robot.append(1, Priority.CRITICAL)
+        link.notify()
+        assert rec.wait_for(lambda ms: seq in seqs_of([m for m in ms if m.topic == events]))
+        assert not rec.snapshot(results)  # the command is still running
+        release.set()
+        assert rec.wait_for(lambda ms: any(m.topic == results for m in ms), WAIT_S)
+        assert decode_result(rec.snapshot(results)[0].payload).ok
+
+
 def test_a_failing_command_handler_is_reported_not_fatal(robot: Robot) -> None:
     def on_command(cmd: Command) -> CommandResult:
         raise RuntimeError("schedule store is full")
