@@ -226,8 +226,7 @@ def run_scenario(
     report = ScenarioReport(scenario, speed, seed)
     clips = synthesize_lines(scenario, workdir / "clips")
     load_model()  # once per process: ~2.5 s; runs after the first share it
-    clock = ScaledClock(speed, start=scenario.start)
-    clock.set_speed(0.0)  # held still until every part is up
+    clock = ScaledClock(1.0, start=scenario.start)  # real time until every part is up
     stack: list[Callable[[], None]] = []
     lock = threading.Lock()
     stop = asyncio.Event()
@@ -243,7 +242,7 @@ def run_scenario(
             report.robot.append((clock.monotonic(), step.name, step.detail))
             if step.name == "heard" and not step.detail.startswith("early"):
                 report.heard.append(clock.monotonic())
-        if step.name not in ("outbox", "heard", "mcu", "hal") or step.name == "heard":
+        if step.name not in ("outbox", "mcu", "hal"):
             say(f"  {_hms(clock.monotonic())}  robot   {step.name}: {step.detail}")
 
     try:

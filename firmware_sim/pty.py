@@ -23,7 +23,8 @@ from firmware_sim.mcu import VirtualMcu
 log = logging.getLogger(__name__)
 
 POLL_S = 0.01
-WRITE_WAIT_S = 0.5  # the host is not reading: wait this long, then the MCU's buffer overflows
+MAX_PENDING = 65536  # bytes the firmware may have waiting for the PTY before it pauses
+WRITE_GIVE_UP_S = 5.0  # nobody has read for this long (real seconds): drop what waits
 
 
 class PtyMcu:
@@ -108,15 +109,22 @@ class PtyMcu:
 
     def _loop(self) -> None:
         was_powered = True
+        pending = bytearray()  # sent by the MCU, not yet taken by the PTY
+        stuck_since: float | None = None
         while not self._stop.is_set():
             now = self.clock.monotonic()
             with self._lock:
-                data = self.mcu.advance(now)
+                # backpressure: while the host is not reading, the firmware waits (it falls
+                # behind the clock and catches up, its timestamps stay right) instead of
+                # dropping bytes as a real UART without flow control would at 1×
+                if len(pending) < MAX_PENDING:
+                    pending += self.mcu.advance(now)
                 connected = self.mcu.serial_connected(now)
                 powered = self.mcu.powered
             if not connected and self._master is not None:
                 log.info("UART cable pulled: the PTY goes away")
                 self._close()
+                pending.clear()
                 if self.link is not None:
                     with contextlib.suppress(FileNotFoundError):
                         self.link.unlink()
@@ -127,17 +135,27 @@ class PtyMcu:
                 self.on_power_off()
             was_powered = powered
             if self._master is None:
+                pending.clear()
                 time.sleep(POLL_S)
                 continue
-            if data:
-                self._write(data)
+            master = self._master
             try:
-                ready, _, _ = select.select([self._master], [], [], POLL_S)
+                readable, writable, _ = select.select(
+                    [master], [master] if pending else [], [], POLL_S
+                )
             except (OSError, ValueError):
                 continue
-            if ready:
+            if writable and pending:
+                n = self._write(master, pending)
+                del pending[:n]
+                stuck_since = None if n else (stuck_since or time.monotonic())
+            if stuck_since is not None and time.monotonic() - stuck_since > WRITE_GIVE_UP_S:
+                self.tx_overflow_bytes += len(pending)  # nobody reads: the buffer overflows
+                pending.clear()
+                stuck_since = None
+            if readable:
                 try:
-                    incoming = os.read(self._master, 65536)
+                    incoming = os.read(master, 65536)
                 except OSError as e:
                     if e.errno not in (errno.EAGAIN, errno.EIO):
                         raise
@@ -146,19 +164,12 @@ class PtyMcu:
                     with self._lock:
                         self.mcu.receive(incoming, self.clock.monotonic())
 
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        deadline = time.monotonic() + WRITE_WAIT_S
-        while view and self._master is not None:
-            try:
-                n = os.write(self._master, view)
-                view = view[n:]
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    break
-                select.select([], [self._master], [], POLL_S)
-            except OSError as e:
-                if e.errno != errno.EIO:
-                    raise
-                break
-        self.tx_overflow_bytes += len(view)
+    def _write(self, master: int, data: bytearray) -> int:
+        try:
+            return os.write(master, data)
+        except BlockingIOError:
+            return 0
+        except OSError as e:
+            if e.errno != errno.EIO:
+                raise
+            return 0

@@ -145,7 +145,7 @@ class Sidecar:
                 self_test=dict(raw.get("self_test", {})),
                 description=str(raw.get("description", "")),
             )
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ArtifactError(f"{where}: missing or malformed field: {e}") from None
         check_name_version(sidecar.name, sidecar.version, where)
         if not re.fullmatch(r"[0-9a-f]{64}", sidecar.sha256):
@@ -272,8 +272,8 @@ def read_sidecar(path: Path) -> Sidecar:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ArtifactError(f"{path}: no such sidecar") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ArtifactError(f"{path}: not valid JSON: {e}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"{path}: not readable JSON: {e}") from None
     return Sidecar.from_json(raw, str(path))
 
 

@@ -13,8 +13,6 @@ line to `RECIPES` below.
 """
 
 import importlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -97,9 +95,3 @@ def get(name: str) -> Recipe:
 def work_dir(name: str) -> Path:
     """Where `train` leaves a recipe's models for `evaluate` and `export`."""
     return WORK_ROOT / name
-
-
-@contextmanager
-def no_progress() -> Iterator[Progress]:
-    """A progress sink for tests and scripts."""
-    yield NullProgress()

@@ -11,6 +11,7 @@ running without that model and reports a `device_fault`.
 import hashlib
 import json
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ class Expect:
     columns: tuple[str, ...] | None = None
     sample_rate_hz: float | None = None
     labels: tuple[str, ...] | None = None  # labels the caller relies on (subset)
+    fixed: tuple[int, ...] = ()  # input dimensions the sidecar must fix (a window length)
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,37 @@ def parse_sidecar(raw: Any, path: Path) -> ModelInfo:
         raise _bad(path, "sha256 must be 64 lowercase hex digits")
     if "scores" not in info.outputs:
         raise _bad(path, "outputs must name the 'scores' output")
+    _check_decision(info.decision, path)
     return info
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_decision(decision: dict[str, Any], path: Path) -> None:
+    """The windowing and alarm fields the motion stage reads, when present, must be usable."""
+    for key in ("hop", "window"):
+        if key in decision and not _count(decision[key]):
+            raise _bad(path, f"decision.{key} must be a whole number above 0")
+    threshold = decision.get("threshold", 0.5)
+    if "threshold" in decision and not (_number(threshold) and 0.0 <= threshold <= 1.0):
+        raise _bad(path, "decision.threshold must be a number from 0 to 1")
+    refractory = decision.get("refractory_s", 0.0)
+    if "refractory_s" in decision and not (_number(refractory) and refractory >= 0):
+        raise _bad(path, "decision.refractory_s must be a number of seconds, 0 or more")
+    bucket = decision.get("impact_bucket", [0, 1])
+    if not (
+        isinstance(bucket, list)
+        and len(bucket) == 2
+        and all(isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in bucket)
+        and bucket[0] <= bucket[1]
+    ):
+        raise _bad(path, "decision.impact_bucket must be two whole numbers [first, last]")
 
 
 def read_sidecar(path: Path) -> ModelInfo:
@@ -250,6 +282,12 @@ def _check_expect(info: ModelInfo, expect: Expect, where: str) -> None:
         if not ok:
             raise ModelLoadError(
                 f"{where}: input shape {list(spec.shape)} does not fit {list(expect.shape)}"
+            )
+    for dim in expect.fixed:
+        if dim >= len(spec.shape) or spec.shape[dim] is None:
+            raise ModelLoadError(
+                f"{where}: the sidecar's input shape {list(spec.shape)} must fix dimension"
+                f" {dim} (the window length)"
             )
     if expect.columns is not None and spec.columns != expect.columns:
         raise ModelLoadError(

@@ -35,6 +35,7 @@ ACTIVITY_EXPECT = Expect(
     columns=IMU_COLUMNS,
     sample_rate_hz=IMU_RATE_HZ,
     labels=("lying", "sitting", "standing", "walking", "transition"),
+    fixed=(1,),  # the window length
 )
 FALL_EXPECT = Expect(
     dtype="float32",
@@ -42,6 +43,7 @@ FALL_EXPECT = Expect(
     columns=IMU_COLUMNS,
     sample_rate_hz=IMU_RATE_HZ,
     labels=("fall",),
+    fixed=(1,),
 )
 GAP_S = 0.25  # a longer hole in the band's stream starts the windows afresh
 BODY_TILT_COS = 0.5  # the robot lies on its side: gravity more than 60° off its upright axis

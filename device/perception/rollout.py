@@ -17,15 +17,18 @@ The caller turns the outcome into the command's `command-result`.
 """
 
 import hashlib
+import ipaddress
 import json
 import logging
 import os
-import re
+import ssl
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import ValidationError
@@ -37,6 +40,8 @@ from protocol.commands import ModelRolloutPayload
 log = logging.getLogger(__name__)
 
 ACTIVE = "active.json"
+_ACTIVE_LOCK = threading.Lock()  # the motion and mood stages each own a store over one file
+MAX_RESPONSE_BYTES = 4 * 2**20 + 4096  # the largest chunk a rollout payload may announce
 
 
 class RolloutError(DeviceError):
@@ -131,12 +136,13 @@ class ModelStore:
 
     def set_active(self, name: str, version: str | None, previous: str | None) -> None:
         """Switch `name` to `version` (None: back to the shipped model), remembering `previous`."""
-        table = self.active()
-        if version is None:
-            table.pop(name, None)
-        else:
-            table[name] = {"version": version, "previous": previous}
-        atomic_write(self.install_dir / ACTIVE, (json.dumps(table, indent=2) + "\n").encode())
+        with _ACTIVE_LOCK:  # read-modify-write; every stage's store shares the one file
+            table = self.active()
+            if version is None:
+                table.pop(name, None)
+            else:
+                table[name] = {"version": version, "previous": previous}
+            atomic_write(self.install_dir / ACTIVE, (json.dumps(table, indent=2) + "\n").encode())
 
     def current_version(self, name: str) -> str | None:
         """The installed version in use, None for the shipped model."""
@@ -155,6 +161,15 @@ class Fetcher(Protocol):
         """Release the connection."""
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class HttpFetcher:
     """The real fetcher: httpx to the configured cloud, TLS verified against its CA."""
 
@@ -165,32 +180,68 @@ class HttpFetcher:
         ca_file: str | None = None,
         timeout_s: float = 30.0,
         client: httpx.Client | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
-        if not re.match(r"^https?://", base_url):
+        parts = urlsplit(base_url)
+        if not parts.hostname or parts.scheme not in ("https", "http"):
             raise RolloutError(
-                f"perception.cloud_url must start with https:// or http://, not {base_url!r}"
+                f"perception.cloud_url must be https://host[:port], not {base_url!r}"
             )
-        verify: Any = ca_file if ca_file else True
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise RolloutError(
+                f"perception.cloud_url {base_url!r}: use https:// (plain http:// only for a"
+                " cloud on this machine, 127.0.0.1 or ::1)"
+            )
+        self.max_response_bytes = max_response_bytes
         self._owned = client is None
-        self._client = client or httpx.Client(
-            base_url=base_url.rstrip("/"), verify=verify, timeout=timeout_s, follow_redirects=False
-        )
+        if client is None:
+            verify: ssl.SSLContext | bool = True
+            if ca_file:
+                try:
+                    verify = ssl.create_default_context(cafile=ca_file)
+                except (OSError, ssl.SSLError) as e:
+                    raise RolloutError(
+                        f"perception.cloud_ca_file: cannot read the CA file {ca_file!r}: {e}"
+                    ) from None
+            client = httpx.Client(
+                base_url=base_url.rstrip("/"),
+                verify=verify,
+                timeout=timeout_s,
+                follow_redirects=False,
+                trust_env=False,
+            )
+        self._client = client
 
     def get(self, path: str, token: str, params: Mapping[str, int] | None = None) -> bytes:
-        """GET with the bearer token; RolloutError with the cloud's reason on failure."""
+        """GET with the bearer token; RolloutError with the cloud's reason on failure.
+
+        The body is read as it streams and cut off past `max_response_bytes`, whatever the
+        server's Content-Length says.
+        """
+        limit = self.max_response_bytes
         try:
-            resp = self._client.get(
-                path, params=dict(params or {}), headers={"Authorization": f"Bearer {token}"}
-            )
+            with self._client.stream(
+                "GET",
+                path,
+                params=dict(params or {}),
+                headers={"Authorization": f"Bearer {token}"},
+            ) as resp:
+                body = bytearray()
+                for part in resp.iter_bytes():
+                    body += part
+                    if len(body) > limit:
+                        raise RolloutError(
+                            f"the cloud sent more than {limit} bytes for {path}: abandoned"
+                        )
         except httpx.HTTPError as e:
             raise RolloutError(f"cannot reach the cloud for {path}: {e}") from None
         if resp.status_code != 200:
             try:
-                reason = str(resp.json().get("detail", ""))
-            except ValueError:
-                reason = resp.text[:100]
+                reason = str(json.loads(bytes(body)).get("detail", ""))
+            except (ValueError, AttributeError):
+                reason = bytes(body[:100]).decode("utf-8", "replace")
             raise RolloutError(f"the cloud answered {resp.status_code} for {path}: {reason}")
-        return resp.content
+        return bytes(body)
 
     def close(self) -> None:
         """Close the client this fetcher opened."""
@@ -262,7 +313,13 @@ class Rollout:
             sidecar, model = self._download(fetcher, p)
         finally:
             fetcher.close()
-        path = self.store.install(p.name, p.version, model, sidecar)
+        try:
+            path = self.store.install(p.name, p.version, model, sidecar)
+        except OSError as e:
+            self.store.remove(p.name, p.version)
+            raise RolloutError(
+                f"{p.name} {p.version} could not be written, {previous or 'shipped'} kept: {e}"
+            ) from None
         expect = self.expects[p.name]
         try:
             candidate = load(path, threads=self.store.threads, expect=expect)
@@ -277,11 +334,19 @@ class Rollout:
                 f"{p.name} {p.version}: the sidecar describes"
                 f" {candidate.info.name} {candidate.info.version}"
             )
-        self.store.set_active(p.name, p.version, previous)
+        before = self.store.active().get(p.name) or {}
+        try:
+            self.store.set_active(p.name, p.version, previous)
+        except OSError as e:  # active.json is replaced atomically: the old one still holds
+            self.store.remove(p.name, p.version)
+            raise RolloutError(
+                f"{p.name} {p.version} could not be activated, {previous or 'shipped'} kept: {e}"
+            ) from None
         try:  # what the robot will load after a restart must work too
             active = self.store.load(p.name, expect)
         except ModelLoadError as e:
-            self.store.set_active(p.name, previous, None)
+            self.store.set_active(p.name, previous, before.get("previous"))
+            self.store.remove(p.name, p.version)
             raise RolloutError(
                 f"{p.name} {p.version} failed after the swap and was rolled back to"
                 f" {previous or 'shipped'}: {e}"

@@ -141,9 +141,17 @@ class ChatConsole:
         """Print the robot's words."""
         self.out.print(f"[bold green]robot[/] {escape(text)}")
 
-    def trigger(self, trigger: Trigger, confidence: float = 1.0) -> None:
+    def trigger(
+        self,
+        trigger: Trigger,
+        confidence: float = 1.0,
+        *,
+        model: ModelRef | None = None,
+        impact_g: float | None = None,
+    ) -> None:
         """A stage started the safety loop."""
-        self._act(self.countdown.trigger(trigger, self._clock.monotonic(), confidence))
+        now = self._clock.monotonic()
+        self._act(self.countdown.trigger(trigger, now, confidence, model=model, impact_g=impact_g))
 
     def post(self, item: object) -> None:
         """Deliver to the stage on the next turn."""

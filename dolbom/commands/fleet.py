@@ -104,7 +104,11 @@ def fleet(
             raise typer.Exit(2)
         from firmware_sim.fleet.observer import CloudObserver
 
-        observer = CloudObserver(api, token, f"{config.prefix}-senior", settle_s=settle)
+        try:
+            observer = CloudObserver(api, token, f"{config.prefix}-senior", settle_s=settle)
+        except FleetError as e:
+            err.print(f"[red]error:[/] {e}")
+            raise typer.Exit(2) from None
 
     def progress(message: str) -> None:
         err.print(f"[dim]fleet:[/] {message}")

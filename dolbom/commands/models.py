@@ -1,5 +1,6 @@
 """`dolbom models`: Train, evaluate, export and document the on-device ONNX models."""
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -202,12 +203,16 @@ def predict_activity(
     models_dir: Path | None = typer.Option(None, "--models-dir", help="[models/artifacts]"),
 ) -> None:
     """Activity per 2 s window (hop 1 s) and every detected fall, as the robot computes them."""
+    import numpy as np
+
     from device.perception.loader import SHIPPED_DIR, ModelLoadError, load_named
     from device.perception.motion import (
         ACTIVITY_EXPECT,
         FALL_EXPECT,
+        GAP_S,
         FallDetected,
         MotionAnalyzer,
+        WindowResult,
     )
     from models.data.imu_csv import read_imu_csv
     from models.errors import DataError
@@ -223,7 +228,12 @@ def predict_activity(
     except ModelLoadError as e:
         raise _fail(str(e)) from None
     analyzer = MotionAnalyzer(activity, fall)
-    results = analyzer.feed(samples, float(t[0]))
+    # a hole in the recording (the band out of reach) starts the windows afresh, at the
+    # times the file gives, as on the robot
+    results: list[WindowResult | FallDetected] = []
+    starts = [0, *(np.flatnonzero(np.diff(t) > GAP_S) + 1).tolist(), len(t)]
+    for a, b in itertools.pairwise(starts):
+        results += analyzer.feed(samples[a:b], float(t[a]))
     if not results:
         typer.echo(f"note: {len(samples)} samples are shorter than one 2 s window", err=True)
     for r in results:

@@ -51,6 +51,22 @@ def parse_broker_url(url: str) -> BrokerAddress:
     return BrokerAddress("127.0.0.1" if host == "localhost" else host, port)
 
 
+def check_api_url(url: str) -> str:
+    """`http(s)://host[:port]` on a loopback address (as the broker), or FleetError.
+
+    The observer sends an admin token there: it must not leave this machine.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FleetError(f"--api {url!r}: use http://host:port (for example http://127.0.0.1:8000)")
+    if not _is_loopback(parts.hostname):
+        raise FleetError(
+            f"--api {url!r}: the fleet simulator is a load generator and only talks to this"
+            " machine (127.0.0.1, ::1 or localhost)"
+        )
+    return url
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

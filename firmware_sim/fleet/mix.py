@@ -54,8 +54,9 @@ DEFAULT_MIX: Mapping[EventType, float] = MappingProxyType(
 ALARM_TYPES = frozenset({EventType.EMERGENCY, EventType.FALL, EventType.DEVICE_FAULT})
 """Types for which the cloud opens an alert (a fall cancelled by "I'm fine" does not)."""
 
-_MOODS = ("neutral", "happy", "sad", "angry", "anxious")
-_ACTIVITIES = ("still", "walk", "sit_stand", "lying")
+# the labels of the shipped emotion and activity models (models/artifacts), as a robot sends
+_MOODS = ("neutral", "happy", "sad_lonely", "anxious", "angry", "pain")
+_ACTIVITIES = ("lying", "sitting", "standing", "walking", "transition")
 _REMINDERS = (("med-morning", "medication"), ("med-evening", "medication"), ("water", "hydration"))
 _FAULTS = (("hal", "mcu_silent"), ("mic", "no_audio"), ("imu", "stuck"), ("storage", "low_space"))
 

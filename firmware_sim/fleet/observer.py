@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from firmware_sim.fleet.config import FleetError
+from firmware_sim.fleet.config import FleetError, check_api_url
 from firmware_sim.fleet.report import ApiReport
 from firmware_sim.fleet.stats import Samples
 
@@ -39,7 +39,7 @@ class CloudObserver:
         settle_s: float = 60.0,
         max_events: int = 100_000,
     ) -> None:
-        self.api_url = api_url.rstrip("/")
+        self.api_url = check_api_url(api_url).rstrip("/")
         self.senior_id = senior_id
         self.settle_s = settle_s
         self.max_events = max_events

@@ -479,6 +479,9 @@ class FleetSimulator:
             sock.close()
             log.debug("%s: TCP connect failed: %s", dev.device_id, e)
             return False
+        except BaseException:  # cancelled at shutdown: the socket is not paho's yet
+            sock.close()
+            raise
         client = self._new_client(dev)
         client.preconnected = sock
         dev.client = client

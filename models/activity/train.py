@@ -372,7 +372,7 @@ def classification_report(
             "f1": round(f, 4),
             "support": support,
         }
-        if support:
+        if support or tp + fp:  # as scikit-learn: every class that is true or predicted
             f1s.append(f)
     return {
         "macro_f1": round(float(np.mean(f1s)), 4) if f1s else 0.0,

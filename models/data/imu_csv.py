@@ -45,6 +45,7 @@ def parse_imu_csv(text: str, where: str = "csv") -> tuple[np.ndarray, np.ndarray
         )
     idx = [header.index(c) for c in COLUMNS]
     rows: list[list[float]] = []
+    line_nos: list[int] = []  # the file's line of each row (blank lines are skipped)
     for line_no, row in enumerate(reader, start=2):
         if not row or all(not cell.strip() for cell in row):
             continue
@@ -64,13 +65,14 @@ def parse_imu_csv(text: str, where: str = "csv") -> tuple[np.ndarray, np.ndarray
                 raise DataError(f"{where}: line {line_no}: {col} is not finite: {row[i]!r}")
             values.append(v)
         rows.append(values)
+        line_nos.append(line_no)
     if not rows:
         raise DataError(f"{where}: no samples after the header")
     data = np.asarray(rows, dtype=np.float64)
     t = data[:, 0]
     dt = np.diff(t)
     if np.any(dt <= 0):
-        bad = int(np.flatnonzero(dt <= 0)[0]) + 3
+        bad = line_nos[int(np.flatnonzero(dt <= 0)[0]) + 1]
         raise DataError(f"{where}: line {bad}: t_s does not increase")
     if len(dt):
         rate = 1.0 / float(np.median(dt))
@@ -80,7 +82,7 @@ def parse_imu_csv(text: str, where: str = "csv") -> tuple[np.ndarray, np.ndarray
     if over.any():
         r, c = (int(v) for v in np.argwhere(over)[0])
         raise DataError(
-            f"{where}: line {r + 2}: {COLUMNS[c + 1]} = {data[r, c + 1]}"
+            f"{where}: line {line_nos[r]}: {COLUMNS[c + 1]} = {data[r, c + 1]}"
             " is beyond the sensor's range"
         )
     return t, data[:, 1:].astype(np.float32)

@@ -61,3 +61,39 @@ def test_an_unknown_model_name_lists_the_known_ones() -> None:
     result = runner.invoke(app, ["models", "train", "weather"])
     assert result.exit_code == 2
     assert "activity" in result.stderr
+
+
+def test_a_gap_in_the_recording_restarts_the_windows_at_the_right_time(tmp_path: Path) -> None:
+    # the band was out of reach for a minute: no window may straddle the gap, and the
+    # windows after it start at the times written in the file
+    lines = CSV.read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    half = 250  # five seconds of walking, then the rest a minute later
+    moved = []
+    for row in rows[half:]:
+        t, rest = row.split(",", 1)
+        moved.append(f"{float(t) + 60.0:.3f},{rest}")
+    gapped = tmp_path / "gap.csv"
+    gapped.write_text("\n".join([header, *rows[:half], *moved]) + "\n")
+    gap_start = float(rows[half].split(",")[0])
+    result = runner.invoke(
+        app,
+        [
+            "models",
+            "predict",
+            "activity",
+            "--imu",
+            str(gapped),
+            "--json",
+            "--models-dir",
+            str(TINY),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    starts = [r["start_s"] for r in out if "label" in r]
+    assert starts, out
+    assert all(s + 2.0 <= gap_start + 1e-6 or s >= gap_start + 60.0 - 1e-6 for s in starts)
+    falls = [r for r in out if r.get("fall")]
+    assert len(falls) == 1
+    assert abs(falls[0]["t_s"] - (IMPACT_S + 60.0)) < 0.1

@@ -137,3 +137,16 @@ def test_fleet_cli_refuses_a_remote_broker() -> None:
     result = CliRunner().invoke(app, ["sim", "fleet", "--broker", "mqtt://broker.example.com:1883"])
     assert result.exit_code == 2
     assert "only talks to this machine" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["http://api.example.com", "ftp://127.0.0.1/", "127.0.0.1:8000"])
+def test_fleet_cli_refuses_an_api_it_must_not_send_the_token_to(url: str) -> None:
+    # a load generator stays on this machine, and the admin token must not travel elsewhere
+    result = CliRunner().invoke(
+        app,
+        ["sim", "fleet", "--devices", "2", "--api", url, "--duration", "1"],
+        env={"DOLBOM_API_TOKEN": "a-token"},
+    )
+    assert result.exit_code == 2, result.output
+    assert "--api" in result.stderr
+    assert "Traceback" not in result.output

@@ -138,3 +138,14 @@ def test_the_same_seed_gives_the_same_training_data(tmp_path: Path) -> None:
     b = train(9, NullProgress(), small)
     assert a.fingerprint["sha256"] == b.fingerprint["sha256"]
     assert a.threshold == b.threshold
+
+
+def test_macro_f1_counts_a_class_that_is_predicted_but_never_true() -> None:
+    from sklearn.metrics import f1_score  # type: ignore[import-untyped]
+
+    from models.activity.train import classification_report
+
+    y_true = np.asarray([0, 0, 1, 1, 1, 0])
+    y_pred = np.asarray([0, 0, 1, 2, 2, 0])  # class 2 is never true: its F1 is 0, not absent
+    report = classification_report(y_true, y_pred, ["a", "b", "c", "d"])
+    assert report["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"), abs=1e-4)

@@ -119,3 +119,18 @@ def test_the_manifest_refuses_a_tampered_artifact(tmp_path: Path) -> None:
 
 def test_prereleases_sort_before_their_release() -> None:
     assert version_key("1.0.0-rc1") < version_key("1.0.0") < version_key("1.0.1")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("outputs", ["scores"]), ("input", ["imu"]), ("decision", "x"), ("input", {"name": "imu"})],
+)
+def test_a_tampered_sidecar_is_an_artifact_error_not_a_crash(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    _write(tmp_path)
+    path = sidecar_path(tmp_path, "activity", "1.0.0")
+    raw = json.loads(path.read_text()) | {field: value}
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ArtifactError, match="malformed"):
+        read_sidecar(path)

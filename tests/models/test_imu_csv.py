@@ -55,3 +55,12 @@ def test_bad_files_say_what_is_wrong(text: str, message: str) -> None:
 def test_a_missing_file_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such file"):
         read_imu_csv(tmp_path / "nope.csv")
+
+
+def test_errors_name_the_right_line_when_blank_lines_come_before() -> None:
+    head = "t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps\n"
+    ok = "0.00,0,0,1,0,0,0\n\n\n0.02,0,0,1,0,0,0\n"
+    with pytest.raises(DataError, match="line 6: t_s does not increase"):
+        parse_imu_csv(head + ok + "0.02,0,0,1,0,0,0\n")
+    with pytest.raises(DataError, match=r"line 6: ax_g = 40\.0 is beyond"):
+        parse_imu_csv(head + ok + "0.04,40,0,1,0,0,0\n")

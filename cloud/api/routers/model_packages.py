@@ -133,6 +133,15 @@ class PackageStore:
         return self.uploads
 
 
+def _refuse_existing(store: PackageStore, name: str, version: str) -> None:
+    """A published version is immutable: an upload may neither replace nor shadow one."""
+    try:
+        existing = store.find(name, version)
+    except NotFoundError:
+        return
+    raise ConflictError(f"{name} {version} is already {existing.source}; publish a new version")
+
+
 def _check(name: str, version: str) -> None:
     if not _NAME.fullmatch(name):
         raise NotFoundError(f"no model package named {name!r}")
@@ -379,8 +388,7 @@ async def upload_sidecar(
     if not isinstance(raw.get("self_test"), dict) or not raw["self_test"]:
         raise InvalidInputError("the sidecar needs a self_test vector (robots run it)")
     directory = store.upload_dir()
-    if (directory / f"{name}-{version}.onnx").exists():
-        raise ConflictError(f"{name} {version} is already uploaded; publish a new version")
+    _refuse_existing(store, name, version)
     _atomic_write(directory / f"{name}-{version}.json", data)
     _audit(ctx, caller, "upload", f"{name}-{version}.json")
     return {"status": "sidecar stored; upload the model next"}
@@ -397,8 +405,7 @@ async def upload_model(
     if not sidecar.is_file():
         raise ConflictError(f"upload the sidecar of {name} {version} first")
     target = directory / f"{name}-{version}.onnx"
-    if target.exists():
-        raise ConflictError(f"{name} {version} is already uploaded; publish a new version")
+    _refuse_existing(store, name, version)
     data = await _body(request, MAX_MODEL_BYTES)
     want = _sidecar_json(sidecar).get("sha256")
     got = hashlib.sha256(data).hexdigest()

@@ -226,3 +226,14 @@ def test_uploads_are_off_until_a_folder_is_configured(
 def test_unknown_packages_are_404(api: httpx.Client) -> None:
     assert api.get("/model-packages/fall/9.9.9", headers=SERVICE).status_code == 404
     assert api.get("/model-packages/..%2Fetc/1.0.0", headers=SERVICE).status_code == 404
+
+
+def test_an_upload_may_not_shadow_a_committed_package(api: httpx.Client) -> None:
+    # same name and version as the committed fall 0.0.1, other content: robots would get a
+    # different model under a version they already trust
+    sidecar = json.loads((TINY / "fall-0.0.1.json").read_text()) | {"created": "tampered"}
+    r = api.put("/model-packages/fall/0.0.1/sidecar", content=json.dumps(sidecar), headers=SERVICE)
+    assert r.status_code == 409, r.text
+    assert "publish a new version" in r.json()["detail"]
+    info = api.get("/model-packages/fall/0.0.1", headers=SERVICE).json()
+    assert info["source"] == "committed"

@@ -27,6 +27,7 @@ from device.outbox import Outbox
 from device.sensors import Presence, Touch, TouchKind
 from device.stages import Heard
 from protocol import Command, CommandType, EventType
+from protocol.envelope import ModelRef
 from tests.device.dialog.conftest import SEOUL
 
 
@@ -286,7 +287,14 @@ class FakeContext:
     def say(self, text: str) -> None:
         self.said.append(text)
 
-    def trigger(self, trigger: object, confidence: float = 1.0) -> None:
+    def trigger(
+        self,
+        trigger: object,
+        confidence: float = 1.0,
+        *,
+        model: ModelRef | None = None,
+        impact_g: float | None = None,
+    ) -> None:
         raise AssertionError("the dialog never triggers the safety loop")
 
     def post(self, item: object) -> None:

@@ -48,7 +48,14 @@ class FakeContext:
     def say(self, text: str) -> None:
         self.steps.append(("say", text))
 
-    def trigger(self, trigger: Trigger, confidence: float = 1.0) -> None:
+    def trigger(
+        self,
+        trigger: Trigger,
+        confidence: float = 1.0,
+        *,
+        model: ModelRef | None = None,
+        impact_g: float | None = None,
+    ) -> None:
         self.triggers.append(trigger)
 
     def post(self, item: object) -> None:

@@ -48,6 +48,7 @@ class RecordingContext:
     emitted: list[tuple[EventType, Payload, ModelRef | None]] = field(default_factory=list)
     steps: list[tuple[str, str]] = field(default_factory=list)
     triggers: list[tuple[Trigger, float]] = field(default_factory=list)
+    trigger_details: list[tuple[ModelRef | None, float | None]] = field(default_factory=list)
     inbox: "queue.Queue[object]" = field(default_factory=queue.Queue)
 
     def emit(
@@ -63,8 +64,16 @@ class RecordingContext:
     def say(self, text: str) -> None:
         self.steps.append(("say", text))
 
-    def trigger(self, trigger: Trigger, confidence: float = 1.0) -> None:
+    def trigger(
+        self,
+        trigger: Trigger,
+        confidence: float = 1.0,
+        *,
+        model: ModelRef | None = None,
+        impact_g: float | None = None,
+    ) -> None:
         self.triggers.append((trigger, confidence))
+        self.trigger_details.append((model, impact_g))
 
     def post(self, item: object) -> None:
         self.inbox.put(item)

@@ -98,6 +98,11 @@ def test_a_detected_fall_starts_the_are_you_ok_countdown(
     trigger, confidence = ctx.triggers[0]
     assert trigger is Trigger.FALL
     assert 0.0 < confidence <= 1.0
+    model, impact_g = ctx.trigger_details[0]
+    assert model is not None
+    assert (model.name, model.version) == ("fall", "0.0.1")
+    assert impact_g is not None
+    assert impact_g > 1.5  # the fall's impact, well above 1 g
 
 
 def test_activity_minutes_are_reported_each_period_with_the_model(

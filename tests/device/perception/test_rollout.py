@@ -1,17 +1,22 @@
 """Model rollout: fetched from the cloud, checked, swapped atomically, rolled back on failure."""
 
+import contextlib
 import hashlib
 import json
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import certifi
+import httpx
 import pytest
 
 from device.perception.loader import ModelLoadError, OnnxModel
 from device.perception.motion import FALL_EXPECT, ModelSwap, MotionStage
 from device.perception.rollout import (
+    HttpFetcher,
     ModelStore,
     Rollout,
     RolloutError,
@@ -273,3 +278,137 @@ def test_a_download_slower_than_the_timeout_is_abandoned(
     with pytest.raises(RolloutError, match="longer than 15 s"):
         rollout.run(package(cloud, "0.0.2"))
     assert store.active() == {}
+
+
+@pytest.mark.parametrize(
+    "decision",
+    [
+        {"hop": 0},  # the analyzer would never advance: an endless loop on the agent's thread
+        {"threshold": "high"},
+        {"impact_bucket": [50]},
+        {"refractory_s": -1},
+    ],
+)
+def test_a_package_whose_decision_the_stage_cannot_use_is_refused(
+    store: ModelStore, cloud: FakeCloud, decision: dict[str, Any]
+) -> None:
+    payload = package(cloud, "0.0.2", edit=lambda s: s["decision"].update(decision))
+    with pytest.raises(RolloutError, match="decision"):
+        _rollout(store, cloud).run(payload)
+    assert store.active() == {}
+    assert not (store.install_dir / "fall-0.0.2.onnx").exists()
+
+
+def test_a_full_disk_is_a_failed_rollout_not_a_crash(
+    store: ModelStore, cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*_args: object) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "install", full)
+    with pytest.raises(RolloutError, match="No space left"):
+        _rollout(store, cloud).run(package(cloud, "0.0.2"))
+    assert store.active() == {}
+
+
+def test_the_http_fetcher_does_not_trust_the_servers_length() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        # a huge body (a real server could stream without end) under a small Content-Length
+        body = iter([b"x" * 10_000] * 5)
+        return httpx.Response(200, content=body, headers={"Content-Length": "10"})
+
+    client = httpx.Client(base_url="http://127.0.0.1", transport=httpx.MockTransport(handler))
+    fetcher = HttpFetcher("http://127.0.0.1", client=client, max_response_bytes=4096)
+    with pytest.raises(RolloutError, match="more than 4096 bytes"):
+        fetcher.get("/model-packages/fall/0.0.2/model", "mp1.token", {"chunk": 0})
+    client.close()
+
+
+def test_the_http_fetcher_verifies_tls_against_the_configured_ca() -> None:
+    fetcher = HttpFetcher("https://127.0.0.1:1", ca_file=certifi.where())  # no warning
+    fetcher.close()
+    with pytest.raises(RolloutError, match="CA file"):
+        HttpFetcher("https://127.0.0.1:1", ca_file="/nonexistent/ca.pem")
+
+
+@pytest.mark.parametrize("url", ["http://cloud.example.com", "ftp://127.0.0.1", "cloud:8000"])
+def test_packages_come_over_https_unless_the_cloud_is_on_this_machine(url: str) -> None:
+    # plain HTTP would hand the package token to anyone on the path
+    with pytest.raises(RolloutError, match="https://"):
+        HttpFetcher(url)
+    for local in ("http://127.0.0.1:8000", "http://[::1]:8000", "http://localhost:8000"):
+        HttpFetcher(local).close()
+
+
+def test_a_package_without_a_fixed_window_is_refused_before_the_swap(
+    store: ModelStore, cloud: FakeCloud
+) -> None:
+    # the graph accepts any length, but the motion stage windows by the sidecar's length:
+    # activating it would switch the whole stage (and fall detection) off
+    payload = package(cloud, "0.0.2", edit=lambda s: s["input"].update(shape=[None, None, 6]))
+    with pytest.raises(RolloutError, match="window length"):
+        _rollout(store, cloud).run(payload)
+    assert store.active() == {}
+
+
+def test_a_rollback_restores_the_active_entry_exactly_and_drops_the_failed_files(
+    store: ModelStore, cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rollout = _rollout(store, cloud)
+    rollout.run(package(cloud, "0.0.2"))
+    rollout.run(package(cloud, "0.0.3"))
+    before = store.active()
+    real_load = ModelStore.load
+
+    def load_fails_for_0_0_4(self: ModelStore, name: str, expect: Any = None) -> OnnxModel:
+        if self.current_version(name) == "0.0.4":
+            raise ModelLoadError("disk trouble")
+        return real_load(self, name, expect)
+
+    monkeypatch.setattr(ModelStore, "load", load_fails_for_0_0_4)
+    with pytest.raises(RolloutError, match=r"rolled back to 0\.0\.3"):
+        rollout.run(package(cloud, "0.0.4"))
+    assert store.active() == before == {"fall": {"version": "0.0.3", "previous": "0.0.2"}}
+    assert store.load("fall").info.version == "0.0.3"
+    assert not list(store.install_dir.glob("fall-0.0.4.*"))
+
+
+def test_a_full_disk_at_the_swap_keeps_the_old_model(
+    store: ModelStore, cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "set_active", full)
+    with pytest.raises(RolloutError, match=r"shipped kept: .*No space left"):
+        _rollout(store, cloud).run(package(cloud, "0.0.2"))
+    assert store.active() == {}
+    assert not list(store.install_dir.glob("fall-0.0.2.*"))
+
+
+def test_two_stages_switching_models_at_once_lose_neither(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the motion and mood stages each own a ModelStore over the same active.json
+    a = ModelStore(tmp_path / "installed", TINY_MODELS)
+    b = ModelStore(tmp_path / "installed", TINY_MODELS)
+    both_read = threading.Barrier(2)
+    real_active = ModelStore.active
+
+    def active_after_the_other_read(self: ModelStore) -> dict[str, dict[str, str | None]]:
+        # without a lock both read the old table here, then both write
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_read.wait(timeout=0.5)
+        return real_active(self)
+
+    monkeypatch.setattr(ModelStore, "active", active_after_the_other_read)
+    threads = [
+        threading.Thread(target=a.set_active, args=("fall", "0.0.2", None)),
+        threading.Thread(target=b.set_active, args=("emotion", "1.0.1", None)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    monkeypatch.undo()
+    assert set(a.active()) == {"fall", "emotion"}
