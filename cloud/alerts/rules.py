@@ -149,8 +149,12 @@ def cancels(envelope: Envelope) -> AlertKind | None:
 
 def is_life_sign(event_type: str, payload: Mapping[str, Any]) -> bool:
     """True when an event shows the senior present: presence, touch or voice."""
-    if event_type in (EventType.CHECK_IN, EventType.EMERGENCY, EventType.SCREENING):
+    if event_type == EventType.EMERGENCY:
         return True
+    if event_type == EventType.CHECK_IN:  # an unanswered check-in shows nobody is there
+        return payload.get("answer") not in (None, "no_answer")
+    if event_type == EventType.SCREENING:  # only answered items show someone answered
+        return any(a is not None for a in payload.get("answers", []))
     if event_type == EventType.TOUCH:
         return sum(int(payload.get(k, 0)) for k in ("hug", "pat", "squeeze")) > 0
     if event_type == EventType.ACTIVITY:

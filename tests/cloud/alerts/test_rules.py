@@ -21,6 +21,7 @@ from cloud.store.models import AlertKind, Senior, Severity
 from protocol import Envelope, EventType, make_envelope
 from protocol.events import (
     BatteryPayload,
+    CheckInPayload,
     CountdownOutcome,
     DeviceFaultPayload,
     EmergencyPayload,
@@ -114,6 +115,19 @@ def test_touch_is_a_life_sign_that_clears_inactivity() -> None:
     untouched = env(EventType.TOUCH, TouchPayload(period_start=NOW, period_end=NOW))
     assert AlertKind.INACTIVITY in clears(touched)
     assert AlertKind.INACTIVITY not in clears(untouched)
+
+
+def test_an_unanswered_check_in_or_screening_is_no_sign_of_life() -> None:
+    answered = env(EventType.CHECK_IN, CheckInPayload(question_id="mood", answer="good"))
+    silent = env(EventType.CHECK_IN, CheckInPayload(question_id="mood", answer="no_answer"))
+    assert AlertKind.INACTIVITY in clears(answered)
+    assert AlertKind.INACTIVITY not in clears(silent)
+    nobody = ScreeningPayload(
+        instrument="ucla3", answers=[None, None, None], score=0, complete=False
+    )
+    someone = ScreeningPayload(instrument="ucla3", answers=[1, None, None], score=1, complete=False)
+    assert AlertKind.INACTIVITY not in clears(env(EventType.SCREENING, nobody))
+    assert AlertKind.INACTIVITY in clears(env(EventType.SCREENING, someone))
 
 
 @pytest.mark.parametrize(
