@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 DEVICE_ID = "sim-robot-01"
 CLIP_SETTLE_S = 2.5  # real seconds at 1× after a clip: VAD hangover, final decode, reaction
 DRAIN_S = 15.0  # real seconds at most for the last events to reach the cloud
-MAX_SENSOR_LAG_S = 5.0  # IMU readings may reach perception this late (simulated seconds)
+MAX_SENSOR_LAG_S = 60.0  # IMU readings may reach perception this late (simulated seconds)
 _CALM = (EventKind.TOUCH,)  # every other event is an incident: time slows around it
 
 
