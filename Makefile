@@ -21,6 +21,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	@deploy/dev/ensure-system.sh $(DEMO_DEBS)
 	$(BIN)/dolbom demo
+	$(BIN)/dolbom sim scenario firmware_sim/scenarios/fall-no-response.toml
 
 services:
 	@deploy/dev/ensure-system.sh $(TEST_DEBS)
@@ -44,6 +45,10 @@ bench: $(STAMP) services
 	$(BIN)/python benchmarks/intent_recall.py
 	$(BIN)/python benchmarks/voice_to_alert.py --both
 	$(BIN)/python benchmarks/alerts.py
+	$(BIN)/python benchmarks/perception.py
+	$(BIN)/python benchmarks/dialog.py
+	$(BIN)/python benchmarks/research.py
+	$(BIN)/python benchmarks/fleet.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
