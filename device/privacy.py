@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CONSENT_FILE = "consent.json"
 TRANSCRIPTS_DIR = "transcripts"
+VOICE_BASELINE = Path("mood") / "voice_baseline.json"  # what the mood stage learnt of the voice
 
 
 class ConsentFilter:
@@ -192,10 +193,13 @@ class PrivacyStage:
             with Outbox(self.outbox_path, self.device_id) as outbox:
                 purged = outbox.purge(types)
             files = purge_transcripts(self.data_dir) if order.transcripts else 0
+            voice = DataStream.MOOD in order.streams and _unlink(self.data_dir / VOICE_BASELINE)
         except (DeviceError, OSError) as e:
             self._last_error = str(e)
             return self._result(command, False, f"data deletion failed: {e}"[:500])
         detail = f"purged {purged} queued events and {files} transcript files"
+        if voice:
+            detail += " and the learnt voice baseline"
         log.info("data deletion (%s): %s", order.reason, detail)
         return self._result(command, True, detail)
 
@@ -204,6 +208,15 @@ class PrivacyStage:
 
     def stop(self) -> None:
         return None
+
+
+def _unlink(path: Path) -> bool:
+    """Delete a file; True when there was one."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _first(e: ValidationError) -> str:

@@ -54,7 +54,7 @@ def report_data(
         )
     notes.append(
         "Withdrawn participants count in the flow; their data enter the analyses only when "
-        "their consent retained it. Counts below 5 are shown as <5."
+        "their consent retained it. Statistics of groups smaller than 5 are not shown."
     )
     return ReportData(
         study_name=study.title,

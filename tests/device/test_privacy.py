@@ -122,6 +122,24 @@ def test_data_deletion_purges_queued_events_and_transcripts(tmp_path: Path) -> N
     assert not any(p.is_file() for p in (tmp_path / TRANSCRIPTS_DIR).rglob("*"))
 
 
+def test_withdrawing_mood_forgets_what_the_robot_learnt_of_the_voice(tmp_path: Path) -> None:
+    baseline = tmp_path / "mood" / "voice_baseline.json"
+    baseline.parent.mkdir()
+    baseline.write_text('{"pitch_hz": [180.0, 20.0]}', "utf-8")
+    stage = PrivacyStage(tmp_path, DEVICE, outbox_path=tmp_path / "outbox.sqlite3")
+    keep = {"study_id": "pilot-a", "streams": ["activity"], "transcripts": False}
+    result = stage.on_command(_command(CommandType.DATA_DELETION, keep))
+    assert result is not None
+    assert result.ok
+    assert baseline.exists()  # mood was not withdrawn
+    order = {"study_id": "pilot-a", "streams": ["mood"], "transcripts": False}
+    result = stage.on_command(_command(CommandType.DATA_DELETION, order))
+    assert result is not None
+    assert result.ok
+    assert result.detail.endswith("and the learnt voice baseline")
+    assert not baseline.exists()
+
+
 def test_other_commands_are_not_the_privacy_stages(tmp_path: Path) -> None:
     stage = PrivacyStage(tmp_path, DEVICE)
     assert stage.on_command(_command(CommandType.SCHEDULE, {})) is None
