@@ -159,7 +159,7 @@ class DeviceConfig:
     speech_rate_wpm: int = 140  # espeak-ng words per minute (part of the reply cache's key)
     reply_cache_mb: float = 32.0  # synthesised replies kept in data_dir/tts-cache, LRU
     heartbeat_interval_s: float = 60.0
-    asr_rss_budget_mb: float | None = 700.0  # renew the free recognizer past this RSS
+    asr_rss_growth_mb: float | None = 70.0  # renew the free recognizer once RSS grew this much
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     vad: VadConfig = field(default_factory=VadConfig)

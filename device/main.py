@@ -46,7 +46,7 @@ def open_recognizer(config: DeviceConfig) -> Recognizer:
         from device.audio.asr_english import EnglishRecognizer  # optional extra
 
         return EnglishRecognizer()
-    return SpeechRecognizer(load_model(), rss_budget_mb=config.asr_rss_budget_mb)
+    return SpeechRecognizer(load_model(), rss_growth_mb=config.asr_rss_growth_mb)
 
 
 def open_speaker(config: DeviceConfig) -> Speaker:

@@ -238,8 +238,10 @@ def _load_libc() -> ctypes.CDLL | None:
 _LIBC = _load_libc()
 
 
-DEFAULT_RSS_BUDGET_MB = 700.0
-"""Past this resident size the free recognizer is renewed at the next utterance's start."""
+DEFAULT_RSS_GROWTH_MB = 70.0
+"""When the process has grown this much past its size at the first utterance (everything
+loaded: the model, the perception models, the stages), the free recognizer is renewed at the
+next utterance's start."""
 
 
 def _rss_mb() -> float:
@@ -265,12 +267,15 @@ class SpeechRecognizer:
         self,
         model: Any,
         grammar_phrases: tuple[str, ...] | list[str] = DEFAULT_GRAMMAR_PHRASES,
-        rss_budget_mb: float | None = DEFAULT_RSS_BUDGET_MB,
+        rss_growth_mb: float | None = DEFAULT_RSS_GROWTH_MB,
     ) -> None:
         check_vocabulary(model, grammar_phrases)
         check_vocabulary(model, [spell_in_vocabulary(model, p) for p in YES_NO_PHRASES_KO])
         self._model = model
-        self.rss_budget_mb = rss_budget_mb
+        if rss_growth_mb is not None and rss_growth_mb < 0:
+            raise AsrError(f"rss_growth_mb must be positive or None, not {rss_growth_mb}")
+        self.rss_growth_mb = rss_growth_mb
+        self._baseline_mb: float | None = None  # the process's size at the first utterance
         self.renewals = 0
         self._free = vosk.KaldiRecognizer(model, SAMPLE_RATE_HZ)
         # ensure_ascii=False: with \uXXXX escapes Vosk drops every Korean word of the grammar.
@@ -325,7 +330,13 @@ class SpeechRecognizer:
         # RSS over a few dozen utterances) and Reset() keeps them; a fresh recognizer frees
         # them but decodes its first utterance ~0.5 s slower (cold caches). So: reuse it while
         # the process is within its memory budget, start a fresh one once it is over (measured).
-        if self.rss_budget_mb is not None and _rss_mb() > self.rss_budget_mb:
+        # The budget is growth past the size at the first utterance, not an absolute size: an
+        # absolute one set before the perception models existed renewed at every utterance once
+        # they were loaded (+~50 MB), and every first decode after a renewal is ~0.5 s slower.
+        rss = _rss_mb()
+        if self._baseline_mb is None:
+            self._baseline_mb = rss
+        if self.rss_growth_mb is not None and rss - self._baseline_mb > self.rss_growth_mb:
             self._free = vosk.KaldiRecognizer(self._model, SAMPLE_RATE_HZ)
             release_free_memory()
             self.renewals += 1

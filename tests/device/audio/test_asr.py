@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from device.audio.asr import DEFAULT_GRAMMAR_PHRASES, SpeechRecognizer, check_vocabulary, load_model
@@ -56,10 +57,20 @@ def test_finish_starts_a_fresh_utterance(vosk_model: Any) -> None:
 
 @pytest.mark.slow
 def test_free_recognizer_is_renewed_only_past_the_memory_budget(vosk_model: Any) -> None:
-    within = SpeechRecognizer(vosk_model, rss_budget_mb=1e9)
-    over = SpeechRecognizer(vosk_model, rss_budget_mb=1.0)
-    for _ in range(3):
+    within = SpeechRecognizer(vosk_model, rss_growth_mb=1e9)
+    over = SpeechRecognizer(vosk_model, rss_growth_mb=100.0)
+    within.start()
+    over.start()  # the process's size now is the baseline
+    assert over.renewals == 0
+    ballast = np.ones(300 * 2**20 // 8)  # the process grows by 300 MB
+    for _ in range(2):
         within.start()
         over.start()
+    assert ballast.sum() > 0
     assert within.renewals == 0
-    assert over.renewals == 3
+    assert over.renewals == 2
+
+
+def test_a_negative_memory_budget_is_refused(vosk_model: Any) -> None:
+    with pytest.raises(AsrError, match="rss_growth_mb"):
+        SpeechRecognizer(vosk_model, rss_growth_mb=-1.0)
