@@ -4,53 +4,19 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_SYLLABLE_FIRST = 0xAC00
-_SYLLABLE_LAST = 0xD7A3
-_INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
-_MEDIALS = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
-_FINALS = ("", *"ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ")
-# Compound vowels and consonant clusters split into their parts: "줘" and "주어" then differ
-# by one symbol, not by a whole letter, which is what a near-miss of the recogniser looks like.
-_SPLIT = {
-    "ㅘ": "ㅗㅏ",
-    "ㅙ": "ㅗㅐ",
-    "ㅚ": "ㅗㅣ",
-    "ㅝ": "ㅜㅓ",
-    "ㅞ": "ㅜㅔ",
-    "ㅟ": "ㅜㅣ",
-    "ㅢ": "ㅡㅣ",
-    "ㄳ": "ㄱㅅ",
-    "ㄵ": "ㄴㅈ",
-    "ㄶ": "ㄴㅎ",
-    "ㄺ": "ㄹㄱ",
-    "ㄻ": "ㄹㅁ",
-    "ㄼ": "ㄹㅂ",
-    "ㄽ": "ㄹㅅ",
-    "ㄾ": "ㄹㅌ",
-    "ㄿ": "ㄹㅍ",
-    "ㅀ": "ㄹㅎ",
-    "ㅄ": "ㅂㅅ",
-}
+# One jamo spelling for the whole robot: the emotion featurizer and intent matching must
+# spell Korean the same way (compound vowels and clusters split, so "줘" and "주어" differ by
+# one symbol — what a near-miss of the recogniser looks like). models/ may not import device/,
+# so the spelling lives beside the featurizer and is re-exported here.
+from models.emotion.text import to_jamo
+
+__all__ = ["SubstringMatch", "best_substring", "normalize", "syllable_boundaries", "to_jamo"]
 
 
 def normalize(text: str) -> str:
     """NFC, lower case, letters and digits only: spacing and punctuation never change a match."""
     text = unicodedata.normalize("NFC", text).lower()
     return "".join(ch for ch in text if ch.isalnum())
-
-
-def to_jamo(text: str) -> str:
-    """Spell Hangul syllables as jamo, compound vowels and clusters split; other characters stay."""
-    out: list[str] = []
-    for ch in text:
-        code = ord(ch)
-        if _SYLLABLE_FIRST <= code <= _SYLLABLE_LAST:
-            index = code - _SYLLABLE_FIRST
-            parts = (_INITIALS[index // 588], _MEDIALS[index // 28 % 21], _FINALS[index % 28])
-            out.extend(_SPLIT.get(p, p) for p in parts)
-        else:
-            out.append(_SPLIT.get(ch, ch))
-    return "".join(out)
 
 
 @dataclass(frozen=True)

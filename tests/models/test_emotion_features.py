@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.dialog.jamo import to_jamo as device_to_jamo
 from device.perception.emotion import EmotionModel
 from models.emotion import features, lexicon
 from models.emotion.features import DIM, HASH_DIM, featurize, featurize_batch, sparse_features
-from models.emotion.text import LABELS, normalize, to_jamo
+from models.emotion.text import LABELS, normalize
 from models.emotion.train import sparse_matrix
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "models" / "artifacts"
@@ -28,11 +27,6 @@ def test_the_robot_side_imports_no_training_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "[]"
-
-
-def test_jamo_spelling_is_the_dialog_stages_for_every_syllable() -> None:
-    syllables = "".join(chr(c) for c in range(0xAC00, 0xD7A4))
-    assert to_jamo(syllables) == device_to_jamo(syllables)
 
 
 def test_features_have_the_declared_length_and_unit_norm_hashed_block() -> None:
