@@ -3,13 +3,11 @@
 import asyncio
 import json
 import os
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from device.agent import Agent
@@ -29,6 +27,7 @@ from device.stages import Heard
 from protocol import Command, CommandType, EventType
 from protocol.envelope import ModelRef
 from tests.device.dialog.conftest import SEOUL
+from tests.device.test_agent import FakeSource, RecordingSpeaker
 
 
 class CueEars:
@@ -42,28 +41,6 @@ class CueEars:
         if self._script and any(self._script[0][0] in line for line in list(self._said)):
             return self._script.pop(0)[1]
         return None
-
-
-class FakeSource:
-    def __init__(self) -> None:
-        self._closed = threading.Event()
-
-    def chunks(self) -> Iterator[AudioChunk]:
-        n = 0
-        while not self._closed.wait(0.01):
-            yield AudioChunk(np.zeros(512, np.int16), n * 0.032)
-            n += 1
-
-    def close(self) -> None:
-        self._closed.set()
-
-
-class RecordingSpeaker:
-    def __init__(self) -> None:
-        self.said: list[str] = []
-
-    def say(self, text: str, language: str) -> None:
-        self.said.append(text)
 
 
 def _utt(text: str, intent: Intent = Intent.NONE) -> Utterance:
