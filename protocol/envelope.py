@@ -1,6 +1,7 @@
 """The one envelope every event travels in; encode/decode are pure functions."""
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,9 @@ from protocol.topics import DEVICE_ID_PATTERN, TopicKind, parse_topic
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32  # the deepest valid envelope nests 4 levels
+MAX_NUMBER_CHARS = 40  # a 64-bit integer has 20 digits; a float's repr at most ~25 characters
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 class ModelRef(BaseModel):
@@ -23,11 +27,18 @@ class ModelRef(BaseModel):
 
 
 class Envelope(BaseModel):
-    """One event: `{"v", "device_id", "seq", "ts", "type", "priority", "payload", "model"}`."""
+    """One event: `{"v", "device_id", "epoch", "seq", "ts", "type", "priority", "payload", ...}`.
+
+    `epoch` is the incarnation of the robot's outbox: chosen once when the robot creates a new
+    outbox file (its seq then restarts at 1). The cloud's idempotency key is
+    `(device_id, epoch, seq)`, so a robot that starts over is heard. Absent means 0 (robots that
+    predate it).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     v: int
     device_id: str = Field(pattern=DEVICE_ID_PATTERN)
+    epoch: int = Field(default=0, ge=0, le=2**63 - 1, strict=True)  # fits the store's BIGINT
     seq: int = Field(ge=1, le=2**63 - 1)  # fits the store's BIGINT
     ts: AwareDatetime
     type: EventType
@@ -58,6 +69,7 @@ def make_envelope(
     ts: datetime,
     priority: Priority | None = None,
     model: ModelRef | None = None,
+    epoch: int = 0,
 ) -> Envelope:
     """Build a valid envelope from a typed payload."""
     expected = PAYLOAD_MODELS[event_type]
@@ -66,6 +78,7 @@ def make_envelope(
     return Envelope(
         v=PROTOCOL_VERSION,
         device_id=device_id,
+        epoch=epoch,
         seq=seq,
         ts=ts,
         type=event_type,
@@ -88,16 +101,51 @@ def _describe(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _json_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects, strings skipped (cheap: one regex pass)."""
+    depth = deepest = 0
+    for m in _JSON_TOKENS.finditer(raw):
+        c = m.group()[0]
+        if c in b"[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    break
+        elif c in b"]}":
+            depth -= 1
+    return deepest
+
+
+def _bounded_number(text: str) -> int | float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ProtocolError(f"a number has {len(text)} characters; the limit is {MAX_NUMBER_CHARS}")
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def _parse_json(raw: bytes) -> Any:
+    """JSON with bounds: no unbounded recursion, no huge numbers; every failure a ProtocolError."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("message is not UTF-8") from None
+    if _json_depth(raw) > MAX_JSON_DEPTH:
+        raise ProtocolError(f"message nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text, parse_int=_bounded_number, parse_float=_bounded_number)
+    except ProtocolError:
+        raise
+    except json.JSONDecodeError as e:
+        raise ProtocolError(f"message is not JSON: {e.msg} at position {e.pos}") from None
+    except (ValueError, RecursionError) as e:  # a parser limit, whatever the input found
+        raise ProtocolError(f"message is not acceptable JSON: {type(e).__name__}") from None
+
+
 def decode_envelope(raw: bytes, topic: str | None = None) -> Envelope:
     """Parse and validate an event message; raise ProtocolError with the reason."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise ProtocolError(f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ProtocolError("message is not UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise ProtocolError(f"message is not JSON: {e.msg} at position {e.pos}") from None
+    data = _parse_json(raw)
     if not isinstance(data, dict):
         raise ProtocolError("message must be a JSON object")
     v = data.get("v")

@@ -142,3 +142,43 @@ def test_seq_beyond_a_64_bit_integer_is_rejected() -> None:
     with pytest.raises(ProtocolError, match="seq"):
         decode_envelope(_raw(seq=2**63))
     assert decode_envelope(_raw(seq=2**63 - 1)).seq == 2**63 - 1
+
+
+def test_epoch_defaults_to_zero_when_absent_and_round_trips() -> None:
+    assert decode_envelope(_raw(epoch=None)).epoch == 0  # robots that predate the epoch
+    payload = EmergencyPayload(trigger=TriggerSource.VOICE, intent="help", confidence=0.9)
+    env = make_envelope(
+        "robot-001", 1, payload, event_type=EventType.EMERGENCY, ts=TS, epoch=2**62 + 5
+    )
+    assert decode_envelope(encode(env)).epoch == 2**62 + 5
+
+
+@pytest.mark.parametrize("bad", [-1, 2**63, "1", 1.5])
+def test_epoch_outside_a_non_negative_64_bit_integer_is_rejected(bad: object) -> None:
+    with pytest.raises(ProtocolError, match="epoch"):
+        decode_envelope(_raw(epoch=bad))
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"v":1,"seq":1' + b"0" * 5000 + b"}", "number has 5001 characters"),
+        (b"[" * 30_000 + b"]" * 30_000, "nests deeper"),
+        (b'{"v":1,"payload":' + b'{"a":' * 40 + b"1" + b"}" * 40 + b"}", "nests deeper"),
+        (b'{"v":1,"seq":1e' + b"9" * 5000 + b"}", "number has"),
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b"[1, 2]", "JSON object"),
+        (b'"just a string"', "JSON object"),
+    ],
+    ids=["5000-digit-int", "30000-levels", "deep-payload", "huge-exponent", "utf8", "list", "str"],
+)
+def test_poison_json_is_a_protocol_error_not_a_crash(raw: bytes, reason: str) -> None:
+    with pytest.raises(ProtocolError, match=reason):
+        decode_envelope(raw)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    name = "[{" * 25 + '"[[[\\'  # 55 characters, an escaped quote and backslash among them
+    env = decode_envelope(_raw(model={"name": name, "version": "1"}))
+    assert env.model is not None
+    assert env.model.name == name

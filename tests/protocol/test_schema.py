@@ -15,7 +15,7 @@ def test_schema_command_writes_every_payload_and_the_envelope(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert set(doc["payloads"]) == {t.value for t in EventType}
-    assert {"v", "device_id", "seq", "ts", "type", "priority", "payload"} <= set(
+    assert {"v", "device_id", "epoch", "seq", "ts", "type", "priority", "payload"} <= set(
         doc["envelope"]["properties"]
     )
     assert doc["topics"]["events"] == "dolbom/v1/devices/{device_id}/events"
