@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.alerts.dispatcher import DispatchPolicy, WebhookDispatcher
 from cloud.alerts.email import SmtpConfig, SmtpMailer
 from cloud.alerts.service import AlertChange, AlertEngine
-from cloud.alerts.worker import EscalationWorker
+from cloud.alerts.worker import EscalationWorker, utcnow
 from cloud.api import create_app
 from cloud.errors import CloudError
 from cloud.ingest.worker import IngestWorker
@@ -30,8 +31,14 @@ log = logging.getLogger(__name__)
 class CloudService:
     """Owns the store engine, the ingest worker, the webhook dispatcher and the HTTP server."""
 
-    def __init__(self, settings: CloudSettings) -> None:
+    def __init__(
+        self, settings: CloudSettings, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        """`clock`: the time ingest and escalation run on (simulated in scenarios); the webhook
+        dispatcher always uses the wall clock (receivers check signature timestamps)."""
         self.settings = settings
+        self._clock = clock
+        self.ingest_failure: str | None = None
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self.worker: IngestWorker | None = None
@@ -76,19 +83,22 @@ class CloudService:
         )
         self.dispatcher.start()
         dispatcher = self.dispatcher
+        clock = self._clock or utcnow
         self.escalation = EscalationWorker(
             self._sessions,
             alerts,
             poll_s=s.escalation_poll_s,
             sweep_s=s.sweep_interval_s,
             on_deliveries=dispatcher.wake,
+            clock=clock,
         )
         self.escalation.start()
 
         def wake(_change: AlertChange) -> None:
             dispatcher.wake()
 
-        self.worker = IngestWorker(s, self._sessions, alerts=alerts, on_alert=wake)
+        self.worker = IngestWorker(s, self._sessions, alerts=alerts, on_alert=wake, clock=clock)
+        self.ingest_failure = None
         self.worker.start(wait_s=mqtt_wait_s)
         log.info("cloud started: store %s, broker %s:%d", _safe_url(s), s.mqtt_host, s.mqtt_port)
 
@@ -101,6 +111,7 @@ class CloudService:
                 session_factory=self.sessions,
                 publisher=self.worker,
                 mqtt_connected=(lambda: self.worker is not None and self.worker.connected),
+                ingest_state=(lambda: self.worker.health().state if self.worker else "stopped"),
                 shutdown=self._shutdown,
             )
         return self._app
@@ -138,18 +149,56 @@ class CloudService:
         log.info("API listening on %s", self.api_url)
         return self.api_url
 
-    def serve(self, on_listening: Callable[[str], None] | None = None) -> None:
-        """Start everything and serve the API in the foreground until Ctrl-C / SIGTERM."""
+    def check_ingest(self) -> str | None:
+        """Why this worker must exit (ingest dead, or stuck past `ingest_stuck_exit_s`), or None."""
+        if self.worker is None:
+            return None
+        health = self.worker.health()
+        exit_s = self.settings.ingest_stuck_exit_s
+        if health.state == "dead":
+            return f"ingest died: {health.detail}"
+        if health.state == "stuck" and exit_s and health.stuck_for_s >= exit_s:
+            return f"ingest stuck: {health.detail}"
+        return None
+
+    def _watch(self, server: uvicorn.Server, every_s: float) -> None:
+        """Stop the server when ingest fails, so that `serve` exits non-zero (systemd restarts)."""
+        while not self._shutdown.wait(every_s):
+            failure = self.check_ingest()
+            if failure is not None:
+                log.critical("%s; stopping so the service manager restarts this worker", failure)
+                self.ingest_failure = failure
+                server.should_exit = True
+                return
+
+    def serve(
+        self,
+        on_listening: Callable[[str], None] | None = None,
+        *,
+        watch_s: float = 1.0,
+    ) -> None:
+        """Start everything and serve the API in the foreground until Ctrl-C / SIGTERM.
+
+        Raises CloudError when ingest died (or stayed stuck), so the process exits non-zero.
+        """
         self.start()
         try:
             server, sock = self._server_for()
             self._server = server
             assert self.api_url is not None
+            watchdog = threading.Thread(
+                target=self._watch, args=(server, watch_s), name="ingest-watch", daemon=True
+            )
+            watchdog.start()
             if on_listening is not None:
                 on_listening(self.api_url)
             server.run(sockets=[sock])
         finally:
             self.stop()
+        if self.ingest_failure is not None:
+            raise CloudError(
+                f"{self.ingest_failure} / 수집(ingest)이 멈췄습니다; 서비스를 재시작해야 합니다"
+            )
 
     def stop(self) -> None:
         """Stop the API, the ingest worker and the dispatcher, joining their threads."""

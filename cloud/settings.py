@@ -1,5 +1,6 @@
 """Cloud settings from `DOLBOM_*` environment variables (pydantic-settings)."""
 
+import ipaddress
 import json
 from typing import Annotated, Any, Literal
 
@@ -24,8 +25,15 @@ class CloudSettings(BaseSettings):
     # False: a plain subscription, for brokers without `$share` (amqtt in the demo).
     mqtt_shared: bool = True
     mqtt_share_group: str = Field(default=SHARED_GROUP, pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    # Empty: a unique id and a clean session; set it to keep a persistent broker session.
-    mqtt_client_id: str = ""
+    # Empty: `dolbom-ingest-<hostname>-<worker_id>`, stable across restarts, so the broker keeps
+    # this worker's persistent session (and queued events) while it is down. Two live workers
+    # with one id are refused at start-up (a lease row in the store). See docs/reliability.md.
+    mqtt_client_id: str = Field(default="", max_length=128)
+    worker_id: str = Field(default="0", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    # "clean": a fresh random id and no session (development and tests only: loses events
+    # across restarts).
+    mqtt_session: Literal["persistent", "clean"] = "persistent"
+    mqtt_session_expiry_s: int = Field(default=24 * 3600, ge=60)
     mqtt_keepalive_s: int = Field(default=30, ge=5)
     # TLS to the broker (production: Mosquitto's 8883 listener); the CA that signed its cert.
     mqtt_tls: bool = False
@@ -41,6 +49,13 @@ class CloudSettings(BaseSettings):
     ingest_receive_maximum: int = Field(default=1000, ge=1, le=65_535)
     ingest_queue_max: int = Field(default=2000, ge=1)
     ingest_stop_timeout_s: float = Field(default=5.0, ge=0)
+    # Health: ingest is "stuck" when messages wait and none was stored for `ingest_stuck_s`;
+    # `dolbom cloud serve` exits non-zero when ingest died, or stayed stuck for
+    # `ingest_stuck_exit_s` (0: never for stuck), so systemd restarts it.
+    ingest_stuck_s: float = Field(default=60.0, gt=0)
+    ingest_stuck_exit_s: float = Field(default=600.0, ge=0)
+    # The client-id lease: renewed every ttl/3; a holder silent for `ingest_lease_ttl_s` is gone.
+    ingest_lease_ttl_s: float = Field(default=30.0, gt=0)
 
     webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     webhook_secret: SecretStr | None = None
@@ -72,8 +87,16 @@ class CloudSettings(BaseSettings):
     auth_secret: SecretStr | None = None
     auth_token_ttl_s: int = Field(default=900, ge=30, le=86_400)
     auth_cookie_secure: bool = True  # False only for plain-HTTP development
-    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)  # per (account, source) per window
     login_window_s: float = Field(default=60.0, gt=0)
+    # Per account, all sources together: past this, only sources the account has logged in
+    # from before may try until the window ends (docs/api-security.md).
+    login_account_max_failures: int = Field(default=20, ge=1)
+    # CIDRs of reverse proxies whose X-Forwarded-For is believed; empty: none (the peer is
+    # the client).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # CIDRs a webhook may reach although private/loopback/link-local (default: none).
+    webhook_allow_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("auth_secret")
     @classmethod
@@ -83,7 +106,7 @@ class CloudSettings(BaseSettings):
             raise ValueError("DOLBOM_AUTH_SECRET must be at least 32 bytes")
         return value
 
-    @field_validator("webhook_urls", mode="before")
+    @field_validator("webhook_urls", "trusted_proxies", "webhook_allow_networks", mode="before")
     @classmethod
     def _split_urls(cls, value: Any) -> Any:
         """Accept a JSON list or a comma-separated string."""
@@ -92,4 +115,12 @@ class CloudSettings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [u.strip() for u in text.split(",") if u.strip()]
+        return value
+
+    @field_validator("trusted_proxies", "webhook_allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        """Every entry a CIDR or an address (`ipaddress.ip_network`, non-strict)."""
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError: pydantic reports it
         return value

@@ -42,3 +42,14 @@ def mqtt_broker() -> tuple[str, int]:
             pytrace=False,
         )
     return MQTT_HOST, MQTT_PORT
+
+
+@pytest.fixture(autouse=True)
+def _clean_mqtt_sessions_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ingest workers built in tests take a random id and a clean session unless a test asks.
+
+    Production's default is a persistent session under a stable per-host id; tests running in
+    parallel on the one shared broker would share it. The tests of that default set
+    `mqtt_session="persistent"` (or a client id) explicitly, each with an id of its own.
+    """
+    monkeypatch.setenv("DOLBOM_MQTT_SESSION", "clean")

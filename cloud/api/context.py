@@ -32,6 +32,7 @@ class ApiContext:
     cookie_secure: bool = True
     publisher: CommandPublisher | None = None
     mqtt_connected: Callable[[], bool] | None = None
+    ingest_state: Callable[[], str] | None = None  # "ok", "stuck", "dead", "stopped"
     clock: Callable[[], datetime] = utcnow
     sse_poll_s: float = 0.25
     shutdown: threading.Event = field(default_factory=threading.Event)

@@ -117,11 +117,13 @@ class DevicePage(BaseModel):
 
 
 class Health(BaseModel):
-    """Liveness of the store and the broker link (`mqtt` is null without an ingest worker)."""
+    """Liveness of the store, the broker link and the ingest loop (`mqtt` and `ingest` are null
+    without an ingest worker; `ingest` is ok, stuck, dead or stopped)."""
 
     status: str
     db: bool
     mqtt: bool | None
+    ingest: str | None = None
 
 
 # --- auth and accounts -------------------------------------------------------------------------

@@ -11,17 +11,28 @@ from cloud.ingest.handler import (
     store_message,
 )
 from cloud.ingest.inbox import Inbox, Received
-from cloud.ingest.worker import CommandPublisher, IngestWorker, events_subscription
+from cloud.ingest.lease import ClientIdLease, LeaseHeldError
+from cloud.ingest.worker import (
+    CommandPublisher,
+    IngestHealth,
+    IngestWorker,
+    default_client_id,
+    events_subscription,
+)
 
 __all__ = [
+    "ClientIdLease",
     "CommandPublisher",
     "Inbox",
+    "IngestHealth",
     "IngestOutcome",
     "IngestWorker",
+    "LeaseHeldError",
     "Outcome",
     "ParsedMessage",
     "Received",
     "dead_letter",
+    "default_client_id",
     "events_subscription",
     "ingest_message",
     "parse_message",

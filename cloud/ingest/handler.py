@@ -1,4 +1,10 @@
-"""Ingest one MQTT message: validate, store idempotently on (device_id, seq), raise alerts."""
+"""Ingest one MQTT message: validate, store idempotently on (device_id, epoch, seq), raise alerts.
+
+The same key with the same content is a redelivery (ignored). The same key with different
+content is a robot fault: the message is dead-lettered with the reason, a `device_fault` alert
+opens for the robot, and a safety event (emergency, fall, no response, inactivity) still opens
+its own alert, so a robot's bookkeeping error never silences a call for help.
+"""
 
 import logging
 from dataclasses import dataclass
@@ -6,12 +12,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cloud.alerts.rules import SEVERITY_OF, AlertDecision
 from cloud.alerts.service import AlertChange, AlertEngine
 from cloud.research.instruments import record_screening_event
-from cloud.store.models import DeadLetter, Device, Event
+from cloud.store.models import AlertKind, DeadLetter, Device, Event
 from protocol import (
     Envelope,
     EventType,
@@ -25,6 +33,11 @@ from protocol.envelope import MAX_MESSAGE_BYTES
 from protocol.topics import STATUS_OFFLINE, STATUS_ONLINE
 
 log = logging.getLogger(__name__)
+
+# Events whose alert opens even when their key conflicts with a stored event.
+SAFETY_TYPES = frozenset(
+    {EventType.EMERGENCY, EventType.FALL, EventType.NO_RESPONSE, EventType.INACTIVITY}
+)
 
 
 class Outcome(StrEnum):
@@ -81,7 +94,23 @@ def parse_message(topic: str, raw: bytes) -> ParsedMessage:
         env = decode_envelope(raw, topic)
     except ProtocolError as e:
         return ParsedMessage(topic, raw, kind, device_id, error=str(e))
+    except Exception as e:  # a bug on one message must not stop ingest
+        log.exception("bug decoding a message on %r", topic[:200])
+        return ParsedMessage(
+            topic, raw, kind, device_id, error=f"internal error: {type(e).__name__}: {e}"[:1000]
+        )
     return ParsedMessage(topic, raw, kind, device_id, envelope=env)
+
+
+def parse_any(topic: str, raw: bytes) -> ParsedMessage:
+    """`parse_message` that never raises: whatever fails becomes a dead-letter reason."""
+    try:
+        return parse_message(topic, raw)
+    except Exception as e:  # the per-message boundary
+        log.exception("bug parsing a message")
+        return ParsedMessage(
+            str(topic)[:512], bytes(raw), error=f"internal error: {type(e).__name__}: {e}"[:1000]
+        )
 
 
 def _insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
@@ -172,6 +201,7 @@ def store_message(
         _insert(session, Event)
         .values(
             device_id=env.device_id,
+            epoch=env.epoch,
             seq=env.seq,
             type=env.type.value,
             priority=env.priority.value,
@@ -180,16 +210,56 @@ def store_message(
             payload=env.payload,
             model=env.model.model_dump() if env.model else None,
         )
-        .on_conflict_do_nothing(index_elements=[Event.device_id, Event.seq])
+        .on_conflict_do_nothing(index_elements=[Event.device_id, Event.epoch, Event.seq])
         .returning(Event.id)
     ).scalar_one_or_none()
     if inserted is None:
-        log.debug("duplicate event %s #%d", env.device_id, env.seq)
-        return IngestOutcome(Outcome.DUPLICATE, env.device_id, env.seq)
+        return _on_conflict(session, message, env, now, alerts or AlertEngine())
     change = (alerts or AlertEngine()).on_event(session, env, now)
     if env.type is EventType.SCREENING:  # research: an enrolled participant's assessment
         record_screening_event(session, env, now)
     return IngestOutcome(Outcome.STORED, env.device_id, env.seq, alert=change)
+
+
+def _differences(stored: Event, env: Envelope) -> list[str]:
+    """The fields in which a stored event differs from an envelope with the same key."""
+    model = env.model.model_dump() if env.model else None
+    pairs = {
+        "type": (stored.type, env.type.value),
+        "priority": (stored.priority, env.priority.value),
+        "ts": (stored.ts, env.ts),
+        "payload": (stored.payload, env.payload),
+        "model": (stored.model, model),
+    }
+    return [name for name, (a, b) in pairs.items() if a != b]
+
+
+def _on_conflict(
+    session: Session, message: ParsedMessage, env: Envelope, now: datetime, alerts: AlertEngine
+) -> IngestOutcome:
+    """The key is taken: a redelivery (same content) or a robot fault (different content)."""
+    stored = session.scalars(
+        select(Event).where(
+            Event.device_id == env.device_id, Event.epoch == env.epoch, Event.seq == env.seq
+        )
+    ).one()
+    differ = _differences(stored, env)
+    if not differ:
+        log.debug("duplicate event %s epoch %d #%d", env.device_id, env.epoch, env.seq)
+        return IngestOutcome(Outcome.DUPLICATE, env.device_id, env.seq)
+    reason = (
+        f"conflict: {env.device_id} epoch {env.epoch} seq {env.seq} is already stored as a"
+        f" {stored.type} event; this {env.type.value} event differs in {', '.join(differ)}"
+    )
+    dead_letter(session, message.topic, message.raw, reason, now)
+    fault = AlertDecision(AlertKind.DEVICE_FAULT, SEVERITY_OF[AlertKind.DEVICE_FAULT])
+    change: AlertChange | None = alerts.raise_alert(
+        session, env.device_id, fault, env.seq, now, channel="ingest", note=reason[:500]
+    )
+    if env.type in SAFETY_TYPES:
+        # The robot reused a seq, but the senior may really need help: alert as if stored.
+        change = alerts.on_event(session, env, now) or change
+    return IngestOutcome(Outcome.DEAD_LETTERED, env.device_id, env.seq, reason, change)
 
 
 def _ingest_status(

@@ -5,15 +5,22 @@ paho's network thread only enqueues. The ingest thread takes a batch (up to
 in hand), stores it in one transaction, the most urgent devices first, and only after the
 commit acknowledges each message to the broker: a crash before the commit means the broker
 redelivers (to a persistent session), never that it forgets a message it had accepted.
+
+Every message ends stored or dead-lettered, and acknowledged: an exception from one message is
+caught at the per-message boundary (parse in paho's thread, store in the ingest thread). The
+session is persistent by default, under a client id stable across restarts
+(`dolbom-ingest-<hostname>-<worker_id>`) that a lease in the store keeps to one live worker.
+`health()` says whether the ingest loop is alive and making progress.
 """
 
 import logging
-import os
+import re
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -39,10 +46,11 @@ from cloud.ingest.handler import (
     IngestOutcome,
     ParsedMessage,
     dead_letter,
-    parse_message,
+    parse_any,
     store_message,
 )
 from cloud.ingest.inbox import Inbox, Received
+from cloud.ingest.lease import ClientIdLease
 from cloud.settings import CloudSettings
 from protocol import STATUS_SUBSCRIPTION, Command, commands_topic
 from protocol.topics import EVENTS_SUBSCRIPTION
@@ -50,7 +58,6 @@ from protocol.topics import EVENTS_SUBSCRIPTION
 log = logging.getLogger(__name__)
 
 _DB_RETRIES = 3
-_SESSION_EXPIRY_S = 24 * 3600
 _RETRY_PAUSE_S = 1.0
 _POLL_S = 0.1
 
@@ -62,6 +69,35 @@ def is_transient(error: SQLAlchemyError) -> bool:
     if isinstance(error, PoolTimeoutError):
         return True
     return bool(getattr(error, "connection_invalidated", False))
+
+
+def default_client_id(settings: CloudSettings, hostname: str | None = None) -> str:
+    """The MQTT client id: DOLBOM_MQTT_CLIENT_ID, else `dolbom-ingest-<host>-<worker_id>`.
+
+    Stable across restarts of the same worker (so its persistent session survives a crash) and
+    distinct between workers of one host as long as each has its own DOLBOM_WORKER_ID. With
+    `mqtt_session="clean"` (development) a random id, since nothing is kept anyway.
+    """
+    if settings.mqtt_client_id:
+        return settings.mqtt_client_id
+    if settings.mqtt_session == "clean":
+        return f"dolbom-ingest-clean-{uuid.uuid4().hex[:16]}"
+    host = re.sub(r"[^A-Za-z0-9_.-]", "_", hostname or socket.gethostname())[:64]
+    return f"dolbom-ingest-{host}-{settings.worker_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestHealth:
+    """`ok`, `stuck` (messages wait, none stored for a while), `dead` (a loop ended), `stopped`."""
+
+    state: str
+    detail: str = ""
+    stuck_for_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True only for a running, progressing worker."""
+        return self.state == "ok"
 
 
 class CommandPublisher(Protocol):
@@ -88,6 +124,7 @@ class IngestWorker:
         alerts: AlertEngine | None = None,
         on_alert: Callable[[AlertChange], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._sessions = session_factory
@@ -106,11 +143,22 @@ class IngestWorker:
         self._generation = 0
         self._ack_lock = threading.Lock()
         self._v5 = settings.mqtt_protocol == "5"
-        self._persistent = bool(settings.mqtt_client_id)
-        client_id = settings.mqtt_client_id or (
-            f"dolbom-cloud-{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        )
+        self._persistent = settings.mqtt_session == "persistent" or bool(settings.mqtt_client_id)
+        client_id = default_client_id(settings)
         self.client_id = client_id
+        self._lease = (
+            ClientIdLease(session_factory, client_id, settings.ingest_lease_ttl_s)
+            if self._persistent
+            else None
+        )
+        # Health (monotonic seconds, injectable for tests): the loop's last turn, the last
+        # time nothing waited or something was stored, and how many messages are in hand.
+        self._monotonic = monotonic
+        self._beat = monotonic()
+        self._progress = monotonic()
+        self._in_hand = 0
+        self._failure: str | None = None
+        self._next_renew = 0.0
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -143,14 +191,22 @@ class IngestWorker:
     def start(self, wait_s: float | None = None) -> bool:
         """Start the ingest thread, connect in the background (reconnecting forever), wait."""
         s = self._settings
+        if self._lease is not None:
+            try:
+                self._lease.acquire()  # LeaseHeldError: another live worker has this id
+            except SQLAlchemyError as e:
+                log.warning("store unreachable; client id %s taken unleased: %s", self.client_id, e)
         self._draining.clear()
+        self._failure = None
+        self._beat = self._progress = self._monotonic()
+        self._next_renew = self._beat + s.ingest_lease_ttl_s / 3
         self._ingest_thread = threading.Thread(target=self._run, name="ingest", daemon=True)
         self._ingest_thread.start()
         if self._v5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.ReceiveMaximum = s.ingest_receive_maximum
             if self._persistent:
-                properties.SessionExpiryInterval = _SESSION_EXPIRY_S
+                properties.SessionExpiryInterval = s.mqtt_session_expiry_s
             self._client.connect_async(
                 s.mqtt_host,
                 s.mqtt_port,
@@ -197,6 +253,33 @@ class IngestWorker:
         self._connected.clear()
         self._subscribed.clear()
         self._inbox = Inbox(self._settings.ingest_queue_max)
+        if self._lease is not None:
+            self._lease.release()
+
+    def health(self) -> IngestHealth:
+        """Dead when the ingest or the network thread ended; stuck when messages wait (in the
+        inbox or in hand) and none was stored for `ingest_stuck_s`."""
+        if not self._started:
+            return IngestHealth("stopped")
+        thread = self._ingest_thread
+        if thread is None or not thread.is_alive():
+            return IngestHealth("dead", self._failure or "the ingest thread ended")
+        network = getattr(self._client, "_thread", None)
+        if network is None or not network.is_alive():
+            return IngestHealth("dead", "the MQTT network thread ended")
+        now = self._monotonic()
+        waiting = len(self._inbox) + self._in_hand
+        idle_for = now - self._progress
+        if waiting and idle_for > self._settings.ingest_stuck_s:
+            return IngestHealth(
+                "stuck", f"{waiting} messages wait; none stored for {idle_for:.0f} s", idle_for
+            )
+        beat_age = now - self._beat
+        if beat_age > self._settings.ingest_stuck_s:
+            return IngestHealth(
+                "stuck", f"the ingest loop has not turned for {beat_age:.0f} s", beat_age
+            )
+        return IngestHealth("ok")
 
     def publish_command(self, device_id: str, command: Command) -> None:
         """Send a command at QoS 1; while disconnected paho queues it until the next connect."""
@@ -214,7 +297,7 @@ class IngestWorker:
 
     def handle(self, topic: str, raw: bytes) -> IngestOutcome | None:
         """Ingest and commit one message; None only when the store stayed unavailable."""
-        return self.handle_batch([Received(parse_message(topic, raw))])[0]
+        return self.handle_batch([Received(parse_any(topic, raw))])[0]
 
     def handle_batch(
         self, batch: Sequence[Received], *, yield_to: Callable[[], bool] | None = None
@@ -306,18 +389,52 @@ class IngestWorker:
     # the ingest thread
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as e:
+            self._failure = f"the ingest loop died: {type(e).__name__}: {e}"
+            log.critical("%s", self._failure, exc_info=True)
+            raise
+
+    def _loop(self) -> None:
         while True:
-            batch = self._collect()
+            self._turn()
+            if self._failure is not None:
+                raise RuntimeError(self._failure)
+            try:
+                batch = self._collect()
+            except Exception:
+                log.exception("ingest inbox failed; retrying")
+                batch = None
             if batch is None:
                 if self._draining.is_set():
                     return
                 continue
+            self._in_hand = len(batch)
             try:
                 self._process(batch)
             except Exception:
                 log.exception("ingest batch of %d failed; left unacknowledged", len(batch))
+            finally:
+                self._in_hand = 0
             if self._draining.is_set() and time.monotonic() > self._drain_until:
                 return
+
+    def _turn(self) -> None:
+        """Once per loop turn: heartbeat, progress when nothing waits, renew the lease."""
+        now = self._monotonic()
+        self._beat = now
+        if not len(self._inbox):
+            self._progress = now
+        if self._lease is None or now < self._next_renew:
+            return
+        self._next_renew = now + self._settings.ingest_lease_ttl_s / 3
+        try:
+            if not self._lease.renew():
+                self._failure = f"another worker took over the client id {self.client_id!r}"
+                log.critical("%s; ingest stops", self._failure)
+        except SQLAlchemyError as e:
+            log.warning("could not renew the lease of %s: %s", self.client_id, e)
 
     def _collect(self) -> list[Received] | None:
         """The next batch: critical messages at once, else what fills in `ingest_batch_wait_s`."""
@@ -337,6 +454,8 @@ class IngestWorker:
                 if outcome is not None:
                     self._ack(received)
                     done += 1
+            if done:
+                self._progress = self._beat = self._monotonic()
             rest = [r for r, o in zip(pending, outcomes, strict=True) if o is None]
             if rest:
                 stack[-1] = rest
@@ -432,8 +551,18 @@ class IngestWorker:
             log.warning("MQTT disconnected (%s); reconnecting", reason_code)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            self._enqueue(message)
+        except Exception:  # paho's thread must survive any one message
+            log.exception("could not queue a message on %r", getattr(message, "topic", "?"))
+
+    def _enqueue(self, message: mqtt.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # paho decodes the topic lazily
+            topic = bytes(message._topic).decode("utf-8", "replace")
         item = Received(
-            parse_message(message.topic, bytes(message.payload)),
+            parse_any(topic, bytes(message.payload)),
             message.mid,
             message.qos,
             self._generation,

@@ -247,16 +247,20 @@ class Device(Base):
 
 
 class Event(Base):
-    """One stored event envelope; (device_id, seq) is unique so redelivery is harmless."""
+    """One stored event envelope; (device_id, epoch, seq) is unique so redelivery is harmless.
+
+    `epoch` is the robot's outbox incarnation (0 for robots that predate it).
+    """
 
     __tablename__ = "events"
     __table_args__ = (
-        UniqueConstraint("device_id", "seq", name="uq_events_device_seq"),
+        UniqueConstraint("device_id", "epoch", "seq", name="uq_events_device_epoch_seq"),
         Index("ix_events_device_ts", "device_id", "ts"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     device_id: Mapped[str] = mapped_column(String(64), ForeignKey("devices.id"))
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     seq: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(32))
     priority: Mapped[str] = mapped_column(String(16))
@@ -264,6 +268,21 @@ class Event(Base):
     received_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]]
     model: Mapped[dict[str, Any] | None]
+
+
+class IngestLease(Base):
+    """An ingest worker's claim on an MQTT client id (one persistent session per worker).
+
+    A worker refuses to start when another live holder (heartbeat newer than the lease
+    timeout) holds its client id: two workers sharing one session would kick each other off.
+    """
+
+    __tablename__ = "ingest_leases"
+
+    client_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
 
 
 class DeadLetter(Base):

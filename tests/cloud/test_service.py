@@ -159,7 +159,7 @@ def test_ack_over_the_api_sends_alert_ack_to_the_robot(
 def test_healthz_reports_db_and_mqtt(service: CloudService) -> None:
     r = httpx.get(f"{service.api_url}/healthz", timeout=10)
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "db": True, "mqtt": True}
+    assert r.json() == {"status": "ok", "db": True, "mqtt": True, "ingest": "ok"}
 
 
 def test_sse_stream_yields_a_new_alert(service: CloudService, robot: MqttPeer) -> None:

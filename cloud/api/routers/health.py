@@ -1,4 +1,5 @@
-"""GET /healthz: is the store reachable, is the broker link up (no auth, for probes)."""
+"""GET /healthz: is the store reachable, is the broker link up, is ingest alive and progressing
+(no auth, for probes)."""
 
 import logging
 
@@ -15,7 +16,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 def healthz(ctx: Ctx, response: Response) -> Health:
-    """200 when the store answers and MQTT is connected; 503 otherwise."""
+    """200 when the store answers, MQTT is connected and ingest progresses; 503 otherwise."""
     try:
         with ctx.sessions() as session:
             session.execute(text("SELECT 1"))
@@ -24,7 +25,8 @@ def healthz(ctx: Ctx, response: Response) -> Health:
         log.warning("health check: store unreachable: %s", e)
         db_ok = False
     mqtt = ctx.mqtt_connected() if ctx.mqtt_connected is not None else None
-    ok = db_ok and mqtt is not False
+    ingest = ctx.ingest_state() if ctx.ingest_state is not None else None
+    ok = db_ok and mqtt is not False and ingest in (None, "ok")
     if not ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Health(status="ok" if ok else "degraded", db=db_ok, mqtt=mqtt)
+    return Health(status="ok" if ok else "degraded", db=db_ok, mqtt=mqtt, ingest=ingest)

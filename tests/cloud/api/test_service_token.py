@@ -22,7 +22,7 @@ def add(sessions: sessionmaker[Session], topic: str, raw: bytes) -> int | None:
 async def test_healthz_needs_no_token(client: httpx.AsyncClient) -> None:
     r = await client.get("/healthz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "db": True, "mqtt": True}
+    assert r.json() == {"status": "ok", "db": True, "mqtt": True, "ingest": None}
 
 
 async def test_healthz_is_503_when_mqtt_is_down(sessions: sessionmaker[Session]) -> None:
