@@ -23,6 +23,8 @@ from cloud.store.models import IngestLease
 
 log = logging.getLogger(__name__)
 
+_HELD_HERE: set[str] = set()  # holders of leases taken by this process and not released
+
 
 class LeaseHeldError(CloudError):
     """Another live worker uses this MQTT client id."""
@@ -52,7 +54,9 @@ def holder_gone(holder: str, me: str) -> bool:
         pid = int(parts[1])
     except ValueError:
         return False
-    return pid == os.getpid() or not _pid_alive(pid)
+    if pid == os.getpid():  # our pid: another worker of this process, or a past incarnation
+        return holder not in _HELD_HERE
+    return not _pid_alive(pid)
 
 
 class ClientIdLease:
@@ -89,6 +93,7 @@ class ClientIdLease:
                         heartbeat_at=now,
                     )
                 )
+                _HELD_HERE.add(self.holder)
                 return
             fresh = now - row.heartbeat_at < self._ttl
             if row.holder != self.holder and fresh and not holder_gone(row.holder, self.holder):
@@ -104,6 +109,7 @@ class ClientIdLease:
             row.holder = self.holder
             row.acquired_at = now
             row.heartbeat_at = now
+            _HELD_HERE.add(self.holder)
 
     def renew(self) -> bool:
         """Refresh the heartbeat; False when another worker has taken the lease over."""
@@ -117,6 +123,7 @@ class ClientIdLease:
 
     def release(self) -> None:
         """Give the lease up (a clean stop); store errors are logged, not raised."""
+        _HELD_HERE.discard(self.holder)
         try:
             with self._sessions() as session, session.begin():
                 session.execute(
