@@ -4,6 +4,10 @@ A policy is ordered tiers. Tier i starts when tier i-1's `timeout_s` runs out; i
 contacts are re-notified every `renotify_s`. The final tier never goes silent: it keeps
 re-notifying (every `renotify_s`, else its `timeout_s`, else `DEFAULT_RENOTIFY_S`) until
 someone acknowledges. Quiet hours hold non-critical alerts until the local morning.
+
+A senior without a stored policy follows the built-in default (`default_config`): one tier of
+all their contacts plus the configured webhooks, re-notified every `DEFAULT_RENOTIFY_S` until
+acknowledged for critical and major alerts (minor and below: once).
 """
 
 from collections.abc import Mapping, Sequence
@@ -26,6 +30,7 @@ class Tier:
     contact_ids: tuple[int, ...]
     timeout_s: float
     renotify_s: float | None = None
+    urls: tuple[str, ...] = ()  # webhooks told with the tier (the default policy's fallback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,7 @@ class Plan:
     position: Position | None
     next: Position | None
     next_due: datetime | None
+    urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +69,10 @@ class EscalationConfig:
 
     def for_device_alerts(self) -> Policy:
         """Device alerts go once to the device contacts (else the first care tier), no chase."""
-        ids = self.device_contact_ids or self.care.tiers[0].contact_ids
-        return Policy((Tier(ids, timeout_s=0.0),), persistent=False)
+        first = self.care.tiers[0]
+        ids = self.device_contact_ids or first.contact_ids
+        urls = () if self.device_contact_ids else first.urls
+        return Policy((Tier(ids, timeout_s=0.0, urls=urls),), persistent=False)
 
     def for_severity(self, severity: Severity) -> Policy:
         """Critical and major alerts chase forever; minor and warning walk the tiers once; info
@@ -72,8 +80,17 @@ class EscalationConfig:
         if severity in (Severity.CRITICAL, Severity.MAJOR, Severity.HIGH):
             return self.care
         if severity is Severity.INFO:
-            return Policy((Tier(self.care.tiers[0].contact_ids, 0.0),), persistent=False)
+            first = self.care.tiers[0]
+            return Policy((Tier(first.contact_ids, 0.0, urls=first.urls),), persistent=False)
         return Policy(self.care.tiers, persistent=False)
+
+
+def default_config(contact_ids: Sequence[int], urls: Sequence[str] = ()) -> EscalationConfig:
+    """The built-in policy of a senior without one: every contact and webhook at once, again
+    every `DEFAULT_RENOTIFY_S` until acknowledged (critical and major alerts)."""
+    return EscalationConfig(
+        Policy((Tier(tuple(contact_ids), 0.0, DEFAULT_RENOTIFY_S, tuple(urls)),))
+    )
 
 
 def _positive(value: Any, what: str, *, allow_none: bool = False) -> float | None:
@@ -176,11 +193,13 @@ def plan(policy: Policy, due: Position, due_at: datetime, now: datetime) -> Plan
         return Plan((), None, due, due_at)
     current = max(due, position_at(policy, elapsed + _EPS_S))
     notify: list[int] = []
+    urls: list[str] = []
     for tier in range(due.tier, current.tier + 1):
         notify.extend(i for i in policy.tiers[tier].contact_ids if i not in notify)
+        urls.extend(u for u in policy.tiers[tier].urls if u not in urls)
     nxt = following(policy, current)
     next_due = start + timedelta(seconds=offset_s(policy, nxt)) if nxt is not None else None
-    return Plan(tuple(notify), current, nxt, next_due)
+    return Plan(tuple(notify), current, nxt, next_due, tuple(urls))
 
 
 def _hhmm(value: str, what: str) -> time:

@@ -293,7 +293,10 @@ class AlertEngine:
             channel=channel,
             note=f"repeat {active.repeat_count} (event seq {event_seq})",
         )
-        log.info("alert %d repeated (%d times)", active.id, active.repeat_count)
+        told = scheduler.renotify(session, active, now, self.webhook_urls)
+        log.info(
+            "alert %d repeated (%d times; %d notified again)", active.id, active.repeat_count, told
+        )
         return AlertChange(
             alert_id=active.id,
             created=False,

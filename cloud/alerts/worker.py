@@ -78,7 +78,7 @@ class EscalationWorker:
             if self._stop.is_set():
                 break
             with self._sessions() as session, session.begin():
-                created += scheduler.run_step(session, step_id, now)
+                created += scheduler.run_step(session, step_id, now, self._engine.webhook_urls)
         if created and self._on_deliveries is not None:
             self._on_deliveries()
         return created

@@ -184,6 +184,11 @@ class IngestWorker:
         self._client.on_message = self._on_message
 
     @property
+    def waiting(self) -> int:
+        """Messages received and not yet stored or dead-lettered (queued or in hand)."""
+        return len(self._inbox) + self._in_hand
+
+    @property
     def connected(self) -> bool:
         """True while the broker connection is up."""
         return self._connected.is_set()
@@ -268,7 +273,7 @@ class IngestWorker:
         if network is None or not network.is_alive():
             return IngestHealth("dead", "the MQTT network thread ended")
         now = self._monotonic()
-        waiting = len(self._inbox) + self._in_hand
+        waiting = self.waiting
         idle_for = now - self._progress
         if waiting and idle_for > self._settings.ingest_stuck_s:
             return IngestHealth(
@@ -391,10 +396,9 @@ class IngestWorker:
     def _run(self) -> None:
         try:
             self._loop()
-        except BaseException as e:
+        except BaseException as e:  # the thread ends; health() says dead, serve exits
             self._failure = f"the ingest loop died: {type(e).__name__}: {e}"
             log.critical("%s", self._failure, exc_info=True)
-            raise
 
     def _loop(self) -> None:
         while True:
@@ -424,7 +428,7 @@ class IngestWorker:
         """Once per loop turn: heartbeat, progress when nothing waits, renew the lease."""
         now = self._monotonic()
         self._beat = now
-        if not len(self._inbox):
+        if not self.waiting:
             self._progress = now
         if self._lease is None or now < self._next_renew:
             return

@@ -225,15 +225,22 @@ def test_a_cloud_restart_mid_escalation_still_fires_the_pending_step(
     assert targets(sessions, alert_id) == ["daughter", "daughter"]
 
 
-def test_a_repeat_updates_the_open_alert(sessions: sessionmaker[Session]) -> None:
+def test_a_repeat_updates_the_open_alert_and_notifies_again(
+    sessions: sessionmaker[Session],
+) -> None:
     care = setup(sessions)
     first = fall(sessions, care, DAY)
     second = fall(sessions, care, DAY + timedelta(seconds=5))
     assert first == second
     [alert] = alerts_of(sessions, care)
     assert alert.repeat_count == 2
-    assert targets(sessions, first) == ["daughter"]
-    assert len(pending_steps(sessions, first)) == 1
+    # Issue 14 item 5: a repeat tells again whoever was told (a count alone reaches nobody).
+    assert targets(sessions, first) == ["daughter", "daughter"]
+    assert len(pending_steps(sessions, first)) == 1  # the schedule itself is unchanged
+    fall(sessions, care, DAY + timedelta(seconds=10))  # within REPEAT_MIN_GAP_S: counted only
+    assert targets(sessions, first) == ["daughter", "daughter"]
+    fall(sessions, care, DAY + timedelta(seconds=40))
+    assert targets(sessions, first) == ["daughter", "daughter", "daughter"]
 
 
 def test_missed_medication_fires_after_n_in_a_row_and_dedups(

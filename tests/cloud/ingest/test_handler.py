@@ -124,11 +124,13 @@ def test_new_alert_queues_one_delivery_per_webhook(sessions: sessionmaker[Sessio
     dev = new_device_id()
     engine = AlertEngine(["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"])
     ingest(sessions, events_topic(dev), emergency(dev, 1), engine)
-    ingest(sessions, events_topic(dev), emergency(dev, 2), engine)  # a repeat: no new deliveries
     with sessions() as s:
         rows = s.scalars(select(Delivery).order_by(Delivery.target)).all()
         assert [d.target for d in rows] == ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
         assert all(d.status is DeliveryStatus.PENDING and d.attempts == 0 for d in rows)
+    ingest(sessions, events_topic(dev), emergency(dev, 2), engine)  # a repeat notifies again
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Delivery)) == 4
 
 
 def _bad_messages(dev: str) -> list[tuple[str, str, bytes, str]]:
