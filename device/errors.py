@@ -19,3 +19,7 @@ class AsrError(DeviceError):
 
 class OutboxError(DeviceError):
     """The durable event queue can't be opened, read or written; its file is left untouched."""
+
+
+class EventTooLargeError(OutboxError):
+    """An event would exceed the envelope's 64 KiB limit; a device_fault was queued instead."""

@@ -3,6 +3,7 @@
 from typing import Any
 
 from protocol.commands import Command, CommandResult
+from protocol.delivery import StoredReport
 from protocol.envelope import PROTOCOL_VERSION, Envelope
 from protocol.events import DEFAULT_PRIORITY, PAYLOAD_MODELS
 from protocol.topics import ROOT, TopicKind
@@ -22,4 +23,5 @@ def contract_schema() -> dict[str, Any]:
         },
         "command": Command.model_json_schema(),
         "command_result": CommandResult.model_json_schema(),
+        "stored_report": StoredReport.model_json_schema(),
     }

@@ -26,6 +26,7 @@ class TopicKind(StrEnum):
     STATUS = "status"
     COMMANDS = "commands"
     COMMAND_RESULTS = "command-results"
+    STORED = "stored"  # cloud → device, retained: what the cloud has stored (protocol/delivery.py)
 
 
 def validate_device_id(device_id: str) -> str:
@@ -60,6 +61,11 @@ def commands_topic(device_id: str) -> str:
 def results_topic(device_id: str) -> str:
     """Where a device reports the outcome of each command."""
     return _topic(device_id, TopicKind.COMMAND_RESULTS)
+
+
+def stored_topic(device_id: str) -> str:
+    """Where the cloud tells a device (retained) which of its events it has stored."""
+    return _topic(device_id, TopicKind.STORED)
 
 
 def parse_topic(topic: str) -> tuple[str, TopicKind]:

@@ -51,6 +51,7 @@ from cloud.ingest.handler import (
 )
 from cloud.ingest.inbox import Inbox, Received
 from cloud.ingest.lease import ClientIdLease
+from cloud.ingest.stored import StoredPublisher
 from cloud.settings import CloudSettings
 from protocol import STATUS_SUBSCRIPTION, Command, commands_topic
 from protocol.topics import EVENTS_SUBSCRIPTION
@@ -182,6 +183,12 @@ class IngestWorker:
         self._client.on_subscribe = self._on_subscribe
         self._client.on_unsubscribe = self._on_unsubscribe
         self._client.on_message = self._on_message
+        # -- end-to-end delivery (H5, issue 14 item 2b): retained stored reports per device --
+        self.stored = StoredPublisher(
+            session_factory,
+            lambda topic, payload: self._client.publish(topic, payload, qos=1, retain=True),
+        )
+        # -- end of the delivery hook --
 
     @property
     def waiting(self) -> int:
@@ -207,6 +214,7 @@ class IngestWorker:
         self._next_renew = self._beat + s.ingest_lease_ttl_s / 3
         self._ingest_thread = threading.Thread(target=self._run, name="ingest", daemon=True)
         self._ingest_thread.start()
+        self.stored.start()  # delivery hook (H5): stored reports
         if self._v5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.ReceiveMaximum = s.ingest_receive_maximum
@@ -250,6 +258,7 @@ class IngestWorker:
         if self._ingest_thread is not None:
             self._ingest_thread.join(timeout_s + 1.0)
             self._ingest_thread = None
+        self.stored.stop()  # delivery hook (H5): last stored reports before disconnecting
         left = len(self._inbox)
         if left:
             log.warning("stopping with %d messages unacknowledged; the broker keeps them", left)
@@ -453,6 +462,13 @@ class IngestWorker:
             pending = stack[-1]
             yield_to = None if pending[0].urgent else self._inbox.urgent_waiting
             outcomes = self.handle_batch(pending, yield_to=yield_to)
+            # -- delivery hook (H5): committed events → the devices' stored reports --
+            self.stored.note(
+                (r.message.envelope.device_id, r.message.envelope.epoch)
+                for r, o in zip(pending, outcomes, strict=True)
+                if o is not None and r.message.envelope is not None
+            )
+            # -- end of the delivery hook --
             done = 0
             for received, outcome in zip(pending, outcomes, strict=True):
                 if outcome is not None:

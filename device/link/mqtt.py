@@ -2,9 +2,12 @@
 
 Threads: `start()` runs one link thread that connects, reconnects with jittered backoff and
 publishes; each connection gets a fresh paho client whose own network thread delivers the
-callbacks. The outbox is the single source of truth: an event leaves it only on PUBACK, and
-every reconnect (a clean session) re-sends whatever is still there. Duplicates are harmless
-because the cloud dedupes on (device_id, seq).
+callbacks. The outbox is the single source of truth. A PUBACK only marks an event sent: it
+leaves the outbox when the cloud's retained report on `.../stored` (protocol/delivery.py) says
+it is stored. A sent event with no report in time is sent again (backoff doubling up to the
+outbox's `resend_max_s`), and every reconnect makes the unreported ones due within seconds, so
+events a broker dropped (a full queue for an offline cloud) are re-sent until stored.
+Duplicates are harmless because the cloud dedupes on (device_id, epoch, seq).
 """
 
 import logging
@@ -37,7 +40,8 @@ from protocol import (
     status_topic,
     validate_device_id,
 )
-from protocol.topics import STATUS_OFFLINE, STATUS_ONLINE
+from protocol.delivery import StoredReport, decode_stored
+from protocol.topics import STATUS_OFFLINE, STATUS_ONLINE, stored_topic
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ DEFAULT_MAX_INFLIGHT = 16
 _IDLE_RECHECK_S = 5.0  # a cheap safety re-check of the outbox when nothing woke the link
 _STOP_PUBLISH_TIMEOUT_S = 2.0
 _ERROR_PAUSE_S = 1.0
+_RECONNECT_RESEND_S = 5.0  # after a (re)connect, unreported events are re-sent within this
 
 CommandHandler = Callable[[Command], CommandResult]
 AckHook = Callable[[int], None]
@@ -62,6 +67,7 @@ class _Session:
     in_flight: set[int] = field(default_factory=set)  # event seqs sent, PUBACK pending
     refused: set[int] = field(default_factory=set)  # seqs the broker refused: retry next session
     commands: deque[Command] = field(default_factory=deque)
+    reports: deque[StoredReport] = field(default_factory=deque)  # from the cloud, to apply
 
 
 class MqttLink:
@@ -94,6 +100,7 @@ class MqttLink:
         self._status_topic = status_topic(device_id)
         self._commands_topic = commands_topic(device_id)
         self._results_topic = results_topic(device_id)
+        self._stored_topic = stored_topic(device_id)
         self._cond = threading.Condition()
         self._dirty = False
         self._stopping = threading.Event()
@@ -105,6 +112,8 @@ class MqttLink:
         self._results: deque[CommandResult] = deque()  # answered, to publish on the link thread
         self.last_ack_monotonic: float | None = None
         self.connections = 0  # successful CONNACKs so far
+        self.confirmed = 0  # events the cloud reported stored (and the outbox forgot)
+        self.resent = 0  # sent events re-sent because no stored report came in time
 
     # -- public API -------------------------------------------------------------------------
 
@@ -230,14 +239,17 @@ class MqttLink:
 
     def _serve(self, session: _Session) -> None:
         while True:
+            idle_s = self._idle_s()
             with self._cond:
                 if not self._dirty:
-                    self._cond.wait(_IDLE_RECHECK_S)
+                    self._cond.wait(idle_s)
                 self._dirty = False
                 if self._stopping.is_set() or session.lost:
                     return
                 if not session.ready:
                     continue
+                reports = list(session.reports)
+                session.reports.clear()
                 commands = list(session.commands)
                 session.commands.clear()
                 results = list(self._results)
@@ -245,6 +257,13 @@ class MqttLink:
                 exclude = session.in_flight | session.refused
                 free = self.max_inflight - len(session.in_flight)
             try:
+                self._apply_reports(reports)
+                requeued = self.outbox.requeue_due()
+                if requeued:
+                    self.resent += requeued
+                    log.info("%d sent events have no stored report yet; sending again", requeued)
+                    with self._cond:
+                        exclude = session.in_flight | session.refused
                 for command in commands:
                     self._answer(command)
                 for result in results:
@@ -256,6 +275,31 @@ class MqttLink:
                 log.exception("the MQTT link failed to drain the outbox; retrying")
                 self._stopping.wait(_ERROR_PAUSE_S)
                 self._wake()
+
+    def _idle_s(self) -> float:
+        """How long the link may sleep: until the next resend is due, at most the idle recheck."""
+        due = self.outbox.next_resend_at()
+        if due is None:
+            return _IDLE_RECHECK_S
+        return min(_IDLE_RECHECK_S, max(0.05, due - time.time()))
+
+    def _apply_reports(self, reports: list[StoredReport]) -> None:
+        for report in reports:
+            confirmed = self.outbox.confirm(report)
+            if confirmed:
+                self.confirmed += confirmed
+                # The cloud is storing again: what it has not reported soon is re-sent soon,
+                # not after a backoff that grew while it was away.
+                self.outbox.expedite(self.outbox.limits.resend_after_s)
+                log.debug(
+                    "the cloud stored %d more events (up to #%d)", confirmed, report.stored_up_to
+                )
+            elif report.epoch != self.outbox.epoch:
+                log.debug(
+                    "ignored a stored report for epoch %d (ours is %d)",
+                    report.epoch,
+                    self.outbox.epoch,
+                )
 
     def _send_pending(self, session: _Session, free: int, exclude: set[int]) -> None:
         for record in self.outbox.pending_records(free, exclude=exclude):
@@ -381,7 +425,8 @@ class MqttLink:
             )
             return
         try:
-            client.subscribe(self._commands_topic, qos=1)
+            client.subscribe([(self._commands_topic, 1), (self._stored_topic, 1)])
+            self.outbox.expedite(min(_RECONNECT_RESEND_S, self.outbox.limits.resend_after_s))
             self._publish(session, self._status_topic, STATUS_ONLINE, seq=None, retain=True)
         except Exception:
             log.exception("cannot subscribe or announce online")
@@ -449,6 +494,9 @@ class MqttLink:
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         session: _Session = userdata
+        if message.topic == self._stored_topic:
+            self._on_stored(session, bytes(message.payload))
+            return
         try:
             command = decode_command(bytes(message.payload))
         except ProtocolError as e:
@@ -463,5 +511,18 @@ class MqttLink:
             return
         with self._cond:
             session.commands.append(command)
+            self._dirty = True
+            self._cond.notify_all()
+
+    def _on_stored(self, session: _Session, raw: bytes) -> None:
+        if not raw:  # a cleared retained report
+            return
+        try:
+            report = decode_stored(raw)
+        except ProtocolError as e:
+            log.warning("ignored a malformed stored report: %s", e)
+            return
+        with self._cond:
+            session.reports.append(report)
             self._dirty = True
             self._cond.notify_all()

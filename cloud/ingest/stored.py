@@ -1,0 +1,252 @@
+"""Tell each robot what the cloud has stored: a retained `StoredReport` per device.
+
+After ingest commits a batch, the worker calls `StoredPublisher.note()` with the (device,
+epoch) pairs it touched. A thread of its own then, at most once per `interval_s` per device,
+computes from the store what is stored for that epoch and publishes the report, retained at
+QoS 1, on `dolbom/v1/devices/{id}/stored`. The robot forgets only what a report covers and
+re-sends the rest (protocol/delivery.py), so an event a broker dropped is not lost.
+
+Cost: a per-(device, epoch) watermark `base` (every seq <= base is settled) is cached in memory;
+each report reads the events above it with the unique (device_id, epoch, seq) index, at most
+`window` rows, never the device's whole history. A cold cache finds the base by binary search
+over index counts. Seqs the robot declared dropped (a `device_fault` with code `seqs_dropped`,
+sent when it purges or prunes its outbox) count as settled, so a hole the robot made on purpose
+does not hold the watermark back forever.
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.store.models import Event
+from protocol import EventType, ProtocolError
+from protocol.delivery import (
+    MAX_MISSING_RANGES,
+    SEQS_DROPPED_CODE,
+    StoredReport,
+    encode_stored,
+    parse_seq_ranges,
+)
+from protocol.topics import stored_topic
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, int]  # (device_id, epoch)
+Publish = Callable[[str, bytes], object]  # (topic, payload): QoS 1, retained
+
+DEFAULT_WINDOW = 1000
+_MAX_WINDOWS = 50  # per report: a cold device with a long contiguous run catches up in steps
+_MAX_DECLARATIONS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A report and the new settled watermark it implies."""
+
+    base: int
+    report: StoredReport
+
+
+def _settled(seq: int, dropped: list[tuple[int, int]]) -> bool:
+    return any(first <= seq <= last for first, last in dropped)
+
+
+def advance(
+    epoch: int,
+    base: int,
+    seqs: Iterable[int],
+    dropped: list[tuple[int, int]] = [],  # noqa: B006 (read only)
+    max_ranges: int = MAX_MISSING_RANGES,
+) -> Progress:
+    """Pure: from the settled watermark and the stored seqs above it (ascending), the report.
+
+    `base` rises through stored or declared-dropped seqs; past the first real hole, holes
+    become `missing` ranges (at most `max_ranges`; the report stops short rather than list more).
+    """
+    missing: list[tuple[int, int]] = []
+    up_to = base
+    expected = base + 1
+    for seq in seqs:
+        if seq < expected:
+            continue
+        if seq > expected:
+            parts = _unsettled((expected, seq - 1), dropped)
+            if len(missing) + len(parts) > max_ranges:
+                break  # stop short: the report stays small
+            missing += parts
+        if not missing:
+            base = seq
+        up_to = seq
+        expected = seq + 1
+    return Progress(base, StoredReport(epoch=epoch, stored_up_to=up_to, missing=tuple(missing)))
+
+
+def _unsettled(hole: tuple[int, int], dropped: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of `hole` not covered by declared-dropped ranges."""
+    parts = [hole]
+    for first, last in dropped:
+        nxt: list[tuple[int, int]] = []
+        for a, b in parts:
+            if last < a or first > b:
+                nxt.append((a, b))
+                continue
+            if a < first:
+                nxt.append((a, first - 1))
+            if last < b:
+                nxt.append((last + 1, b))
+        parts = nxt
+    return parts
+
+
+class StoredPublisher:
+    """Coalesces `note()`s and publishes one retained report per device at most every interval."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        publish: Publish,
+        *,
+        interval_s: float = 1.0,
+        window: int = DEFAULT_WINDOW,
+        max_devices_per_round: int = 2000,
+    ) -> None:
+        self._sessions = session_factory
+        self._publish = publish
+        self.interval_s = interval_s
+        self.window = window
+        self.max_devices_per_round = max_devices_per_round
+        self._dirty: dict[Key, None] = {}  # insertion-ordered set
+        self._base: dict[Key, int] = {}
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.published = 0
+
+    def note(self, keys: Iterable[Key]) -> None:
+        """(device_id, epoch) pairs whose events were just committed (thread-safe, cheap)."""
+        with self._cond:
+            for key in keys:
+                self._dirty[key] = None
+            self._cond.notify_all()
+
+    def start(self) -> None:
+        """Run the publishing thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="stored-reports", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Publish what is pending once more, then end the thread."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        thread.join(10.0)
+        self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._dirty and not self._stop.is_set():
+                    self._cond.wait(self.interval_s)
+                keys = list(self._dirty)[: self.max_devices_per_round]
+                for key in keys:
+                    del self._dirty[key]
+            if keys:
+                try:
+                    self.flush(keys)
+                except Exception:  # a store hiccup: try these devices again next round
+                    log.exception("stored reports failed for %d devices; retrying", len(keys))
+                    self.note(keys)
+            if self._stop.is_set():
+                return
+            self._stop.wait(self.interval_s)  # coalesce: at most one report per interval
+
+    def flush(self, keys: Iterable[Key]) -> None:
+        """Compute and publish the report of each (device_id, epoch) now."""
+        with self._sessions() as session:
+            for key in keys:
+                progress = self.report(session, *key)
+                self._base[key] = progress.base
+                self._publish(stored_topic(key[0]), encode_stored(progress.report))
+                self.published += 1
+
+    def report(self, session: Session, device_id: str, epoch: int) -> Progress:
+        """The current report for one device's epoch, read from the store."""
+        key = (device_id, epoch)
+        base = self._base.get(key)
+        if base is None:
+            base = _cold_base(session, device_id, epoch)
+        dropped = _declared_dropped(session, device_id, epoch, base)
+        progress = Progress(base, StoredReport(epoch=epoch, stored_up_to=base))
+        for _ in range(_MAX_WINDOWS):
+            seqs = session.scalars(
+                select(Event.seq)
+                .where(
+                    Event.device_id == device_id, Event.epoch == epoch, Event.seq > progress.base
+                )
+                .order_by(Event.seq)
+                .limit(self.window)
+            ).all()
+            progress = advance(epoch, progress.base, seqs, dropped)
+            if len(seqs) < self.window or progress.report.missing:
+                break
+        return progress
+
+
+def _cold_base(session: Session, device_id: str, epoch: int) -> int:
+    """The longest stored prefix 1..n of an epoch, by counting (index only), no row scan."""
+
+    def count_upto(limit: int | None) -> tuple[int, int]:
+        q = select(func.count(), func.coalesce(func.max(Event.seq), 0)).where(
+            Event.device_id == device_id, Event.epoch == epoch
+        )
+        if limit is not None:
+            q = q.where(Event.seq <= limit)
+        n, top = session.execute(q).one()
+        return int(n), int(top)
+
+    n, top = count_upto(None)
+    if n == top:
+        return top
+    lo, hi = 0, top  # prefix 1..lo is complete; 1..hi+1 is not
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count_upto(mid)[0] == mid:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _declared_dropped(
+    session: Session, device_id: str, epoch: int, base: int
+) -> list[tuple[int, int]]:
+    """Seq ranges the robot said it dropped, from its `seqs_dropped` faults above `base`."""
+    payloads = session.scalars(
+        select(Event.payload)
+        .where(
+            Event.device_id == device_id,
+            Event.epoch == epoch,
+            Event.seq > base,
+            Event.type == EventType.DEVICE_FAULT.value,
+        )
+        .limit(_MAX_DECLARATIONS)
+    ).all()
+    ranges: list[tuple[int, int]] = []
+    for payload in payloads:
+        if payload.get("component") != "outbox" or payload.get("code") != SEQS_DROPPED_CODE:
+            continue
+        try:
+            ranges += parse_seq_ranges(str(payload.get("detail", "")))
+        except ProtocolError as e:
+            log.warning("%s epoch %d: unreadable seqs_dropped detail: %s", device_id, epoch, e)
+    return ranges
