@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from cloud.accounts.access import assign_device
 from cloud.errors import CloudError
 from cloud.store.db import make_engine, make_session_factory
 from cloud.store.migrate import migrate
@@ -32,6 +33,7 @@ DEVICE_ACL_PATTERNS = (
     "pattern write dolbom/v1/devices/%u/status",
     "pattern write dolbom/v1/devices/%u/command-results",
     "pattern read dolbom/v1/devices/%u/commands",
+    "pattern read dolbom/v1/devices/%u/stored",
 )
 _PASSWD_TIMEOUT_S = 30.0
 
@@ -325,9 +327,13 @@ def _register_device(database_url: str, device_id: str, senior_id: str, now: dat
                             online=False,
                         )
                     )
+                    session.flush()
+                    assign_device(session, device_id, senior_id, now)
                     return "registered"
                 previous = device.senior_id
                 device.senior_id = senior_id
+                if previous != senior_id:  # events are the senior's only from now on
+                    assign_device(session, device_id, senior_id, now)
                 return "re-registered" + (f" (was senior {previous})" if previous else "")
         finally:
             engine.dispose()
@@ -345,8 +351,12 @@ def provision_device(request: DeviceRequest, now: datetime | None = None) -> Pro
         validate_device_id(device_id)
     except ProtocolError as e:
         raise ProvisionError(str(e)) from None
-    if device_id == CLOUD_USER:
-        raise ProvisionError(f"{CLOUD_USER!r} is the cloud's broker user, not a device id")
+    if device_id == CLOUD_USER or device_id.startswith("dolbom-"):
+        # "dolbom-" names the cloud's broker user and its workers' MQTT client ids
+        # (dolbom-ingest-...): a robot (client id = username) must never be able to take one.
+        raise ProvisionError(
+            f"{device_id!r}: ids starting with 'dolbom-' are the cloud's, not a device's"
+        )
     if not 1 <= r.broker_port <= 65535:
         raise ProvisionError(f"invalid broker port {r.broker_port}")
     if r.ca_file is not None and not r.tls:
