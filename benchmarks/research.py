@@ -140,7 +140,7 @@ FROM generate_series(CAST(:p0 AS int), CAST(:p1 AS int)) AS p,
              'period_end', to_char((x.day_start + make_interval(hours => x.hour + 1))
                                    AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.000"Z"'),
              'minutes', jsonb_build_object('walking', round((x.r1 * 20)::numeric, 1),
-                                           'sitting', round((40 - x.r1 * 20)::numeric, 1),
+                                           'still', round((40 - x.r1 * 20)::numeric, 1),
                                            'away', round((x.r2 * 20)::numeric, 1)))
            WHEN s < 36 THEN jsonb_build_object(
              'period_start', to_char((x.day_start + make_interval(hours => x.hour))

@@ -136,6 +136,10 @@ class MoodPayload(Period):
 
 
 class ActivityPayload(Period):
+    """Minutes per class of the band's activity model in the period. Activity 2.x sends
+    `still`, `light`, `walking`, `active` and `rest` (still for 20 min or more in a row); a
+    wrist cannot tell posture, so 1.x's lying / sitting / standing are no longer sent."""
+
     minutes: dict[Label, Minutes]
 
 

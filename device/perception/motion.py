@@ -1,10 +1,13 @@
 """The motion stage: activity minutes and falls from the wrist band, knocks from the body IMU.
 
 `MotionAnalyzer` is the pure part (windows in, results out; no clock, no I/O): it keeps the
-last four seconds of band samples and, every second, runs the activity model on the last
-two seconds and the fall detector on the last four. `MotionStage` plugs it into the agent:
+last seconds of band samples and, every second, runs the activity model on the last two
+seconds (still / light / walking / active) and scores every candidate impact whose three
+seconds of aftermath are in (device/perception/imu_features.py). `MotionStage` plugs it into
+the agent: band input at another rate or with irregular timing is resampled to 50 Hz first,
 a fall starts the safety loop's "are you OK?" countdown, and every period an `activity`
-event reports minutes per class with the model that made them.
+event reports minutes per class (still stretches of 20 min or more count as `rest`) with the
+model that made them.
 """
 
 import logging
@@ -17,6 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from device.config import DeviceConfig
+from device.perception.imu_features import (
+    FALL_FEATURES,
+    N_FALL_FEATURES,
+    PEAK_HALF_S,
+    POST_S,
+    PRE_S,
+    StreamResampler,
+    candidates,
+    fall_features,
+    magnitudes,
+)
 from device.perception.loader import SHIPPED_DIR, Expect, ModelLoadError, OnnxModel
 from device.perception.rollout import ModelStore, Rollout, RolloutError, RolloutPayloadError
 from device.safety.countdown import Trigger
@@ -29,25 +43,30 @@ log = logging.getLogger(__name__)
 
 ACTIVITY = "activity"
 FALL = "fall"
+ACTIVITY_LABELS = ("still", "light", "walking", "active")
+REST = "rest"  # still for REST_AFTER_S or more in a row: sleep-like rest (reported minutes)
+STILL = "still"
+REST_AFTER_S = 1200.0
 ACTIVITY_EXPECT = Expect(
     dtype="float32",
     shape=(None, None, 6),
     columns=IMU_COLUMNS,
     sample_rate_hz=IMU_RATE_HZ,
-    labels=("lying", "sitting", "standing", "walking", "transition"),
+    labels=ACTIVITY_LABELS,
     fixed=(1,),  # the window length
 )
 FALL_EXPECT = Expect(
     dtype="float32",
-    shape=(None, None, 6),
-    columns=IMU_COLUMNS,
+    shape=(None, N_FALL_FEATURES),
+    columns=FALL_FEATURES,
     sample_rate_hz=IMU_RATE_HZ,
     labels=("fall",),
-    fixed=(1,),
 )
 GAP_S = 0.25  # a longer hole in the band's stream starts the windows afresh
 BODY_TILT_COS = 0.5  # the robot lies on its side: gravity more than 60° off its upright axis
 BODY_TILT_S = 3.0
+_POST = round(POST_S * IMU_RATE_HZ)
+_KEEP_FALL = round((PRE_S + POST_S + 2 * PEAK_HALF_S) * IMU_RATE_HZ) + 50
 
 
 @dataclass(frozen=True)
@@ -61,7 +80,7 @@ class WindowResult:
 
 @dataclass(frozen=True)
 class FallDetected:
-    """The fall detector fired; `t_s` is about when the impact happened."""
+    """The fall detector fired; `t_s` is when the impact happened."""
 
     t_s: float
     confidence: float
@@ -84,31 +103,32 @@ def _window_len(model: OnnxModel) -> int:
 
 
 class MotionAnalyzer:
-    """Windows the band's samples and runs the models; pure apart from the models themselves."""
+    """Windows the band's samples and runs the models; pure apart from the models themselves.
+
+    Activity: every hop, the last window goes through the activity model. Falls: every peak
+    of |a| that is a candidate impact (device/perception/imu_features.py) is described POST_S
+    after it by its phase features and scored by the fall model.
+    """
 
     def __init__(self, activity: OnnxModel | None, fall: OnnxModel | None) -> None:
         self.activity = activity
         self.fall = fall
         self._buf = np.zeros((0, 6), dtype=np.float32)
-        self._buf_t0 = 0.0  # time of the first sample in the buffer
+        self._buf_start = 0  # stream index of the buffer's first sample
+        self._stream_t0 = 0.0  # time of the stream's sample 0
         self._next_t = 0.0  # when the next sample is expected
+        self._scan_from = 0  # stream index from which candidates are still to be looked at
         self._since_hop = 0
         self._last_alarm_s = -np.inf
         self._configure()
 
     def _configure(self) -> None:
         self.act_window = _window_len(self.activity) if self.activity else 0
-        self.fall_window = _window_len(self.fall) if self.fall else 0
         decision = self.fall.info.decision if self.fall else {}
         self.threshold = float(decision.get("threshold", 0.5))
         self.refractory_s = float(decision.get("refractory_s", 30.0))
-        bucket = decision.get("impact_bucket", [50, 100])
-        self.impact_offset = (int(bucket[0]) + int(bucket[1])) // 2
-        hops = [
-            int(m.info.decision.get("hop", 50)) for m in (self.activity, self.fall) if m is not None
-        ]
-        self.hop = min(hops) if hops else 50
-        self.keep = max(self.act_window, self.fall_window, 1)
+        self.hop = int(self.activity.info.decision.get("hop", 50)) if self.activity else 50
+        self.keep = max(self.act_window, _KEEP_FALL if self.fall else 1)
 
     def replace(self, name: str, model: OnnxModel) -> None:
         """Swap in a new version of a model (the buffer is kept)."""
@@ -119,14 +139,17 @@ class MotionAnalyzer:
         self._configure()
 
     def feed(self, samples: np.ndarray, t0_s: float) -> list[WindowResult | FallDetected]:
-        """Take consecutive samples starting at `t0_s`; return what the windows showed."""
+        """Take consecutive 50 Hz samples starting at `t0_s`; return what the windows showed."""
         if samples.ndim != 2 or samples.shape[1] != 6:
             raise ValueError(f"IMU samples must be (n, 6), not {samples.shape}")
-        if not len(self._buf) or abs(t0_s - self._next_t) > GAP_S:
-            self._buf = np.zeros((0, 6), dtype=np.float32)
-            self._buf_t0 = t0_s
-            self._since_hop = 0
         out: list[WindowResult | FallDetected] = []
+        if not len(self._buf) or abs(t0_s - self._next_t) > GAP_S:
+            out += self.flush()
+            self._buf = np.zeros((0, 6), dtype=np.float32)
+            self._buf_start = 0
+            self._stream_t0 = t0_s
+            self._scan_from = 0
+            self._since_hop = 0
         pos = 0
         samples = samples.astype(np.float32, copy=False)
         while pos < len(samples):
@@ -140,15 +163,25 @@ class MotionAnalyzer:
         self._next_t = t0_s + len(samples) / IMU_RATE_HZ
         return out
 
+    def flush(self) -> list[WindowResult | FallDetected]:
+        """The stream ends (or breaks): decide the candidates still waiting for their after."""
+        end = self._buf_start + len(self._buf)
+        found = self._falls(end, hold=True)
+        self._scan_from = end
+        return list(found)
+
     def _append(self, chunk: np.ndarray) -> None:
         buf = np.concatenate([self._buf, chunk])
         drop = max(0, len(buf) - self.keep)
         self._buf = buf[drop:]
-        self._buf_t0 += drop / IMU_RATE_HZ
+        self._buf_start += drop
+
+    def _t(self, index: int) -> float:
+        return self._stream_t0 + index / IMU_RATE_HZ
 
     def _run_windows(self) -> list[WindowResult | FallDetected]:
         out: list[WindowResult | FallDetected] = []
-        end_t = self._buf_t0 + len(self._buf) / IMU_RATE_HZ
+        end = self._buf_start + len(self._buf)
         if self.activity is not None and len(self._buf) >= self.act_window:
             window = self._buf[-self.act_window :]
             scores = self.activity.scores(window[None])[0]
@@ -156,24 +189,39 @@ class MotionAnalyzer:
             best = int(np.argmax(scores))
             out.append(
                 WindowResult(
-                    start_s=round(end_t - self.act_window / IMU_RATE_HZ, 3),
+                    start_s=round(self._t(end - self.act_window), 3),
                     label=labels[best],
                     scores={lab: round(float(s), 4) for lab, s in zip(labels, scores, strict=True)},
                 )
             )
-        if self.fall is not None and len(self._buf) >= self.fall_window:
-            window = self._buf[-self.fall_window :]
-            scores = self.fall.scores(window[None])[0]
-            p = float(scores[self.fall.info.labels.index(FALL)])
-            start_t = end_t - self.fall_window / IMU_RATE_HZ
-            if p >= self.threshold and start_t - self._last_alarm_s >= self.refractory_s:
-                self._last_alarm_s = start_t
-                amag = np.linalg.norm(window[:, :3], axis=1)
+        out += self._falls(end - _POST, hold=False)
+        return out
+
+    def _falls(self, stop: int, hold: bool) -> list[FallDetected]:
+        """Score the candidate impacts in [scan_from, stop) (stream indices)."""
+        if self.fall is None or not len(self._buf) or stop <= self._scan_from:
+            return []
+        first = max(self._scan_from, self._buf_start)
+        self._scan_from = stop
+        amag, _ = magnitudes(self._buf)
+        local = candidates(amag, first - self._buf_start, stop - self._buf_start)
+        if not hold:  # a candidate must be the largest within ±1 s, and that second is here
+            local = local[local + int(PEAK_HALF_S * IMU_RATE_HZ) < len(self._buf)]
+        if not len(local):
+            return []
+        feats = np.stack([fall_features(self._buf, int(i)) for i in local])
+        scores = self.fall.scores(feats)
+        p_fall = scores[:, self.fall.info.labels.index(FALL)]
+        out: list[FallDetected] = []
+        for i, p in zip(local, p_fall, strict=True):
+            t = self._t(self._buf_start + int(i))
+            if p >= self.threshold and t - self._last_alarm_s >= self.refractory_s:
+                self._last_alarm_s = t
                 out.append(
                     FallDetected(
-                        t_s=round(start_t + int(np.argmax(amag)) / IMU_RATE_HZ, 3),
-                        confidence=round(p, 4),
-                        impact_g=round(float(amag.max()), 2),
+                        t_s=round(t, 3),
+                        confidence=round(float(p), 4),
+                        impact_g=round(float(amag[i]), 2),
                     )
                 )
         return out
@@ -209,6 +257,9 @@ class MotionStage:
         self._tilted_since: float | None = None
         self._knocked_over = False
         self._warned_rate = False
+        self._resampler = StreamResampler(IMU_RATE_HZ)
+        self._still_run_s = 0.0  # seconds of still in a row (across periods)
+        self._run_in_period_s = 0.0  # of them, in the current period and counted as still
         self._lock = threading.Lock()
 
     @classmethod
@@ -265,21 +316,45 @@ class MotionStage:
         if item.source is ImuSource.BODY:
             self._body(item, now_s)
             return
+        samples, t0 = item.samples, item.t0_s
         if item.rate_hz != IMU_RATE_HZ:
             if not self._warned_rate:
-                log.error(
-                    "band IMU at %s Hz; the models need %s Hz: ignored", item.rate_hz, IMU_RATE_HZ
-                )
+                log.warning("band IMU at %s Hz: resampled to %s Hz", item.rate_hz, IMU_RATE_HZ)
                 self._warned_rate = True
-            return
+            times = item.t0_s + np.arange(len(item.samples)) / float(item.rate_hz)
+            t0, samples = self._resampler.feed(times, item.samples)
+            if not len(samples):
+                return
         if self._period is None:
             self._period = _Period(started_s=now_s)
-        for result in self.analyzer.feed(item.samples, item.t0_s):
+        for result in self.analyzer.feed(samples, t0):
             if isinstance(result, WindowResult):
-                secs = self._period.seconds
-                secs[result.label] = secs.get(result.label, 0.0) + self.analyzer.hop / IMU_RATE_HZ
+                self._count(result.label)
             else:
                 self._fall(result)
+
+    def _count(self, label: str) -> None:
+        """Seconds per class; a still stretch of REST_AFTER_S or more counts as rest."""
+        assert self._period is not None
+        secs = self._period.seconds
+        dt = self.analyzer.hop / IMU_RATE_HZ
+        if label == STILL:
+            self._still_run_s += dt
+            if self._still_run_s >= REST_AFTER_S:
+                moved = min(self._run_in_period_s, secs.get(STILL, 0.0))
+                if moved > 0:
+                    secs[STILL] -= moved
+                    secs[REST] = secs.get(REST, 0.0) + moved
+                    if secs[STILL] <= 1e-9:
+                        del secs[STILL]
+                self._run_in_period_s = 0.0
+                label = REST
+            else:
+                self._run_in_period_s += dt
+        else:
+            self._still_run_s = 0.0
+            self._run_in_period_s = 0.0
+        secs[label] = secs.get(label, 0.0) + dt
 
     def _fall(self, fall: FallDetected) -> None:
         ctx = self._ctx
@@ -320,6 +395,7 @@ class MotionStage:
         if period is None or ctx is None or now_s - period.started_s < self.period_s:
             return
         self._period = _Period(started_s=now_s)
+        self._run_in_period_s = 0.0
         model = self.analyzer.activity
         if not period.seconds or model is None:
             return

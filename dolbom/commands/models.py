@@ -1,6 +1,5 @@
 """`dolbom models`: Train, evaluate, export and document the on-device ONNX models."""
 
-import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -202,14 +201,15 @@ def predict_activity(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
     models_dir: Path | None = typer.Option(None, "--models-dir", help="[models/artifacts]"),
 ) -> None:
-    """Activity per 2 s window (hop 1 s) and every detected fall, as the robot computes them."""
-    import numpy as np
+    """Activity per 2 s window (hop 1 s) and every detected fall, as the robot computes them.
 
+    Input at 10-400 Hz, regular or not, is resampled to 50 Hz first (the robot's code)."""
+
+    from device.perception.imu_features import resample, stretch_starts
     from device.perception.loader import SHIPPED_DIR, ModelLoadError, load_named
     from device.perception.motion import (
         ACTIVITY_EXPECT,
         FALL_EXPECT,
-        GAP_S,
         FallDetected,
         MotionAnalyzer,
         WindowResult,
@@ -228,12 +228,12 @@ def predict_activity(
     except ModelLoadError as e:
         raise _fail(str(e)) from None
     analyzer = MotionAnalyzer(activity, fall)
-    # a hole in the recording (the band out of reach) starts the windows afresh, at the
-    # times the file gives, as on the robot
+    # irregular, bursty or 25 Hz input is resampled to 50 Hz as on the robot; a hole of more
+    # than a second (the band out of reach) starts the windows afresh at the file's times
     results: list[WindowResult | FallDetected] = []
-    starts = [0, *(np.flatnonzero(np.diff(t) > GAP_S) + 1).tolist(), len(t)]
-    for a, b in itertools.pairwise(starts):
-        results += analyzer.feed(samples[a:b], float(t[a]))
+    for t0, part in zip(stretch_starts(t), resample(t, samples), strict=True):
+        results += analyzer.feed(part, float(t0))
+    results += analyzer.flush()
     if not results:
         typer.echo(f"note: {len(samples)} samples are shorter than one 2 s window", err=True)
     for r in results:

@@ -56,7 +56,7 @@ ALARM_TYPES = frozenset({EventType.EMERGENCY, EventType.FALL, EventType.DEVICE_F
 
 # the labels of the shipped emotion and activity models (models/artifacts), as a robot sends
 _MOODS = ("neutral", "happy", "sad_lonely", "anxious", "angry", "pain")
-_ACTIVITIES = ("lying", "sitting", "standing", "walking", "transition")
+_ACTIVITIES = ("still", "light", "walking", "active", "rest")  # activity 2.x (+ the stage's rest)
 _REMINDERS = (("med-morning", "medication"), ("med-evening", "medication"), ("water", "hydration"))
 _FAULTS = (("hal", "mcu_silent"), ("mic", "no_audio"), ("imu", "stuck"), ("storage", "low_space"))
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from models.activity import baseline
 from models.activity.data import (
@@ -89,19 +89,32 @@ def _forest(seed: int, leaves: int, trees: int, balanced: bool) -> Any:
     )
 
 
-def to_onnx(clf: Any, window: int, doc: str) -> bytes:
-    """Feature graph + forest as one ONNX model: input `imu`, outputs `label` and `scores`."""
+def to_onnx(clf: Any, window: int, doc: str, columns: Sequence[int] | None = None) -> bytes:
+    """Feature graph + forest as one ONNX model: input `imu`, outputs `label` and `scores`.
+
+    `columns`: the feature columns the classifier takes (all when None)."""
     from skl2onnx import convert_sklearn  # type: ignore[import-untyped]
     from skl2onnx.common.data_types import FloatTensorType  # type: ignore[import-untyped]
 
     forest = convert_sklearn(
         clf,
-        initial_types=[("features", FloatTensorType([None, N_FEATURES]))],
+        initial_types=[
+            ("features", FloatTensorType([None, N_FEATURES if columns is None else len(columns)]))
+        ],
         options={id(clf): {"zipmap": False}},
         target_opset={"": OPSET, "ai.onnx.ml": 3},
     )
     feats = feature_graph(window, RATE_HZ)
-    nodes = list(feats.graph.node) + list(forest.graph.node)
+    nodes = list(feats.graph.node)
+    inits = list(feats.graph.initializer)
+    if columns is not None:  # the graph's output `features` → only the columns used
+        for node in nodes:
+            node.output[:] = ["all_features" if o == "features" else o for o in node.output]
+        inits.append(numpy_helper.from_array(np.asarray(columns, np.int64), "feature_columns"))
+        nodes.append(
+            helper.make_node("Gather", ["all_features", "feature_columns"], ["features"], axis=1)
+        )
+    nodes += list(forest.graph.node)
     nodes.append(helper.make_node("Identity", ["probabilities"], ["scores"]))
     graph = helper.make_graph(
         nodes,
@@ -113,7 +126,7 @@ def to_onnx(clf: Any, window: int, doc: str) -> bytes:
                 "scores", onnx.TensorProto.FLOAT, [None, len(clf.classes_)]
             ),
         ],
-        initializer=list(feats.graph.initializer) + list(forest.graph.initializer),
+        initializer=inits + list(forest.graph.initializer),
     )
     model = helper.make_model(
         graph,

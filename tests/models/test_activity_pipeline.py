@@ -1,12 +1,11 @@
-"""The activity recipe end to end on a tiny data set: split, train, export, load on the robot."""
+"""The simulator-side helpers of the activity package (targets, alarm merging, the classic
+baseline, the simulator training); the 2.x recipe end to end is in test_fall_pipeline.py."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from device.perception.loader import load
-from device.perception.motion import ACTIVITY_EXPECT, FALL_EXPECT
 from models.activity import baseline
 from models.activity.data import (
     FALL_WINDOW,
@@ -18,9 +17,7 @@ from models.activity.data import (
     activity_targets,
     fall_targets,
 )
-from models.activity.recipe import ActivityRecipe, activity_card, fall_card
 from models.activity.train import fall_alarms, fall_stats
-from models.artifact import verify
 from models.data.imu_synth import Person, synth_activity, synth_fall_clip
 from models.registry import NullProgress
 
@@ -93,35 +90,6 @@ def test_the_classic_rule_fires_on_a_hard_fall_but_not_on_walking() -> None:
     walk = synth_activity("walking", 4.0, person, rng)[None]
     assert baseline.fall(walk)[0] == 0
     assert LABELS[baseline.activity(walk[:, :100])[0]] == "walking"
-
-
-def test_a_tiny_training_run_exports_models_the_robot_loads(tmp_path: Path) -> None:
-    recipe = ActivityRecipe(TINY)
-    work, out = tmp_path / "work", tmp_path / "artifacts"
-    summary = recipe.train(5, NullProgress(), work)
-    assert 0.0 < summary["fall_threshold"] < 1.0
-    metrics = recipe.evaluate(work, NullProgress())
-    assert set(metrics) >= {
-        "activity",
-        "activity_baseline",
-        "fall",
-        "fall_baseline",
-        "basic_motions",
-    }
-    assert metrics["basic_motions"]["test_series"] == 40
-    paths = recipe.export(work, out, "0.1.0")
-    assert sorted(p.name for p in paths) == ["activity-0.1.0.json", "fall-0.1.0.json"]
-    for path, expect in zip(sorted(paths), (ACTIVITY_EXPECT, FALL_EXPECT), strict=True):
-        sidecar = verify(path)
-        assert sidecar.size_bytes <= 1_000_000
-        model = load(path, expect=expect)  # includes the committed self-test vector
-        assert model.info.version == "0.1.0"
-    assert (out / "manifest.json").is_file()
-    card = activity_card(verify(out / "activity-0.1.0.json"))
-    assert "| walking |" in card
-    assert "## Known limits" in card
-    assert "Must not be used" in card
-    assert "sensitivity: slump" in fall_card(verify(out / "fall-0.1.0.json"))
 
 
 def test_the_same_seed_gives_the_same_training_data(tmp_path: Path) -> None:

@@ -42,8 +42,9 @@ def test_columns_may_come_in_any_order() -> None:
         (HEADER + "0,1,0,0,0,0,0\n0.02,x,0,0,0,0,0\n", "line 3: ax_g is not a number"),
         (HEADER + "0,1,0,0,0,0,0\n0.02,nan,0,0,0,0,0\n", "line 3: ax_g is not finite"),
         (HEADER + "0,1,0,0,0,0\n", "line 2: 6 fields"),
-        (HEADER + "0.02,1,0,0,0,0,0\n0.02,1,0,0,0,0,0\n", "line 3: t_s does not increase"),
-        (HEADER + _rows(50, rate=100.0), "100.0 Hz"),
+        (HEADER + "0.04,1,0,0,0,0,0\n0.02,1,0,0,0,0,0\n", "line 3: t_s does not increase"),
+        (HEADER + _rows(50, rate=1000.0), "1000.0 Hz"),
+        (HEADER + _rows(5, rate=5.0), "5.0 Hz"),
         (HEADER + "0,1,0,0,0,0,0\n0.02,99,0,0,0,0,0\n", "beyond the sensor's range"),
     ],
 )
@@ -61,6 +62,14 @@ def test_errors_name_the_right_line_when_blank_lines_come_before() -> None:
     head = "t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps\n"
     ok = "0.00,0,0,1,0,0,0\n\n\n0.02,0,0,1,0,0,0\n"
     with pytest.raises(DataError, match="line 6: t_s does not increase"):
-        parse_imu_csv(head + ok + "0.02,0,0,1,0,0,0\n")
+        parse_imu_csv(head + ok + "0.01,0,0,1,0,0,0\n")
     with pytest.raises(DataError, match=r"line 6: ax_g = 40\.0 is beyond"):
         parse_imu_csv(head + ok + "0.04,40,0,1,0,0,0\n")
+
+
+def test_repeated_stamps_and_25_hz_are_read_for_resampling() -> None:
+    bursty = HEADER + "0.00,0,0,1,0,0,0\n0.00,0,0,1,0,0,0\n0.04,0,0,1,0,0,0\n0.08,0,0,1,0,0,0\n"
+    t, _ = parse_imu_csv(bursty)
+    assert list(t) == [0.0, 0.0, 0.04, 0.08]
+    t25, _ = parse_imu_csv(HEADER + _rows(50, rate=25.0))
+    assert len(t25) == 50

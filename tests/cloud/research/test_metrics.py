@@ -35,7 +35,7 @@ def test_day_sums_every_stream(study: StudyWorld, sessions: sessionmaker[Session
     robot.conversation(T0 + timedelta(hours=2), minutes=5.5, turns=3)
     robot.mood(T0, valence=0.6, utterances=3)
     robot.mood(T0 + timedelta(hours=1), valence=-0.2, utterances=1)
-    robot.activity(T0, {"walking": 20.0, "sitting": 30.0, "away": 10.0})
+    robot.activity(T0, {"walking": 20.0, "still": 30.0, "away": 10.0})
     robot.touch(T0, hug=2, pat=3)
     robot.reminder(T0 + timedelta(hours=1), ReminderStatus.GIVEN)
     robot.reminder(T0 + timedelta(hours=1, minutes=5), ReminderStatus.CONFIRMED)
@@ -50,7 +50,7 @@ def test_day_sums_every_stream(study: StudyWorld, sessions: sessionmaker[Session
     assert row.turns == 11
     assert row.mood_valence is not None
     assert abs(row.mood_valence - (0.6 * 3 - 0.2 * 1) / 4) < 1e-12
-    assert row.activity_minutes == {"away": 10.0, "sitting": 30.0, "walking": 20.0}
+    assert row.activity_minutes == {"away": 10.0, "still": 30.0, "walking": 20.0}
     assert row.present_minutes == 50.0
     assert row.touches == 5
     assert row.touch_counts == {"hug": 2, "pat": 3, "squeeze": 0}

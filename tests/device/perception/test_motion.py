@@ -8,11 +8,13 @@ import pytest
 from device.config import DeviceConfig, PerceptionConfig
 from device.perception.loader import load_named
 from device.perception.motion import (
+    REST_AFTER_S,
     FallDetected,
     ModelSwap,
     MotionAnalyzer,
     MotionStage,
     WindowResult,
+    _Period,
 )
 from device.safety.countdown import Trigger
 from device.sensors import ImuBatch, ImuSource
@@ -162,15 +164,42 @@ def test_a_posted_model_swap_replaces_the_running_model(
     assert ("model", "fall 0.0.1 active") in ctx.steps
 
 
-def test_band_samples_at_another_rate_are_ignored(
+def test_band_samples_at_25_hz_are_resampled_to_the_models_rate(
     tmp_path: Path, ctx: RecordingContext, samples: np.ndarray
 ) -> None:
     stage = _stage(tmp_path, period_s=5.0)
     stage.start(ctx)
-    for i in range(0, 1500, 50):
-        stage.handle(
-            ImuBatch(ImuSource.BAND, i / 100.0, samples[i : i + 50], rate_hz=100.0), i / 100
-        )
-        stage.tick(i / 100.0)
-    assert not ctx.events(EventType.ACTIVITY)
-    assert not ctx.triggers
+    slow = samples[::2]  # a 25 Hz band
+    for i in range(0, len(slow), 10):
+        t0 = i / 25.0
+        ctx.clock.t = t0
+        stage.handle(ImuBatch(ImuSource.BAND, t0, slow[i : i + 10], rate_hz=25.0), t0)
+        stage.tick(t0)
+    events = ctx.events(EventType.ACTIVITY)
+    assert events
+    minutes = sum(sum(p.minutes.values()) for p, _ in events if isinstance(p, ActivityPayload))
+    # one 2 s window a second, as at 50 Hz: the periods reported hold about all of the time
+    reported = 5.0 * len(events) / 60.0
+    assert minutes == pytest.approx(reported, abs=1.5 / 60.0)
+
+
+def test_a_long_still_stretch_is_reported_as_rest(tmp_path: Path, ctx: RecordingContext) -> None:
+    stage = _stage(tmp_path, period_s=3600.0)
+    stage.start(ctx)
+    for label in ["walking"] * 10 + ["still"] * int(REST_AFTER_S + 300):
+        stage._period = stage._period or _Period(started_s=0.0)
+        stage._count(label)
+    assert stage._period is not None
+    secs = stage._period.seconds
+    assert secs["walking"] == 10.0
+    assert secs["rest"] == REST_AFTER_S + 300
+    assert "still" not in secs
+
+
+def test_a_fall_at_the_very_end_of_a_recording_is_decided_on_flush(samples: np.ndarray) -> None:
+    end = int(IMPACT_S * 50) + 20  # the recording stops 0.4 s after the impact
+    analyzer = _analyzer()
+    early = analyzer.feed(samples[:end], 0.0)
+    assert not [r for r in early if isinstance(r, FallDetected)]
+    late = analyzer.flush()
+    assert [round(r.t_s, 1) for r in late if isinstance(r, FallDetected)] == [round(IMPACT_S, 1)]

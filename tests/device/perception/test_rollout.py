@@ -340,13 +340,16 @@ def test_packages_come_over_https_unless_the_cloud_is_on_this_machine(url: str) 
         HttpFetcher(local).close()
 
 
-def test_a_package_without_a_fixed_window_is_refused_before_the_swap(
+def test_a_package_for_other_features_is_refused_before_the_swap(
     store: ModelStore, cloud: FakeCloud
 ) -> None:
-    # the graph accepts any length, but the motion stage windows by the sidecar's length:
-    # activating it would switch the whole stage (and fall detection) off
-    payload = package(cloud, "0.0.2", edit=lambda s: s["input"].update(shape=[None, None, 6]))
-    with pytest.raises(RolloutError, match="window length"):
+    # the fall model scores the robot's candidate-impact features (imu_features.py): a model
+    # built for other features would score garbage and switch fall detection off in effect
+    def edit(s: dict[str, Any]) -> None:
+        s["input"]["columns"] = list(reversed(s["input"]["columns"]))
+
+    payload = package(cloud, "0.0.2", edit=edit)
+    with pytest.raises(RolloutError, match="input columns"):
         _rollout(store, cloud).run(payload)
     assert store.active() == {}
 

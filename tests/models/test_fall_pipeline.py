@@ -1,0 +1,185 @@
+"""Fall detector 2.x and activity 2.x: features, resampling, scoring rules and the recipe end to
+end on simulated trials (the real shared recordings are never needed by the tests)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.perception.imu_features import (
+    CANDIDATE_G,
+    FALL_FEATURES,
+    StreamResampler,
+    candidates,
+    fall_features,
+    magnitudes,
+    resample,
+    stretch_starts,
+)
+from device.perception.loader import load
+from device.perception.motion import ACTIVITY_EXPECT, FALL_EXPECT
+from models.activity import build
+from models.activity import fall as F
+from models.activity.real import Trial
+from models.activity.recipe import ActivityRecipe, activity_card, fall_card
+from models.activity.wrist import INVARIANT, LABELS, synthetic_trials, trial_class
+from models.artifact import verify
+from models.data.imu_synth import Person, synth_activity, synth_fall_clip
+from models.registry import NullProgress
+
+
+@pytest.fixture(scope="module")
+def fall_clip() -> tuple[np.ndarray, int]:
+    clip = synth_fall_clip("forward", Person(), np.random.default_rng(4))
+    return clip.samples, clip.impact_index
+
+
+def test_the_impact_is_a_candidate_and_one_peak_counts_once(
+    fall_clip: tuple[np.ndarray, int],
+) -> None:
+    x, impact = fall_clip
+    amag, _ = magnitudes(x)
+    found = candidates(amag)
+    assert any(abs(int(i) - impact) <= 5 for i in found)
+    assert np.all(np.diff(found) > 50)  # the largest within ±1 s: never two in one second
+    assert np.all(amag[found] >= CANDIDATE_G)
+
+
+def test_a_flat_topped_peak_is_one_candidate() -> None:
+    amag = np.ones(300)
+    amag[100:104] = 3.0
+    assert candidates(amag).tolist() == [100]
+
+
+def test_features_do_not_depend_on_the_wrist_or_the_watchs_rotation(
+    fall_clip: tuple[np.ndarray, int],
+) -> None:
+    x, impact = fall_clip
+    base = fall_features(x, impact)
+    assert base.shape == (len(FALL_FEATURES),)
+    rng = np.random.default_rng(1)
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    rotated = x.copy()
+    rotated[:, :3] = x[:, :3] @ q.T
+    rotated[:, 3:] = x[:, 3:] @ q.T
+    mirrored = x.copy()
+    mirrored[:, 0] *= -1
+    for other in (rotated, mirrored):
+        np.testing.assert_allclose(fall_features(other, impact), base, rtol=1e-3, atol=1e-3)
+
+
+def test_a_fall_looks_like_one_in_its_features(fall_clip: tuple[np.ndarray, int]) -> None:
+    x, impact = fall_clip
+    f = dict(zip(FALL_FEATURES, fall_features(x, impact), strict=True))
+    assert f["peak_g"] > 2.0
+    assert f["turn_deg"] > 30.0  # the forearm ends the fall lying differently
+    assert f["post_std_g"] < 0.1  # and lies still afterwards
+
+
+def test_features_near_either_end_hold_the_edge_sample(fall_clip: tuple[np.ndarray, int]) -> None:
+    x, _ = fall_clip
+    assert np.all(np.isfinite(fall_features(x, 0)))
+    assert np.all(np.isfinite(fall_features(x, len(x) - 1)))
+
+
+def test_irregular_samples_come_back_on_a_50_hz_grid() -> None:
+    t = np.asarray([0.0, 0.0, 0.013, 0.05, 0.05, 0.07, 0.1, 2.5, 2.52, 2.56])
+    x = np.tile(t[:, None], (1, 6)).astype(np.float32)  # each column equals the time
+    parts = resample(t, x)
+    assert [len(p) for p in parts] == [6, 4]  # 0..0.1 s; the 2.4 s hole splits
+    np.testing.assert_allclose(parts[0][:, 0], np.arange(6) * 0.02, atol=1e-6)
+    assert stretch_starts(t).tolist() == [0.0, 2.5]
+
+
+def test_the_stream_resampler_joins_batches_without_a_seam() -> None:
+    rs = StreamResampler()
+    t = np.arange(100) / 25.0  # a 25 Hz band
+    x = np.tile(t[:, None], (1, 6))
+    outs = []
+    starts = []
+    for i in range(0, 100, 7):
+        t0, y = rs.feed(t[i : i + 7], x[i : i + 7])
+        starts.append(t0)
+        outs.append(y)
+    first_t = starts[0]
+    y = np.concatenate(outs)
+    np.testing.assert_allclose(y[:, 0], first_t + np.arange(len(y)) / 50.0, atol=1e-5)
+    assert len(y) == 199
+
+
+def _trial(is_fall: bool, score_group: str, dataset: str = "d", flags: str = "") -> Trial:
+    x = np.zeros((10, 6), np.float32)
+    return Trial(
+        "f", dataset, f"{dataset}:S1", score_group, "A", "Fall F", is_fall, x, 0, 10, flags
+    )
+
+
+def test_rates_count_trials_and_the_operating_point_is_from_everyday_trials() -> None:
+    trials = [_trial(True, "young")] * 4 + [_trial(False, "old")] * 20
+    scores = np.asarray([0.9, 0.8, 0.3, 0.1] + [0.0] * 19 + [0.5])
+    idx = np.arange(len(trials))
+    thr = F.pick_threshold(trials, scores, idx, 0.05)
+    assert thr <= 0.1  # one false in twenty everyday trials is allowed at ≤ 5 %
+    r = F.rates(trials, scores, idx, 0.6)
+    assert r["sensitivity"] == 0.5
+    assert r["false_fall_trial_rate"] == 0.0
+    assert r["sensitivity_by_direction"]["forward"]["falls"] == 4
+
+
+def test_false_checks_per_day_scale_the_older_adults_rate_and_bound_zero() -> None:
+    one = {"older_adult_hours": 2.0, "older_adult_false_falls": 1, "older_adult_trials": 200}
+    fc = build.false_checks_per_day(one)
+    assert fc["per_day"] == pytest.approx(build.EPISODES_PER_DAY / 200)
+    assert fc["per_day_by_hours"] == pytest.approx(0.5 * build.ACTIVE_HOURS_PER_DAY)
+    zero = build.false_checks_per_day(one | {"older_adult_false_falls": 0})
+    assert zero["per_day"] == 0.0
+    assert zero["per_day_rule_of_three_if_zero"] > 0.0
+    assert build.false_checks_per_day({})["per_day"] is None
+
+
+def test_activity_classes_come_from_the_activity_codes() -> None:
+    def real(ds: str, code: str) -> Trial:
+        x = np.zeros((10, 6), np.float32)
+        return Trial("f", ds, "s", "old", code, "", False, x, 0, 10, "")
+
+    assert trial_class(real("sim-a", "knocks")) == "light"
+
+    assert trial_class(real("fallalld", "A020")) == "walking"
+    assert trial_class(real("fallalld", "A025")) == "active"
+    assert trial_class(real("smartfallmm", "A01")) == "light"
+    assert trial_class(real("smartfallmm", "A99")) is None
+    assert set(LABELS) == {"still", "light", "walking", "active"}
+    assert len(INVARIANT) >= 15
+
+
+def test_a_tiny_run_on_simulated_trials_exports_models_the_robot_loads(tmp_path: Path) -> None:
+    def tiny() -> list[Trial]:
+        return synthetic_trials(3, 6, clip_s=10.0, falls_per_kind=2, group="young", brisk=True)
+
+    recipe = ActivityRecipe(trials=tiny, still_persons=2, folds=3)
+    work, out = tmp_path / "work", tmp_path / "artifacts"
+    summary = recipe.train(5, NullProgress(), work)
+    assert 0.0 < summary["fall_threshold"] < 1.0
+    metrics = recipe.evaluate(work, NullProgress())
+    assert set(metrics["fall"]["leave_one_dataset_out"]) == {"sim-b_to_sim-a", "sim-a_to_sim-b"}
+    rob = metrics["fall"]["robustness"]["sim-b_to_sim-a"]
+    assert set(rob) >= {"as_recorded", "rotated_watch", "25_hz_input", "clipped_8g"}
+    # magnitudes and angles only: the other wrist and a rotated watch change nothing
+    assert rob["rotated_watch"] == rob["as_recorded"] == rob["other_wrist_mirrored"]
+    paths = recipe.export(work, out, "0.1.0")
+    assert sorted(p.name for p in paths) == ["activity-0.1.0.json", "fall-0.1.0.json"]
+    for path, expect in zip(sorted(paths), (ACTIVITY_EXPECT, FALL_EXPECT), strict=True):
+        assert verify(path).size_bytes <= 1_000_000
+        model = load(path, expect=expect)  # includes the committed self-test vector
+        assert model.info.version == "0.1.0"
+    card = fall_card(verify(out / "fall-0.1.0.json"))
+    assert "leave-subjects-out" in card
+    assert "Robustness" in card
+    assert "Must not be used" in card
+    assert "| walking |" in activity_card(verify(out / "activity-0.1.0.json"))
+
+
+def test_walking_alone_gives_few_candidates() -> None:
+    walk = synth_activity("walking", 20.0, Person(), np.random.default_rng(2))
+    amag, _ = magnitudes(walk)
+    assert len(candidates(amag)) <= 5
