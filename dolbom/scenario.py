@@ -13,6 +13,19 @@ button, faults, spoken lines: every scripted event but a touch) the clock runs a
 `incident_speed` (30× by default): the pipeline's real-time latencies (detection, MQTT,
 ingest, tens of milliseconds) then stay small in simulated time, so "an alert within 60 s
 of the fall" measures the design, not the speed-up.
+
+Simulated time waits for the robot (a barrier, not a race): the clock never reads more than
+a slack past the time up to which the robot's HAL has read everything the virtual MCU sent.
+The slack is a third of the robot's silent-MCU timeout (1 s of the default 3 s) at incident
+speeds, so there an MCU that sent is never taken for a silent one, whatever the host does;
+at the calm stretches' high speeds it is 20 ms of real time's worth (12 s at 600×, 48 s at
+2400×), since a barrier of 1 s per round trip between two threads would cap the run near
+300×. There a host stall still holds simulated time after that much, and the HAL counts no
+stalled read as listening, so the stall is not taken for silence either. A host stall under
+load (a descheduled process, a busy core) then holds simulated time still instead of
+turning into minutes of simulated silence and a false `mcu_silent`. If the robot does not
+catch up within GATE_LIMIT_S real seconds the run fails loudly (ScenarioRunError) rather
+than letting time run on.
 """
 
 import asyncio
@@ -24,7 +37,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +71,10 @@ DEVICE_ID = "sim-robot-01"
 CLIP_SETTLE_S = 2.5  # real seconds at 1× after a clip: VAD hangover, final decode, reaction
 DRAIN_S = 15.0  # real seconds at most for the last events to reach the cloud
 MAX_SENSOR_LAG_S = 60.0  # IMU readings may reach perception this late (simulated seconds)
+GATE_SLACK = 1 / 3  # simulated time may run this share of the silent-MCU timeout ahead...
+GATE_AHEAD_REAL_S = 0.02  # ...or, if more, this much real time's worth at the current speed
+GATE_LIMIT_S = 120.0  # real seconds the robot may hold simulated time still before the run fails
+GATE_POLL_S = 0.002  # the virtual MCU's step while paced (real seconds): the barrier's grain
 _CALM = (EventKind.TOUCH,)  # every other event is an incident: time slows around it
 
 
@@ -131,22 +147,6 @@ def synthesize_lines(scenario: Scenario, clips_dir: Path) -> dict[int, Path]:
         speaker.synthesize(str(event.arg("text")), language, str(path))
         out[i] = path
     return out
-
-
-def _use_clock(cloud: CloudService, now: Callable[[], datetime]) -> None:
-    """Run the cloud's ingest and escalation sweep on simulated time.
-
-    CloudService has no clock parameter yet, so the composition root sets the workers' own
-    `clock` seams (both take one in their constructors) after they are built. The webhook
-    dispatcher stays on the wall clock: receivers check signature timestamps against theirs.
-    """
-    if cloud.worker is not None:
-        cloud.worker._clock = now
-    if cloud.escalation is not None:
-        cloud.escalation.stop()  # its first pass ran on the wall clock: start it afresh
-        cloud.escalation._clock = now
-        cloud.escalation._next_sweep = None
-        cloud.escalation.start()
 
 
 class _Pacer:
@@ -265,10 +265,11 @@ def run_scenario(
             escalation_poll_s=0.2,
             sweep_interval_s=60.0,
         )
-        cloud = CloudService(settings)
+        # Ingest and escalation run on simulated time; the webhook dispatcher stays on the
+        # wall clock (receivers check signature timestamps against theirs).
+        cloud = CloudService(settings, clock=clock.now)
         cloud.start(mqtt_wait_s=10)
         stack.append(cloud.stop)
-        _use_clock(cloud, clock.now)
 
         world = scenario.world(seed)
         for s in world.segments:
@@ -279,7 +280,9 @@ def run_scenario(
         report.senior.sort(key=lambda x: x[0])
         battery = Battery(scenario.robot.battery_pct, scenario.robot.plugged)
         mcu = VirtualMcu(world, seed, battery=battery)
-        pty = PtyMcu(mcu, clock, link=workdir / "mcu.tty", on_power_off=died.set)
+        pty = PtyMcu(
+            mcu, clock, link=workdir / "mcu.tty", on_power_off=died.set, poll_s=GATE_POLL_S
+        )
         port = pty.start()
         stack.append(pty.stop)
         say(f"virtual MCU on {port} ({pty._pts})")
@@ -337,6 +340,12 @@ def run_scenario(
                 raise ScenarioRunError(f"the robot's agent failed: {agent_error[0]!r}")
             if pty.error is not None:
                 raise ScenarioRunError(f"the virtual MCU failed: {pty.error!r}")
+            held = clock.held_real_s()
+            if held > GATE_LIMIT_S:
+                raise ScenarioRunError(
+                    f"simulated time waited {held:.0f} s (real) at {_hms(clock.monotonic())}"
+                    " for the robot's HAL to read what the virtual MCU sent; it never caught up"
+                )
             if died.is_set() and loop_ref and not stop.is_set():
                 say(f"  {_hms(clock.monotonic())}  robot   power lost: the robot shuts down")
                 _stop_agent(loop_ref[0], stop)
@@ -360,6 +369,15 @@ def run_scenario(
             return max(heartbeat / hb_lag_s, hal.lag_s / MAX_SENSOR_LAG_S)
 
         pacer = _Pacer(clock, scenario, speed, lag, 1.0)
+        min_slack_s = GATE_SLACK * scenario.robot.silent_timeout_s
+
+        def gate() -> float:
+            """Simulated time may not pass what the robot's HAL has read, plus the slack."""
+            if died.is_set() or stop.is_set():
+                return float("inf")  # the robot is gone: nobody to wait for
+            return pty.caught_up_s() + max(min_slack_s, clock.speed * GATE_AHEAD_REAL_S)
+
+        clock.set_gate(gate)
         for i, line in enumerate(scenario.spoken):
             pacer.run_until(line.at_s, alive)
             clock.set_speed(1.0)  # speech is heard in real time
@@ -381,6 +399,7 @@ def run_scenario(
         report.wall_s = time.monotonic() - wall0
         log.info("scenario %s: drained; stopping", scenario.name)
     finally:
+        clock.set_gate(None)  # the robot stops reading: time must not wait for it any more
         if loop_ref:
             _stop_agent(loop_ref[0], stop)
         if agent_thread is not None:

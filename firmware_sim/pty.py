@@ -4,13 +4,20 @@ A thread runs the firmware on the simulation clock: every few milliseconds it ad
 MCU to the clock's time, writes what it sent to the PTY and feeds it what the host wrote.
 The PTY is in raw mode (no echo, no line editing), like a UART. A stable symlink can point
 at it, so that a pulled and replugged UART cable (a new PTY) keeps the same path.
+
+`caught_up_s()` is the barrier a simulation paces on: the simulated time up to which the
+host has read everything the firmware sent (nothing waits in the firmware's queue nor in
+the PTY's input queue), so that simulated time can wait for the host instead of racing it.
 """
 
 import contextlib
 import errno
+import fcntl
 import logging
 import os
 import select
+import struct
+import termios
 import threading
 import time
 import tty
@@ -36,8 +43,10 @@ class PtyMcu:
         clock: Clock,
         link: Path | None = None,
         on_power_off: Callable[[], None] | None = None,
+        poll_s: float = POLL_S,
     ) -> None:
         self.mcu = mcu
+        self.poll_s = poll_s
         self.clock = clock
         self.link = link
         self.on_power_off = on_power_off
@@ -50,6 +59,10 @@ class PtyMcu:
         self.tx_overflow_bytes = 0
         self.replugs = 0
         self.error: BaseException | None = None
+        # (simulated time of the firmware's last step, nothing of it left unwritten): one
+        # tuple, replaced whole, so that caught_up_s() reads it from any thread without a lock
+        self._sent: tuple[float, bool] = (0.0, True)
+        self._caught_up_s = 0.0
 
     @property
     def path(self) -> str:
@@ -73,6 +86,24 @@ class PtyMcu:
         if self.link is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.link.unlink()
+
+    def caught_up_s(self) -> float:
+        """Simulated time up to which the host has read all the firmware sent (thread-safe).
+
+        Everything the firmware produced up to its last step has been written to the PTY and
+        the PTY's input queue is empty (the host's reader took it), or the PTY is gone (a
+        pulled cable: nothing can be read). Never goes back.
+        """
+        produced_s, written = self._sent
+        if written:
+            slave = self._slave
+            try:
+                waiting = 0 if slave is None else _unread(slave)
+            except OSError:  # closed under us by a replug: judge on the next call
+                waiting = 1
+            if waiting == 0 and produced_s > self._caught_up_s:
+                self._caught_up_s = produced_s
+        return self._caught_up_s
 
     def with_mcu(self, call: Callable[[VirtualMcu], None]) -> None:
         """Run `call` on the MCU between two firmware steps (e.g. add a world event)."""
@@ -119,6 +150,8 @@ class PtyMcu:
                 # dropping bytes as a real UART without flow control would at 1×
                 if len(pending) < MAX_PENDING:
                     pending += self.mcu.advance(now)
+                    if not pending:  # the step sent nothing, and nothing was waiting
+                        self._sent = (now, True)
                 connected = self.mcu.serial_connected(now)
                 powered = self.mcu.powered
             if not connected and self._master is not None:
@@ -136,18 +169,21 @@ class PtyMcu:
             was_powered = powered
             if self._master is None:
                 pending.clear()
-                time.sleep(POLL_S)
+                self._sent = (now, True)  # no cable: there is nothing the host could read
+                time.sleep(self.poll_s)
                 continue
             master = self._master
             try:
                 readable, writable, _ = select.select(
-                    [master], [master] if pending else [], [], POLL_S
+                    [master], [master] if pending else [], [], self.poll_s
                 )
             except (OSError, ValueError):
                 continue
             if writable and pending:
                 n = self._write(master, pending)
                 del pending[:n]
+                if not pending:
+                    self._sent = (now, True)
                 stuck_since = None if n else (stuck_since or time.monotonic())
             if stuck_since is not None and time.monotonic() - stuck_since > WRITE_GIVE_UP_S:
                 self.tx_overflow_bytes += len(pending)  # nobody reads: the buffer overflows
@@ -173,3 +209,9 @@ class PtyMcu:
             if e.errno != errno.EIO:
                 raise
             return 0
+
+
+def _unread(fd: int) -> int:
+    """Bytes waiting in a terminal's input queue (FIONREAD)."""
+    buf = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    return int(struct.unpack("i", buf)[0])

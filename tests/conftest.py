@@ -5,6 +5,25 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# CI is a loaded 2-core box: a property test must not fail because the host was slow. No
+# per-example deadline and no "too slow" health check, for every test of the suite (a test's
+# own @settings still sets its number of examples). Failures print the reproduction blob;
+# replay one with `pytest --hypothesis-seed=N` (the seed hypothesis prints) or @reproduce_failure.
+settings.register_profile(
+    "dolbom",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dolbom"))
+
+
+def pytest_report_header() -> str:
+    """The fuzz tests' seed, so that a failure reproduces (tests/helpers/fuzz.py)."""
+    return f"fuzz seed: {os.environ.get('DOLBOM_FUZZ_SEED', '0')} (DOLBOM_FUZZ_SEED)"
+
 
 PG_ADMIN_URL = os.environ.get(
     "DOLBOM_TEST_PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"

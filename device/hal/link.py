@@ -28,6 +28,8 @@ REOPEN_MIN_S = 0.2
 REOPEN_MAX_S = 5.0
 READ_CHUNK = 4096
 RECENT_SEQS = 32  # the MCU's reliable seqs remembered to drop retransmitted duplicates
+READ_TIMEOUT_S = 0.05  # the port's read timeout
+STALL_S = 0.1  # a read (or a reopen wait) overrunning its timeout by more was a host stall
 
 
 class Port(Protocol):
@@ -49,7 +51,9 @@ class Port(Protocol):
 
 def open_serial(url: str, baudrate: int) -> Port:
     """Open a UART, a PTY or any pyserial URL, with a short read timeout."""
-    port: Port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05, write_timeout=1.0)
+    port: Port = serial.serial_for_url(
+        url, baudrate=baudrate, timeout=READ_TIMEOUT_S, write_timeout=1.0
+    )
     return port
 
 
@@ -99,9 +103,7 @@ class McuLink:
         self.opened = threading.Event()
         self.open_error: str | None = None
         self.reopens = 0
-        now = time.monotonic()
-        self._last_frame_wall = now
-        self._last_poll_wall = now
+        self._listened_s = 0.0  # wall seconds of listening since the last good frame
 
     @property
     def stats(self) -> DecoderStats:
@@ -112,9 +114,16 @@ class McuLink:
         """Wall seconds the reader kept listening (or reopening) since the last good frame.
 
         A stalled host (CPU contention, a slow disk) stalls the reader too; that is not a
-        silent MCU, so silence is only declared when the reader was listening meanwhile.
+        silent MCU, so silence is only declared when the reader was listening meanwhile. A
+        read that overran its timeout by more than STALL_S counts only as long as its timeout:
+        the time the whole process stood still was no listening (in a faster-than-real-time
+        simulation a 0.6 s stall is minutes of simulated time the firmware had no chance to
+        fill).
         """
-        return max(0.0, self._last_poll_wall - self._last_frame_wall)
+        return self._listened_s
+
+    def _listened(self, started: float, expected_s: float) -> None:
+        self._listened_s += min(time.monotonic() - started, expected_s + STALL_S)
 
     @property
     def connected(self) -> bool:
@@ -164,24 +173,26 @@ class McuLink:
         while not self._stop.is_set():
             if self._port is None:
                 if not self._open():
+                    waited_from = time.monotonic()
                     self._stop.wait(delay)
-                    self._last_poll_wall = time.monotonic()
+                    self._listened(waited_from, delay)
                     delay = min(delay * 2, REOPEN_MAX_S)
                     continue
                 delay = REOPEN_MIN_S
             port = self._port
             assert port is not None
+            read_from = time.monotonic()
             try:
                 data = port.read(max(1, min(port.in_waiting, READ_CHUNK)))
             except (serial.SerialException, OSError, TypeError) as e:
                 # TypeError: pyserial's read on a port closed under it by another thread
                 self._close(f"port lost: {e}")
                 continue
+            self._listened(read_from, READ_TIMEOUT_S)
             if data:
                 for message in self._decoder.feed(data):
-                    self._last_frame_wall = time.monotonic()
+                    self._listened_s = 0.0
                     self._receive(message)
-            self._last_poll_wall = time.monotonic()
             self._retry_due()
 
     def _open(self) -> bool:

@@ -50,3 +50,33 @@ def test_a_negative_speed_is_refused() -> None:
         ScaledClock(0.0)
     with pytest.raises(ValueError, match="negative"):
         ScaledClock(1.0).set_speed(-1.0)
+
+
+def test_a_gate_holds_time_still_until_it_moves_on() -> None:
+    real = FakeReal()
+    clock = ScaledClock(10.0, real=real)
+    barrier = [5.0]
+    clock.set_gate(lambda: barrier[0])
+    real.t += 2.0  # 20 s would have passed; the gate allows 5
+    assert clock.monotonic() == 5.0
+    assert clock.held_real_s() == 0.0  # held from this reading on
+    real.t += 3.0
+    assert clock.monotonic() == 5.0
+    assert clock.held_real_s() == pytest.approx(3.0)
+    barrier[0] = 100.0  # the code under test caught up: time continues from 5, no jump
+    real.t += 1.0
+    assert clock.monotonic() == pytest.approx(15.0)
+    assert clock.held_real_s() == 0.0
+
+
+def test_a_gate_never_sends_time_back_and_can_be_removed() -> None:
+    real = FakeReal()
+    clock = ScaledClock(10.0, real=real)
+    real.t += 1.0
+    assert clock.monotonic() == pytest.approx(10.0)
+    clock.set_gate(lambda: 4.0)  # behind the clock already
+    real.t += 1.0
+    assert clock.monotonic() == pytest.approx(10.0)
+    clock.set_gate(None)
+    real.t += 1.0
+    assert clock.monotonic() == pytest.approx(20.0)
