@@ -21,6 +21,7 @@ from cloud.alerts.worker import EscalationWorker, utcnow
 from cloud.api import create_app
 from cloud.errors import CloudError
 from cloud.ingest.worker import IngestWorker
+from cloud.netpolicy import webhook_url_check
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, make_session_factory
 from cloud.store.migrate import migrate
@@ -80,6 +81,7 @@ class CloudService:
             poll_s=s.dispatcher_poll_s,
             mailer=_mailer(s),
             mail_from=s.smtp_from,
+            url_check=webhook_url_check(s.webhook_allow_networks),
         )
         self.dispatcher.start()
         dispatcher = self.dispatcher

@@ -2,13 +2,14 @@
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud.accounts.errors import ForbiddenError, NotFoundError
-from cloud.store.models import Alert, CaregiverLink, Device, Role, Senior
+from cloud.store.models import Alert, CaregiverLink, Device, DeviceAssignment, Role, Senior
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +24,16 @@ class Principal:
     @property
     def actor(self) -> str:
         """How the audit log names the caller."""
-        return "service" if self.account_id is None else f"{self.role.value}:{self.username}"
+        if self.account_id is None:
+            return "service"
+        return "anonymous" if self.account_id == -1 else f"{self.role.value}:{self.username}"
 
 
 SERVICE = Principal(role=Role.ADMIN, account_id=None, username="service", display_name="service")
+# Who the audit log names for a request without valid credentials (never authorised).
+ANONYMOUS = Principal(
+    role=Role.INSTALLER, account_id=-1, username="anonymous", display_name="anonymous"
+)
 
 
 def require_role(principal: Principal, allowed: Collection[Role]) -> None:
@@ -70,3 +77,30 @@ def get_senior(session: Session, principal: Principal, senior_id: str) -> Senior
     if senior is None or (visible is not None and senior_id not in visible):
         raise NotFoundError(f"no senior with id {senior_id!r}")
     return senior
+
+
+def assign_device(session: Session, device_id: str, senior_id: str, now: datetime) -> None:
+    """Close the robot's open assignment and open one for `senior_id` from now (from the
+    beginning when the robot never served anyone: its past is this senior's)."""
+    open_rows = list(
+        session.scalars(
+            select(DeviceAssignment).where(
+                DeviceAssignment.device_id == device_id, DeviceAssignment.valid_to.is_(None)
+            )
+        )
+    )
+    for row in open_rows:
+        row.valid_to = now
+    served = session.scalar(
+        select(func.count())
+        .select_from(DeviceAssignment)
+        .where(DeviceAssignment.device_id == device_id)
+    )
+    session.add(
+        DeviceAssignment(
+            device_id=device_id,
+            senior_id=senior_id,
+            valid_from=now if served else None,
+            valid_to=None,
+        )
+    )

@@ -29,3 +29,7 @@ class RateLimitedError(CloudError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class ConsentRequiredError(ConflictError):
+    """The participant has not consented to the data this would record (409)."""

@@ -1,56 +1,117 @@
-"""Failed-login limiter: N failures per (username, client address) in a sliding window."""
+"""The login limiter: failed-login counters in the store, shared by every API worker.
+
+Scheme (OWASP Authentication and Credential Stuffing cheat sheets: per-account and per-source
+throttling, and "device cookies" that let a known device through a locked account):
+
+- per (account, source): at most `max_failures` password checks per window; the attacker's
+  address is blocked, nobody else;
+- per account, all sources together: at most `account_max_failures` checks per window from
+  sources the account has never logged in from; past that, unknown sources wait for the
+  window to end (rotating addresses cannot brute-force one account), while a source the
+  account has logged in from before still gets its own per-source budget, so the real user
+  is not locked out by someone else's guessing.
+
+An attempt is reserved (counted) atomically BEFORE the password is checked: an UPSERT that
+returns the new count, so N parallel guesses cannot all pass a "count < limit" read. A good
+password clears its source's counter. Counters are fixed windows (`window_start`, `count`);
+an expired window restarts at 1 in the same statement.
+"""
 
 import math
-import threading
-from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cloud.accounts.errors import RateLimitedError
+from cloud.store.models import Account, LoginCounter, LoginSource
+
+RATE_LIMITED = (
+    "로그인 실패가 너무 많습니다. 잠시 후 다시 시도하세요 / too many failed logins: try again later"
+)
 
 
-class LoginLimiter:
-    """Counts failures per key; pure apart from a lock: the caller passes the time."""
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """The limiter's settings."""
 
-    def __init__(self, max_failures: int = 5, window_s: float = 60.0, max_keys: int = 100_000):
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self.max_keys = max_keys
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
+    max_failures: int = 5
+    account_max_failures: int = 20
+    window_s: float = 60.0
 
-    def retry_after_s(self, key: tuple[str, str], now_s: float) -> int | None:
-        """Whole seconds until `key` may try again, or None when it may try now."""
-        with self._lock:
-            times = self._prune(key, now_s)
-            if times is None or len(times) < self.max_failures:
-                return None
-            return max(1, math.ceil(times[0] + self.window_s - now_s))
 
-    def failed(self, key: tuple[str, str], now_s: float) -> None:
-        """Record one failed attempt."""
-        with self._lock:
-            if key not in self._failures and len(self._failures) >= self.max_keys:
-                self._evict(now_s)
-            times = self._failures.setdefault(key, deque())
-            times.append(now_s)
-            while len(times) > self.max_failures:
-                times.popleft()
+def source_key(username: str, source: str) -> str:
+    """The counter of one (account, source) pair."""
+    return f"s:{username[:100]}|{source[:64]}"
 
-    def succeeded(self, key: tuple[str, str]) -> None:
-        """Forget the key's failures after a good login."""
-        with self._lock:
-            self._failures.pop(key, None)
 
-    def _prune(self, key: tuple[str, str], now_s: float) -> deque[float] | None:
-        times = self._failures.get(key)
-        if times is None:
-            return None
-        while times and times[0] <= now_s - self.window_s:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-            return None
-        return times
+def account_key(username: str) -> str:
+    """The counter of one account over every unknown source."""
+    return f"a:{username[:100]}"
 
-    def _evict(self, now_s: float) -> None:
-        for key in list(self._failures):
-            self._prune(key, now_s)
-        while len(self._failures) >= self.max_keys:  # still full: drop the oldest keys
-            del self._failures[next(iter(self._failures))]
+
+def bump(session: Session, key: str, now: datetime, window_s: float) -> tuple[int, datetime]:
+    """Add one to `key`'s counter atomically (a new window restarts at 1): (count, start)."""
+    cutoff = now - timedelta(seconds=window_s)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    expired = LoginCounter.window_start <= cutoff
+    upsert = (
+        insert(LoginCounter)
+        .values(key=key, window_start=now, count=1)
+        .on_conflict_do_update(
+            index_elements=[LoginCounter.key],
+            set_={
+                "count": case((expired, 1), else_=LoginCounter.count + 1),
+                "window_start": case((expired, now), else_=LoginCounter.window_start),
+            },
+        )
+        .returning(LoginCounter.count, LoginCounter.window_start)
+    )
+    count, start = session.execute(upsert).one()
+    if count == 1:  # a new window: drop the other expired counters (amortised clean-up)
+        session.execute(
+            delete(LoginCounter).where(LoginCounter.window_start <= cutoff, LoginCounter.key != key)
+        )
+    start_at: datetime = start if isinstance(start, datetime) else now
+    if start_at.tzinfo is None:  # RETURNING bypasses the column type on some drivers
+        start_at = start_at.replace(tzinfo=now.tzinfo)
+    return int(count), start_at
+
+
+def _retry_after(start: datetime, now: datetime, window_s: float) -> int:
+    return max(1, math.ceil((start - now).total_seconds() + window_s))
+
+
+def reserve_attempt(
+    session: Session, username: str, source: str, now: datetime, limits: LoginLimits
+) -> None:
+    """Count one password check for (username, source); RateLimitedError (and the caller
+    rolls back, so a refused attempt is not counted) when a limit is reached."""
+    count, start = bump(session, source_key(username, source), now, limits.window_s)
+    if count > limits.max_failures:
+        raise RateLimitedError(RATE_LIMITED, _retry_after(start, now, limits.window_s))
+    account_id = session.scalar(select(Account.id).where(Account.username == username))
+    if account_id is not None and _known(session, account_id, source):
+        return  # a source this account has logged in from: only its own budget applies
+    count, start = bump(session, account_key(username), now, limits.window_s)
+    if count > limits.account_max_failures:
+        raise RateLimitedError(RATE_LIMITED, _retry_after(start, now, limits.window_s))
+
+
+def _known(session: Session, account_id: int, source: str) -> bool:
+    return session.get(LoginSource, (account_id, source[:64])) is not None
+
+
+def login_succeeded(
+    session: Session, account_id: int, username: str, source: str, now: datetime
+) -> None:
+    """Clear the source's counter and remember the source as known to the account."""
+    session.execute(delete(LoginCounter).where(LoginCounter.key == source_key(username, source)))
+    known = session.get(LoginSource, (account_id, source[:64]))
+    if known is None:
+        session.add(LoginSource(account_id=account_id, source=source[:64], last_ok_at=now))
+    else:
+        known.last_ok_at = now

@@ -3,12 +3,12 @@
 import re
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.errors import ConflictError, InvalidInputError
+from cloud.accounts.errors import ConflictError, InvalidInputError, NotFoundError
 from cloud.accounts.passwords import Passwords, check_password_policy
-from cloud.store.models import Account, Role
+from cloud.store.models import Account, RevokedToken, Role
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,99}$"
 _USERNAME = re.compile(USERNAME_PATTERN)
@@ -65,3 +65,45 @@ def authenticate(
     if passwords.needs_rehash(account.password_hash):
         account.password_hash = passwords.hash(password)
     return account
+
+
+def find_account(session: Session, username: str) -> Account:
+    """The account by username; NotFoundError otherwise."""
+    name = normalise_username(username)
+    account = session.scalars(select(Account).where(Account.username == name)).one_or_none()
+    if account is None:
+        raise NotFoundError(f"계정이 없습니다 / no account named {name!r}")
+    return account
+
+
+def end_sessions(account: Account) -> None:
+    """Every token issued so far stops working (their version is now older)."""
+    account.token_version = (account.token_version or 0) + 1
+
+
+def set_disabled(account: Account, disabled: bool) -> None:
+    """Disable (ending every session) or enable an account."""
+    account.disabled = disabled
+    if disabled:
+        end_sessions(account)
+
+
+def set_password(passwords: Passwords, account: Account, password: str) -> None:
+    """A new password (policy checked); every existing session ends."""
+    check_password_policy(password)
+    account.password_hash = passwords.hash(password)
+    end_sessions(account)
+
+
+def revoke_token(
+    session: Session, jti: str, account_id: int, expires_at: datetime, now: datetime
+) -> None:
+    """Deny a token id until it expires; deny-list rows already expired are removed."""
+    session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= now))
+    if session.get(RevokedToken, jti) is None:
+        session.add(RevokedToken(jti=jti, account_id=account_id, expires_at=expires_at))
+
+
+def is_revoked(session: Session, jti: str) -> bool:
+    """True when the token id was logged out."""
+    return session.get(RevokedToken, jti) is not None

@@ -1,5 +1,8 @@
-"""Short-lived signed login tokens (JWT, HS256): account id, role, expiry."""
+"""Short-lived signed login tokens (JWT, HS256): account id, role, expiry, a token id (`jti`,
+for revocation at logout) and the account's token version (bumped by disable and password
+change, which ends every session)."""
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,11 +22,17 @@ class TokenClaims:
     account_id: int
     role: Role
     expires_at: datetime
+    jti: str
+    version: int
 
 
-def issue_token(secret: str, account_id: int, role: Role, now: datetime, ttl_s: int) -> str:
+def issue_token(
+    secret: str, account_id: int, role: Role, now: datetime, ttl_s: int, version: int = 0
+) -> str:
     """A signed token for the account, valid `ttl_s` seconds from `now`."""
     claims = {
+        "jti": secrets.token_urlsafe(16),
+        "tv": version,
         "iss": ISSUER,
         "sub": str(account_id),
         "role": role.value,
@@ -42,7 +51,7 @@ def read_token(secret: str, token: str, now: datetime) -> TokenClaims:
             algorithms=[ALGORITHM],
             issuer=ISSUER,
             options={
-                "require": ["iss", "sub", "role", "iat", "exp"],
+                "require": ["jti", "tv", "iss", "sub", "role", "iat", "exp"],
                 "verify_exp": False,
                 "verify_iat": False,
                 "verify_nbf": False,
@@ -51,8 +60,12 @@ def read_token(secret: str, token: str, now: datetime) -> TokenClaims:
         account_id = int(claims["sub"])
         role = Role(claims["role"])
         expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+        jti = str(claims["jti"])[:64]
+        version = int(claims["tv"])
     except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError, OSError):
         raise AuthError("invalid bearer token") from None
     if now >= expires_at:
         raise AuthError("expired bearer token: log in again")
-    return TokenClaims(account_id=account_id, role=role, expires_at=expires_at)
+    return TokenClaims(
+        account_id=account_id, role=role, expires_at=expires_at, jti=jti, version=version
+    )

@@ -57,10 +57,14 @@ class WebhookDispatcher:
         jitter: Callable[[], float] = random.random,
         mailer: Mailer | None = None,
         mail_from: str = "dolbom@localhost",
+        url_check: Callable[[str], None] | None = None,
     ) -> None:
         self._sessions = session_factory
         self._mailer = mailer
         self._mail_from = mail_from
+        # SSRF guard (cloud.netpolicy), run before every webhook POST so DNS rebinding after
+        # registration is caught; the operator's own DOLBOM_WEBHOOK_URLS are exempt.
+        self._url_check = url_check
         self._secret = secret
         self._policy = policy
         self._engine = engine or AlertEngine()
@@ -151,13 +155,21 @@ class WebhookDispatcher:
         timestamp = int(self._clock().timestamp())
         headers = signed_headers(self._secret, timestamp, body)
         headers[DELIVERY_HEADER] = str(delivery_id)
+        if self._url_check is not None and target not in self._engine.webhook_urls:
+            try:
+                self._url_check(target)
+            except ValueError as e:
+                log.warning("alert webhook %d refused: %s", delivery_id, e)
+                self._record(delivery_id, "blocked: the target address is not allowed")
+                return
         error: str | None = None
         try:
             response = self._http.post(target, content=body, headers=headers)
             if not response.is_success:
-                error = f"HTTP {response.status_code}: {response.text[:200]}"
+                # Only the status: a response body would leak an internal service (SSRF).
+                error = f"HTTP {response.status_code}"
         except httpx.HTTPError as e:
-            error = f"{type(e).__name__}: {e}"[:1000]
+            error = type(e).__name__
         self._record(delivery_id, error)
 
     def _attempt_email(self, session: Session, delivery: Delivery) -> None:

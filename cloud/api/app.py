@@ -7,11 +7,15 @@ from collections.abc import Callable
 from datetime import datetime
 
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cloud.accounts.access import Principal
 from cloud.accounts.errors import (
     AuthError,
     ConflictError,
@@ -21,9 +25,9 @@ from cloud.accounts.errors import (
     RateLimitedError,
 )
 from cloud.accounts.passwords import Passwords
-from cloud.accounts.ratelimit import LoginLimiter
 from cloud.alerts.service import AlertEngine
 from cloud.api.context import ApiContext, utcnow
+from cloud.api.deps import audit_denial, request_source
 from cloud.api.routers import (
     accounts,
     alerts,
@@ -42,6 +46,7 @@ from cloud.api.routers import (
 )
 from cloud.errors import AlertNotFoundError, AlertStateError, CloudError, ConfigError
 from cloud.ingest.worker import CommandPublisher
+from cloud.netpolicy import parse_networks
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, make_session_factory
 
@@ -77,6 +82,29 @@ def _auth_secret(settings: CloudSettings) -> str:
     return secrets.token_urlsafe(48)
 
 
+_TOO_DEEP = "요청 본문이 너무 깊게 중첩되었습니다 / the request body is nested too deeply"
+_AUDITED = (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN, status.HTTP_404_NOT_FOUND)
+
+
+def _write_denial(
+    ctx: ApiContext, principal: Principal | None, source: str, code: int, what: str
+) -> None:
+    try:
+        with ctx.sessions() as session, session.begin():
+            audit_denial(ctx, session, principal, source, f"http_{code}", what)
+    except SQLAlchemyError as e:  # the audit must not turn a 4xx into a 500
+        log.warning("denial not audited: %s", e)
+
+
+async def _audit_denial(request: Request, code: int) -> None:
+    """Audit a 401/403/404-by-scope (coalesced per source and minute)."""
+    ctx: ApiContext = request.app.state.ctx
+    principal: Principal | None = getattr(request.state, "principal", None)
+    what = f"{request.method} {request.url.path}"[:300]
+    source = request_source(ctx, request)
+    await run_in_threadpool(_write_denial, ctx, principal, source, code, what)
+
+
 def create_app(
     settings: CloudSettings,
     *,
@@ -99,7 +127,11 @@ def create_app(
         alerts=alerts_engine or AlertEngine(settings.webhook_urls),
         auth_secret=_auth_secret(settings),
         passwords=passwords or Passwords(),
-        limiter=LoginLimiter(settings.login_max_failures, settings.login_window_s),
+        max_failures=settings.login_max_failures,
+        account_max_failures=settings.login_account_max_failures,
+        window_s=settings.login_window_s,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        webhook_allow=parse_networks(settings.webhook_allow_networks),
         token_ttl_s=settings.auth_token_ttl_s,
         cookie_secure=settings.auth_cookie_secure,
         publisher=publisher,
@@ -125,11 +157,13 @@ def create_app(
     app.include_router(research.router)
 
     @app.exception_handler(CloudError)
-    async def _cloud_error(_request: Request, exc: CloudError) -> JSONResponse:
+    async def _cloud_error(request: Request, exc: CloudError) -> JSONResponse:
         code = next((c for t, c in _STATUS.items() if isinstance(exc, t)), None)
         if code is None:
             log.error("unhandled cloud error: %s", exc)
             code = status.HTTP_500_INTERNAL_SERVER_ERROR
+        if code in _AUDITED:
+            await _audit_denial(request, code)
         headers = None
         if isinstance(exc, RateLimitedError):
             headers = {"Retry-After": str(exc.retry_after_s)}
@@ -144,6 +178,21 @@ def create_app(
         return JSONResponse(
             {"detail": "a number in the request is out of range"},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # 401/403 from the auth dependencies; a 404 for an unknown path is not a denial.
+        if exc.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN):
+            await _audit_denial(request, exc.status_code)
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(_request: Request, _exc: Exception) -> JSONResponse:
+        # Deeply nested JSON (found by the schemathesis fuzz test): a client error, never a 500.
+        return JSONResponse(
+            {"detail": _TOO_DEEP},
+            status_code=status.HTTP_400_BAD_REQUEST,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.accounts.audit import DenialCoalescer
 from cloud.accounts.passwords import Passwords
-from cloud.accounts.ratelimit import LoginLimiter
 from cloud.alerts.service import AlertEngine
 from cloud.ingest.worker import CommandPublisher
+from cloud.netpolicy import IPNetwork, Resolver, system_resolver
 
 
 def utcnow() -> datetime:
@@ -27,7 +28,9 @@ class ApiContext:
     alerts: AlertEngine
     auth_secret: str = ""
     passwords: Passwords = field(default_factory=Passwords)
-    limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    max_failures: int = 5  # login limits, see cloud.accounts.ratelimit
+    account_max_failures: int = 20
+    window_s: float = 60.0
     token_ttl_s: int = 900
     cookie_secure: bool = True
     publisher: CommandPublisher | None = None
@@ -36,3 +39,7 @@ class ApiContext:
     clock: Callable[[], datetime] = utcnow
     sse_poll_s: float = 0.25
     shutdown: threading.Event = field(default_factory=threading.Event)
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    webhook_allow: tuple[IPNetwork, ...] = ()
+    resolve: Resolver = system_resolver
+    denials: DenialCoalescer = field(default_factory=DenialCoalescer)

@@ -141,6 +141,21 @@ class LoginIn(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class PasswordChangeIn(BaseModel):
+    """Change one's own password: the current one, then the new one."""
+
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordSetIn(BaseModel):
+    """An admin sets an account's password (every session of the account ends)."""
+
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(min_length=1, max_length=1024)
+
+
 class TokenOut(BaseModel):
     """A login token (also set as an HttpOnly cookie)."""
 
@@ -239,6 +254,8 @@ class CaregiverLinkIn(BaseModel):
 
     model_config = _IN
     relation: str = Field(min_length=1, max_length=50)
+    # A primary caregiver may change the escalation policy; only an admin may set this.
+    is_primary: bool = False
 
 
 class CaregiverLinkOut(BaseModel):
@@ -248,6 +265,7 @@ class CaregiverLinkOut(BaseModel):
     username: str
     display_name: str
     relation: str
+    is_primary: bool = False
 
 
 # --- devices -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.errors import InvalidInputError
+from cloud.accounts.errors import ConsentRequiredError, InvalidInputError
 from cloud.store.models import (
     Assessment,
     AssessmentSource,
@@ -87,7 +87,17 @@ def record_assessment(
     device_id: str | None = None,
     event_seq: int | None = None,
 ) -> Assessment:
-    """Score and store one administration; `time_point` None means "place it on the schedule"."""
+    """Score and store one administration; `time_point` None means "place it on the schedule".
+
+    Entered by staff (API, CLI): refused unless the participant consents to `screening` now
+    (the robot's path checks consent at the time of the event before calling this).
+    """
+    if source is AssessmentSource.API and not _screening_consented(session, participant.id, now):
+        raise ConsentRequiredError(
+            f"참여자 {participant.code}은(는) 선별검사(screening)에 동의하지 않았습니다 /"
+            f" participant {participant.code} has not consented to screening: record consent"
+            " first"
+        )
     result = score_answers(instrument, answers)
     schedule = _schedule(session, participant.study_id)
     if time_point is None:

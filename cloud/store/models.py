@@ -15,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -146,6 +147,8 @@ class Account(Base):
     display_name: Mapped[str] = mapped_column(String(100))
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
+    # Bumped by disable and password change: tokens carrying an older version are refused.
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class CaregiverLink(Base):
@@ -158,6 +161,50 @@ class CaregiverLink(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     senior_id: Mapped[str] = mapped_column(String(64), ForeignKey("seniors.id"), index=True)
     relation: Mapped[str] = mapped_column(String(50))
+    # A primary caregiver may change the senior's escalation policy (as an admin may).
+    is_primary: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class LoginCounter(Base):
+    """Failed logins in a fixed window, per `a:<user>` or `s:<user>|<source>` (all workers)."""
+
+    __tablename__ = "login_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime]
+    count: Mapped[int]
+
+
+class LoginSource(Base):
+    """A source an account has logged in from successfully: exempt from the per-account cap."""
+
+    __tablename__ = "login_sources"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_ok_at: Mapped[datetime]
+
+
+class RevokedToken(Base):
+    """A logged-out token's id, kept until the token would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DeviceAssignment(Base):
+    """Which senior a robot served from `valid_from` (None: its whole history) to `valid_to`."""
+
+    __tablename__ = "device_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(64), ForeignKey("devices.id"), index=True)
+    senior_id: Mapped[str] = mapped_column(String(64), ForeignKey("seniors.id"), index=True)
+    valid_from: Mapped[datetime | None]
+    valid_to: Mapped[datetime | None]
 
 
 class Contact(Base):

@@ -25,7 +25,7 @@ def list_caregivers(ctx: Ctx, caller: Caller, senior_id: str) -> list[CaregiverL
     with ctx.sessions() as session, session.begin():
         get_senior(session, caller, senior_id)
         rows = session.execute(
-            select(Account, CaregiverLink.relation)
+            select(Account, CaregiverLink.relation, CaregiverLink.is_primary)
             .join(CaregiverLink, CaregiverLink.account_id == Account.id)
             .where(CaregiverLink.senior_id == senior_id)
             .order_by(Account.id)
@@ -33,9 +33,13 @@ def list_caregivers(ctx: Ctx, caller: Caller, senior_id: str) -> list[CaregiverL
         audit(session, caller, "read", "caregiver_link", now, senior_id=senior_id)
         return [
             CaregiverLinkOut(
-                account_id=a.id, username=a.username, display_name=a.display_name, relation=rel
+                account_id=a.id,
+                username=a.username,
+                display_name=a.display_name,
+                relation=rel,
+                is_primary=primary,
             )
-            for a, rel in rows
+            for a, rel, primary in rows
         ]
 
 
@@ -61,10 +65,16 @@ def link_caregiver(
         ).one_or_none()
         if link is None:
             session.add(
-                CaregiverLink(account_id=account_id, senior_id=senior_id, relation=body.relation)
+                CaregiverLink(
+                    account_id=account_id,
+                    senior_id=senior_id,
+                    relation=body.relation,
+                    is_primary=body.is_primary,
+                )
             )
         else:
             link.relation = body.relation
+            link.is_primary = body.is_primary
         audit(
             session,
             caller,
@@ -73,12 +83,14 @@ def link_caregiver(
             now,
             resource_id=account_id,
             senior_id=senior_id,
+            detail="primary" if body.is_primary else None,
         )
         return CaregiverLinkOut(
             account_id=account.id,
             username=account.username,
             display_name=account.display_name,
             relation=body.relation,
+            is_primary=body.is_primary,
         )
 
 

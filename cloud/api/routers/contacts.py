@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 from cloud.accounts.access import get_senior
 from cloud.accounts.audit import audit
 from cloud.accounts.errors import ConflictError, InvalidInputError, NotFoundError
+from cloud.api.context import ApiContext
 from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
 from cloud.api.schemas import ContactIn, ContactOut
+from cloud.netpolicy import BlockedAddressError, check_webhook_url
 from cloud.store.models import Channel, Contact, EscalationPolicy
 
 router = APIRouter(
@@ -22,12 +24,17 @@ router = APIRouter(
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
-def check_target(channel: Channel, target: str) -> None:
-    """A webhook needs an http(s) URL, an e-mail contact an address."""
+def check_target(ctx: ApiContext, channel: Channel, target: str) -> None:
+    """A webhook needs an http(s) URL to a public address (SSRF), an e-mail contact an
+    address."""
     if channel is Channel.WEBHOOK:
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInputError("body.target: a webhook contact needs an http(s) URL")
+        try:
+            check_webhook_url(target, ctx.webhook_allow, ctx.resolve, allow_unresolved=True)
+        except BlockedAddressError as e:
+            raise InvalidInputError(f"body.target: {e}") from None
     elif channel is Channel.EMAIL and not _EMAIL.fullmatch(target):
         raise InvalidInputError("body.target: an email contact needs an e-mail address")
 
@@ -56,7 +63,7 @@ def list_contacts(ctx: Ctx, caller: Caller, senior_id: str) -> list[ContactOut]:
 @router.post("", status_code=201)
 def add_contact(ctx: Ctx, caller: Caller, senior_id: str, body: ContactIn) -> ContactOut:
     """Add a contact."""
-    check_target(body.channel, body.target)
+    check_target(ctx, body.channel, body.target)
     now = ctx.clock()
     with ctx.sessions() as session, session.begin():
         get_senior(session, caller, senior_id)
@@ -85,7 +92,7 @@ def replace_contact(
     ctx: Ctx, caller: Caller, senior_id: str, contact_id: int, body: ContactIn
 ) -> ContactOut:
     """Replace a contact's details."""
-    check_target(body.channel, body.target)
+    check_target(ctx, body.channel, body.target)
     now = ctx.clock()
     with ctx.sessions() as session, session.begin():
         get_senior(session, caller, senior_id)

@@ -6,7 +6,13 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.access import Principal, get_senior, senior_filter, visible_seniors
+from cloud.accounts.access import (
+    Principal,
+    assign_device,
+    get_senior,
+    senior_filter,
+    visible_seniors,
+)
 from cloud.accounts.audit import audit, audit_reads
 from cloud.accounts.errors import NotFoundError
 from cloud.api.deps import Caller, Ctx, roles
@@ -115,6 +121,8 @@ def register_device(ctx: Ctx, caller: Caller, body: DeviceRegisterIn) -> DeviceH
             session.add(device)
         device.senior_id = body.senior_id
         session.flush()
+        if before != body.senior_id:
+            assign_device(session, body.id, body.senior_id, now)
         audit(
             session,
             caller,

@@ -2,13 +2,34 @@
 
 from fastapi import APIRouter, Depends
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from cloud.accounts.access import get_senior
+from cloud.accounts.access import Principal, get_senior
 from cloud.accounts.audit import audit
-from cloud.accounts.errors import InvalidInputError, NotFoundError
+from cloud.accounts.errors import ForbiddenError, InvalidInputError, NotFoundError
 from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
 from cloud.api.schemas import PolicyIn, PolicyOut
-from cloud.store.models import Contact, EscalationPolicy
+from cloud.store.models import CaregiverLink, Contact, EscalationPolicy, Role
+
+_NOT_PRIMARY = (
+    "비상 연락 정책은 관리자나 주 보호자만 바꿀 수 있습니다 / only an admin or the senior's"
+    " primary caregiver may change the escalation policy"
+)
+
+
+def may_change_policy(session: Session, caller: Principal, senior_id: str) -> bool:
+    """Admins, and caregivers linked to the senior as primary."""
+    if caller.role is Role.ADMIN:
+        return True
+    if caller.role is not Role.CAREGIVER or caller.account_id is None:
+        return False
+    primary = session.scalar(
+        select(CaregiverLink.is_primary).where(
+            CaregiverLink.account_id == caller.account_id, CaregiverLink.senior_id == senior_id
+        )
+    )
+    return bool(primary)
+
 
 router = APIRouter(
     prefix="/seniors/{senior_id}/escalation-policy",
@@ -48,6 +69,8 @@ def put_policy(ctx: Ctx, caller: Caller, senior_id: str, body: PolicyIn) -> Poli
     now = ctx.clock()
     with ctx.sessions() as session, session.begin():
         get_senior(session, caller, senior_id)
+        if not may_change_policy(session, caller, senior_id):
+            raise ForbiddenError(_NOT_PRIMARY)
         own = set(session.scalars(select(Contact.id).where(Contact.senior_id == senior_id)))
         for i, tier in enumerate(body.tiers):
             if len(set(tier.contact_ids)) != len(tier.contact_ids):
@@ -68,5 +91,17 @@ def put_policy(ctx: Ctx, caller: Caller, senior_id: str, body: PolicyIn) -> Poli
             policy.tiers = tiers
             policy.updated_at = now
         session.flush()
-        audit(session, caller, "update", "escalation_policy", now, senior_id=senior_id)
+        summary = "; ".join(
+            f"tier {i}: contacts {t.contact_ids} after {t.timeout_s:g} s"
+            for i, t in enumerate(body.tiers)
+        )
+        audit(
+            session,
+            caller,
+            "update",
+            "escalation_policy",
+            now,
+            senior_id=senior_id,
+            detail=summary,
+        )
         return _out(policy)

@@ -3,13 +3,13 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 
 from cloud.accounts.access import get_senior
 from cloud.accounts.audit import audit
 from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
 from cloud.api.schemas import EventOut, EventPage
-from cloud.store.models import Device, Event
+from cloud.store.models import Device, DeviceAssignment, Event
 from protocol import EventType
 
 router = APIRouter(
@@ -17,6 +17,22 @@ router = APIRouter(
     tags=["events"],
     dependencies=[Depends(roles(*CARE_ROLES))],
 )
+
+
+def senior_events(senior_id: str) -> ColumnElement[bool]:
+    """Events of the senior: from a robot while it was assigned to them (device_assignments);
+    a robot with no assignment rows (provisioned before them) counts while it is theirs."""
+    periods = exists().where(
+        DeviceAssignment.device_id == Event.device_id,
+        DeviceAssignment.senior_id == senior_id,
+        or_(DeviceAssignment.valid_from.is_(None), DeviceAssignment.valid_from <= Event.ts),
+        or_(DeviceAssignment.valid_to.is_(None), Event.ts < DeviceAssignment.valid_to),
+    )
+    unassigned = select(Device.id).where(
+        Device.senior_id == senior_id,
+        ~exists().where(DeviceAssignment.device_id == Device.id),
+    )
+    return or_(periods, Event.device_id.in_(unassigned))
 
 
 @router.get("")
@@ -28,12 +44,11 @@ def timeline(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> EventPage:
-    """Events from the senior's robots (now assigned to them), newest first, by type."""
+    """Events from the senior's robots while assigned to them, newest first, by type."""
     now = ctx.clock()
     with ctx.sessions() as session, session.begin():
         get_senior(session, caller, senior_id)
-        devices = select(Device.id).where(Device.senior_id == senior_id)
-        where: list[ColumnElement[bool]] = [Event.device_id.in_(devices)]
+        where: list[ColumnElement[bool]] = [senior_events(senior_id)]
         if type is not None:
             where.append(Event.type == type.value)
         total = session.scalar(select(func.count()).select_from(Event).where(*where)) or 0

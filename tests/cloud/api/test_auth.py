@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.accounts import Passwords
+from cloud.accounts.ratelimit import RATE_LIMITED
 from cloud.api import create_app
 from cloud.settings import CloudSettings
 from cloud.store import migrate
@@ -81,7 +82,7 @@ async def test_wrong_password_and_unknown_user_get_the_same_answer(
 ) -> None:
     r = await client.post("/auth/login", json={"username": username, "password": "wrong-wrong-1"})
     assert r.status_code == 401
-    assert r.json() == {"detail": "invalid username or password"}
+    assert r.json() == {"detail": "아이디 또는 비밀번호가 틀립니다 / invalid username or password"}
 
 
 async def test_a_disabled_account_cannot_log_in_and_its_tokens_stop(
@@ -92,7 +93,7 @@ async def test_a_disabled_account_cannot_log_in_and_its_tokens_stop(
         s.get_one(Account, world.ids["alice"]).disabled = True
     assert (await client.get("/seniors", headers=headers)).status_code == 401
     r = await client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
-    assert r.json() == {"detail": "invalid username or password"}
+    assert r.json() == {"detail": "아이디 또는 비밀번호가 틀립니다 / invalid username or password"}
 
 
 async def test_bad_login_bodies_are_422_without_echoing_the_password(
@@ -117,7 +118,7 @@ async def test_five_failures_rate_limit_the_username_from_that_address(
     r = await client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
     assert r.status_code == 429
     assert r.headers["Retry-After"] == "55"  # the first failure (at 0 s) ages out at 60 s
-    assert r.json() == {"detail": "too many failed logins: try again later"}
+    assert r.json() == {"detail": RATE_LIMITED}
     # Another username from the same address is not blocked.
     assert (
         await client.post("/auth/login", json={"username": "bob", "password": PASSWORD})
