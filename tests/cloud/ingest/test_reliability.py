@@ -125,3 +125,29 @@ def test_a_new_epoch_is_heard_after_the_outbox_starts_over(
         rows = s.execute(select(Event.epoch, func.count()).group_by(Event.epoch)).all()
     assert dict(rows) == {0: 33, epoch: 34}
     assert kinds(sessions, dev) == [AlertKind.EMERGENCY]
+
+
+def test_a_message_the_store_refuses_is_dead_lettered_not_retried_forever(
+    sessions: sessionmaker[Session],
+) -> None:
+    from cloud.ingest import IngestWorker
+    from cloud.settings import CloudSettings
+
+    dev = new_device_id()
+    fault = {
+        "v": 1,
+        "device_id": dev,
+        "seq": 1,
+        "ts": "2026-11-27T02:13:38.123Z",
+        "type": "device_fault",
+        "priority": "high",
+        "payload": {"component": "mic", "code": "e1", "detail": "nul \u0000 byte"},
+    }
+    raw = json.dumps(fault).encode()  # valid JSON; PostgreSQL's JSONB refuses \u0000
+    worker = IngestWorker(CloudSettings(), sessions)
+    outcome = worker.handle(events_topic(dev), raw)
+    assert outcome is not None  # acknowledged either way: stored, or dead-lettered
+    assert outcome.outcome in (Outcome.STORED, Outcome.DEAD_LETTERED)
+    good = worker.handle(events_topic(dev), heartbeat(dev, 2))
+    assert good is not None
+    assert good.outcome is Outcome.STORED
