@@ -97,3 +97,45 @@ def test_a_gap_in_the_recording_restarts_the_windows_at_the_right_time(tmp_path:
     falls = [r for r in out if r.get("fall")]
     assert len(falls) == 1
     assert abs(falls[0]["t_s"] - (IMPACT_S + 60.0)) < 0.1
+
+
+def test_bursty_irregular_timestamps_are_resampled_and_the_fall_keeps_its_time(
+    tmp_path: Path,
+) -> None:
+    # a real watch: rows in bursts, some stamps repeated, intervals of 8-32 ms; the CLI
+    # resamples to 50 Hz with the robot's code and still reports the impact's time
+    import numpy as np
+
+    from models.data.imu_csv import read_imu_csv
+
+    t, x = read_imu_csv(CSV)
+    rng = np.random.default_rng(3)
+    times = np.cumsum(rng.uniform(0.008, 0.032, size=2 * len(t)))
+    times = np.round(times[times < t[-1]], 2)  # 10 ms stamps: some repeat
+    cols = np.stack([np.interp(times, t, x[:, k]) for k in range(6)], axis=1)
+    rows = [
+        f"{ts:.3f}," + ",".join(f"{v:.4f}" for v in row)
+        for ts, row in zip(times, cols, strict=True)
+    ]
+    bursty = tmp_path / "bursty.csv"
+    bursty.write_text("t_s,ax_g,ay_g,az_g,gx_dps,gy_dps,gz_dps\n" + "\n".join(rows) + "\n")
+    result = runner.invoke(
+        app,
+        [
+            "models",
+            "predict",
+            "activity",
+            "--imu",
+            str(bursty),
+            "--json",
+            "--models-dir",
+            str(TINY),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    starts = [r["start_s"] for r in out if "label" in r]
+    assert np.allclose(np.diff(starts), 1.0)  # one window a second, as at 50 Hz
+    falls = [r for r in out if r.get("fall")]
+    assert len(falls) == 1
+    assert abs(falls[0]["t_s"] - IMPACT_S) < 0.1
