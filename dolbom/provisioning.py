@@ -333,7 +333,7 @@ def _register_device(database_url: str, device_id: str, senior_id: str, now: dat
                 previous = device.senior_id
                 device.senior_id = senior_id
                 if previous != senior_id:  # events are the senior's only from now on
-                    assign_device(session, device_id, senior_id, now)
+                    assign_device(session, device_id, senior_id, now, previous=previous)
                 return "re-registered" + (f" (was senior {previous})" if previous else "")
         finally:
             engine.dispose()

@@ -79,9 +79,15 @@ def get_senior(session: Session, principal: Principal, senior_id: str) -> Senior
     return senior
 
 
-def assign_device(session: Session, device_id: str, senior_id: str, now: datetime) -> None:
-    """Close the robot's open assignment and open one for `senior_id` from now (from the
-    beginning when the robot never served anyone: its past is this senior's)."""
+def assign_device(
+    session: Session, device_id: str, senior_id: str, now: datetime, previous: str | None = None
+) -> None:
+    """Close the robot's open assignment and open one for `senior_id` from `now`; a robot that
+    never served anyone starts with its whole past (its events before are this senior's).
+
+    `previous`: the senior the robot served before, for robots provisioned before
+    assignments existed (no rows yet): their past stays with that senior.
+    """
     open_rows = list(
         session.scalars(
             select(DeviceAssignment).where(
@@ -96,6 +102,11 @@ def assign_device(session: Session, device_id: str, senior_id: str, now: datetim
         .select_from(DeviceAssignment)
         .where(DeviceAssignment.device_id == device_id)
     )
+    if not served and previous is not None and previous != senior_id:
+        session.add(
+            DeviceAssignment(device_id=device_id, senior_id=previous, valid_from=None, valid_to=now)
+        )
+        served = 1
     session.add(
         DeviceAssignment(
             device_id=device_id,

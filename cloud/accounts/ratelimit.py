@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -87,18 +87,20 @@ def _retry_after(start: datetime, now: datetime, window_s: float) -> int:
 
 def reserve_attempt(
     session: Session, username: str, source: str, now: datetime, limits: LoginLimits
-) -> None:
+) -> bool:
     """Count one password check for (username, source); RateLimitedError (and the caller
-    rolls back, so a refused attempt is not counted) when a limit is reached."""
+    rolls back, so a refused attempt is not counted) when a limit is reached. True when the
+    attempt also counts against the account (an unknown source)."""
     count, start = bump(session, source_key(username, source), now, limits.window_s)
     if count > limits.max_failures:
         raise RateLimitedError(RATE_LIMITED, _retry_after(start, now, limits.window_s))
     account_id = session.scalar(select(Account.id).where(Account.username == username))
     if account_id is not None and _known(session, account_id, source):
-        return  # a source this account has logged in from: only its own budget applies
+        return False  # a source this account has logged in from: only its own budget
     count, start = bump(session, account_key(username), now, limits.window_s)
     if count > limits.account_max_failures:
         raise RateLimitedError(RATE_LIMITED, _retry_after(start, now, limits.window_s))
+    return True
 
 
 def _known(session: Session, account_id: int, source: str) -> bool:
@@ -106,10 +108,23 @@ def _known(session: Session, account_id: int, source: str) -> bool:
 
 
 def login_succeeded(
-    session: Session, account_id: int, username: str, source: str, now: datetime
+    session: Session,
+    account_id: int,
+    username: str,
+    source: str,
+    now: datetime,
+    *,
+    counted_on_account: bool,
 ) -> None:
-    """Clear the source's counter and remember the source as known to the account."""
+    """Clear the source's counter, give back the account-wide attempt (it was no failure) and
+    remember the source as known to the account."""
     session.execute(delete(LoginCounter).where(LoginCounter.key == source_key(username, source)))
+    if counted_on_account:
+        session.execute(
+            update(LoginCounter)
+            .where(LoginCounter.key == account_key(username), LoginCounter.count > 0)
+            .values(count=LoginCounter.count - 1)
+        )
     known = session.get(LoginSource, (account_id, source[:64]))
     if known is None:
         session.add(LoginSource(account_id=account_id, source=source[:64], last_ok_at=now))

@@ -107,3 +107,74 @@ def create_account_cmd(
     except CloudError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
+
+
+def _account_change(
+    database_url: str | None, username: str, change: str, password: str = ""
+) -> None:
+    """Disable, enable or reset the password of an account in the store; sessions end."""
+    from cloud.accounts import Passwords
+    from cloud.accounts.access import SERVICE, Principal
+    from cloud.accounts.audit import audit
+    from cloud.accounts.service import find_account, set_disabled, set_password
+    from cloud.store import make_engine, make_session_factory, migrate
+
+    settings = _settings(database_url=database_url)
+    try:
+        migrate(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            with make_session_factory(engine)() as session, session.begin():
+                account = find_account(session, username)
+                if change == "password":
+                    set_password(Passwords(), account, password)
+                else:
+                    set_disabled(account, change == "disable")
+                now = datetime.now(UTC)
+                cli = Principal(SERVICE.role, None, "cli", "cli")
+                audit(session, cli, change, "account", now, resource_id=account.id, detail="cli")
+                done = {
+                    "disable": "비활성화했고 모든 세션을 끝냈습니다 / disabled; every session"
+                    " ended",
+                    "enable": "다시 활성화했습니다 / enabled",
+                    "password": "비밀번호를 바꾸고 모든 세션을 끝냈습니다 / password set; every"
+                    " session ended",
+                }[change]
+                typer.echo(f"{account.username}: {done}")
+        finally:
+            engine.dispose()
+    except CloudError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+
+
+_USERNAME = typer.Option(..., "--username", help="The account's login name.")
+_DB_URL = typer.Option(None, "--database-url", help="Default DOLBOM_DATABASE_URL.")
+
+
+@app.command("disable-account")
+def disable_account_cmd(username: str = _USERNAME, database_url: str | None = _DB_URL) -> None:
+    """Disable an account: no more logins, and every session it has ends now."""
+    _account_change(database_url, username, "disable")
+
+
+@app.command("enable-account")
+def enable_account_cmd(username: str = _USERNAME, database_url: str | None = _DB_URL) -> None:
+    """Enable a disabled account again."""
+    _account_change(database_url, username, "enable")
+
+
+@app.command("reset-password")
+def reset_password_cmd(
+    username: str = _USERNAME,
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from the first line of stdin."
+    ),
+    database_url: str | None = _DB_URL,
+) -> None:
+    """Set an account's password (prompted for); every session of the account ends."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    _account_change(database_url, username, "password", password)

@@ -70,7 +70,7 @@ def _login(ctx: ApiContext, creds: LoginIn, source: str) -> TokenOut | None:
     # The attempt is counted in its own committed transaction before the password is checked:
     # parallel guesses cannot all pass the limit (cloud.accounts.ratelimit).
     with ctx.sessions() as session, session.begin():
-        reserve_attempt(session, name, source, now, limits)
+        on_account = reserve_attempt(session, name, source, now, limits)
     with ctx.sessions() as session, session.begin():
         account = authenticate(session, ctx.passwords, creds.username, creds.password)
         if account is None:
@@ -79,7 +79,7 @@ def _login(ctx: ApiContext, creds: LoginIn, source: str) -> TokenOut | None:
                 ctx, session, None, source, "login_failed", f"username {name!r} from {source}"
             )
             return None
-        login_succeeded(session, account.id, name, source, now)
+        login_succeeded(session, account.id, name, source, now, counted_on_account=on_account)
         who = Principal(account.role, account.id, account.username, account.display_name)
         audit(session, who, "login", "account", now, resource_id=account.id, detail=source)
         token = issue_token(

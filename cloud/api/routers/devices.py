@@ -122,7 +122,7 @@ def register_device(ctx: Ctx, caller: Caller, body: DeviceRegisterIn) -> DeviceH
         device.senior_id = body.senior_id
         session.flush()
         if before != body.senior_id:
-            assign_device(session, body.id, body.senior_id, now)
+            assign_device(session, body.id, body.senior_id, now, previous=before)
         audit(
             session,
             caller,

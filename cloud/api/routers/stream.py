@@ -11,8 +11,9 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from cloud.accounts.access import Principal, alert_senior_column, senior_filter, visible_seniors
+from cloud.accounts.audit import audit
 from cloud.api.context import ApiContext
-from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
+from cloud.api.deps import CARE_ROLES, Caller, Ctx, request_source, roles
 from cloud.api.schemas import AlertOut
 from cloud.store.models import Alert, Device
 
@@ -68,12 +69,27 @@ async def alert_events(
         quiet_s += ctx.sse_poll_s
 
 
+def _audit_subscription(ctx: ApiContext, caller: Principal, source: str, since: datetime) -> None:
+    """Who subscribed to the live alerts, when, from where (one row per subscription)."""
+    with ctx.sessions() as session, session.begin():
+        audit(
+            session,
+            caller,
+            "subscribe",
+            "alert_stream",
+            ctx.clock(),
+            resource_id=source,
+            detail=f"since {since.isoformat()}",
+        )
+
+
 @router.get("/stream", response_class=StreamingResponse)
 async def stream_alerts(
     ctx: Ctx, caller: Caller, request: Request, since: datetime | None = None
 ) -> StreamingResponse:
     """Live alerts as text/event-stream; `since` (RFC 3339) replays changes after that time."""
     start = since if since is not None and since.tzinfo is not None else ctx.clock()
+    await run_in_threadpool(_audit_subscription, ctx, caller, request_source(ctx, request), start)
     return StreamingResponse(
         alert_events(ctx, caller, request, start),
         media_type="text/event-stream",
