@@ -92,13 +92,13 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, allow_nan=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
-@fuzz(500)
+@fuzz(250)
 @given(st.binary(max_size=2048))
 def test_arbitrary_bytes_are_an_envelope_or_a_protocol_error(raw: bytes) -> None:
     _check(raw)
 
 
-@fuzz(500)
+@fuzz(250)
 @given(_json)
 def test_arbitrary_json_is_an_envelope_or_a_protocol_error(value: Any) -> None:
     _check(_dumps(value))
@@ -107,7 +107,7 @@ def test_arbitrary_json_is_an_envelope_or_a_protocol_error(value: Any) -> None:
 _FIELDS = [*sorted(VALID), "extra"]
 
 
-@fuzz(800)
+@fuzz(150)
 @given(
     st.dictionaries(st.sampled_from(_FIELDS), _json, min_size=1, max_size=3),
     st.dictionaries(st.sampled_from([*sorted(VALID["payload"]), "x"]), _json, max_size=2),
@@ -121,7 +121,7 @@ def test_a_valid_envelope_with_any_fields_replaced_never_crashes(
     _check(_dumps(data))
 
 
-@fuzz(500)
+@fuzz(250)
 @given(st.integers(min_value=0, max_value=400), st.binary(min_size=1, max_size=8))
 def test_a_valid_envelope_with_bytes_cut_or_inserted_never_crashes(at: int, junk: bytes) -> None:
     raw = encode(decode_envelope(_dumps(VALID)))
@@ -130,7 +130,7 @@ def test_a_valid_envelope_with_bytes_cut_or_inserted_never_crashes(at: int, junk
     _check(raw[:at])
 
 
-@fuzz(300)
+@fuzz(150)
 @given(st.sampled_from(_FIELDS), _json)
 def test_duplicate_keys_never_crash(key: str, value: Any) -> None:
     body = _dumps(VALID)[:-1] + b"," + json.dumps(key).encode() + b":" + _dumps(value) + b"}"

@@ -40,7 +40,7 @@ def _wire(frame: bytes) -> bytes:
     return b"\x00" + cobs_encode(frame) + b"\x00"
 
 
-@fuzz(1000)
+@fuzz(400)
 @given(st.sampled_from(TYPES) | st.integers(0, 255), st.binary(max_size=MAX_PAYLOAD))
 def test_any_payload_with_a_valid_crc_is_a_message_or_a_malformed_frame(
     msg_type: int, payload: bytes
@@ -74,7 +74,7 @@ def test_any_protocol_version_is_decoded_or_refused_by_reason(
         assert reason in ("malformed", MESSAGE_TYPES[msg_type].__name__)
 
 
-@fuzz(1000)
+@fuzz(400)
 @given(st.binary(max_size=MAX_ENCODED + 16))
 def test_cobs_and_frame_decoding_raise_only_their_own_errors(raw: bytes) -> None:
     try:
@@ -85,7 +85,7 @@ def test_cobs_and_frame_decoding_raise_only_their_own_errors(raw: bytes) -> None
         decode_frame(frame)
 
 
-@fuzz(500)
+@fuzz(200)
 @given(
     st.lists(
         st.one_of(
