@@ -101,7 +101,11 @@ class CloudService:
 
         self.worker = IngestWorker(s, self._sessions, alerts=alerts, on_alert=wake, clock=clock)
         self.ingest_failure = None
-        self.worker.start(wait_s=mqtt_wait_s)
+        try:
+            self.worker.start(wait_s=mqtt_wait_s)  # LeaseHeldError: its client id is in use
+        except BaseException:
+            self.stop()  # the dispatcher and escalation threads must not outlive a failed start
+            raise
         log.info("cloud started: store %s, broker %s:%d", _safe_url(s), s.mqtt_host, s.mqtt_port)
 
     @property

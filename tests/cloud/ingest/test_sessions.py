@@ -262,3 +262,37 @@ def test_kill_9_mid_stream_and_a_restart_loses_nothing(
         if worker is not None:
             worker.stop()
         _forget_session(host, port, proc.client_id)
+
+
+def test_dolbom_cloud_serve_refuses_an_id_a_live_worker_holds(
+    database_url: str,
+    sessions: sessionmaker[Session],
+    mqtt_broker: tuple[str, int],
+    worker_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from dolbom.cli import app
+
+    host, port = mqtt_broker
+    settings = _settings(host, port, worker_id, "unused")
+    holder = ClientIdLease(sessions, default_client_id(settings), 30.0, holder="cloud-b:4242:ab")
+    holder.acquire()  # another host's worker, heartbeat just now
+    for name, value in {
+        "DATABASE_URL": database_url,
+        "MQTT_HOST": host,
+        "MQTT_PORT": str(port),
+        "MQTT_SESSION": "persistent",
+        "WORKER_ID": worker_id,
+        "API_TOKEN": "cli-token",
+        "HTTP_PORT": "0",
+    }.items():
+        monkeypatch.setenv(f"DOLBOM_{name}", value)
+    result = CliRunner().invoke(app, ["cloud", "serve"])
+    assert result.exit_code == 1, result.output
+    assert "cloud-b:4242:ab" in result.output
+    assert "DOLBOM_WORKER_ID" in result.output
+    # The failed start stopped what it had started (no thread left polling the store).
+    left = {t.name for t in threading.enumerate()} & {"escalation", "webhook-dispatcher", "ingest"}
+    assert not left
