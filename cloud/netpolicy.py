@@ -69,6 +69,13 @@ def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+def _internal(reason: str, what: str) -> str:
+    return (
+        f"웹훅이 내부 주소로 향합니다 / the webhook host resolves to {reason} ({what}); an admin"
+        " can allow it with DOLBOM_WEBHOOK_ALLOW_NETWORKS"
+    )
+
+
 def check_webhook_url(
     url: str,
     allow: Sequence[IPNetwork] = (),
@@ -93,6 +100,9 @@ def check_webhook_url(
         raise BlockedAddressError(
             "웹훅 포트가 잘못되었습니다 / the webhook URL's port is invalid"
         ) from None
+    name = host.lower().rstrip(".")
+    if (name == "localhost" or name.endswith(".localhost")) and not allow:
+        raise BlockedAddressError(_internal("a loopback name", host))
     try:
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
@@ -112,10 +122,7 @@ def check_webhook_url(
     for address in addresses:
         reason = forbidden_reason(address)
         if reason is not None and not in_networks(address, allow):
-            raise BlockedAddressError(
-                f"웹훅이 내부 주소로 향합니다 / the webhook host resolves to {reason} ({address});"
-                " an admin can allow it with DOLBOM_WEBHOOK_ALLOW_NETWORKS"
-            )
+            raise BlockedAddressError(_internal(reason, str(address)))
 
 
 def webhook_url_check(

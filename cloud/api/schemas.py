@@ -58,6 +58,13 @@ class DeliveryOut(_Out):
     last_error: str | None
     delivered_at: datetime | None
 
+    @field_validator("last_error")
+    @classmethod
+    def _no_body(cls, value: str | None) -> str | None:
+        """Only the status or the error class: rows stored before the SSRF fix had the
+        receiver's response body after a colon, never shown."""
+        return None if value is None else value.split(":", 1)[0][:100]
+
 
 class AlertDetail(AlertOut):
     """An alert with its audit trail and notifications."""
