@@ -82,16 +82,16 @@ class OutboxLimits:
     """Bounds for a robot's disk and for re-sending (defaults sized for a Pi's SD card).
 
     `max_rows`/`max_bytes`: past either, the oldest low- then normal-priority events are
-    pruned (critical and high never). 100,000 rows is over two months of a robot's routine
-    events at its usual ~1 per minute. `resend_after_s`: a sent event the cloud has not
-    reported stored is sent again after this long, then after twice as long, up to
-    `resend_max_s`.
+    pruned (critical and high never) down to 90 % of the cap. 100,000 rows is about two months
+    of a robot's events at its usual ~70 an hour (~600 bytes each: ~60 MB). `resend_after_s`:
+    a sent event the cloud has not reported stored is sent again after this long, then after
+    twice as long, up to `resend_max_s` (see `requeue_due` for when the cloud is silent).
     """
 
     max_rows: int = 100_000
     max_bytes: int = 64 * 2**20
     resend_after_s: float = 30.0
-    resend_max_s: float = 600.0
+    resend_max_s: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.max_rows < 1 or self.max_bytes < MAX_MESSAGE_BYTES:
@@ -425,15 +425,23 @@ class Outbox:
             self._bytes -= sum(int(s[0]) for s in sizes)
         return len(sizes)
 
-    def requeue_due(self) -> int:
-        """Sent events whose stored report is overdue become unsent again; returns how many."""
+    def requeue_due(self, cloud_heard_at: float | None = None) -> int:
+        """Sent events whose stored report is overdue become unsent again; returns how many.
+
+        Overdue means: past its backoff, and either the cloud has reported something since the
+        event was sent (`cloud_heard_at`, wall-clock seconds: it is storing, yet not this), or
+        `resend_max_s` passed since it was sent. While the cloud is silent (an ingest outage)
+        events are therefore re-sent only every `resend_max_s`, not on a doubling schedule
+        that would fill the broker's queue with copies.
+        """
         now = self._wall()
+        heard = -1.0 if cloud_heard_at is None else cloud_heard_at
         with self._lock:
             try:
                 cur = self._db.execute(
                     "UPDATE outbox SET sent_at = NULL WHERE device_id = ? "
-                    "AND sent_at IS NOT NULL AND resend_at <= ?",
-                    (self.device_id, now),
+                    "AND sent_at IS NOT NULL AND resend_at <= ? AND (sent_at < ? OR sent_at <= ?)",
+                    (self.device_id, now, heard, now - self.limits.resend_max_s),
                 )
             except sqlite3.Error as e:
                 raise OutboxError(f"cannot write to the outbox {self.path}: {e}") from None

@@ -114,6 +114,7 @@ class MqttLink:
         self.connections = 0  # successful CONNACKs so far
         self.confirmed = 0  # events the cloud reported stored (and the outbox forgot)
         self.resent = 0  # sent events re-sent because no stored report came in time
+        self._cloud_heard_at: float | None = None  # wall time of the last report for our epoch
 
     # -- public API -------------------------------------------------------------------------
 
@@ -258,7 +259,7 @@ class MqttLink:
                 free = self.max_inflight - len(session.in_flight)
             try:
                 self._apply_reports(reports)
-                requeued = self.outbox.requeue_due()
+                requeued = self.outbox.requeue_due(self._cloud_heard_at)
                 if requeued:
                     self.resent += requeued
                     log.info("%d sent events have no stored report yet; sending again", requeued)
@@ -285,6 +286,8 @@ class MqttLink:
 
     def _apply_reports(self, reports: list[StoredReport]) -> None:
         for report in reports:
+            if report.epoch == self.outbox.epoch:
+                self._cloud_heard_at = time.time()
             confirmed = self.outbox.confirm(report)
             if confirmed:
                 self.confirmed += confirmed
@@ -426,8 +429,8 @@ class MqttLink:
             return
         try:
             client.subscribe([(self._commands_topic, 1), (self._stored_topic, 1)])
-            self.outbox.expedite(min(_RECONNECT_RESEND_S, self.outbox.limits.resend_after_s))
             self._publish(session, self._status_topic, STATUS_ONLINE, seq=None, retain=True)
+            self.outbox.expedite(min(_RECONNECT_RESEND_S, self.outbox.limits.resend_after_s))
         except Exception:
             log.exception("cannot subscribe or announce online")
         with self._cond:

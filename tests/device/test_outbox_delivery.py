@@ -86,7 +86,7 @@ def test_an_unreported_event_is_resent_with_a_growing_delay(tmp_path: Path) -> N
         for _ in range(4):
             box.ack(seq)
             sent = wall.t
-            while box.requeue_due() == 0:
+            while box.requeue_due(cloud_heard_at=wall.t) == 0:  # the cloud reports, not this
                 wall.t += 1.0
             delays.append(wall.t - sent)
         assert delays == [10.0, 20.0, 25.0, 25.0]
@@ -101,7 +101,22 @@ def test_expedite_makes_a_long_backoff_due_soon(tmp_path: Path) -> None:
         box.ack(seq)
         box.expedite(2.0)
         wall.t += 2.0
-        assert box.requeue_due() == 1
+        assert box.requeue_due(cloud_heard_at=wall.t) == 1
+
+
+def test_while_the_cloud_is_silent_events_are_resent_only_every_resend_max(
+    tmp_path: Path,
+) -> None:
+    wall = Wall()
+    limits = OutboxLimits(resend_after_s=10.0, resend_max_s=300.0)
+    with Outbox(tmp_path / "o.sqlite3", DEVICE, limits=limits, wall=wall) as box:
+        (seq,) = beat(box)
+        box.ack(seq)
+        heard_before = wall.t - 1.0  # the last report came before this event was sent
+        wall.t += 299.0
+        assert box.requeue_due(cloud_heard_at=heard_before) == 0
+        wall.t += 1.0
+        assert box.requeue_due(cloud_heard_at=heard_before) == 1
 
 
 def test_caps_prune_oldest_routine_events_never_safety_and_declare_them(tmp_path: Path) -> None:

@@ -143,6 +143,9 @@ def test_online_is_retained_after_connect(robot: Robot) -> None:
     link = robot.make_link()
     link.start()
     assert link.wait_connected(WAIT_S)
+    # Connected means "online" is on its way, not yet at the broker: see it arrive first.
+    with robot.recorder(status_topic(robot.device_id)) as first:
+        assert first.wait_for(lambda ms: any(m.payload == b"online" for m in ms))
     with robot.recorder(status_topic(robot.device_id)) as late:
         assert late.wait_for(lambda ms: any(m.retain and m.payload == b"online" for m in ms))
 
