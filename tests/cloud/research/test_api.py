@@ -14,10 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.accounts import Passwords, create_account
+from cloud.accounts.errors import ConsentRequiredError
 from cloud.accounts.tokens import issue_token
 from cloud.api import create_app
+from cloud.research import studies
+from cloud.research.instruments import record_assessment
 from cloud.store import migrate
-from cloud.store.models import AuditLog, Device, Role, Senior
+from cloud.store.models import AssessmentSource, AuditLog, Device, Role, Senior
 from protocol import CommandType
 from tests.cloud.api.conftest import SECRET, FakePublisher, http, settings
 from tests.cloud.research.conftest import T0
@@ -341,3 +344,44 @@ async def test_generated_research_requests_never_fail_with_a_server_error(
         assert response.status_code < 500, (request, response.text)
         if response.status_code >= 400:
             assert isinstance(response.json()["detail"], str), response.text
+
+
+async def test_assessments_are_refused_without_screening_consent(
+    client: httpx.AsyncClient,
+    tokens: dict[str, dict[str, str]],
+    sessions: sessionmaker[Session],
+) -> None:
+    """Issue 14 item 16: staff entry needs `screening` consent; a bilingual 409 otherwise."""
+    staff = tokens["coordinator"]
+    codes = await _setup_study(client, staff)  # every participant consents to screening
+    base = f"/research/studies/pilot/participants/{codes[1]}"
+    answers = {"instrument": "ucla3", "answers": [1, 2, 1], "administered_at": T0.isoformat()}
+    assert (await client.post(f"{base}/assessments", headers=staff, json=answers)).is_success
+    r = await client.put(  # withdraw the screening consent only
+        f"{base}/consent",
+        headers=staff,
+        json={
+            "form_version": "v1",
+            "streams": {"mood": True, "screening": False},
+            "retention": "delete",
+        },
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(f"{base}/assessments", headers=staff, json=answers)
+    assert r.status_code == 409
+    detail = r.json()["detail"]
+    assert f"participant {codes[1]} has not consented to screening" in detail
+    assert "선별검사(screening)에 동의하지 않았습니다" in detail
+    # The rule is in record_assessment, so every staff path (CLI included) keeps it.
+    with sessions() as s, s.begin():
+        participant = studies.get_participant(s, "pilot", codes[1])
+        with pytest.raises(ConsentRequiredError):
+            record_assessment(
+                s,
+                participant,
+                instrument="ucla3",
+                answers=[1, 1, 1],
+                administered_at=T0 + timedelta(days=1),
+                now=NOW,
+                source=AssessmentSource.API,
+            )
