@@ -9,6 +9,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from protocol import commands_topic, events_topic
+from protocol.topics import stored_topic
 from tests.helpers.mosquitto import private_mosquitto
 from tests.helpers.mqtt import Recorder
 
@@ -82,3 +83,29 @@ def test_robot_cannot_read_another_robots_commands(acl_broker: int) -> None:
 def test_wrong_password_is_refused(acl_broker: int) -> None:
     assert _connect_rc(acl_broker, "robot-a", "wrong") != 0
     assert _connect_rc(acl_broker, "robot-a", "pw-a") == 0
+
+
+def test_only_the_cloud_writes_stored_reports_and_each_robot_reads_only_its_own(
+    acl_broker: int,
+) -> None:
+    port = acl_broker
+    with (
+        Recorder(port, [stored_topic("robot-a")], username="robot-a", password="pw-a") as own,
+        Recorder(port, [stored_topic("robot-b")], username="robot-a", password="pw-a") as spy,
+    ):
+        forger = _client(port, "robot-b", "pw-b")
+        forger.connect("127.0.0.1", port)
+        forger.loop_start()
+        forger.publish(stored_topic("robot-a"), b"forged", qos=1).wait_for_publish(5)
+        forger.loop_stop()
+        forger.disconnect()
+        cloud = _client(port, "dolbom-cloud", "pw-c")
+        cloud.connect("127.0.0.1", port)
+        cloud.loop_start()
+        cloud.publish(stored_topic("robot-b"), b"for b", qos=1).wait_for_publish(5)
+        cloud.publish(stored_topic("robot-a"), b"for a", qos=1).wait_for_publish(5)
+        cloud.loop_stop()
+        cloud.disconnect()
+        assert own.wait_for(lambda msgs: len(msgs) >= 1, 5)
+        assert not spy.wait_for(lambda msgs: len(msgs) >= 1, 1.0)
+    assert [m.payload for m in own.messages] == [b"for a"]
