@@ -21,6 +21,7 @@ from models.errors import UnknownModelError
 RECIPES: dict[str, str] = {
     "activity": "models.activity.recipe",  # the activity classifier and the fall detector
     "emotion": "models.emotion.recipe",
+    "sound": "models.sound.recipe",  # wordless distress (screams, moans, crying, panting)
 }
 """Model name → the module holding its `RECIPE`."""
 

@@ -15,7 +15,7 @@ app = typer.Typer(
 predict_app = typer.Typer(help="Run a shipped model on your own input.", no_args_is_help=True)
 app.add_typer(predict_app, name="predict")
 
-_NAME = typer.Argument(..., help="The model: activity (with the fall detector) or emotion.")
+_NAME = typer.Argument(..., help="The model: activity (with the fall detector), emotion or sound.")
 _WORK = typer.Option(
     None, "--work-dir", help="Where training leaves its models [models/build/NAME]."
 )
@@ -255,3 +255,8 @@ def predict_activity(
 from dolbom.commands.models_emotion import predict_emotion  # noqa: E402
 
 predict_app.command("emotion")(predict_emotion)
+
+# `dolbom models predict sound`: wordless distress from a WAV file (issue 12, part 4).
+from dolbom.commands.models_sound import predict_sound  # noqa: E402
+
+predict_app.command("sound")(predict_sound)
