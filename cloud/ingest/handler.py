@@ -71,6 +71,7 @@ class ParsedMessage:
     device_id: str | None = None
     envelope: Envelope | None = None
     error: str | None = None
+    redelivered: bool = False  # the broker's DUP flag: it sent this message before
 
     @property
     def priority(self) -> Priority:
@@ -123,9 +124,31 @@ def _insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
 
 
 def dead_letter(
-    session: Session, topic: str, raw: bytes, reason: str, now: datetime
+    session: Session,
+    topic: str,
+    raw: bytes,
+    reason: str,
+    now: datetime,
+    *,
+    redelivered: bool = False,
 ) -> IngestOutcome:
-    """Keep a refused message (first 64 KiB) with the reason it was refused."""
+    """Keep a refused message (first 64 KiB) with the reason it was refused.
+
+    A broker redelivery (DUP: a worker died between storing the dead letter and acknowledging
+    it) of a message already dead-lettered with the same reason is not kept twice.
+    """
+    if redelivered and session.scalar(
+        select(DeadLetter.id)
+        .where(
+            DeadLetter.topic == topic[:512],
+            DeadLetter.raw_size == len(raw),
+            DeadLetter.reason == reason[:1000],
+            DeadLetter.raw == raw[:MAX_MESSAGE_BYTES],
+        )
+        .limit(1)
+    ):
+        log.info("redelivered dead letter on %r already kept", topic[:200])
+        return IngestOutcome(Outcome.DEAD_LETTERED, reason=reason)
     session.add(
         DeadLetter(
             topic=topic[:512],
@@ -186,7 +209,9 @@ def store_message(
 ) -> IngestOutcome:
     """Store one parsed message inside the caller's transaction; the caller commits."""
     if message.error is not None:
-        return dead_letter(session, message.topic, message.raw, message.error, now)
+        return dead_letter(
+            session, message.topic, message.raw, message.error, now, redelivered=message.redelivered
+        )
     if message.kind is TopicKind.STATUS:
         assert message.device_id is not None
         return _ingest_status(session, message.topic, message.device_id, message.raw, now)

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -581,8 +581,11 @@ class IngestWorker:
             topic = message.topic
         except UnicodeDecodeError:  # paho decodes the topic lazily
             topic = bytes(message._topic).decode("utf-8", "replace")
+        parsed = parse_any(topic, bytes(message.payload))
+        if message.dup:
+            parsed = replace(parsed, redelivered=True)
         item = Received(
-            parse_any(topic, bytes(message.payload)),
+            parsed,
             message.mid,
             message.qos,
             self._generation,

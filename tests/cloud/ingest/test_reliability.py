@@ -151,3 +151,23 @@ def test_a_message_the_store_refuses_is_dead_lettered_not_retried_forever(
     good = worker.handle(events_topic(dev), heartbeat(dev, 2))
     assert good is not None
     assert good.outcome is Outcome.STORED
+
+
+def test_a_redelivered_poison_message_is_not_dead_lettered_twice(
+    sessions: sessionmaker[Session],
+) -> None:
+    from dataclasses import replace
+
+    from cloud.ingest import parse_message, store_message
+
+    dev = new_device_id()
+    first = parse_message(events_topic(dev), b"[1, 2]")
+    again = replace(first, redelivered=True)  # the broker's DUP: the ack never reached it
+    for message in (first, again, again):
+        with sessions() as s, s.begin():
+            outcome = store_message(s, message, NOW)
+        assert outcome.outcome is Outcome.DEAD_LETTERED
+    with sessions() as s, s.begin():
+        store_message(s, first, NOW)  # a new message that happens to be the same garbage
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(DeadLetter)) == 2
