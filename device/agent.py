@@ -24,6 +24,7 @@ from device.audio.source import AudioChunk, AudioSource
 from device.clock import Clock, SystemClock
 from device.config import DeviceConfig
 from device.dialog.intents import Intent
+from device.errors import EventTooLargeError
 from device.link.mqtt import MqttLink
 from device.outbox import Outbox
 from device.safety.countdown import Action, Answer, Countdown, Raise, Say, Trigger
@@ -205,9 +206,15 @@ class Agent:
             self.held_back += 1
             log.debug("%s held back: no consent for its stream", event_type)
             return
-        env = self._outbox.append(
-            event_type, payload, ts=self._clock.now(), priority=priority, model=model
-        )
+        try:
+            env = self._outbox.append(
+                event_type, payload, ts=self._clock.now(), priority=priority, model=model
+            )
+        except EventTooLargeError as e:  # a device_fault saying so was queued in its place
+            self._emit_step("outbox", f"{event_type} refused: {e}")
+            if self._link is not None:
+                self._link.notify()
+            return
         if event_type is not EventType.HEARTBEAT:
             self._emit_step("outbox", f"seq {env.seq} {event_type} ({env.priority}) written")
         if self._link is not None:

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from device.agent import Agent
+from device.config import DeviceConfig
 from device.errors import EventTooLargeError
 from device.outbox import Outbox, OutboxLimits
 from protocol import EventType, Priority
 from protocol.delivery import SEQS_DROPPED_CODE, StoredReport, parse_seq_ranges
 from protocol.events import EmergencyPayload, HeartbeatPayload, SelfTest, TriggerSource
+from tests.device.test_agent import FakeSource, RecordingSpeaker, ScriptedEars
 
 DEVICE = "robot-unit"
 TS = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
@@ -158,3 +161,25 @@ def test_an_event_over_64_kib_is_refused_and_reported_as_a_device_fault(tmp_path
         assert fault.type is EventType.DEVICE_FAULT
         assert fault.payload["code"] == "event_too_large"
         assert fault.seq == 1
+
+
+def test_the_agent_survives_an_oversized_event_and_the_fault_is_queued(tmp_path: Path) -> None:
+    config = DeviceConfig(device_id="robot-test", data_dir=tmp_path, speech_out="print")
+    with Outbox(config.outbox_path, config.device_id) as box:
+        agent = Agent(
+            config,
+            source=FakeSource(),
+            listener=ScriptedEars([]),
+            speaker=RecordingSpeaker(),
+            outbox=box,
+            link=None,
+        )
+        huge = HeartbeatPayload.model_construct(
+            uptime_s=1,
+            agent_version="t",
+            outbox_pending=0,
+            self_tests=[SelfTest(name=f"t{i}", ok=True, detail="x" * 190) for i in range(400)],
+        )
+        agent.emit(EventType.HEARTBEAT, huge)  # no exception reaches the stage that emitted
+        (fault,) = box.pending()
+        assert fault.payload["code"] == "event_too_large"
