@@ -134,13 +134,32 @@ def _parse_json(raw: bytes) -> Any:
     if _json_depth(raw) > MAX_JSON_DEPTH:
         raise ProtocolError(f"message nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(text, parse_int=_bounded_number, parse_float=_bounded_number)
+        data = json.loads(text, parse_int=_bounded_number, parse_float=_bounded_number)
     except ProtocolError:
         raise
     except json.JSONDecodeError as e:
         raise ProtocolError(f"message is not JSON: {e.msg} at position {e.pos}") from None
     except (ValueError, RecursionError) as e:  # a parser limit, whatever the input found
         raise ProtocolError(f"message is not acceptable JSON: {type(e).__name__}") from None
+    if b"\\u0000" in raw and _holds_nul(data):
+        raise ProtocolError("a string holds U+0000 (NUL), which the store cannot keep")
+    return data
+
+
+def _holds_nul(data: Any) -> bool:
+    """True when a string (key or value) anywhere in `data` holds U+0000 (depth already bounded)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def decode_envelope(raw: bytes, topic: str | None = None) -> Envelope:

@@ -182,3 +182,11 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
     env = decode_envelope(_raw(model={"name": name, "version": "1"}))
     assert env.model is not None
     assert env.model.name == name
+
+
+def test_a_nul_in_a_string_is_refused_but_an_escaped_backslash_u0000_is_text() -> None:
+    with pytest.raises(ProtocolError, match="U\\+0000"):
+        decode_envelope(_raw(model={"name": "a\x00b", "version": "1"}))
+    env = decode_envelope(_raw(model={"name": "a\\u0000b", "version": "1"}))  # 8 characters
+    assert env.model is not None
+    assert env.model.name == "a\\u0000b"

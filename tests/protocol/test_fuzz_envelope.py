@@ -190,15 +190,6 @@ def test_an_unterminated_string_is_one_token_to_the_end() -> None:
         assert len(tokens) <= 3 + tail.count(b'"'), tokens
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "FINDING (H7 fuzz, for H4): decode accepts a payload string holding U+0000, which "
-        "PostgreSQL's JSONB and TEXT refuse; the message is then refused by the store instead "
-        "of by the parser with a clear reason. strict: this starts failing once decode refuses "
-        "it; remove the mark then."
-    ),
-)
 def test_a_nul_character_in_a_payload_string_is_refused_by_the_parser() -> None:
     fault = {"component": "mcu", "code": "mcu_silent", "detail": "no frame\x00"}
     raw = _dumps({**VALID, "type": "device_fault", "priority": "high", "payload": fault})
