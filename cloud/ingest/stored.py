@@ -186,19 +186,22 @@ class StoredPublisher:
         if base is None:
             base = _cold_base(session, device_id, epoch)
         dropped = _declared_dropped(session, device_id, epoch, base)
-        progress = Progress(base, StoredReport(epoch=epoch, stored_up_to=base))
+        seqs: list[int] = []
+        after = base
         for _ in range(_MAX_WINDOWS):
-            seqs = session.scalars(
+            window = session.scalars(
                 select(Event.seq)
-                .where(
-                    Event.device_id == device_id, Event.epoch == epoch, Event.seq > progress.base
-                )
+                .where(Event.device_id == device_id, Event.epoch == epoch, Event.seq > after)
                 .order_by(Event.seq)
                 .limit(self.window)
             ).all()
-            progress = advance(epoch, progress.base, seqs, dropped)
-            if len(seqs) < self.window or progress.report.missing:
+            seqs += window
+            if len(window) < self.window:
                 break
+            after = window[-1]
+            if len(advance(epoch, base, seqs, dropped).report.missing) >= MAX_MISSING_RANGES:
+                break
+        progress = advance(epoch, base, seqs, dropped)
         return progress
 
 

@@ -1,10 +1,15 @@
 """The stored report's arithmetic (pure) and its bounds."""
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.ingest.stored import advance
-from protocol import ProtocolError
-from protocol.delivery import StoredReport, decode_stored, encode_stored
+from cloud.ingest import ingest_message
+from cloud.ingest.stored import StoredPublisher, advance
+from protocol import EventType, ProtocolError, encode, events_topic, make_envelope
+from protocol.delivery import SEQS_DROPPED_CODE, StoredReport, decode_stored, encode_stored
+from protocol.events import DeviceFaultPayload, HeartbeatPayload
+from protocol.topics import stored_topic
+from tests.cloud.helpers import NOW, new_device_id
 
 
 def test_a_contiguous_run_raises_the_watermark() -> None:
@@ -41,3 +46,39 @@ def test_reports_round_trip_and_bad_ones_are_refused() -> None:
     for bad in (b"[]", b"{", b'{"v":1,"epoch":1,"stored_up_to":2,"missing":[[3,4]]}', b"x" * 5000):
         with pytest.raises(ProtocolError):
             decode_stored(bad)
+
+
+def _store(sessions: sessionmaker[Session], device: str, epoch: int, seqs: list[int]) -> None:
+    with sessions() as s, s.begin():
+        for seq in seqs:
+            payload = HeartbeatPayload(uptime_s=seq, agent_version="t", outbox_pending=0)
+            env = make_envelope(
+                device, seq, payload, event_type=EventType.HEARTBEAT, ts=NOW, epoch=epoch
+            )
+            ingest_message(s, events_topic(device), encode(env), NOW)
+
+
+def _declare_dropped(sessions: sessionmaker[Session], device: str, epoch: int, seq: int) -> None:
+    fault = DeviceFaultPayload(component="outbox", code=SEQS_DROPPED_CODE, detail="4")
+    env = make_envelope(device, seq, fault, event_type=EventType.DEVICE_FAULT, ts=NOW, epoch=epoch)
+    with sessions() as s, s.begin():
+        ingest_message(s, events_topic(device), encode(env), NOW)
+
+
+def test_reports_from_the_store_skip_declared_drops_and_list_real_holes(
+    sessions: sessionmaker[Session],
+) -> None:
+    device = new_device_id()
+    _store(sessions, device, 5, [1, 2, 3, 5, 6, 8, 9, 10])
+    _declare_dropped(sessions, device, 5, 11)  # the robot pruned #4; #7 is really missing
+    _store(sessions, device, 6, [1, 2])  # another epoch of the same robot
+    published: list[tuple[str, bytes]] = []
+    publisher = StoredPublisher(sessions, lambda t, p: published.append((t, p)), window=2)
+    publisher.flush([(device, 5), (device, 6)])
+    reports = [decode_stored(p) for _, p in published]
+    assert {t for t, _ in published} == {stored_topic(device)}
+    assert reports[0] == StoredReport(epoch=5, stored_up_to=11, missing=((7, 7),))
+    assert reports[1] == StoredReport(epoch=6, stored_up_to=2)
+    _store(sessions, device, 5, [7])  # re-sent: the watermark moves from its cached base
+    publisher.flush([(device, 5)])
+    assert decode_stored(published[-1][1]) == StoredReport(epoch=5, stored_up_to=11)
