@@ -32,7 +32,7 @@ REFRACTORY_S: Final = 30.0
 
 
 def fall_to_onnx(clf: Any) -> bytes:
-    """The boosted trees on FALL_FEATURES as ONNX: input `features`, outputs label, scores."""
+    """The tree ensemble on FALL_FEATURES as ONNX: input `features`, outputs label, scores."""
     import onnx
     from onnx import helper
     from skl2onnx import convert_sklearn  # type: ignore[import-untyped]
@@ -53,7 +53,7 @@ def fall_to_onnx(clf: Any) -> bytes:
         helper.make_tensor_value_info("scores", onnx.TensorProto.FLOAT, [None, len(FALL_LABELS)])
     )
     model.producer_name = "dolbom-models"
-    model.doc_string = "dolbom fall detector 2: phase features of a candidate impact → boosting"
+    model.doc_string = "dolbom fall detector 2: phase features of a candidate impact → extra trees"
     onnx.checker.check_model(model, full_check=True)
     return bytes(model.SerializeToString())
 

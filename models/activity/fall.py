@@ -1,4 +1,4 @@
-"""The fall detector from real wrist recordings: candidate impacts, phase features, boosting.
+"""The fall detector from real wrist recordings: candidate impacts, phase features, trees.
 
 Every candidate impact of every trial (see `device/perception/imu_features.py`) is one row.
 In a fall trial the candidate with the highest |a| is the fall (onsets are not given); its
@@ -83,15 +83,22 @@ def candidate_table(trials: Sequence[Trial]) -> Table:
 
 
 def make_classifier(seed: int) -> Any:
-    """Small gradient boosting over the 16 phase features."""
-    from sklearn.ensemble import GradientBoostingClassifier  # type: ignore[import-untyped]
+    """Extremely randomized trees over the 16 phase features (≈ 0.75 MB as ONNX).
 
-    return GradientBoostingClassifier(
-        n_estimators=150,
-        max_depth=3,
-        learning_rate=0.08,
-        subsample=0.8,
+    Chosen over gradient boosting (150 trees of depth 3) because it ranked the other data
+    set's falls better, leave-one-dataset-out: sensitivity at 5 % false falls 0.64 / 0.58
+    against 0.60 / 0.52 (FallAllD → SmartFallMM / the reverse), at 10 %: 0.82 / 0.76 against
+    0.65 / 0.70 (measured on the shared set while building 2.0.0).
+    """
+    from sklearn.ensemble import ExtraTreesClassifier  # type: ignore[import-untyped]
+
+    return ExtraTreesClassifier(
+        n_estimators=80,
+        max_leaf_nodes=128,
         min_samples_leaf=5,
+        max_features=0.5,
+        class_weight="balanced_subsample",
+        n_jobs=1,
         random_state=seed,
     )
 

@@ -222,7 +222,7 @@ class ActivityRecipe:
                     f"Fall detector: every |a| peak over {CANDIDATE_G} g (largest within ±1 s)"
                     f" is described by {len(FALL_FEATURES)} features of its pre-impact, impact"
                     f" and post-impact phases ({PRE_S} s before, {POST_S} s after;"
-                    " device/perception/imu_features.py) and scored by boosted trees."
+                    " device/perception/imu_features.py) and scored by extremely randomized trees."
                 ),
                 input_spec=fall_input_spec(),
                 labels=build.FALL_LABELS,
@@ -447,8 +447,8 @@ largest within ±1 s is a candidate impact; {sc.decision.get("post_s")} s later 
 {len(sc.input.columns)} features are computed — pre-impact free fall (min |a|, time below
 0.6 g and 0.8 g), impact (peak |a|, peak |gyro|, jerk, width, rotation ∫|gyro|), orientation
 change (angle of the low-passed gravity before and after), post-impact stillness (std of |a|
-and mean |gyro| 1-3 s after), activity before and repeated peaks around — and boosted trees
-(scikit-learn GradientBoosting, 150 trees of depth 3, skl2onnx) score it. A score ≥
+and mean |gyro| 1-3 s after), activity before and repeated peaks around — and extremely
+randomized trees (scikit-learn ExtraTrees, 80 trees of ≤ 128 leaves, skl2onnx) score it. A score ≥
 **{sc.decision.get("threshold")}** is a fall; alarms within {sc.decision.get("refractory_s")} s
 count once. Every feature is a magnitude or an angle, so the wrist (left/right) and how the
 watch is turned matter little. Irregular or 25 Hz input is resampled to 50 Hz first.
