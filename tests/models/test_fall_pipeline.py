@@ -183,3 +183,23 @@ def test_walking_alone_gives_few_candidates() -> None:
     walk = synth_activity("walking", 20.0, Person(), np.random.default_rng(2))
     amag, _ = magnitudes(walk)
     assert len(candidates(amag)) <= 5
+
+
+def test_the_shipped_2_x_models_load_pass_their_self_test_and_fit_the_budget() -> None:
+    from device.perception.loader import SHIPPED_DIR, load_named
+
+    fall = load_named(SHIPPED_DIR, "fall", expect=FALL_EXPECT)
+    activity = load_named(SHIPPED_DIR, "activity", expect=ACTIVITY_EXPECT)
+    assert (fall.info.version, activity.info.version) == ("2.0.0", "2.0.0")
+    assert fall.info.size_bytes <= 1_000_000
+    assert activity.info.size_bytes <= 1_000_000
+    assert activity.info.labels == LABELS
+    assert fall.info.input.columns == FALL_FEATURES
+    assert 0.0 < fall.info.decision["threshold"] < 1.0
+    # the figures the card reports come from real recordings, grouped by person
+    metrics = verify(SHIPPED_DIR / "fall-2.0.0.json").metrics
+    assert metrics["leave_subjects_out"]["grouped_by"] == "data set + subject"
+    assert set(metrics["leave_one_dataset_out"]) == {
+        "fallalld_to_smartfallmm",
+        "smartfallmm_to_fallalld",
+    }
