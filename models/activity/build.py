@@ -176,16 +176,21 @@ TRANSFORMS: Final[dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarr
 
 
 def _trial_scores(clf: Any, trials: Sequence[Trial], idx: np.ndarray, fn: Any) -> np.ndarray:
-    scores = np.zeros(len(trials))
+    """The highest candidate score of each (transformed) trial; one classifier call for all."""
+    feats: list[np.ndarray] = []
+    owner: list[int] = []
     for i in idx:
         t = trials[int(i)]
         rng = np.random.default_rng([int(i), 77])
         x = t.samples if fn is None else fn(t.samples, rng)
         amag, _ = magnitudes(x)
-        c = candidates(amag)
-        if len(c):
-            feats = np.stack([fall_features(x, int(k)) for k in c])
-            scores[int(i)] = float(clf.predict_proba(feats)[:, 1].max())
+        for k in candidates(amag):
+            feats.append(fall_features(x, int(k)))
+            owner.append(int(i))
+    scores = np.zeros(len(trials))
+    if feats:
+        p = clf.predict_proba(np.stack(feats))[:, 1]
+        np.maximum.at(scores, np.asarray(owner), p)
     return scores
 
 
