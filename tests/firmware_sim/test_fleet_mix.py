@@ -28,4 +28,5 @@ def test_mood_and_activity_summaries_use_the_shipped_models_labels() -> None:
     assert seen[EventType.MOOD]
     assert seen[EventType.MOOD] <= _labels("emotion")
     assert seen[EventType.ACTIVITY]
-    assert seen[EventType.ACTIVITY] <= _labels("activity")
+    # the motion stage adds `rest` (still for 20 min in a row) to the model's labels
+    assert seen[EventType.ACTIVITY] <= _labels("activity") | {"rest"}
