@@ -13,7 +13,10 @@ NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 def _labels(name: str) -> set[str]:
-    return set(json.loads((ARTIFACTS / f"{name}-1.0.0.json").read_text())["labels"])
+    """The labels of the newest shipped version of a model (from the manifest)."""
+    manifest = json.loads((ARTIFACTS / "manifest.json").read_text())
+    version = manifest["latest"][name]
+    return set(json.loads((ARTIFACTS / f"{name}-{version}.json").read_text())["labels"])
 
 
 def test_mood_and_activity_summaries_use_the_shipped_models_labels() -> None:
