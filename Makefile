@@ -46,6 +46,7 @@ bench: $(STAMP) services
 	$(BIN)/python benchmarks/voice_to_alert.py --both
 	$(BIN)/python benchmarks/alerts.py
 	$(BIN)/python benchmarks/perception.py
+	$(BIN)/python benchmarks/sound.py
 	$(BIN)/python benchmarks/dialog.py
 	$(BIN)/python benchmarks/research.py
 	$(BIN)/python benchmarks/fleet.py

@@ -156,6 +156,7 @@ def main() -> None:
     print(f"{'class':<18} {'kind':<10} {'flagged as distress (mean ± sd over folds)':>44}")
     for name in sidecar["labels"]:
         kind = "distress" if name in DISTRESS else "everyday"
+        kind = "synthetic" if name == "noise" else kind
         print(f"{name:<18} {kind:<10} {_ms(per.get(name)):>44}")
     print(f"distress recall      {_ms(table['distress_recall'])}")
     print(f"everyday flagged     {_ms(table['everyday_flagged'])}  (confounders and speech)")
