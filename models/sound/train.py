@@ -41,13 +41,7 @@ def make_model(kind: str, seed: int) -> Pipeline:
     if kind == "logreg":
         clf: ClassifierMixin = LogisticRegression(C=0.3, class_weight="balanced", max_iter=3000)
     elif kind == "mlp":
-        clf = MLPClassifier(
-            hidden_layer_sizes=(64,),
-            alpha=1e-2,
-            max_iter=600,
-            early_stopping=False,
-            random_state=seed,
-        )
+        clf = MLPClassifier(hidden_layer_sizes=(48,), alpha=0.05, max_iter=300, random_state=seed)
     elif kind == "hgb":
         clf = HistGradientBoostingClassifier(
             max_iter=80,
@@ -73,14 +67,8 @@ def fit(kind: str, table: FeatureTable, rows: np.ndarray, seed: int) -> Pipeline
     """Fit a model on the given rows (every class present is weighted equally)."""
     model = make_model(kind, seed)
     y = table.label[rows]
-    if kind == "mlp":
-        # MLPClassifier has no sample weights: rebalance by repeating rows of rare classes
-        rng = np.random.default_rng(seed)
-        w = _balanced_weights(y)
-        reps = np.floor(w / w.min()).astype(int)
-        idx = np.repeat(np.arange(len(y)), reps)
-        rng.shuffle(idx)
-        model.fit(table.x[rows][idx], y[idx])
+    if kind == "mlp":  # no class_weight option: weight the rows instead
+        model.fit(table.x[rows], y, mlpclassifier__sample_weight=_balanced_weights(y))
     else:
         model.fit(table.x[rows], y)
     return model
