@@ -86,6 +86,7 @@ def record_assessment(
     time_point: str | None = None,
     device_id: str | None = None,
     event_seq: int | None = None,
+    event_epoch: int | None = None,
 ) -> Assessment:
     """Score and store one administration; `time_point` None means "place it on the schedule".
 
@@ -117,6 +118,7 @@ def record_assessment(
         flags=list(result.flags),
         source=source,
         device_id=device_id,
+        event_epoch=event_epoch,
         event_seq=event_seq,
         administered_at=administered_at,
         recorded_at=now,
@@ -165,7 +167,7 @@ def _screening_consented(session: Session, participant_id: int, at: datetime) ->
 def record_screening_event(session: Session, env: Envelope, now: datetime) -> Assessment | None:
     """Ingest hook: a `screening` event of an enrolled, consenting participant → an assessment.
 
-    Redelivery is harmless (one assessment per (device, seq)); answers that break the
+    Redelivery is harmless (one assessment per (device, epoch, seq)); answers that break the
     instrument are logged and skipped, never raised into ingest.
     """
     if env.type is not EventType.SCREENING:
@@ -175,7 +177,9 @@ def record_screening_event(session: Session, env: Envelope, now: datetime) -> As
         return None
     exists = session.scalar(
         select(Assessment.id).where(
-            Assessment.device_id == env.device_id, Assessment.event_seq == env.seq
+            Assessment.device_id == env.device_id,
+            Assessment.event_epoch == env.epoch,
+            Assessment.event_seq == env.seq,
         )
     )
     if exists is not None:
@@ -192,6 +196,7 @@ def record_screening_event(session: Session, env: Envelope, now: datetime) -> As
             now=now,
             source=AssessmentSource.DEVICE,
             device_id=env.device_id,
+            event_epoch=env.epoch,
             event_seq=env.seq,
         )
     except (ProtocolError, InvalidInputError) as e:

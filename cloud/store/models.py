@@ -554,7 +554,7 @@ class Assessment(Base):
 
     __tablename__ = "assessments"
     __table_args__ = (
-        UniqueConstraint("device_id", "event_seq", name="uq_assessments_event"),
+        UniqueConstraint("device_id", "event_epoch", "event_seq", name="uq_assessments_event"),
         Index("ix_assessments_participant", "participant_id", "administered_at"),
     )
 
@@ -570,6 +570,7 @@ class Assessment(Base):
     flags: Mapped[list[Any]] = mapped_column(json_type(), default=list)
     source: Mapped[AssessmentSource] = mapped_column(_str_enum(AssessmentSource))
     device_id: Mapped[str | None] = mapped_column(String(64))
+    event_epoch: Mapped[int | None] = mapped_column(BigInteger)  # the robot outbox's epoch
     event_seq: Mapped[int | None] = mapped_column(BigInteger)
     administered_at: Mapped[datetime]
     recorded_at: Mapped[datetime]

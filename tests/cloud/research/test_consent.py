@@ -313,3 +313,35 @@ def test_a_withdrawn_participant_appears_in_no_later_export(
         assert len(bundle.tables["participants"]) == len(plan) - len(gone)
     finally:
         engine.dispose()
+
+
+def test_a_screening_in_a_new_outbox_epoch_is_recorded_too(
+    study: StudyWorld, sessions: sessionmaker[Session]
+) -> None:
+    from cloud.alerts import AlertEngine
+    from cloud.ingest import ingest_message
+    from protocol import EventType, encode, events_topic, make_envelope
+    from protocol.events import ScreeningPayload
+
+    code = study.enrol()
+    robot = study.robots[code]
+    answers: list[int | None] = [0, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 1]
+    robot.screening(T0 + timedelta(days=27), "sgds_k", answers)  # epoch 0, seq 1
+    payload = ScreeningPayload(instrument="sgds_k", answers=answers, score=0.0, complete=True)
+    for _ in range(2):  # the outbox started over: epoch 7, seq 1 again; then a redelivery
+        env = make_envelope(
+            robot.device_id,
+            1,
+            payload,
+            event_type=EventType.SCREENING,
+            ts=T0 + timedelta(days=28),
+            epoch=7,
+        )
+        with sessions() as s, s.begin():
+            ingest_message(
+                s, events_topic(robot.device_id), encode(env), T0 + timedelta(days=28),
+                alerts=AlertEngine(),
+            )  # fmt: skip
+    with sessions() as s:
+        rows = s.scalars(select(Assessment).order_by(Assessment.id)).all()
+    assert [(r.event_epoch, r.event_seq) for r in rows] == [(0, 1), (7, 1)]
