@@ -407,6 +407,9 @@ class MqttLink:
                 log.warning("could not publish offline before disconnecting: %s", e)
         client.disconnect()
         client.loop_stop()
+        # Break the client <-> session cycle so the client (and its wake-up socket pair) is
+        # freed now, not by a later garbage collection that finds its sockets unclosed.
+        client.user_data_set(None)
 
     # -- paho callbacks (run in the connection's network thread) -----------------------------
 
