@@ -8,14 +8,17 @@ ingest and sweep. It prints what each party saw and checks the scenario's expect
 
 Time and speech: speech recognition cannot run faster than the audio (Vosk's real-time
 factor is ~0.35), so while a spoken line plays the clock runs at 1× and the clip is played
-in real time; afterwards the run returns to its speed. Around incidents (falls, the help
+in real time; afterwards the run returns to its speed. If the host decodes slower than real
+time (a loaded CI box), simulated time is held still after the clip until the utterance is
+heard (at most HEARD_WAIT_S real seconds), so a slow decoder is not a late answer. Around incidents (falls, the help
 button, faults, spoken lines: every scripted event but a touch) the clock runs at most
 `incident_speed` (30× by default): the pipeline's real-time latencies (detection, MQTT,
 ingest, tens of milliseconds) then stay small in simulated time, so "an alert within 60 s
 of the fall" measures the design, not the speed-up.
 
 Simulated time waits for the robot (a barrier, not a race): the clock never reads more than
-a slack past the time up to which the robot's HAL has read everything the virtual MCU sent.
+a slack past the time up to which the robot's HAL has read everything the virtual MCU sent
+and its agent has handed every reading the HAL posted to the stages (perception included).
 The slack is a third of the robot's silent-MCU timeout (1 s of the default 3 s) at incident
 speeds, so there an MCU that sent is never taken for a silent one, whatever the host does;
 at the calm stretches' high speeds it is 20 ms of real time's worth (12 s at 600×, 48 s at
@@ -49,12 +52,14 @@ from cloud.store.models import Alert, AlertKind, Device, Event
 from device.agent import Agent, Step
 from device.agent import State as AgentState
 from device.audio.asr import load_model
+from device.audio.pipeline import Utterance
 from device.audio.source import ScriptedSource
 from device.clock import ScaledClock
 from device.config import DeviceConfig, HalConfig, MqttConfig, SafetyConfig
 from device.errors import DeviceError
 from device.hal.stage import HalStage
 from device.main import build_agent, default_stages
+from device.safety.countdown import Trigger
 from device.speech.tts import EspeakSpeaker, PrintSpeaker
 from dolbom.embedded_broker import EmbeddedBroker
 from dolbom.webhook_receiver import WebhookReceiver
@@ -63,12 +68,13 @@ from firmware_sim.mcu import VirtualMcu
 from firmware_sim.pty import PtyMcu
 from firmware_sim.scenario import Expectation, Scenario, ScenarioError
 from firmware_sim.world import EventKind, WorldEvent
-from protocol import EventType
+from protocol import Command, EventType
 
 log = logging.getLogger(__name__)
 
 DEVICE_ID = "sim-robot-01"
 CLIP_SETTLE_S = 2.5  # real seconds at 1× after a clip: VAD hangover, final decode, reaction
+HEARD_WAIT_S = 30.0  # then real seconds, time held, for a slow host's decoder to finish it
 DRAIN_S = 15.0  # real seconds at most for the last events to reach the cloud
 MAX_SENSOR_LAG_S = 60.0  # IMU readings may reach perception this late (simulated seconds)
 GATE_SLACK = 1 / 3  # simulated time may run this share of the silent-MCU timeout ahead...
@@ -314,6 +320,7 @@ def run_scenario(
             stages=stages,
             clock=clock,
         )
+        backlog = _Backlog(agent, hal)
 
         def run_agent() -> None:
             async def main() -> None:
@@ -371,11 +378,20 @@ def run_scenario(
         pacer = _Pacer(clock, scenario, speed, lag, 1.0)
         min_slack_s = GATE_SLACK * scenario.robot.silent_timeout_s
 
+        confirmed = [0.0]
+
         def gate() -> float:
-            """Simulated time may not pass what the robot's HAL has read, plus the slack."""
+            """Simulated time may not pass what the robot has taken in, plus the slack.
+
+            Taken in: the HAL has read all the virtual MCU sent (the PTY barrier) and the
+            agent's stages (perception among them) have handled every reading the HAL posted.
+            """
             if died.is_set() or stop.is_set():
                 return float("inf")  # the robot is gone: nobody to wait for
-            return pty.caught_up_s() + max(min_slack_s, clock.speed * GATE_AHEAD_REAL_S)
+            caught_up = pty.caught_up_s()
+            if backlog.empty():
+                confirmed[0] = max(confirmed[0], caught_up)
+            return confirmed[0] + max(min_slack_s, clock.speed * GATE_AHEAD_REAL_S)
 
         clock.set_gate(gate)
         for i, line in enumerate(scenario.spoken):
@@ -385,11 +401,23 @@ def run_scenario(
             say(f"  {_hms(clock.monotonic())}  senior  says {_describe(line)}")
             done = played.setdefault(clip, threading.Event())
             done.clear()
+            with lock:
+                heard_before = len(report.heard)
             source.say(clip)
             if not done.wait(60.0):
                 raise ScenarioRunError(f"the clip {clip} did not finish playing")
             deadline = time.monotonic() + CLIP_SETTLE_S
             while time.monotonic() < deadline:
+                time.sleep(0.05)
+                alive()
+            # a loaded host decodes slower than real time: simulated time waits for the ears
+            # (held still) instead of running on while the utterance is still being decoded
+            clock.set_speed(0.0)
+            deadline = time.monotonic() + HEARD_WAIT_S
+            while time.monotonic() < deadline:
+                with lock:
+                    if len(report.heard) > heard_before:
+                        break
                 time.sleep(0.05)
                 alive()
         pacer.run_until(scenario.duration_s, alive)
@@ -424,6 +452,40 @@ def run_scenario(
         report.notes.append(f"held back {pacer.slowed_s:.1f} s (real) for the robot to keep up")
     report.checks = [check(e, report) for e in scenario.expectations]
     return report
+
+
+class _Backlog:
+    """Readings the robot's stages posted that its agent has not yet handed to the stages.
+
+    Counted at the composition root, without the agent's help: the instance's `post` (what
+    stages call) and the HAL stage's `handle` (which the agent calls with every posted
+    reading) are wrapped. Triggers, commands and utterances never reach `handle`: not counted.
+    """
+
+    def __init__(self, agent: Agent, hal: HalStage) -> None:
+        self._lock = threading.Lock()
+        self._pending: set[int] = set()
+        post, handle = agent.post, hal.handle
+
+        def counting_post(item: object) -> None:
+            if not isinstance(item, Trigger | Command | Utterance):
+                with self._lock:
+                    self._pending.add(id(item))
+            post(item)
+
+        def counting_handle(item: object, now_s: float) -> None:
+            try:
+                handle(item, now_s)
+            finally:
+                with self._lock:
+                    self._pending.discard(id(item))
+
+        agent.post = counting_post  # type: ignore[method-assign]
+        hal.handle = counting_handle  # type: ignore[method-assign]
+
+    def empty(self) -> bool:
+        with self._lock:
+            return not self._pending
 
 
 def _stop_agent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:

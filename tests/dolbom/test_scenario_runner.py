@@ -107,3 +107,41 @@ def test_sim_robot_prints_its_port_and_takes_commands(tmp_path: Path) -> None:
     assert "battery 80 %" in proc.stdout
     assert "unknown command 'nonsense'" in proc.stdout
     assert not link.exists()  # removed on the way out
+
+
+class _FakeAgent:
+    def __init__(self) -> None:
+        self.inbox: list[object] = []
+
+    def post(self, item: object) -> None:
+        self.inbox.append(item)
+
+
+class _FakeHal:
+    def __init__(self) -> None:
+        self.handled: list[object] = []
+
+    def handle(self, item: object, now_s: float) -> None:
+        self.handled.append(item)
+
+
+def test_the_backlog_counts_readings_posted_and_not_yet_handed_to_the_stages() -> None:
+    from typing import Any, cast
+
+    from device.safety.countdown import Trigger
+    from dolbom.scenario import _Backlog
+
+    agent, hal = _FakeAgent(), _FakeHal()
+    backlog = _Backlog(cast(Any, agent), cast(Any, hal))
+    assert backlog.empty()
+    reading, other = object(), object()
+    agent.post(reading)
+    agent.post(other)
+    agent.post(Trigger.BUTTON)  # the agent acts on a trigger itself: never a stage's to handle
+    assert not backlog.empty()
+    assert agent.inbox == [reading, other, Trigger.BUTTON]  # still delivered
+    hal.handle(reading, 1.0)
+    assert not backlog.empty()
+    hal.handle(other, 1.0)
+    assert backlog.empty()  # simulated time may move on
+    assert hal.handled == [reading, other]
