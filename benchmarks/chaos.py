@@ -223,6 +223,7 @@ class Cloud:
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.self_exits = 0  # exits nobody caused (found after a round)
         self.log = workdir / "cloud-0.log"
 
     def start(self) -> None:
@@ -418,14 +419,14 @@ def run_chaos(
                     (robot.dir / "stop").touch()
                 for robot in fleet:
                     if robot.proc is not None:
-                        try:
-                            code = robot.proc.wait(DRAIN_S + 30)
-                        except subprocess.TimeoutExpired:
-                            robot.kill9()
-                            code = -9
+                        code = _wait_supervised(robot, cloud, report)
                         if code != 0:
                             report.robots_undrained += 1
                             report.notes.append(f"{robot.device_id} exited {code} undrained")
+                report.notes.append(
+                    f"the cloud was started {cloud.starts} times; exited by itself"
+                    f" {cloud.self_exits} times after a round"
+                )
                 _check(report, url, fleet, started)
             finally:
                 for robot in fleet:
@@ -437,6 +438,24 @@ def run_chaos(
         if own_tmp:
             shutil.rmtree(base, ignore_errors=True)
     return report
+
+
+def _wait_supervised(robot: Robot, cloud: Cloud, report: "ChaosReport") -> int:
+    """Wait for a draining robot; meanwhile restart the cloud if it exited (systemd would)."""
+    assert robot.proc is not None
+    deadline = time.monotonic() + DRAIN_S + 30
+    while time.monotonic() < deadline:
+        code = robot.proc.poll()
+        if code is not None:
+            return code
+        if cloud.proc is not None and cloud.proc.poll() is not None:
+            report.notes.append(
+                f"the cloud exited by itself ({cloud.proc.returncode}) in the drain"
+            )
+            cloud.start()
+        time.sleep(1.0)
+    robot.kill9()
+    return -9
 
 
 def _inject(
@@ -464,6 +483,7 @@ def _inject(
         with _store_outage(PG_ADMIN_URL, database, rng.uniform(1.0, 3.0)):
             pass
     if cloud.proc is not None and cloud.proc.poll() is not None:  # died on its own: a finding
+        cloud.self_exits += 1
         log.warning(
             "the cloud exited with %s after a %s fault; restarting", cloud.proc.returncode, fault
         )
@@ -576,9 +596,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=14)
     p.add_argument("--robots", type=int, default=3)
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--workdir", type=Path, help="keep the parts' logs here (default: a temp dir)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    report = run_chaos(args.rounds, args.seed, args.robots)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    report = run_chaos(args.rounds, args.seed, args.robots, args.workdir)
     print(table(report))
     for note in report.notes + report.lost_examples:
         print(f"- {note}")
