@@ -6,9 +6,9 @@ Loopback only, bounded. Parts, each a real process or server:
   event, and journaling every event it appended (after the outbox committed it). An event
   the cloud has not reported stored is re-sent after 2 s, doubling up to 10 s (production:
   30 s up to 30 min), so that a bounded run can wait for the re-sends;
-- the broker: a private Mosquitto on a free port with persistence on (saved at every change),
-  with deploy/mosquitto/mosquitto.conf's queue and size limits (message_size_limit 65536,
-  max_inflight_messages 20, max_queued_messages 1000); no TLS or passwords (loopback test);
+- the broker: a private Mosquitto on a free port with persistence on, with
+  deploy/mosquitto/mosquitto.conf's limits and persistence timing read from that file
+  (message size, in-flight and queue limits, autosave); no TLS, passwords or ACL (loopback);
 - the cloud: `dolbom cloud serve` (ingest + alerts + API) as a subprocess, with its
   persistent session under a fixed client id (the production default);
 - the store: a scratch database on the system PostgreSQL.
@@ -153,6 +153,28 @@ class ChaosError(RuntimeError):
     """A part did not come up or the run could not finish (not: a loss, which is a result)."""
 
 
+DEPLOY_CONF = REPO / "deploy" / "mosquitto" / "mosquitto.conf"
+_DEPLOY_KEYS = (
+    "message_size_limit",
+    "max_inflight_messages",
+    "max_queued_messages",
+    "max_queued_bytes",
+    "autosave_interval",
+    "autosave_on_changes",
+    "persistent_client_expiration",
+)
+
+
+def deploy_broker_settings() -> list[str]:
+    """The production broker's limits and persistence timing (deploy/mosquitto), as lines."""
+    out = []
+    for raw in DEPLOY_CONF.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.split(" ", 1)[0] in _DEPLOY_KEYS:
+            out.append(line)
+    return out
+
+
 class Broker:
     """A private Mosquitto with persistence, restartable on the same port and file."""
 
@@ -166,15 +188,9 @@ class Broker:
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
-            # from deploy/mosquitto/mosquitto.conf
-            "message_size_limit 65536\n"
-            "max_inflight_messages 20\n"
-            "max_queued_messages 1000\n"
-            "persistence true\n"
+            + "".join(f"{line}\n" for line in deploy_broker_settings())
+            + "persistence true\n"
             f"persistence_location {workdir}/\n"
-            # saved at every change, so that kill -9 loses nothing it acknowledged
-            "autosave_interval 1\n"
-            "autosave_on_changes true\n"
             + ("user root\n" if os.geteuid() == 0 else "")
             + f"log_dest file {workdir}/mosquitto.log\n",
             encoding="utf-8",
