@@ -10,11 +10,11 @@ Time and speech: speech recognition cannot run faster than the audio (Vosk's rea
 factor is ~0.35), so while a spoken line plays the clock runs at 1× and the clip is played
 in real time; afterwards the run returns to its speed. If the host decodes slower than real
 time (a loaded CI box), simulated time is held still after the clip until the utterance is
-heard (at most HEARD_WAIT_S real seconds), so a slow decoder is not a late answer. Around incidents (falls, the help
-button, faults, spoken lines: every scripted event but a touch) the clock runs at most
-`incident_speed` (30× by default): the pipeline's real-time latencies (detection, MQTT,
-ingest, tens of milliseconds) then stay small in simulated time, so "an alert within 60 s
-of the fall" measures the design, not the speed-up.
+heard (at most HEARD_WAIT_S real seconds), so a slow decoder is not a late answer. Around
+incidents (falls, the help button, faults, spoken lines: every scripted event but a touch)
+the clock runs at most `incident_speed` (30× by default): the pipeline's real-time
+latencies (detection, MQTT, ingest, tens of milliseconds) then stay small in simulated time,
+so "an alert within 60 s of the fall" measures the design, not the speed-up.
 
 Simulated time waits for the robot (a barrier, not a race): the clock never reads more than
 a slack past the time up to which the robot's HAL has read everything the virtual MCU sent
