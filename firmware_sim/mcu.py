@@ -354,6 +354,10 @@ class VirtualMcu:
             self._pending.pop(msg.acked_seq, None)
         elif isinstance(msg, HelloRequest):
             self._send(self._hello())
+            # a host that asks who we are has (re)connected: re-announce the level states it
+            # may have missed (sent before it opened the port)
+            self._present = None
+            self._charging = None
         elif isinstance(msg, LedCommand):
             self._ack(msg)
             led = (int(msg.pattern), msg.red, msg.green, msg.blue)

@@ -10,8 +10,10 @@ from device.outbox import Outbox
 from device.privacy import CONSENT_FILE, TRANSCRIPTS_DIR, ConsentFilter, PrivacyStage
 from protocol import Command, CommandType, EventType
 from protocol.consent import NEVER_FILTERED, STREAM_OF_EVENT, DataStream
+from protocol.delivery import SEQS_DROPPED_CODE
 from protocol.events import (
     ConversationPayload,
+    DeviceFaultPayload,
     EmergencyPayload,
     MoodPayload,
     TriggerSource,
@@ -117,8 +119,12 @@ def test_data_deletion_purges_queued_events_and_transcripts(tmp_path: Path) -> N
     assert result.ok
     assert result.detail == "purged 2 queued events and 2 transcript files"
     with Outbox(outbox_path, DEVICE) as outbox:
-        left = [e.type for e in outbox.pending()]
-    assert left == [EventType.EMERGENCY]  # the call for help is still delivered
+        left = outbox.pending()
+    # the call for help is still delivered; the purged seqs are declared so the cloud's stored
+    # report does not wait for them (protocol.delivery.SEQS_DROPPED_CODE)
+    assert [e.type for e in left] == [EventType.EMERGENCY, EventType.DEVICE_FAULT]
+    fault = DeviceFaultPayload.model_validate(left[1].payload)
+    assert (fault.component, fault.code, fault.detail) == ("outbox", SEQS_DROPPED_CODE, "1-2")
     assert not any(p.is_file() for p in (tmp_path / TRANSCRIPTS_DIR).rglob("*"))
 
 

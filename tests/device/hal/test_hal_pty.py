@@ -50,6 +50,10 @@ def test_readings_arrive_typed_with_band_imu_at_50_hz(make_rig: Make) -> None:
     rig = make_rig(WORN, speed=4.0)
     assert rig.run_until(lambda: rig.clock.monotonic() >= 6.0)
     assert rig.run_until(lambda: _band_samples(rig) >= 250)
+    # presence and battery readings arrive in their own frames; wait for them rather than
+    # assume the host kept pace with simulated time (it need not, on a loaded machine)
+    assert rig.run_until(lambda: any(isinstance(x, Presence) and x.present for x in rig.ctx.seen))
+    assert rig.run_until(lambda: any(isinstance(x, BatteryReading) for x in rig.ctx.seen))
     batches = [x for x in rig.ctx.seen if isinstance(x, ImuBatch) and x.source is ImuSource.BAND]
     assert all(b.samples.shape[1] == 6 and b.rate_hz == 50.0 for b in batches)
     # consecutive batches join up in time once the HAL has learnt the MCU's clock offset
