@@ -50,6 +50,8 @@ bench: $(STAMP) services
 	$(BIN)/python benchmarks/dialog.py
 	$(BIN)/python benchmarks/research.py
 	$(BIN)/python benchmarks/fleet.py
+	$(BIN)/python benchmarks/stored_reports.py
+	$(BIN)/python -m benchmarks.chaos --rounds 100 --seed 14
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
