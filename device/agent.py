@@ -23,6 +23,7 @@ from device.audio.pipeline import Utterance
 from device.audio.source import AudioChunk, AudioSource
 from device.clock import Clock, SystemClock
 from device.config import DeviceConfig
+from device.dialog.answers import answer_like, resolve_yes_no
 from device.dialog.intents import Intent
 from device.errors import EventTooLargeError
 from device.link.mqtt import MqttLink
@@ -85,6 +86,8 @@ _TRIGGERS = {
     Intent.HELP: Trigger.SPOKEN_HELP,
     Intent.FELL: Trigger.SPOKEN_FELL,
     Intent.PAIN: Trigger.SPOKEN_PAIN,
+    Intent.CHECK: Trigger.CHECK,
+    Intent.DISTRESS: Trigger.DISTRESS_SOUND,
 }
 
 
@@ -356,17 +359,31 @@ class Agent:
             f"{item.confidence:.2f}",
             stream_end_s=item.end_s,
         )
-        trigger = _TRIGGERS.get(item.intent)
         if item.reported_early:
             return True  # this segment's call for help already acted on
-        if item.intent is Intent.FINE:
-            asking = self._countdown.state is SafetyState.ASKING
+        return self._safety_answer(item, now)
+
+    def _safety_answer(self, item: Utterance, now: float) -> bool:
+        """What an utterance means to the safety loop (True when the loop acted on it)."""
+        trigger = _TRIGGERS.get(item.intent)
+        asking = self._countdown.state is SafetyState.ASKING
+        short = answer_like(item.text, item.duration_s)
+        if trigger is not None:
+            sound = item.sound.label if item.sound is not None else None
+            self._act(self._countdown.trigger(trigger, now, item.confidence, sound=sound))
+            if self._countdown.asking_for_help:
+                self.expect_answer(AnswerKind.YES_NO)
+            return True
+        if item.intent is Intent.FINE and short:
             self._act(self._countdown.heard(Answer.FINE, now))
             return asking
-        if trigger is not None:
-            self._act(self._countdown.trigger(trigger, now, item.confidence))
-            return True
-        asking = self._countdown.state is SafetyState.ASKING
+        if asking and self._countdown.asking_for_help and short:
+            yes = resolve_yes_no(item.text, item.answer_text, self.config.language)
+            if yes is None and item.intent in (Intent.YES, Intent.NO):
+                yes = item.intent is Intent.YES
+            if yes is not None:
+                self._act(self._countdown.heard(Answer.YES if yes else Answer.NO, now))
+                return True
         self._act(self._countdown.heard(Answer.OTHER, now))
         return asking
 

@@ -9,14 +9,15 @@ from pathlib import Path
 
 from device.agent import Agent, Observer
 from device.audio.asr import Recognizer, SpeechRecognizer, load_model
-from device.audio.pipeline import Listener
+from device.audio.pipeline import Listener, robot_listener
+from device.audio.sounds import SoundClassifier
 from device.audio.source import AudioSource, MicSource, WavSource
-from device.audio.vad import SileroVad
 from device.clock import Clock
 from device.config import DeviceConfig
 from device.errors import DeviceError
 from device.link.mqtt import MqttLink
 from device.outbox import Outbox
+from device.perception.loader import ModelLoadError
 from device.privacy import PrivacyStage
 from device.speech.tts import (
     CachedSpeaker,
@@ -47,6 +48,23 @@ def open_recognizer(config: DeviceConfig) -> Recognizer:
 
         return EnglishRecognizer()
     return SpeechRecognizer(load_model(), rss_growth_mb=config.asr_rss_growth_mb)
+
+
+def open_sounds() -> SoundClassifier | None:
+    """The wordless-distress classifier (screams, moaning, crying, panting); None, logged as
+    an error, when the shipped model can't be loaded (the words still reach the safety loop)."""
+    try:
+        return SoundClassifier.load()
+    except ModelLoadError as e:
+        log.error("no sound classifier, distress sounds will not be heard: %s", e)
+        return None
+
+
+def open_listener(config: DeviceConfig) -> Listener:
+    """The robot's ears: gate, VAD, recogniser, safety evidence and sound classifier."""
+    return robot_listener(
+        open_recognizer(config), config.vad, config.language, sounds=open_sounds()
+    )
 
 
 def open_speaker(config: DeviceConfig) -> Speaker:
@@ -106,7 +124,7 @@ def build_agent(
 
     `clock`: the agent's time (a simulation passes a device.clock.ScaledClock).
     """
-    listener = Listener(open_recognizer(config), SileroVad(), config.vad, config.language)
+    listener = open_listener(config)
     outbox = Outbox(config.outbox_path, config.device_id)
     agent_ref: list[Agent] = []
     link = MqttLink(

@@ -35,6 +35,7 @@ STREAM_OF_EVENT: dict[EventType, DataStream] = {
     EventType.FALL: DataStream.ALERTS,
     EventType.NO_RESPONSE: DataStream.ALERTS,
     EventType.INACTIVITY: DataStream.ALERTS,
+    EventType.SAFETY_CHECK: DataStream.ALERTS,
 }
 
 # Sent whatever the consent says: they keep the senior safe and the robot serviceable.
@@ -44,6 +45,7 @@ NEVER_FILTERED: frozenset[EventType] = frozenset(
         EventType.FALL,
         EventType.NO_RESPONSE,
         EventType.INACTIVITY,
+        EventType.SAFETY_CHECK,
         EventType.DEVICE_FAULT,
         EventType.HEARTBEAT,
         EventType.BATTERY,

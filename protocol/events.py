@@ -28,6 +28,7 @@ class EventType(StrEnum):
     BATTERY = "battery"
     DEVICE_FAULT = "device_fault"
     CONSENT = "consent"
+    SAFETY_CHECK = "safety_check"
 
 
 class Priority(StrEnum):
@@ -78,6 +79,7 @@ class TriggerSource(StrEnum):
 
     VOICE = "voice"
     BUTTON = "button"
+    DISTRESS_SOUND = "distress_sound"  # a wordless distress sound, then no "I'm fine"
 
 
 class CountdownOutcome(StrEnum):
@@ -104,6 +106,16 @@ class EmergencyPayload(Payload):
     language: Label | None = None
     countdown: CountdownOutcome = CountdownOutcome.SKIPPED
     detected_at: AwareDatetime | None = None
+
+
+class SafetyCheckPayload(Payload):
+    """The robot asked "do you need help?" (a maybe-call for help, or a distress sound) and
+    the senior said they are fine. A number and labels only: never the words or the sound."""
+
+    cause: TriggerSource
+    confidence: Share
+    countdown: CountdownOutcome = CountdownOutcome.CANCELLED
+    sound: Label | None = None  # the sound classifier's class, for a distress sound
 
 
 class FallPayload(Payload):
@@ -208,6 +220,7 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.BATTERY: BatteryPayload,
     EventType.DEVICE_FAULT: DeviceFaultPayload,
     EventType.CONSENT: ConsentPayload,
+    EventType.SAFETY_CHECK: SafetyCheckPayload,
 }
 
 DEFAULT_PRIORITY: dict[EventType, Priority] = {
@@ -226,4 +239,5 @@ DEFAULT_PRIORITY: dict[EventType, Priority] = {
     EventType.CONVERSATION: Priority.LOW,
     EventType.TOUCH: Priority.LOW,
     EventType.CONSENT: Priority.NORMAL,
+    EventType.SAFETY_CHECK: Priority.NORMAL,
 }

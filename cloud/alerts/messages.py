@@ -16,6 +16,10 @@ MESSAGES: dict[AlertKind, tuple[str, str]] = {
         "긴급: 어르신이 도움을 요청했습니다",
         "Emergency: the senior called for help",
     ),
+    AlertKind.DISTRESS_SOUND: (
+        "긴급: 비명이나 신음 같은 소리가 들렸고, 괜찮은지 여쭈었지만 답이 없습니다",
+        "Emergency: the robot heard a scream or moaning and the senior did not say they are fine",
+    ),
     AlertKind.FALL: (
         "긴급: 어르신이 넘어지신 것 같습니다",
         "Emergency: the senior may have fallen",

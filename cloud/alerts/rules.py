@@ -79,6 +79,7 @@ class AlertDecision:
 SEVERITY_OF: Mapping[AlertKind, Severity] = MappingProxyType(
     {
         AlertKind.EMERGENCY: Severity.CRITICAL,
+        AlertKind.DISTRESS_SOUND: Severity.CRITICAL,
         AlertKind.FALL: Severity.CRITICAL,
         AlertKind.NO_RESPONSE: Severity.CRITICAL,
         AlertKind.INACTIVITY: Severity.MAJOR,
@@ -127,6 +128,8 @@ def decide(envelope: Envelope, settings: RuleSettings = DEFAULT_RULES) -> AlertD
     if envelope.type in _EPISODE_KIND:
         if p.get("countdown") == CountdownOutcome.CANCELLED.value:
             return None  # "I'm fine": a near miss, stored as an event but nobody is alerted
+        if envelope.type is EventType.EMERGENCY and p.get("trigger") == "distress_sound":
+            return _decision(AlertKind.DISTRESS_SOUND)  # wordless: say so to the family
         return _decision(_EPISODE_KIND[envelope.type])
     if envelope.type is EventType.BATTERY:
         if not p.get("charging") and float(p["level_pct"]) <= settings.low_battery_pct:

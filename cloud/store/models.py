@@ -53,6 +53,7 @@ class AlertKind(StrEnum):
     LOW_BATTERY = "low_battery"
     DEVICE_FAULT = "device_fault"
     SCREENING = "screening"
+    DISTRESS_SOUND = "distress_sound"  # a scream or moaning, then no "I'm fine"
 
 
 class Severity(StrEnum):

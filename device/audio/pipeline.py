@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from device.audio.asr import AnswerGrammar, AnswerKind, Recognizer
-from device.audio.source import AudioChunk, AudioSource
+from device.audio.asr import AnswerGrammar, AnswerKind, Recognizer, Word
+from device.audio.gate import EnergyGate, GateConfig, GateState, level_dbfs
+from device.audio.sounds import SoundClassifier, SoundEvent, SoundInputError
+from device.audio.source import SAMPLE_RATE_HZ, AudioChunk, AudioSource
 from device.audio.vad import (
     SegmentEvent,
     SileroVad,
@@ -19,10 +21,16 @@ from device.audio.vad import (
 )
 from device.config import VadConfig
 from device.dialog.intents import Intent, match_intent
+from device.dialog.jamo import normalize
 from device.errors import AsrError
+from device.safety.evidence import decide, load_model, sound_decision
 
 logger = logging.getLogger(__name__)
 
+SOUND_MAX_SYLLABLES = 4
+"""The sound classifier hears segments with at most this many recognised syllables (a scream
+is often decoded as "아" or "으아"; a sentence is speech, not a sound)."""
+MIN_SOUND_S = 0.3
 EARLY_CHECK_EVERY = 3
 """During the hangover, look at the partial transcript on silent chunks 1, 4, 7, ... (~0.1 s)."""
 
@@ -47,6 +55,21 @@ class Utterance:
     """...the constrained recogniser's answer words ("" when garbage dominated)..."""
     answer_confidence: float = 0.0
     """...and their mean word confidence. Resolve with device.dialog.answers.resolve_yes_no."""
+    free_words: tuple[Word, ...] = field(default=(), repr=False, compare=False)
+    grammar_words: tuple[Word, ...] = field(default=(), repr=False, compare=False)
+    level_dbfs: float = -120.0
+    """The segment's RMS level."""
+    loud: bool = False
+    """The energy gate let loud voiced or clipped sound through that the VAD rejected."""
+    sound: SoundEvent | None = None
+    """The sound classifier's verdict on a segment without words (None: not classified)."""
+    reasons: tuple[str, ...] = ()
+    """Why the safety decision is what it is (English, for logs and `transcribe --json`)."""
+
+    @property
+    def duration_s(self) -> float:
+        """How long the segment lasted."""
+        return max(0.0, self.end_s - self.start_s)
 
 
 class Listener:
@@ -58,11 +81,20 @@ class Listener:
         vad: SileroVad,
         config: VadConfig,
         language: str = "ko",
+        *,
+        gate: EnergyGate | None = None,
+        sounds: SoundClassifier | None = None,
     ) -> None:
         self.recognizer = recognizer
         self.vad = vad
         self.config = config
         self.language = language
+        # No gate unless given: tests drive the Listener with scripted VADs on tiny signals.
+        # The robot, `transcribe` and the benchmarks build theirs with `robot_listener`.
+        self.gate = gate if gate is not None else EnergyGate(GateConfig(enabled=False))
+        self.sounds = sounds
+        self._gate_was_closed = False
+        self._loud_chunks = 0
         self.segmenter = SpeechSegmenter(config)
         self._early: Utterance | None = None
         self._silent_chunks = 0
@@ -106,7 +138,7 @@ class Listener:
         partial free transcript already matches a help phrase closely (the same rule that
         decides alone at the segment's end), instead of waiting out the VAD's hangover.
         """
-        prob = self.vad.probability(chunk)
+        prob = self._speech_probability(chunk)
         utterance = self._handle(self.segmenter.process(prob, chunk))
         if utterance is not None or not self.segmenter.in_speech:
             self._silent_chunks = 0
@@ -119,11 +151,31 @@ class Listener:
             return self._early_help()
         return None
 
+    def _speech_probability(self, chunk: AudioChunk) -> float:
+        """The gate first: a quiet room costs no VAD; loud voiced sound is speech whatever
+        Silero says (a shout, a scream)."""
+        gate = self.gate.judge(chunk)
+        if gate.state is GateState.CLOSED:
+            self._gate_was_closed = False
+            return 0.0
+        if self._gate_was_closed:  # the recurrent state is stale after a closed stretch
+            self._gate_was_closed = False
+            reset = getattr(self.vad, "reset", None)
+            if callable(reset):
+                reset()
+        prob = self.vad.probability(chunk)
+        if gate.state is GateState.LOUD and prob < self.config.threshold:
+            self._loud_chunks += 1
+            return 1.0
+        return prob
+
     def _early_help(self) -> Utterance | None:
         text = self.recognizer.partial_text()
         match = match_intent(text, language=self.language)  # no grammar: a close free match
         if match.intent is not Intent.HELP:
             return None
+        if len(normalize(text)) > load_model().call_max_syllables:
+            return None  # long fluent speech (a television?): the segment's end decides
         self._early = Utterance(
             start_s=self.segmenter.start_s,
             end_s=self.segmenter.last_speech_end_s,
@@ -150,6 +202,60 @@ class Listener:
         if last is not None:
             yield last
 
+    def _ended(self, event: SpeechEnded) -> Utterance:
+        heard = self.recognizer.finish()
+        samples = np.concatenate(self._segment) if self._segment else None
+        match = match_intent(
+            heard.text, heard.grammar_text, heard.grammar_confidence, self.language
+        )
+        decision = decide(heard, match, event.end_s - event.start_s)
+        sound = None
+        if decision.intent is Intent.NONE and samples is not None:
+            sound = self._classify(samples, heard.text)
+            if sound is not None:
+                decision = sound_decision(sound, decision)
+        decoded, self._decoding = self._decoding, None
+        if decoded is not None and (heard.text or heard.answer_text):
+            with self._expect_lock:
+                if self._expected is decoded:  # answered: the expectation lapses
+                    self._expected = None
+        utterance = Utterance(
+            start_s=event.start_s,
+            end_s=event.end_s,
+            text=heard.text,
+            intent=decision.intent,
+            confidence=decision.confidence,
+            grammar_text=heard.grammar_text,
+            reported_early=self._early is not None,
+            samples=samples,
+            answer_kind=None if decoded is None else decoded.kind,
+            answer_text=heard.answer_text,
+            answer_confidence=heard.answer_confidence,
+            free_words=heard.free_words,
+            grammar_words=heard.grammar_words,
+            level_dbfs=level_dbfs(samples) if samples is not None else -120.0,
+            loud=self._loud_chunks > 0,
+            sound=sound,
+            reasons=decision.reasons,
+        )
+        self._early = None
+        self._segment = []
+        self._loud_chunks = 0
+        logger.debug("heard %r → %s (%.2f)", heard.text, decision.intent, decision.confidence)
+        return utterance
+
+    def _classify(self, samples: np.ndarray, text: str) -> SoundEvent | None:
+        """The sound classifier on a segment with (almost) no words: screams, moans, crying."""
+        if self.sounds is None or len(normalize(text)) > SOUND_MAX_SYLLABLES:
+            return None
+        if samples.size < MIN_SOUND_S * SAMPLE_RATE_HZ:
+            return None
+        try:
+            return self.sounds.classify(samples, SAMPLE_RATE_HZ)
+        except SoundInputError as e:
+            logger.warning("sound classifier refused a segment: %s", e)
+            return None
+
     def _handle(self, events: list[SegmentEvent]) -> Utterance | None:
         utterance = None
         for event in events:
@@ -169,29 +275,26 @@ class Listener:
                 self.recognizer.accept(event.chunk)
                 self._segment.append(event.chunk.samples)
             elif isinstance(event, SpeechEnded):
-                heard = self.recognizer.finish()
-                match = match_intent(
-                    heard.text, heard.grammar_text, heard.grammar_confidence, self.language
-                )
-                decoded, self._decoding = self._decoding, None
-                if decoded is not None and (heard.text or heard.answer_text):
-                    with self._expect_lock:
-                        if self._expected is decoded:  # answered: the expectation lapses
-                            self._expected = None
-                utterance = Utterance(
-                    start_s=event.start_s,
-                    end_s=event.end_s,
-                    text=heard.text,
-                    intent=match.intent,
-                    confidence=match.confidence,
-                    grammar_text=heard.grammar_text,
-                    reported_early=self._early is not None,
-                    samples=np.concatenate(self._segment) if self._segment else None,
-                    answer_kind=None if decoded is None else decoded.kind,
-                    answer_text=heard.answer_text,
-                    answer_confidence=heard.answer_confidence,
-                )
-                self._early = None
-                self._segment = []
-                logger.debug("heard %r → %s (%.2f)", heard.text, match.intent, match.confidence)
+                utterance = self._ended(event)
         return utterance
+
+
+def robot_listener(
+    recognizer: Recognizer,
+    config: VadConfig,
+    language: str = "ko",
+    *,
+    sounds: SoundClassifier | None = None,
+    gate: GateConfig | None = None,
+) -> Listener:
+    """The ears as the robot runs them: the energy gate, Silero, the recogniser, the safety
+    evidence and (when given) the sound classifier. The agent, `transcribe`, `chat --mic` and
+    the benchmarks build their Listener here, so they decide alike."""
+    return Listener(
+        recognizer,
+        SileroVad(),
+        config,
+        language,
+        gate=EnergyGate(gate or GateConfig()),
+        sounds=sounds,
+    )

@@ -156,6 +156,22 @@ def _ko_word_in(word: str, vocabulary: frozenset[str]) -> bool:
     return False
 
 
+ANSWER_MAX_SYLLABLES = 14
+"""An answer to the robot ("네", "괜찮아요", "아직 안 먹었어") is short: speech longer than this
+(or than ANSWER_MAX_S) is a sentence of its own, most often a television or radio in the room,
+and never answers a question, confirms a reminder or cancels a safety check."""
+ANSWER_MAX_S = 5.0
+
+
+def answer_like(text: str, duration_s: float) -> bool:
+    """Could this utterance be an answer to the robot (short enough)?"""
+    if duration_s > ANSWER_MAX_S:
+        return False
+    if any("a" <= ch <= "z" for ch in text.lower()):
+        return len(text.split()) <= ANSWER_MAX_SYLLABLES // 2
+    return len(normalize(text)) <= ANSWER_MAX_SYLLABLES
+
+
 def parse_yes_no(text: str, language: str = "ko") -> bool | None:
     """True for a yes, False for a no, None when unclear (say nothing, both, or "I don't know")."""
     if language == "en":

@@ -32,6 +32,8 @@ class Intent(StrEnum):
     PAIN = "pain"
     FELL = "fell"
     FINE = "fine"
+    CHECK = "check"  # maybe a call for help: the robot asks "도와 드릴까요?"
+    DISTRESS = "distress"  # a wordless distress sound (a scream, moaning): the robot asks
     GREETING = "greeting"
     YES = "yes"
     NO = "no"
@@ -185,14 +187,19 @@ def score_phrases(text: str) -> list[PhraseScore]:
     return scores
 
 
+GRAMMAR_BREAK = "·"
+"""The recogniser's mark for a run of garbage syllables: a phrase never spans one."""
+
+
 def grammar_intents(grammar_text: str) -> set[Intent]:
-    """Intents whose phrase occurs exactly (spacing aside) in a grammar recogniser's output."""
-    norm = normalize(grammar_text)
+    """Intents whose phrase occurs exactly (spacing aside) in a grammar recogniser's output,
+    within one run of phrase words (not across a garbage mark)."""
+    runs = [normalize(run) for run in grammar_text.split(GRAMMAR_BREAK)]
     return {
         intent
         for intent, phrases in PHRASES.items()
         for phrase in phrases
-        if not _LATIN.search(phrase) and normalize(phrase) in norm
+        if not _LATIN.search(phrase) and any(normalize(phrase) in run for run in runs)
     }
 
 

@@ -20,7 +20,7 @@ from device.audio.pipeline import Utterance
 from device.config import DeviceConfig
 from device.content.library import ContentError, ContentLibrary, load_library
 from device.dialog.actions import Action, Emit, Expectation, Say, Speech
-from device.dialog.answers import resolve_yes_no
+from device.dialog.answers import answer_like, resolve_yes_no
 from device.dialog.companion import Companion, CompanionSettings
 from device.dialog.intents import SAFETY_INTENTS, Intent, match_intent
 from device.dialog.screening import Plan
@@ -36,6 +36,8 @@ from protocol.events import SelfTest
 log = logging.getLogger(__name__)
 
 TICK_EVERY_S = 0.5
+ANSWER_INTENTS = frozenset({Intent.YES, Intent.NO, Intent.DONE, Intent.NOT_YET})
+"""Intents that answer the robot: a long sentence (a television) never carries one."""
 SAVE_EVERY_S = 30.0
 PURGE_EVERY_S = 600.0
 
@@ -261,6 +263,8 @@ class DialogStage:
             if yes is not None:  # "네" lost by the free recogniser, caught by the grammar
                 intent = Intent.YES if yes else Intent.NO
         duration = max(0.0, utterance.end_s - utterance.start_s)
+        if intent in ANSWER_INTENTS and not answer_like(utterance.text, duration):
+            intent = Intent.NONE  # a long sentence (a television?) answers nothing
         return Speech(utterance.text, intent, duration, utterance.answer_text)
 
     def _keep(self, who: str, text: str, now: datetime) -> None:

@@ -3,6 +3,11 @@
 A spoken call for help escalates at once. A fall, a help-button press or words like "I fell"
 start a countdown: "I'm fine" cancels it (a near miss, still logged), a call for help or
 silence until the deadline escalates.
+
+The check band (issue 12): an utterance that may be a call for help (Trigger.CHECK) or a
+wordless distress sound (Trigger.DISTRESS_SOUND) makes the robot ask "도와 드릴까요?". There a
+yes, a repeated call or distress sound, or silence escalate; "괜찮아요" or a no cancel (a
+`safety_check` event, never the words).
 """
 
 from dataclasses import dataclass, field
@@ -21,6 +26,12 @@ class Trigger(StrEnum):
     SPOKEN_PAIN = "spoken_pain"
     BUTTON = "button"
     FALL = "fall"
+    CHECK = "check"  # maybe a call for help (the evidence's middle band)
+    DISTRESS_SOUND = "distress_sound"  # a scream, moaning, crying or panting
+
+
+CHECK_TRIGGERS = frozenset({Trigger.CHECK, Trigger.DISTRESS_SOUND})
+"""Triggers that ask "do you need help?": a yes is a call for help, a no cancels."""
 
 
 class Answer(StrEnum):
@@ -28,6 +39,8 @@ class Answer(StrEnum):
 
     FINE = "fine"
     HELP = "help"
+    YES = "yes"  # to "do you need help?": help; to "are you OK?": nothing decided
+    NO = "no"  # to "do you need help?": fine; to "are you OK?": nothing decided
     OTHER = "other"
 
 
@@ -57,6 +70,7 @@ class Raise:
     started_s: float
     model: ModelRef | None = None  # the model that detected it (a fall), for the event
     impact_g: float | None = None
+    sound: str | None = None  # the sound class that set it off (a distress sound)
 
 
 Action = Say | Raise
@@ -74,6 +88,7 @@ class Countdown:
     _reminded: bool = field(default=False, repr=False)
     _model: ModelRef | None = field(default=None, repr=False)
     _impact_g: float | None = field(default=None, repr=False)
+    _sound: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.countdown_s <= 0:
@@ -92,22 +107,31 @@ class Countdown:
         *,
         model: ModelRef | None = None,
         impact_g: float | None = None,
+        sound: str | None = None,
     ) -> list[Action]:
-        """Something alarming happened (`model`, `impact_g`: what detected a fall, and how hard)."""
+        """Something alarming happened (`model`, `impact_g`: what detected a fall, and how hard;
+        `sound`: the class of a distress sound)."""
         if trigger is Trigger.SPOKEN_HELP:
             if self.state is State.ASKING:
                 return self._escalate(CountdownOutcome.HELP_REQUESTED)
             self._start(trigger, now_s, confidence)
             return self._escalate(CountdownOutcome.SKIPPED)
         if self.state is State.ASKING:
+            if trigger in CHECK_TRIGGERS and self._trigger in CHECK_TRIGGERS:
+                return self._escalate(CountdownOutcome.HELP_REQUESTED)  # asked, and heard again
             return []  # already asking; the running countdown covers it
         if self.state is State.ESCALATED:
             # Help is already called: tell the cloud again (it deduplicates) and reassure.
-            self._start(trigger, now_s, confidence, model, impact_g)
+            self._start(trigger, now_s, confidence, model, impact_g, sound)
             return self._escalate(CountdownOutcome.SKIPPED)
-        self._start(trigger, now_s, confidence, model, impact_g)
+        self._start(trigger, now_s, confidence, model, impact_g, sound)
         self.state = State.ASKING
-        return [Say(Prompt.ARE_YOU_OK)]
+        return [Say(Prompt.NEED_HELP if trigger in CHECK_TRIGGERS else Prompt.ARE_YOU_OK)]
+
+    @property
+    def asking_for_help(self) -> bool:
+        """The robot asked "do you need help?" (a yes means help) and waits for the answer."""
+        return self.state is State.ASKING and self._trigger in CHECK_TRIGGERS
 
     def heard(self, answer: Answer, now_s: float) -> list[Action]:
         """The senior said something; only matters while asking (or a new call for help)."""
@@ -115,6 +139,11 @@ class Countdown:
             return self.trigger(Trigger.SPOKEN_HELP, now_s)
         if self.state is not State.ASKING:
             return []
+        if self._trigger in CHECK_TRIGGERS:
+            if answer is Answer.YES:
+                return self._escalate(CountdownOutcome.HELP_REQUESTED)
+            if answer is Answer.NO:
+                answer = Answer.FINE
         if answer is Answer.FINE:
             assert self._trigger is not None
             near_miss = Raise(
@@ -124,6 +153,7 @@ class Countdown:
                 self._started_s,
                 self._model,
                 self._impact_g,
+                self._sound,
             )
             self._reset()
             return [near_miss, Say(Prompt.GLAD_YOU_ARE_FINE)]
@@ -137,7 +167,8 @@ class Countdown:
             return self._escalate(CountdownOutcome.SILENCE)
         if not self._reminded and now_s >= self._started_s + self.countdown_s / 2:
             self._reminded = True
-            return [Say(Prompt.ARE_YOU_OK_AGAIN)]
+            again = Prompt.NEED_HELP_AGAIN if self.asking_for_help else Prompt.ARE_YOU_OK_AGAIN
+            return [Say(again)]
         return []
 
     def acknowledged(self, by: str) -> list[Action]:
@@ -154,6 +185,7 @@ class Countdown:
         confidence: float,
         model: ModelRef | None = None,
         impact_g: float | None = None,
+        sound: str | None = None,
     ) -> None:
         self._trigger = trigger
         self._confidence = confidence
@@ -161,13 +193,20 @@ class Countdown:
         self._reminded = False
         self._model = model
         self._impact_g = impact_g
+        self._sound = sound
 
     def _escalate(self, outcome: CountdownOutcome) -> list[Action]:
         assert self._trigger is not None
         again = self.state is State.ESCALATED
         self.state = State.ESCALATED
         alert = Raise(
-            self._trigger, outcome, self._confidence, self._started_s, self._model, self._impact_g
+            self._trigger,
+            outcome,
+            self._confidence,
+            self._started_s,
+            self._model,
+            self._impact_g,
+            self._sound,
         )
         return [alert, Say(Prompt.STILL_WITH_YOU if again else Prompt.HELP_CALLED)]
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from device.safety.countdown import Raise, Trigger
+from device.safety.countdown import CHECK_TRIGGERS, Raise, Trigger
 from protocol.events import (
     CountdownOutcome,
     EmergencyPayload,
@@ -10,6 +10,7 @@ from protocol.events import (
     FallPayload,
     Payload,
     Priority,
+    SafetyCheckPayload,
     TriggerSource,
 )
 
@@ -18,6 +19,12 @@ _INTENT = {
     Trigger.SPOKEN_FELL: "fell",
     Trigger.SPOKEN_PAIN: "pain",
     Trigger.BUTTON: "button",
+    Trigger.CHECK: "check",
+    Trigger.DISTRESS_SOUND: "distress",
+}
+_SOURCE = {
+    Trigger.BUTTON: TriggerSource.BUTTON,
+    Trigger.DISTRESS_SOUND: TriggerSource.DISTRESS_SOUND,
 }
 
 
@@ -38,7 +45,16 @@ def safety_event(
             ),
             priority,
         )
-    source = TriggerSource.BUTTON if decision.trigger is Trigger.BUTTON else TriggerSource.VOICE
+    source = _SOURCE.get(decision.trigger, TriggerSource.VOICE)
+    if decision.trigger in CHECK_TRIGGERS and decision.outcome is CountdownOutcome.CANCELLED:
+        # "do you need help?" – "no, I'm fine": recorded, never the words or the sound
+        check = SafetyCheckPayload(
+            cause=source,
+            confidence=round(decision.confidence, 3),
+            countdown=decision.outcome,
+            sound=decision.sound,
+        )
+        return EventType.SAFETY_CHECK, check, priority
     payload = EmergencyPayload(
         trigger=source,
         intent=_INTENT[decision.trigger],

@@ -1,0 +1,248 @@
+"""Is this utterance a call for help? Evidence from both recognisers, in three bands.
+
+`decide` turns one utterance's transcripts into a `SafetyDecision`:
+
+- **act** (HELP / FELL / PAIN): the robot calls for help at once, as always;
+- **check** (Intent.CHECK): the robot asks "도와 드릴까요?" and runs the countdown — a yes, a
+  repeated call or silence escalate, "괜찮아요" / "no" cancel (a `safety_check` event);
+- **nothing**: the everyday intent of the utterance (or NONE).
+
+The evidence (issue 12), each a number the recognisers give:
+
+- `free_similarity`: how closely the free transcript contains an emergency phrase (fuzzy jamo
+  match, spacing ignored, negation excluded), 0..1;
+- `grammar_confidence`: the mean Vosk word confidence of a whole emergency phrase heard by the
+  safety grammar (which has a garbage path, so ordinary speech decodes as syllables), 0 if none;
+- `grammar_share`: the confidence-weighted share of everything the grammar heard that is that
+  phrase (a call for help is the whole utterance; a sentence on television holds other words);
+- `syllables`: the free transcript's length (long fluent speech is a television or a talk).
+
+A logistic model over these (fitted by `models/evidence/fit.py` on development data, with its
+leave-speakers-out ROC in its card, weights in `evidence.json` beside this file) gives the
+probability of a call for help; its two thresholds make the bands. Two rules bound it:
+a close free match in a short utterance acts whatever the model says (the rule measured since
+the first wave), and a long utterance (more than `call_max_syllables`) never acts on its own:
+at most the robot asks. `reasons` says which evidence decided, for logs and `transcribe --json`.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from device.audio.sounds import SoundEvent
+from device.dialog.intents import (
+    EMERGENCY_INTENTS,
+    PHRASES,
+    PRIORITY,
+    Intent,
+    IntentMatch,
+    score_phrases,
+)
+from device.dialog.jamo import normalize
+from device.errors import DeviceError
+
+MODEL_PATH = Path(__file__).with_name("evidence.json")
+FEATURES = ("free_similarity", "grammar_confidence", "grammar_share", "long")
+
+
+class EvidenceModelError(DeviceError):
+    """The committed evidence model can't be read."""
+
+
+class WordLike(Protocol):
+    """A recognised word with its confidence (device.audio.asr.Word)."""
+
+    @property
+    def word(self) -> str: ...
+
+    @property
+    def conf(self) -> float: ...
+
+
+class TranscriptLike(Protocol):
+    """What `decide` reads from a recogniser's Transcript."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def grammar_words(self) -> tuple[Any, ...]: ...
+
+
+@dataclass(frozen=True)
+class EvidenceModel:
+    """Logistic weights over FEATURES, the two band thresholds and the length bound."""
+
+    weights: tuple[float, ...]
+    bias: float
+    act_threshold: float
+    check_threshold: float
+    call_max_syllables: int
+    free_act_similarity: float
+    version: str
+
+    def probability(self, features: tuple[float, ...]) -> float:
+        """P(call for help | evidence)."""
+        z = self.bias + sum(w * x for w, x in zip(self.weights, features, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+@lru_cache(maxsize=4)
+def load_model(path: Path = MODEL_PATH) -> EvidenceModel:
+    """The committed evidence model (EvidenceModelError names what is wrong)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(raw["features"]) != FEATURES:
+            raise EvidenceModelError(f"{path}: features {raw['features']}, expected {FEATURES}")
+        model = EvidenceModel(
+            weights=tuple(float(w) for w in raw["weights"]),
+            bias=float(raw["bias"]),
+            act_threshold=float(raw["act_threshold"]),
+            check_threshold=float(raw["check_threshold"]),
+            call_max_syllables=int(raw["call_max_syllables"]),
+            free_act_similarity=float(raw["free_act_similarity"]),
+            version=str(raw["version"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise EvidenceModelError(f"can't read the evidence model {path}: {e}") from None
+    if len(model.weights) != len(FEATURES) or not (
+        0.0 < model.check_threshold <= model.act_threshold <= 1.0
+    ):
+        raise EvidenceModelError(f"{path}: weights or thresholds out of range")
+    return model
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The numbers one utterance gives (see the module's docstring)."""
+
+    free_intent: Intent
+    free_similarity: float
+    free_phrase: str
+    grammar_intent: Intent
+    grammar_confidence: float
+    grammar_share: float
+    grammar_phrase: str
+    syllables: int
+
+    def features(self, call_max_syllables: int) -> tuple[float, ...]:
+        """The model's input, in FEATURES order."""
+        long = 1.0 if self.syllables > call_max_syllables else 0.0
+        return (self.free_similarity, self.grammar_confidence, self.grammar_share, long)
+
+
+@dataclass(frozen=True)
+class SafetyDecision:
+    """The band an utterance falls in, the intent the agent acts on, and why."""
+
+    intent: Intent
+    confidence: float
+    reasons: tuple[str, ...] = ()
+    probability: float = 0.0
+    evidence: Evidence | None = field(default=None, compare=False)
+
+
+_KOREAN_PHRASES: tuple[tuple[Intent, str], ...] = tuple(
+    (intent, normalize(phrase))
+    for intent in PRIORITY
+    if intent in EMERGENCY_INTENTS
+    for phrase in PHRASES[intent]
+    if not any("a" <= ch <= "z" for ch in phrase)
+)
+_MAX_PHRASE_WORDS = 4
+
+
+def grammar_phrase(words: tuple[Any, ...]) -> tuple[Intent, float, float, str]:
+    """Whole emergency phrases in the safety grammar's words (contiguous tokens whose spelling,
+    spacing aside, is a phrase): the most confident one's intent, mean confidence and text,
+    and the confidence-weighted share of all the words that the phrases make up (a call
+    repeated twice is all call). (NONE, 0, 0, "") when there is none."""
+    total = sum(max(0.0, float(w.conf)) for w in words)
+    covered: set[int] = set()
+    best: tuple[Intent, float, str] = (Intent.NONE, 0.0, "")
+    for i in range(len(words)):
+        for j in range(i + 1, min(len(words), i + _MAX_PHRASE_WORDS) + 1):
+            joined = normalize("".join(str(w.word) for w in words[i:j]))
+            hit = next((it for it, p in _KOREAN_PHRASES if p == joined), None)
+            if hit is None:
+                continue
+            covered.update(range(i, j))
+            confidence = sum(float(w.conf) for w in words[i:j]) / (j - i)
+            if confidence > best[1]:
+                best = (hit, confidence, " ".join(str(w.word) for w in words[i:j]))
+    share = sum(max(0.0, float(words[k].conf)) for k in covered) / total if total > 0 else 0.0
+    return best[0], best[1], share, best[2]
+
+
+def gather(text: str, grammar_words: tuple[Any, ...]) -> Evidence:
+    """The evidence of one utterance."""
+    scores = [s for s in score_phrases(text) if s.intent in EMERGENCY_INTENTS and not s.negated]
+    top = max(
+        scores,
+        key=lambda s: (s.similarity, -PRIORITY.index(s.intent)),
+        default=None,
+    )
+    g_intent, g_conf, g_share, g_phrase = grammar_phrase(grammar_words)
+    return Evidence(
+        free_intent=top.intent if top is not None and top.similarity > 0 else Intent.NONE,
+        free_similarity=top.similarity if top is not None else 0.0,
+        free_phrase=top.phrase if top is not None else "",
+        grammar_intent=g_intent,
+        grammar_confidence=g_conf,
+        grammar_share=g_share,
+        grammar_phrase=g_phrase,
+        syllables=len(normalize(text)),
+    )
+
+
+def decide(
+    heard: TranscriptLike, match: IntentMatch, duration_s: float, model: EvidenceModel | None = None
+) -> SafetyDecision:
+    """The safety band of one utterance; `match` is match_intent's reading (kept for
+    everything that is not an emergency: FINE, and the everyday intents)."""
+    model = model or load_model()
+    ev = gather(heard.text, tuple(heard.grammar_words))
+    p = model.probability(ev.features(model.call_max_syllables))
+    call_like = ev.syllables <= model.call_max_syllables
+    intent = ev.free_intent if ev.free_similarity >= ev.grammar_confidence else ev.grammar_intent
+    if intent is Intent.NONE:
+        intent = ev.free_intent if ev.free_intent is not Intent.NONE else ev.grammar_intent
+    reasons = [
+        f"free transcript ~ {ev.free_phrase!r} {ev.free_similarity:.2f}"
+        if ev.free_phrase
+        else "free transcript: no emergency phrase",
+        f"safety grammar heard {ev.grammar_phrase!r} conf {ev.grammar_confidence:.2f},"
+        f" {ev.grammar_share:.0%} of what it heard"
+        if ev.grammar_phrase
+        else "safety grammar: no whole emergency phrase",
+        f"{ev.syllables} syllables in {duration_s:.1f} s"
+        + ("" if call_like else f" (longer than a call, > {model.call_max_syllables})"),
+        f"P(call for help) {p:.2f} (act ≥ {model.act_threshold:.2f},"
+        f" ask ≥ {model.check_threshold:.2f})",
+    ]
+    free_acts = ev.free_similarity >= model.free_act_similarity and call_like
+    if intent in EMERGENCY_INTENTS and (free_acts or (call_like and p >= model.act_threshold)):
+        why = "close free match in a short utterance" if free_acts else "evidence ≥ act threshold"
+        return SafetyDecision(intent, max(p, ev.free_similarity), (*reasons, f"act: {why}"), p, ev)
+    long_close = ev.free_similarity >= model.free_act_similarity and not call_like
+    if intent in EMERGENCY_INTENTS and (long_close or p >= model.check_threshold):
+        why = "close match in long speech (a television?)" if long_close else "evidence ≥ ask"
+        return SafetyDecision(Intent.CHECK, p, (*reasons, f"ask: {why}"), p, ev)
+    if match.intent in EMERGENCY_INTENTS:  # the old fused rule, not confirmed by the evidence
+        return SafetyDecision(Intent.NONE, p, (*reasons, "nothing: evidence too weak"), p, ev)
+    return SafetyDecision(match.intent, match.confidence, tuple(reasons), p, ev)
+
+
+def sound_decision(sound: SoundEvent, decision: SafetyDecision) -> SafetyDecision:
+    """A wordless segment the sound classifier heard: distress → the robot asks."""
+    why = f"sound classifier: {sound.label}, P(distress) {sound.distress:.2f}"
+    if sound.is_distress:
+        return SafetyDecision(
+            Intent.DISTRESS, sound.distress, (*decision.reasons, why, "ask: distress sound")
+        )
+    return SafetyDecision(
+        decision.intent, decision.confidence, (*decision.reasons, why), decision.probability
+    )
