@@ -41,9 +41,10 @@ def open_source(config: DeviceConfig) -> AudioSource:
     return MicSource(device=config.audio.mic_device)
 
 
-def open_recognizer(config: DeviceConfig) -> Recognizer:
-    """The ears' recogniser for the robot's language: Vosk Korean, or pocketsphinx English."""
-    if config.language == "en":
+def open_recognizer(config: DeviceConfig, language: str | None = None) -> Recognizer:
+    """The ears' recogniser for the robot's language (or `language`): Vosk Korean, or
+    pocketsphinx English."""
+    if (language or config.language) == "en":
         from device.audio.asr_english import EnglishRecognizer  # optional extra
 
         return EnglishRecognizer()
@@ -60,11 +61,12 @@ def open_sounds() -> SoundClassifier | None:
         return None
 
 
-def open_listener(config: DeviceConfig) -> Listener:
-    """The robot's ears: gate, VAD, recogniser, safety evidence and sound classifier."""
-    return robot_listener(
-        open_recognizer(config), config.vad, config.language, sounds=open_sounds()
-    )
+def open_listener(config: DeviceConfig, language: str | None = None) -> Listener:
+    """The robot's ears: gate, VAD, recogniser, safety evidence and sound classifier
+    (`language` overrides the config's, for `transcribe --lang`)."""
+    language = language or config.language
+    recognizer = open_recognizer(config, language)
+    return robot_listener(recognizer, config.vad, language, sounds=open_sounds())
 
 
 def open_speaker(config: DeviceConfig) -> Speaker:

@@ -121,6 +121,7 @@ class EnergyGate:
         self._levels = np.full(size, self.config.initial_floor_dbfs, dtype=np.float32)
         self._next = 0
         self._floor = self.config.initial_floor_dbfs
+        self._primed = False
         self._open_until_s = -1.0
         self.chunks = 0
         self.vad_chunks = 0  # chunks the VAD had to look at (idle cost)
@@ -136,7 +137,11 @@ class EnergyGate:
         cfg = self.config
         level = level_dbfs(chunk.samples)
         floor = self._floor  # compare with the floor before this chunk moved it
-        if level > SILENCE_DBFS:  # digital silence (muted ears) says nothing about the room
+        if level > SILENCE_DBFS and not self._primed:  # the first sound: start from it
+            self._levels[:] = level
+            self._primed = True
+            self._floor = floor = level
+        elif level > SILENCE_DBFS:  # digital silence (muted ears) says nothing about the room
             self._levels[self._next] = level
             self._next = (self._next + 1) % self._levels.size
             self._floor = float(np.percentile(self._levels, cfg.floor_percentile))

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 # One jamo spelling for the whole robot: the emotion featurizer and intent matching must
 # spell Korean the same way (compound vowels and clusters split, so "줘" and "주어" differ by
-# one symbol — what a near-miss of the recogniser looks like). models/ may not import device/,
-# so the spelling lives beside the featurizer and is re-exported here.
-from models.emotion.text import to_jamo
+# one symbol — what a near-miss of the recogniser looks like), so the spelling lives beside
+# the featurizer (device.perception.emotion_text) and is re-exported here.
+from device.perception.emotion_text import to_jamo
 
 __all__ = ["SubstringMatch", "best_substring", "normalize", "syllable_boundaries", "to_jamo"]
 

@@ -1,8 +1,8 @@
 """The text emotion model on the robot: a transcript → class scores and a valence.
 
-The features come from `models.emotion.features`, the same pure module (standard library and
-numpy) the trainer used; importing it is the one place `device/` reaches into `models/`, on
-purpose: two copies of a featurizer drift apart, one cannot. The sidecar records the feature
+The features come from `device.perception.emotion_features`, the same pure module (standard
+library and numpy) the trainer in `models/emotion/` imports: two copies of a featurizer drift
+apart, one cannot, and the robot's install carries no training code. The sidecar records the feature
 spec the model was trained with, and a model whose spec differs from this code is refused.
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from device.perception.emotion_features import DIM, SPEC, featurize_batch
+from device.perception.emotion_text import LABELS
 from device.perception.loader import Expect, ModelLoadError, OnnxModel, load, load_named
-from models.emotion.features import DIM, SPEC, featurize_batch
-from models.emotion.text import LABELS
 from protocol.envelope import ModelRef
 
 MODEL_NAME = "emotion"

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from device.perception.emotion import EmotionModel
+from device.perception.emotion_features import featurize_batch
 from device.perception.voice import FEATURES, SAMPLE_RATE_HZ, ArousalScorer, prosody
-from models.emotion.features import featurize_batch
 
 DEFAULT_TEXTS = (
     "아이고 허리야 오늘은 허리가 너무 아파",

@@ -34,6 +34,7 @@ import numpy as np
 from device.audio.pipeline import Utterance
 from device.config import DeviceConfig
 from device.perception.emotion import EXPECT, MODEL_NAME, EmotionModel
+from device.perception.emotion_text import LABELS
 from device.perception.loader import SHIPPED_DIR, ModelLoadError
 from device.perception.rollout import (
     ModelStore,
@@ -44,7 +45,6 @@ from device.perception.rollout import (
 )
 from device.perception.voice import ArousalScorer, Prosody, prosody
 from device.stages import Heard, StageContext
-from models.emotion.text import LABELS
 from protocol import Command, CommandResult, CommandType, EventType
 from protocol.events import DeviceFaultPayload, MoodPayload, SelfTest
 

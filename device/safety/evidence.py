@@ -32,6 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from device.audio.asr import DEFAULT_GRAMMAR_PHRASES
 from device.audio.sounds import SoundEvent
 from device.dialog.intents import (
     EMERGENCY_INTENTS,
@@ -153,6 +154,7 @@ _KOREAN_PHRASES: tuple[tuple[Intent, str], ...] = tuple(
     if not any("a" <= ch <= "z" for ch in phrase)
 )
 _MAX_PHRASE_WORDS = 4
+_GRAMMAR_TOKENS = frozenset(w for p in DEFAULT_GRAMMAR_PHRASES for w in p.split())
 
 
 def grammar_phrase(words: tuple[Any, ...]) -> tuple[Intent, float, float, str]:
@@ -165,6 +167,8 @@ def grammar_phrase(words: tuple[Any, ...]) -> tuple[Intent, float, float, str]:
     best: tuple[Intent, float, str] = (Intent.NONE, 0.0, "")
     for i in range(len(words)):
         for j in range(i + 1, min(len(words), i + _MAX_PHRASE_WORDS) + 1):
+            if str(words[j - 1].word) not in _GRAMMAR_TOKENS:
+                break  # a garbage syllable: no phrase spans it
             joined = normalize("".join(str(w.word) for w in words[i:j]))
             hit = next((it for it, p in _KOREAN_PHRASES if p == joined), None)
             if hit is None:

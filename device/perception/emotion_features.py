@@ -1,8 +1,8 @@
 """Text features for the emotion model: hashed word, character and jamo n-grams, plus the
 lexicon's cue counts.
 
-This one module is the featurizer at training time (models.emotion) and on the robot
-(device.perception.emotion imports it, with models.emotion.text and models.emotion.lexicon):
+This one module is the featurizer on the robot (device.perception.emotion) and at training
+time (models.emotion imports it, with device.perception.emotion_text and emotion_lexicon):
 standard library and numpy only, no scikit-learn, so the two sides can never drift apart.
 `SPEC` goes into the model's sidecar; the robot refuses a model whose feature spec differs
 from the code it runs.
@@ -23,8 +23,8 @@ import zlib
 
 import numpy as np
 
-from models.emotion import lexicon
-from models.emotion.text import LABELS, is_hangul, normalize, to_jamo
+from device.perception import emotion_lexicon as lexicon
+from device.perception.emotion_text import LABELS, is_hangul, normalize, to_jamo
 
 HASH_DIM = 8192
 """Hashed n-gram slots (a power of two: the hash's low bits index it)."""

@@ -10,7 +10,7 @@ extracted from any data set.
 
 from dataclasses import dataclass
 
-from models.emotion.text import LABELS, normalize
+from device.perception.emotion_text import LABELS, normalize
 
 
 def _cues(text: str) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """Text helpers shared by the featurizer and the lexicon: labels, normalisation, jamo.
 
-Pure standard library, so the robot can import it (see models.emotion.features).
+Pure standard library, so the robot can import it (see device.perception.emotion_features).
 """
 
 import unicodedata
