@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dolbom needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,models,en]'
+	$(BIN)/pip install --quiet -e '.[dev,robot,cloud,research,models,en]'
 	@touch $@
 
 venv: $(STAMP)

@@ -38,10 +38,11 @@ from device.stages import Heard, Stage
 from protocol import Command, CommandResult, CommandType, EventType
 from protocol.envelope import ModelRef
 from protocol.events import DeviceFaultPayload, HeartbeatPayload, Payload, Priority, SelfTest
+from protocol.release import version
 
 log = logging.getLogger(__name__)
 
-AGENT_VERSION = "0.1.0"
+AGENT_VERSION = version()  # the package metadata's, as `dolbom --version` and the cloud API say
 ECHO_TAIL_S = 0.3  # the room's echo of the robot's own voice
 
 

@@ -50,6 +50,7 @@ from cloud.ingest.worker import CommandPublisher
 from cloud.netpolicy import parse_networks
 from cloud.settings import CloudSettings
 from cloud.store.db import make_engine, make_session_factory
+from protocol.release import version
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def create_app(
     """Build the API; without a session factory it opens `settings.database_url` (migrated)."""
     if settings.api_token is None or not settings.api_token.get_secret_value():
         raise ConfigError("the API needs a token: set DOLBOM_API_TOKEN")
-    app = FastAPI(title="dolbom cloud", version="0.2.0")
+    app = FastAPI(title="dolbom cloud", version=version())
     app.state.ctx = ApiContext(
         sessions=session_factory or make_session_factory(make_engine(settings.database_url)),
         api_token=settings.api_token.get_secret_value(),

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cloud.store.models import AlertKind, AlertStatus, Channel, DeliveryStatus, Role, Severity
+from protocol.release import version
 from protocol.topics import DEVICE_ID_PATTERN
 
 
@@ -131,6 +132,7 @@ class Health(BaseModel):
     db: bool
     mqtt: bool | None
     ingest: str | None = None
+    version: str = Field(default_factory=version)  # the cloud's (protocol.release.version)
 
 
 # --- auth and accounts -------------------------------------------------------------------------

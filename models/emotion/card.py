@@ -2,8 +2,8 @@
 
 from typing import Any
 
+from device.perception.emotion_text import LABELS
 from models.artifact import Sidecar
-from models.emotion.text import LABELS
 
 
 def _pct(x: Any) -> str:
@@ -128,7 +128,7 @@ def render_card(sidecar: Sidecar) -> str:
         "",
         "## Model",
         "",
-        f"- Features (`models/emotion/features.py`, spec `{featurizer.get('name')}`"
+        f"- Features (`device/perception/emotion_features.py`, spec `{featurizer.get('name')}`"
         f" v{featurizer.get('version')}): {sidecar.input.shape[-1]} floats — hashed words and"
         " word pairs, character 1–3-grams with spaces removed, Hangul jamo 2–4-grams, plus"
         " log1p counts of a hand-written cue lexicon per class. The same module runs at"
@@ -163,8 +163,9 @@ def render_card(sidecar: Sidecar) -> str:
         "",
         f"## Metrics ({split})",
         "",
-        "The model and the lexicon-only baseline (`models/emotion/lexicon.py`: the same cue lists"
-        " alone, most hits wins, neutral when none, the class's typical valence) in the same run:",
+        "The model and the lexicon-only baseline (`device/perception/emotion_lexicon.py`: the same"
+        " cue lists alone, most hits wins, neutral when none, the class's typical valence) in the"
+        " same run:",
         "",
         *_table(metrics, baseline),
         "",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.emotion.text import LABELS, is_hangul
+from device.perception.emotion_text import LABELS, is_hangul
 from models.errors import DataError
 
 LANGUAGES = ("ko", "en")

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort  # type: ignore[import-untyped]
 
+from device.perception import emotion_lexicon as lexicon
+from device.perception.emotion_features import DIM, SPEC, featurize
+from device.perception.emotion_text import LABELS
 from models.artifact import InputSpec, atomic_write, latest, write_artifact, write_manifest
 from models.emotion import data as emotion_data
-from models.emotion import lexicon
 from models.emotion.card import render_card
-from models.emotion.features import DIM, SPEC, featurize
-from models.emotion.text import LABELS
 from models.emotion.train import (
     C_GRID,
     INPUT_NAME,

@@ -1,7 +1,7 @@
 """Train, export and evaluate the text emotion model (scikit-learn at training time only).
 
 The model is a multinomial logistic regression on the hashed n-gram features of
-`models.emotion.features`. Valence comes from one of two heads, chosen on the validation
+`device.perception.emotion_features`. Valence comes from one of two heads, chosen on the validation
 split: the expected class valence under the model's class scores (`class_mean`), or a
 ridge regressor on the same features (`ridge`). The ONNX graph is three or four standard
 operators (Gemm, Softmax, MatMul, Clip), so the robot runs exactly what was trained.
@@ -18,10 +18,10 @@ import scipy.sparse as sp
 from onnx import TensorProto, helper, numpy_helper
 from sklearn.linear_model import LogisticRegression, Ridge  # type: ignore[import-untyped]
 
-from models.emotion import lexicon
+from device.perception import emotion_lexicon as lexicon
+from device.perception.emotion_features import DIM, SPEC, sparse_features
+from device.perception.emotion_text import LABELS
 from models.emotion.data import Example, augmented, split_train_validation
-from models.emotion.features import DIM, SPEC, sparse_features
-from models.emotion.text import LABELS
 
 INPUT_NAME = "features"
 SCORES_OUTPUT = "scores"

@@ -15,6 +15,7 @@ from cloud.service import CloudService
 from cloud.settings import CloudSettings
 from cloud.store import Alert, AlertStatus, DeadLetter, Device, Event
 from protocol import CommandType, commands_topic, decode_command, events_topic, status_topic
+from protocol.release import version
 from tests.cloud.helpers import (
     MqttPeer,
     WebhookReceiver,
@@ -159,7 +160,13 @@ def test_ack_over_the_api_sends_alert_ack_to_the_robot(
 def test_healthz_reports_db_and_mqtt(service: CloudService) -> None:
     r = httpx.get(f"{service.api_url}/healthz", timeout=10)
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "db": True, "mqtt": True, "ingest": "ok"}
+    assert r.json() == {
+        "status": "ok",
+        "db": True,
+        "mqtt": True,
+        "ingest": "ok",
+        "version": version(),
+    }
 
 
 def test_sse_stream_yields_a_new_alert(service: CloudService, robot: MqttPeer) -> None:

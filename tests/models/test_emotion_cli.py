@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from device.perception.emotion_text import LABELS
 from dolbom.cli import app
-from models.emotion.text import LABELS
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "models" / "artifacts"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from device.perception.emotion_text import LABELS, is_hangul, normalize
 from models.emotion import data
 from models.emotion.data import EmotionDataError, Example
-from models.emotion.text import LABELS, is_hangul, normalize
 
 
 def _key(text: str) -> str:

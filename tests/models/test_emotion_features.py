@@ -8,10 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from device.perception import emotion_features as features
+from device.perception import emotion_lexicon as lexicon
 from device.perception.emotion import EmotionModel
-from models.emotion import features, lexicon
-from models.emotion.features import DIM, HASH_DIM, featurize, featurize_batch, sparse_features
-from models.emotion.text import LABELS, normalize
+from device.perception.emotion_features import (
+    DIM,
+    HASH_DIM,
+    featurize,
+    featurize_batch,
+    sparse_features,
+)
+from device.perception.emotion_text import LABELS, normalize
 from models.emotion.train import sparse_matrix
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "models" / "artifacts"
@@ -70,7 +77,7 @@ def test_training_matrix_rows_equal_the_robots_vectors() -> None:
 def test_features_are_the_same_in_another_process() -> None:
     text = "손주가 온대서 너무 좋아 what a lovely day"
     code = (
-        "import json; from models.emotion.features import sparse_features;"
+        "import json; from device.perception.emotion_features import sparse_features;"
         f" print(json.dumps(sorted(sparse_features({text!r}).items())))"
     )
     out = subprocess.run(

@@ -7,12 +7,13 @@ import numpy as np
 import onnxruntime as ort  # type: ignore[import-untyped]
 import pytest
 
+from device.perception import emotion_lexicon as lexicon
 from device.perception.emotion import EmotionModel
+from device.perception.emotion_features import DIM, featurize, featurize_batch
+from device.perception.emotion_text import LABELS
 from device.perception.loader import load
-from models.emotion import lexicon, recipe
+from models.emotion import recipe
 from models.emotion.data import Example
-from models.emotion.features import DIM, featurize, featurize_batch
-from models.emotion.text import LABELS
 from models.emotion.train import TextModel, classification_metrics, fit, to_onnx
 from models.errors import ArtifactError
 from models.registry import NullProgress, get

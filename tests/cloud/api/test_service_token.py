@@ -9,6 +9,7 @@ from cloud.api import create_app
 from cloud.errors import ConfigError
 from cloud.settings import CloudSettings
 from protocol import CommandType, events_topic, status_topic
+from protocol.release import version
 from tests.cloud.api.conftest import SERVICE, TOKEN, FakePublisher, add_event, http
 from tests.cloud.helpers import emergency, fall, new_device_id
 
@@ -22,7 +23,13 @@ def add(sessions: sessionmaker[Session], topic: str, raw: bytes) -> int | None:
 async def test_healthz_needs_no_token(client: httpx.AsyncClient) -> None:
     r = await client.get("/healthz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "db": True, "mqtt": True, "ingest": None}
+    assert r.json() == {
+        "status": "ok",
+        "db": True,
+        "mqtt": True,
+        "ingest": None,
+        "version": version(),
+    }
 
 
 async def test_healthz_is_503_when_mqtt_is_down(sessions: sessionmaker[Session]) -> None:

@@ -16,6 +16,7 @@ from cloud.service import CloudService
 from cloud.settings import CloudSettings
 from cloud.store import make_engine, make_session_factory
 from protocol import events_topic
+from protocol.release import version
 from tests.cloud.helpers import MqttPeer, heartbeat, new_device_id, wait_until
 
 
@@ -135,7 +136,13 @@ def test_healthz_says_503_when_ingest_is_dead(
         wait_until(lambda: service.check_ingest(), what="the watchdog's verdict")
         r = httpx.get(f"{url}/healthz", timeout=10)
         assert r.status_code == 503
-        assert r.json() == {"status": "degraded", "db": True, "mqtt": True, "ingest": "dead"}
+        assert r.json() == {
+            "status": "degraded",
+            "db": True,
+            "mqtt": True,
+            "ingest": "dead",
+            "version": version(),
+        }
     finally:
         service.stop()
 
