@@ -1,11 +1,13 @@
-"""What the benchmark scripts share: latency percentiles and reading the FLAC dev set."""
+"""What the benchmark scripts (and some tests) share: latency percentiles, reading the FLAC
+dev set, and the stated signal models of a quiet room and of a voiced shout."""
 
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.signal import lfilter
 
-from device.audio.source import to_16k_int16
+from device.audio.source import SAMPLE_RATE_HZ, to_16k_int16
 
 
 def percentiles(values: list[float], *, raw: bool = False) -> dict[str, Any]:
@@ -30,3 +32,23 @@ def read_flac(path: Path) -> np.ndarray:
 
     data, rate = soundfile.read(str(path), dtype="float64", always_2d=True)
     return to_16k_int16(np.asarray(data), int(rate))
+
+
+def room_noise(seconds: float, level_dbfs: float = -55.0, seed: int = 1) -> np.ndarray:
+    """A stated model of a quiet room: pink-ish noise (white noise through a one-pole
+    low-pass) plus 60 Hz mains hum 10 dB below it, scaled to `level_dbfs` RMS."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SAMPLE_RATE_HZ)
+    pink = lfilter([1.0], [1.0, -0.95], rng.standard_normal(n))
+    t = np.arange(n) / SAMPLE_RATE_HZ
+    hum = np.sin(2 * np.pi * 60 * t) * np.sqrt(2) * np.std(pink) * 10 ** (-10 / 20)
+    x = np.asarray(pink + hum, dtype=np.float64)
+    scaled: np.ndarray = x * (10 ** (level_dbfs / 20) * 32768 / np.sqrt(np.mean(x**2)))
+    return scaled
+
+
+def harmonic(seconds: float, f0: float, level_dbfs: float) -> np.ndarray:
+    """A voiced, scream-like tone: f0 and four harmonics."""
+    t = np.arange(int(seconds * SAMPLE_RATE_HZ)) / SAMPLE_RATE_HZ
+    x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
+    return np.asarray(x * 10 ** (level_dbfs / 20) * 32768 / np.sqrt(np.mean(x**2)))

@@ -1,17 +1,23 @@
-"""Does ordinary speech ever raise HELP, and how many real calls for help are caught?
+"""Does the robot hear real calls for help, and does it stay quiet on ordinary life?
 
-Runs the real Listener (Silero VAD → segmenter → Vosk free + grammar → match_intent) over
-the 81 ordinary human clips in ../shared/data/ko-speech-dev and the 5 human calls for help
-in ../shared/data/ko-help-calls, and compares three decision rules side by side:
+Runs the robot's own ears (device.main.open_listener's parts: energy gate, Silero, Vosk free +
+safety grammar with a garbage path, the safety evidence bands, the sound classifier) over the
+human development sets, read in place from ../shared/data:
 
-- free:    a close fuzzy jamo match in the free transcript alone
-- grammar: a HELP phrase in the grammar recogniser's output alone
-- fused:   what the robot uses, `match_intent` (free alone, or a looser free match the grammar
-           corroborates)
+- ko-help-calls (5 calls for help, MIT): how many reach an emergency at once, how many a
+  check ("도와 드릴까요?");
+- ko-speech-dev (81 ordinary clips, 41 speakers) and ko-speech-long-dev (27 min of TEDx talks,
+  as a television sounds): emergencies and checks, per hour; answers (yes/no/done/not yet)
+  that a long sentence would have given the robot without the length guard;
+- ko-nonverbal-dev (671 non-verbal clips, 16 classes): how many distress clips reach a check
+  and how many everyday sounds do. The shipped sound model was trained on these clips, so
+  these counts are in-sample; the speaker-held-out figures come from the model's sidecar
+  (benchmarks/results/sound.json) and are printed beside them.
 
-Also the free recognition's character error rate against transcripts.tsv and the real-time
-factor of the whole listener. Prints a table, writes benchmarks/results/intent_recall.json.
-Usage: .venv/bin/python benchmarks/intent_recall.py [--data ../shared/data]
+Baseline in the same run: the first wave's rule (`match_intent` alone: a close free match,
+or a looser one the grammar corroborates) on the same transcripts.
+Prints a table, writes benchmarks/results/intent_recall.json.
+Usage: .venv/bin/python benchmarks/intent_recall.py [--data ../shared/data] [--no-nonverbal]
 """
 
 import argparse
@@ -30,97 +36,95 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import read_flac
-from device.audio.asr import SpeechRecognizer, load_model
-from device.audio.pipeline import Listener, Utterance
+from device.audio.asr import DEFAULT_GRAMMAR_PHRASES, SpeechRecognizer, load_model
+from device.audio.pipeline import Utterance, robot_listener
+from device.audio.sounds import SoundClassifier
 from device.audio.source import SAMPLE_RATE_HZ, read_wav, split_chunks
-from device.audio.vad import SileroVad
 from device.config import VadConfig
-from device.dialog import intents
-from device.dialog.intents import Intent, grammar_intents, match_intent, score_phrases
+from device.dialog.answers import answer_like
+from device.dialog.intents import EMERGENCY_INTENTS, Intent, match_everyday, match_intent
 from device.dialog.jamo import normalize
+from device.safety.evidence import load_model as load_evidence
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "intent_recall.json"
+ASK = frozenset({Intent.CHECK, Intent.DISTRESS})
+ANSWERS = frozenset({Intent.YES, Intent.NO, Intent.DONE, Intent.NOT_YET})
 
 
 @dataclass
-class ClipResult:
-    """What the listener made of one clip."""
+class Clip:
+    """What the ears made of one recording."""
 
     name: str
     duration_s: float
     seconds: float
     utterances: list[Utterance]
-    early_help: int = 0
+    early: int = 0
+    label: str = ""
     reference: str = ""
-    rules: dict[str, bool] = field(default_factory=dict)
-    help_free_similarity: float = 0.0
-    help_free_similarity_when_grammar_agrees: float = 0.0
+    speaker: str = ""
+    baseline: bool = False  # the first wave's rule found an emergency
+    answers_unguarded: int = field(default=0)  # answer intents a long sentence carried
 
     @property
     def text(self) -> str:
         return " ".join(u.text for u in self.utterances if u.text)
 
+    @property
+    def emergency(self) -> bool:
+        return self.early > 0 or any(u.intent in EMERGENCY_INTENTS for u in self.utterances)
 
-def help_free_similarity(text: str) -> float:
-    return max(
-        (s.similarity for s in score_phrases(text) if s.intent is Intent.HELP and not s.negated),
-        default=0.0,
-    )
-
-
-def run_clip(listener: Listener, vad: SileroVad, name: str, samples: np.ndarray) -> ClipResult:
-    vad.reset()
-    t0 = time.perf_counter()
-    utterances = []
-    early = 0
-    for chunk in split_chunks(samples):
-        u = listener.process(chunk)
-        if u is not None and u.early:
-            early += 1  # reported before the segment closed, on the partial transcript
-        elif u is not None:
-            utterances.append(u)
-    last = listener.flush()
-    if last is not None:
-        utterances.append(last)
-    seconds = time.perf_counter() - t0
-    return ClipResult(name, len(samples) / SAMPLE_RATE_HZ, seconds, utterances, early)
+    @property
+    def asked(self) -> int:
+        return sum(u.intent in ASK for u in self.utterances)
 
 
-class RecordingRecognizer(SpeechRecognizer):
-    """The real recogniser, also remembering each utterance's grammar confidence."""
+class Ears:
+    def __init__(self, sounds: SoundClassifier) -> None:
+        self.recognizer = SpeechRecognizer(load_model())
+        self.sounds = sounds
 
-    confidences: list[float]
+    def run(self, name: str, samples: np.ndarray) -> Clip:
+        listener = robot_listener(self.recognizer, VadConfig(), "ko", sounds=self.sounds)
+        t0 = time.perf_counter()
+        utterances, early = [], 0
+        for chunk in split_chunks(samples):
+            u = listener.process(chunk)
+            if u is not None and u.early:
+                early += 1
+            elif u is not None:
+                utterances.append(u)
+        last = listener.flush()
+        if last is not None:
+            utterances.append(last)
+        clip = Clip(
+            name, len(samples) / SAMPLE_RATE_HZ, time.perf_counter() - t0, utterances, early
+        )
+        clip.baseline = any(
+            match_intent(u.text, u.grammar_text, _grammar_confidence(u)).intent in EMERGENCY_INTENTS
+            for u in utterances
+        )
+        clip.answers_unguarded = sum(
+            match_everyday(u.text).intent in ANSWERS and not answer_like(u.text, u.duration_s)
+            for u in utterances
+        )
+        return clip
 
-    def finish(self) -> Any:
-        transcript = super().finish()
-        self.confidences.append(transcript.grammar_confidence)
-        return transcript
+
+TOKENS = frozenset(w for p in DEFAULT_GRAMMAR_PHRASES for w in p.split())
 
 
-def evaluate(clip: ClipResult, confidences: list[float]) -> None:
-    free = grammar = fused = False
-    best_free = best_agreeing = 0.0
-    for u, conf in zip(clip.utterances, confidences, strict=True):
-        sim = help_free_similarity(u.text)
-        heard = Intent.HELP in grammar_intents(u.grammar_text)
-        best_free = max(best_free, sim)
-        if heard and conf >= intents.FUSED_MIN_GRAMMAR_CONFIDENCE:
-            best_agreeing = max(best_agreeing, sim)
-        free |= sim >= intents.FREE_MIN_SIMILARITY
-        grammar |= heard
-        fused |= match_intent(u.text, u.grammar_text, conf).intent is Intent.HELP
-    clip.rules = {"free": free, "grammar": grammar, "fused": fused}
-    clip.help_free_similarity = best_free
-    clip.help_free_similarity_when_grammar_agrees = best_agreeing
+def _grammar_confidence(u: Utterance) -> float:
+    """The safety grammar's mean confidence over its phrase words (the first wave's input)."""
+    confs = [w.conf for w in u.grammar_words if w.word in TOKENS]
+    return sum(confs) / len(confs) if confs else 0.0
 
 
 def cer(reference: str, hypothesis: str) -> tuple[int, int]:
     ref, hyp = normalize(reference), normalize(hypothesis)
     if not ref:
         return len(hyp), 0
-    # Global edit distance: best_substring with the hypothesis as pattern is a substring
-    # search, so compute the plain Levenshtein distance here.
     prev = list(range(len(hyp) + 1))
     for i in range(1, len(ref) + 1):
         cur = [i] + [0] * len(hyp)
@@ -130,129 +134,164 @@ def cer(reference: str, hypothesis: str) -> tuple[int, int]:
     return prev[-1], len(ref)
 
 
+def summary(clips: list[Clip]) -> dict[str, Any]:
+    hours = sum(c.duration_s for c in clips) / 3600
+    emergencies = sum(
+        (c.early > 0) + sum(u.intent in EMERGENCY_INTENTS for u in c.utterances) for c in clips
+    )
+    checks = sum(c.asked for c in clips)
+    return {
+        "recordings": len(clips),
+        "hours": round(hours, 3),
+        "utterances": sum(len(c.utterances) for c in clips),
+        "emergencies": emergencies,
+        "checks": checks,
+        "emergencies_per_hour": round(emergencies / hours, 2) if hours else None,
+        "checks_per_hour": round(checks / hours, 2) if hours else None,
+        "baseline_recordings_with_emergency": sum(c.baseline for c in clips),
+        "answers_a_long_sentence_would_have_given": sum(c.answers_unguarded for c in clips),
+        "examples": [
+            {"clip": c.name, "intent": u.intent.value, "why": list(u.reasons)}
+            for c in clips
+            for u in c.utterances
+            if u.intent in EMERGENCY_INTENTS or u.intent in ASK
+        ][:10],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--no-nonverbal", action="store_true", help="skip the 671 sound clips")
     args = parser.parse_args()
-    dev_dir, help_dir = args.data / "ko-speech-dev", args.data / "ko-help-calls"
+    data: Path = args.data
 
     t_load = time.perf_counter()
-    model = load_model()
+    ears = Ears(SoundClassifier.load())
     load_s = time.perf_counter() - t_load
-    recognizer = RecordingRecognizer(model)
-    vad = SileroVad()
-    config = VadConfig()
+    evidence = load_evidence()
 
-    def run_set(items: list[tuple[str, np.ndarray]]) -> list[ClipResult]:
-        results = []
-        for name, samples in items:
-            recognizer.confidences = []
-            listener = Listener(recognizer, vad, config)
-            clip = run_clip(listener, vad, name, samples)
-            evaluate(clip, recognizer.confidences)
-            results.append(clip)
-        return results
-
-    with (dev_dir / "transcripts.tsv").open(encoding="utf-8") as f:
+    helps = [ears.run(p.name, read_wav(p)) for p in sorted((data / "ko-help-calls").glob("*.wav"))]
+    with (data / "ko-speech-dev" / "transcripts.tsv").open(encoding="utf-8") as f:
         references = {row["file"]: row["text"] for row in csv.DictReader(f, delimiter="\t")}
-    dev = run_set([(n, read_flac(dev_dir / n)) for n in sorted(references)])
-    for clip in dev:
-        clip.reference = references[clip.name]
-    helps = run_set([(p.name, read_wav(p)) for p in sorted(help_dir.glob("*.wav"))])
+    dev = []
+    for name in sorted(references):
+        clip = ears.run(name, read_flac(data / "ko-speech-dev" / name))
+        clip.reference = references[name]
+        dev.append(clip)
+    long = [
+        ears.run(p.name, read_flac(p)) for p in sorted((data / "ko-speech-long-dev").glob("*.flac"))
+    ]
+
+    nonverbal: dict[str, Any] = {}
+    if not args.no_nonverbal:
+        from models.sound.data import DISTRESS
+
+        rows = list(
+            csv.DictReader(
+                (data / "ko-nonverbal-dev" / "clips.tsv").open(encoding="utf-8"), delimiter="\t"
+            )
+        )
+        per_class: dict[str, list[int]] = {}
+        for row in rows:
+            clip = ears.run(row["file"], read_flac(data / "ko-nonverbal-dev" / row["file"]))
+            flagged = int(clip.asked > 0 or clip.emergency)
+            per_class.setdefault(row["class"], []).append(flagged)
+        distress = [f for c, fs in per_class.items() if c in DISTRESS for f in fs]
+        everyday = [f for c, fs in per_class.items() if c not in DISTRESS for f in fs]
+        sound_json = ROOT / "benchmarks" / "results" / "sound.json"
+        held_out = (
+            json.loads(sound_json.read_text(encoding="utf-8"))["speaker_held_out"]
+            if sound_json.exists()
+            else {}
+        )
+        nonverbal = {
+            "note": "in-sample: the shipped sound model was trained on these clips",
+            "distress_reached_a_check": round(sum(distress) / len(distress), 3),
+            "everyday_checked": round(sum(everyday) / len(everyday), 3),
+            "per_class_checked": {c: round(sum(fs) / len(fs), 3) for c, fs in per_class.items()},
+            "speaker_held_out_from_sidecar": {
+                k: held_out.get(k)
+                for k in ("distress_recall", "everyday_flagged", "per_class_flagged")
+            },
+        }
 
     errors = sum(cer(c.reference, c.text)[0] for c in dev)
     ref_chars = sum(cer(c.reference, c.text)[1] for c in dev)
-    audio_s = sum(c.duration_s for c in dev + helps)
-    compute_s = sum(c.seconds for c in dev + helps)
-    false_intents = {
-        i.value: sum(any(u.intent is i for u in c.utterances) for c in dev)
-        for i in (Intent.HELP, Intent.PAIN, Intent.FELL, Intent.FINE)
-    }
-    table = {
-        rule: {
-            "false_emergencies": sum(c.rules[rule] for c in dev),
-            "dev_clips": len(dev),
-            "help_recall": sum(c.rules[rule] for c in helps),
-            "help_clips": len(helps),
-        }
-        for rule in ("free", "grammar", "fused")
-    }
-    help_margins = {
-        c.name: (c.help_free_similarity, c.help_free_similarity_when_grammar_agrees) for c in helps
-    }
-    margins: dict[str, Any] = {
-        "max_dev_help_free_similarity": max(c.help_free_similarity for c in dev),
-        "max_dev_help_free_similarity_when_grammar_agrees": max(
-            c.help_free_similarity_when_grammar_agrees for c in dev
-        ),
-        "help_clips": {
-            name: {
-                "free_similarity": round(a, 3),
-                "free_similarity_when_grammar_agrees": round(b, 3),
-            }
-            for name, (a, b) in help_margins.items()
-        },
-    }
-    worst_dev = sorted(dev, key=lambda c: -c.help_free_similarity_when_grammar_agrees)[:5]
+    speech = dev + long + helps
     result: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpu": platform.machine()},
-        "thresholds": {
-            "FREE_MIN_SIMILARITY": intents.FREE_MIN_SIMILARITY,
-            "FUSED_MIN_SIMILARITY": intents.FUSED_MIN_SIMILARITY,
-            "FUSED_MIN_GRAMMAR_CONFIDENCE": intents.FUSED_MIN_GRAMMAR_CONFIDENCE,
+        "evidence_model": {
+            "version": evidence.version,
+            "act_threshold": evidence.act_threshold,
+            "check_threshold": evidence.check_threshold,
+            "call_max_syllables": evidence.call_max_syllables,
         },
-        "vad": config.__dict__,
-        "rules": table,
-        "false_intents_on_dev_fused": false_intents,
-        "early_help_reports": {
-            "dev_clips_with_one": sum(c.early_help > 0 for c in dev),
-            "help_clips_with_one": sum(c.early_help > 0 for c in helps),
+        "help_calls": {
+            "clips": len(helps),
+            "emergency_at_once": sum(c.emergency for c in helps),
+            "emergency_or_check": sum(c.emergency or c.asked > 0 for c in helps),
+            "baseline_emergency": sum(c.baseline for c in helps),
+            "per_clip": {
+                c.name: [
+                    {
+                        "text": u.text,
+                        "grammar": u.grammar_text,
+                        "intent": u.intent.value,
+                        "loud": u.loud,
+                        "why": list(u.reasons),
+                    }
+                    for u in c.utterances
+                ]
+                for c in helps
+            },
         },
-        "margins": margins,
-        "closest_dev_clips": [
-            {"file": c.name, "similarity": round(c.help_free_similarity_when_grammar_agrees, 3)}
-            for c in worst_dev
-        ],
+        "ordinary_dev_clips": summary(dev),
+        "long_speech": summary(long),
+        "nonverbal": nonverbal,
         "free_cer_dev": round(errors / ref_chars, 4),
-        "real_time_factor": round(compute_s / audio_s, 4),
-        "audio_s": round(audio_s, 1),
+        "real_time_factor": round(
+            sum(c.seconds for c in speech) / sum(c.duration_s for c in speech), 4
+        ),
         "model_load_s": round(load_s, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "help_clips": {
-            c.name: [
-                {"text": u.text, "grammar": u.grammar_text, "intent": u.intent.value}
-                for u in c.utterances
-            ]
-            for c in helps
-        },
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
-    print(f"{'rule':<10}{'false HELP on ordinary speech':>32}{'recall on help calls':>24}")
-    for rule, row in table.items():
+    h = result["help_calls"]
+    print(f"{'set':<30}{'emergencies':>12}{'checks':>8}{'per hour (e / c)':>20}{'baseline':>10}")
+    print(
+        f"{'calls for help (5)':<30}{h['emergency_at_once']:>12}"
+        f"{h['emergency_or_check'] - h['emergency_at_once']:>8}{'':>20}"
+        f"{h['baseline_emergency']:>10}"
+    )
+    for name, key in (
+        ("ordinary dev clips (81)", "ordinary_dev_clips"),
+        ("long speech", "long_speech"),
+    ):
+        s = result[key]
         print(
-            f"{rule:<10}{row['false_emergencies']:>26} / {row['dev_clips']:<3}"
-            f"{row['help_recall']:>20} / {row['help_clips']}"
+            f"{name:<30}{s['emergencies']:>12}{s['checks']:>8}"
+            f"{s['emergencies_per_hour']:>10} / {s['checks_per_hour']:<7}"
+            f"{s['baseline_recordings_with_emergency']:>10}"
         )
-    print(f"fused rule, other intents on ordinary speech: {false_intents}")
+    if nonverbal:
+        held = nonverbal["speaker_held_out_from_sidecar"]["distress_recall"]
+        print(
+            "non-verbal (in-sample): distress reached a check"
+            f" {nonverbal['distress_reached_a_check']:.2f}, everyday checked"
+            f" {nonverbal['everyday_checked']:.2f}; speaker-held-out (sidecar): {held}"
+        )
     print(
-        "early help reports (partial transcript, before the hangover):",
-        result["early_help_reports"],
+        "long sentences that would have answered the robot without the length guard:"
+        f" {result['long_speech']['answers_a_long_sentence_would_have_given']} (long speech),"
+        f" {result['ordinary_dev_clips']['answers_a_long_sentence_would_have_given']} (dev)"
     )
-    worst = margins["max_dev_help_free_similarity"]
-    agreeing = margins["max_dev_help_free_similarity_when_grammar_agrees"]
-    print(
-        f"margin: ordinary speech's best HELP similarity {worst:.3f} (grammar agreeing:"
-        f" {agreeing:.3f}); thresholds free {intents.FREE_MIN_SIMILARITY},"
-        f" fused {intents.FUSED_MIN_SIMILARITY}"
-    )
-    for name, sims in help_margins.items():
-        print(f"  {name:<26} free {sims[0]:.3f}  grammar-agreeing {sims[1]:.3f}")
     print(
         f"free CER on dev {result['free_cer_dev']:.3f}; real-time factor"
-        f" {result['real_time_factor']:.3f} over {audio_s:.0f} s of audio;"
-        f" model load {load_s:.1f} s; peak RSS {result['peak_rss_mb']} MB"
+        f" {result['real_time_factor']:.3f}; model load {load_s:.1f} s;"
+        f" peak RSS {result['peak_rss_mb']} MB"
     )
     print(f"wrote {OUT.relative_to(ROOT)}")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import harmonic, room_noise
 from device.agent import Agent
 from device.audio.asr import AnswerGrammar, AnswerKind, SpeechRecognizer, Transcript
 from device.audio.pipeline import robot_listener
@@ -22,7 +23,6 @@ from device.config import DeviceConfig, SafetyConfig, VadConfig
 from device.outbox import Outbox
 from device.speech.prompts import Prompt, render
 from protocol import EventType, Priority
-from tests.device.audio.test_gate import harmonic, room_noise
 
 
 class WordlessRecognizer(SpeechRecognizer):

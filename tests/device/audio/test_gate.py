@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.signal import lfilter
 
+from benchmarks.common import harmonic, room_noise
 from device.audio.asr import AnswerGrammar, AnswerKind, SpeechRecognizer, Transcript
 from device.audio.gate import (
     SILENCE_DBFS,
@@ -24,26 +24,6 @@ from device.config import VadConfig
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "audio"
 HELP_CLIP = FIXTURES / "ko-help-calls" / "call_clean_2.wav"
-
-
-def room_noise(seconds: float, level_dbfs: float = -55.0, seed: int = 1) -> np.ndarray:
-    """A stated model of a quiet room: pink-ish noise (white noise through a one-pole
-    low-pass) plus 60 Hz mains hum 10 dB below it, scaled to `level_dbfs` RMS."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * SAMPLE_RATE_HZ)
-    pink = lfilter([1.0], [1.0, -0.95], rng.standard_normal(n))
-    t = np.arange(n) / SAMPLE_RATE_HZ
-    hum = np.sin(2 * np.pi * 60 * t) * np.sqrt(2) * np.std(pink) * 10 ** (-10 / 20)
-    x = np.asarray(pink + hum, dtype=np.float64)
-    scaled: np.ndarray = x * (10 ** (level_dbfs / 20) * 32768 / np.sqrt(np.mean(x**2)))
-    return scaled
-
-
-def harmonic(seconds: float, f0: float, level_dbfs: float) -> np.ndarray:
-    """A voiced, scream-like tone: f0 and four harmonics."""
-    t = np.arange(int(seconds * SAMPLE_RATE_HZ)) / SAMPLE_RATE_HZ
-    x = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
-    return np.asarray(x * 10 ** (level_dbfs / 20) * 32768 / np.sqrt(np.mean(x**2)))
 
 
 def chunks(x: np.ndarray, start_s: float = 0.0) -> list[AudioChunk]:
