@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DEBS := espeak-ng libportaudio2
 TEST_DEBS := mosquitto postgresql espeak-ng sox libportaudio2
 
-.PHONY: demo test lint fmt bench venv services clean
+.PHONY: demo test lint fmt bench venv services clean check-arm64
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dolbom needs Python 3.11 or newer")'
@@ -52,6 +52,11 @@ bench: $(STAMP) services
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/stored_reports.py
 	$(BIN)/python -m benchmarks.chaos --rounds 100 --seed 14
+
+# Not part of `make test`: an arm64 Debian rootfs under qemu-user, dolbom[robot] from aarch64
+# wheels, transcripts and intents compared with x86, self-tests, a scripted minute (root, slow).
+check-arm64: $(STAMP)
+	nice -n 10 deploy/pi/check-arm64.sh
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
