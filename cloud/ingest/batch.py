@@ -1,12 +1,49 @@
-"""Store a batch of messages in the caller's transaction, the most urgent devices first."""
+"""Store a batch of messages in the caller's transaction, the most urgent devices first.
+
+Routine events (heartbeats, touches, activity, conversation, check-ins) of devices that sent
+nothing else in the batch are stored in bulk: one multi-row device upsert and one multi-row
+`INSERT ... ON CONFLICT DO NOTHING RETURNING` per chunk, idempotent on (device_id, epoch, seq)
+as before; a key the store already holds goes through the per-message conflict check
+(redelivery or robot fault). Everything else (critical and alerting events, status,
+refusals, a device whose batch mixes in such a message) is stored one message at a time, in
+`processing_order`, before the bulk part: an emergency never waits behind routine rows.
+"""
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from cloud.alerts.service import AlertEngine
-from cloud.ingest.handler import IngestOutcome, ParsedMessage, store_message
+from cloud.ingest.handler import (
+    IngestOutcome,
+    Outcome,
+    ParsedMessage,
+    _heartbeat_summary,
+    _insert,
+    _on_conflict,
+    store_message,
+)
+from cloud.store.models import Device, Event
+from protocol import EventType, Priority, TopicKind
+
+# Event types no rule raises an alert for and that touch nothing but `events` and `devices`:
+# they may only clear a condition alert (device offline, inactivity), which the engine checks
+# against the kinds prefetched for the batch.
+BULK_TYPES = frozenset(
+    {
+        EventType.HEARTBEAT,
+        EventType.CHECK_IN,
+        EventType.ACTIVITY,
+        EventType.CONVERSATION,
+        EventType.TOUCH,
+    }
+)
+
+# Rows per multi-row statement: 9 bound values per event row stays under SQLite's 999 limit
+# (older builds) and far under PostgreSQL's 65,535.
+_CHUNK = {"sqlite": 100, "postgresql": 1000}
 
 
 def processing_order(messages: Sequence[ParsedMessage]) -> list[int]:
@@ -24,6 +61,37 @@ def processing_order(messages: Sequence[ParsedMessage]) -> list[int]:
     return sorted(range(len(messages)), key=lambda i: (*groups[messages[i].device_id], i))
 
 
+def _is_routine(message: ParsedMessage) -> bool:
+    env = message.envelope
+    return (
+        message.error is None
+        and env is not None
+        and env.type in BULK_TYPES
+        and env.priority is not Priority.CRITICAL
+    )
+
+
+def bulk_devices(messages: Sequence[ParsedMessage]) -> set[str]:
+    """Devices whose every message in the batch is routine, each key appearing once."""
+    routine: set[str] = set()
+    mixed: set[str] = set()
+    keys: set[tuple[str, int, int]] = set()
+    for message in messages:
+        if message.device_id is None:
+            continue
+        env = message.envelope
+        if not _is_routine(message) or env is None:
+            if message.error is None or message.kind is TopicKind.STATUS:
+                mixed.add(message.device_id)  # a dead letter alone does not order anything
+            continue
+        key = (env.device_id, env.epoch, env.seq)
+        if key in keys or env.device_id != message.device_id:
+            mixed.add(message.device_id)
+        keys.add(key)
+        routine.add(message.device_id)
+    return routine - mixed
+
+
 def store_batch(
     session: Session,
     messages: Sequence[ParsedMessage],
@@ -31,16 +99,130 @@ def store_batch(
     *,
     alerts: AlertEngine | None = None,
     yield_to: Callable[[], bool] | None = None,
+    bulk: bool = True,
 ) -> list[tuple[int, IngestOutcome]]:
     """Store messages inside the caller's transaction; (index, outcome) in storing order.
 
     Stops before the next message as soon as `yield_to()` is true (a critical message
-    waits): the caller commits what was stored and comes back for the rest.
+    waits): the caller commits what was stored and comes back for the rest. `bulk=False`
+    stores every message on its own (the path before batching, kept for comparison).
     """
     engine = alerts or AlertEngine()
+    order = processing_order(messages)
+    fast = bulk_devices(messages) if bulk else set()
+    device_ids = {m.device_id for m in messages if m.device_id is not None}
     stored: list[tuple[int, IngestOutcome]] = []
-    for i in processing_order(messages):
-        if yield_to is not None and yield_to():
-            break
-        stored.append((i, store_message(session, messages[i], now, alerts=engine)))
+    routine: list[int] = []
+    with engine.prefetched(session, device_ids):
+        for i in order:
+            if yield_to is not None and yield_to():
+                break
+            if messages[i].device_id in fast:
+                routine.append(i)  # stored together below, after every urgent message
+            else:
+                stored.append((i, store_message(session, messages[i], now, alerts=engine)))
+        if routine:
+            stored += _store_routine(session, messages, routine, now, engine)
     return stored
+
+
+def _store_routine(
+    session: Session,
+    messages: Sequence[ParsedMessage],
+    indices: Sequence[int],
+    now: datetime,
+    engine: AlertEngine,
+) -> list[tuple[int, IngestOutcome]]:
+    """Bulk-store routine events (distinct keys, devices with nothing else in the batch)."""
+    envs = [(i, messages[i].envelope) for i in indices]
+    heartbeat: dict[str, dict[str, Any]] = {}
+    devices: set[str] = set()
+    for _, env in envs:
+        assert env is not None
+        devices.add(env.device_id)
+        if env.type is EventType.HEARTBEAT:
+            heartbeat[env.device_id] = _heartbeat_summary(env)  # the last one wins, as one by one
+    _upsert_devices(session, sorted(devices), heartbeat, now)
+    chunk = _CHUNK.get(session.get_bind().dialect.name, 100)
+    inserted: set[tuple[str, int, int]] = set()
+    for start in range(0, len(envs), chunk):
+        rows = []
+        for _, env in envs[start : start + chunk]:
+            assert env is not None
+            rows.append(
+                {
+                    "device_id": env.device_id,
+                    "epoch": env.epoch,
+                    "seq": env.seq,
+                    "type": env.type.value,
+                    "priority": env.priority.value,
+                    "ts": env.ts,
+                    "received_at": now,
+                    "payload": env.payload,
+                    "model": env.model.model_dump() if env.model else None,
+                }
+            )
+        result = session.execute(
+            _insert(session, Event)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[Event.device_id, Event.epoch, Event.seq])
+            .returning(Event.device_id, Event.epoch, Event.seq)
+        )
+        inserted.update((d, e, s) for d, e, s in result.all())
+    out: list[tuple[int, IngestOutcome]] = []
+    for i, env in envs:
+        assert env is not None
+        if (env.device_id, env.epoch, env.seq) in inserted:
+            change = engine.on_event(session, env, now)
+            out.append((i, IngestOutcome(Outcome.STORED, env.device_id, env.seq, alert=change)))
+        else:
+            out.append((i, _on_conflict(session, messages[i], env, now, engine)))
+    return out
+
+
+def _upsert_devices(
+    session: Session, device_ids: Sequence[str], heartbeat: dict[str, dict[str, Any]], now: datetime
+) -> None:
+    """Multi-row upserts for the batch's devices (sorted: the same lock order on every worker).
+
+    Devices that sent a heartbeat get its summary; the others only `last_seen` and `online`.
+    """
+    chunk = _CHUNK.get(session.get_bind().dialect.name, 100)
+    beating = [d for d in device_ids if d in heartbeat]
+    silent = [d for d in device_ids if d not in heartbeat]
+    for start in range(0, len(beating), chunk):
+        rows = [
+            {
+                "id": d,
+                "first_seen": now,
+                "last_seen": now,
+                "online": True,
+                "last_heartbeat": heartbeat[d],
+                "last_heartbeat_at": now,
+            }
+            for d in beating[start : start + chunk]
+        ]
+        stmt = _insert(session, Device).values(rows)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[Device.id],
+                set_={
+                    "last_seen": stmt.excluded.last_seen,
+                    "online": True,
+                    "last_heartbeat": stmt.excluded.last_heartbeat,
+                    "last_heartbeat_at": stmt.excluded.last_heartbeat_at,
+                },
+            )
+        )
+    for start in range(0, len(silent), chunk):
+        rows = [
+            {"id": d, "first_seen": now, "last_seen": now, "online": True}
+            for d in silent[start : start + chunk]
+        ]
+        stmt = _insert(session, Device).values(rows)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[Device.id],
+                set_={"last_seen": stmt.excluded.last_seen, "online": True},
+            )
+        )
