@@ -6,8 +6,9 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,6 +62,13 @@ class AlertChange:
     status: AlertStatus = AlertStatus.OPEN
 
 
+def _among(column: Any, ids: list[str], pg: bool) -> ColumnElement[bool]:
+    """`column IN (...)`; on PostgreSQL `column = ANY(array)`, one bound value."""
+    if pg:
+        return cast(ColumnElement[bool], column == any_(bindparam(None, ids, ARRAY(String))))
+    return cast(ColumnElement[bool], column.in_(ids))
+
+
 @dataclass(slots=True)
 class _Prefetched:
     """What a batch looked up once for its devices: rule settings and unresolved alert kinds."""
@@ -86,12 +94,14 @@ class AlertEngine:
         """
         known = _Prefetched()
         ids = sorted(set(device_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        pg = session.get_bind().dialect.name == "postgresql"
+        step = len(ids) or 1 if pg else 500  # PostgreSQL: one array parameter, not N
+        for start in range(0, len(ids), step):
+            chunk = ids[start : start + step]
             rows = session.execute(
                 select(Device.id, Senior)
                 .outerjoin(Senior, Senior.id == Device.senior_id)
-                .where(Device.id.in_(chunk))
+                .where(_among(Device.id, chunk, pg))
             ).all()
             linked = {device_id: senior for device_id, senior in rows}
             for device_id in chunk:
@@ -102,7 +112,7 @@ class AlertEngine:
                     known.settings[device_id] = RuleSettings()
             for device_id, kind in session.execute(
                 select(Alert.device_id, Alert.kind).where(
-                    Alert.device_id.in_(chunk), Alert.status.in_(_UNRESOLVED)
+                    _among(Alert.device_id, chunk, pg), Alert.status.in_(_UNRESOLVED)
                 )
             ):
                 known.unresolved.setdefault(device_id, set()).add(kind)

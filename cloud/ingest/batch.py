@@ -1,18 +1,23 @@
 """Store a batch of messages in the caller's transaction, the most urgent devices first.
 
-Routine events (heartbeats, touches, activity, conversation, check-ins) of devices that sent
-nothing else in the batch are stored in bulk: one multi-row device upsert and one multi-row
-`INSERT ... ON CONFLICT DO NOTHING RETURNING` per chunk, idempotent on (device_id, epoch, seq)
-as before; a key the store already holds goes through the per-message conflict check
-(redelivery or robot fault). Everything else (critical and alerting events, status,
-refusals, a device whose batch mixes in such a message) is stored one message at a time, in
+Most events are stored in bulk: for the devices whose messages in the batch are all events of
+a bulk type with distinct keys, one multi-row device upsert and one multi-row
+`INSERT ... ON CONFLICT DO NOTHING RETURNING` (PostgreSQL: rows passed as one JSON document),
+idempotent on (device_id, epoch, seq) as before; then the alert engine sees each stored event
+in the device's order, exactly as one by one (no rule of a bulk type reads the events table, so
+rows stored a moment early change nothing), and a key the store already holds goes through the
+per-message conflict check (redelivery or robot fault). Everything else (critical events,
+reminders, mood and screenings whose rules read stored events, status, refusals, and every
+message of a device that sent one of those) is stored one message at a time in
 `processing_order`, before the bulk part: an emergency never waits behind routine rows.
 """
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from cloud.alerts.service import AlertEngine
@@ -26,20 +31,11 @@ from cloud.ingest.handler import (
     store_message,
 )
 from cloud.store.models import Device, Event
-from protocol import EventType, Priority, TopicKind
+from protocol import Envelope, EventType, Priority, TopicKind
 
-# Event types no rule raises an alert for and that touch nothing but `events` and `devices`:
-# they may only clear a condition alert (device offline, inactivity), which the engine checks
-# against the kinds prefetched for the batch.
-BULK_TYPES = frozenset(
-    {
-        EventType.HEARTBEAT,
-        EventType.CHECK_IN,
-        EventType.ACTIVITY,
-        EventType.CONVERSATION,
-        EventType.TOUCH,
-    }
-)
+# Event types whose handling reads stored events (the medication and mood rules, research
+# assessments): stored one at a time, so each sees exactly the events before it.
+ONE_BY_ONE_TYPES = frozenset({EventType.REMINDER, EventType.MOOD, EventType.SCREENING})
 
 # Rows per multi-row statement: 9 bound values per event row stays under SQLite's 999 limit
 # (older builds) and far under PostgreSQL's 65,535.
@@ -66,7 +62,7 @@ def _is_routine(message: ParsedMessage) -> bool:
     return (
         message.error is None
         and env is not None
-        and env.type in BULK_TYPES
+        and env.type not in ONE_BY_ONE_TYPES
         and env.priority is not Priority.CRITICAL
     )
 
@@ -142,33 +138,11 @@ def _store_routine(
         devices.add(env.device_id)
         if env.type is EventType.HEARTBEAT:
             heartbeat[env.device_id] = _heartbeat_summary(env)  # the last one wins, as one by one
-    _upsert_devices(session, sorted(devices), heartbeat, now)
-    chunk = _CHUNK.get(session.get_bind().dialect.name, 100)
-    inserted: set[tuple[str, int, int]] = set()
-    for start in range(0, len(envs), chunk):
-        rows = []
-        for _, env in envs[start : start + chunk]:
-            assert env is not None
-            rows.append(
-                {
-                    "device_id": env.device_id,
-                    "epoch": env.epoch,
-                    "seq": env.seq,
-                    "type": env.type.value,
-                    "priority": env.priority.value,
-                    "ts": env.ts,
-                    "received_at": now,
-                    "payload": env.payload,
-                    "model": env.model.model_dump() if env.model else None,
-                }
-            )
-        result = session.execute(
-            _insert(session, Event)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[Event.device_id, Event.epoch, Event.seq])
-            .returning(Event.device_id, Event.epoch, Event.seq)
-        )
-        inserted.update((d, e, s) for d, e, s in result.all())
+    if session.get_bind().dialect.name == "postgresql":
+        inserted = _pg_store(session, [e for _, e in envs if e is not None], heartbeat, now)
+    else:
+        _upsert_devices(session, sorted(devices), heartbeat, now)
+        inserted = _insert_events(session, [e for _, e in envs if e is not None], now)
     out: list[tuple[int, IngestOutcome]] = []
     for i, env in envs:
         assert env is not None
@@ -178,6 +152,88 @@ def _store_routine(
         else:
             out.append((i, _on_conflict(session, messages[i], env, now, engine)))
     return out
+
+
+def _insert_events(
+    session: Session, envs: Sequence[Envelope], now: datetime
+) -> set[tuple[str, int, int]]:
+    """Multi-row `INSERT ... VALUES` (any dialect); the keys actually inserted."""
+    chunk = _CHUNK.get(session.get_bind().dialect.name, 100)
+    inserted: set[tuple[str, int, int]] = set()
+    for start in range(0, len(envs), chunk):
+        rows = [
+            {
+                "device_id": env.device_id,
+                "epoch": env.epoch,
+                "seq": env.seq,
+                "type": env.type.value,
+                "priority": env.priority.value,
+                "ts": env.ts,
+                "received_at": now,
+                "payload": env.payload,
+                "model": env.model.model_dump() if env.model else None,
+            }
+            for env in envs[start : start + chunk]
+        ]
+        result = session.execute(
+            _insert(session, Event)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[Event.device_id, Event.epoch, Event.seq])
+            .returning(Event.device_id, Event.epoch, Event.seq)
+        )
+        inserted.update((d, e, s) for d, e, s in result.all())
+    return inserted
+
+
+# PostgreSQL: one statement per table whatever the batch size, its rows passed as one JSON
+# document (one bound value: no statement to build, no per-value quoting in Python).
+_PG_DEVICES = text(
+    """
+    INSERT INTO devices (id, first_seen, last_seen, online, last_heartbeat, last_heartbeat_at)
+    SELECT r.id, :now, :now, true, r.hb, CASE WHEN r.hb IS NULL THEN NULL ELSE :now END
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(id text, hb jsonb)
+    ORDER BY r.id
+    ON CONFLICT (id) DO UPDATE SET
+        last_seen = excluded.last_seen,
+        online = true,
+        last_heartbeat = COALESCE(excluded.last_heartbeat, devices.last_heartbeat),
+        last_heartbeat_at = COALESCE(excluded.last_heartbeat_at, devices.last_heartbeat_at)
+    """
+)
+_PG_EVENTS = text(
+    """
+    INSERT INTO events (device_id, epoch, seq, type, priority, ts, received_at, payload, model)
+    SELECT r.d, r.e, r.s, r.t, r.p, r.ts, :now, r.pl, r.m
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+        AS r(d text, e bigint, s bigint, t text, p text, ts timestamptz, pl jsonb, m jsonb)
+    ON CONFLICT (device_id, epoch, seq) DO NOTHING
+    RETURNING device_id, epoch, seq
+    """
+)
+
+
+def _pg_store(
+    session: Session, envs: Sequence[Envelope], heartbeat: dict[str, dict[str, Any]], now: datetime
+) -> set[tuple[str, int, int]]:
+    """Devices then events, each in one statement; the keys actually inserted."""
+    ids = sorted({env.device_id for env in envs})
+    devices = [{"id": d, "hb": heartbeat.get(d)} for d in ids]
+    session.execute(_PG_DEVICES, {"now": now, "rows": json.dumps(devices)})
+    rows = [
+        {
+            "d": env.device_id,
+            "e": env.epoch,
+            "s": env.seq,
+            "t": env.type.value,
+            "p": env.priority.value,
+            "ts": env.ts.isoformat(),
+            "pl": env.payload,
+            "m": env.model.model_dump() if env.model else None,
+        }
+        for env in envs
+    ]
+    result = session.execute(_PG_EVENTS, {"now": now, "rows": json.dumps(rows)})
+    return {(d, e, s) for d, e, s in result.all()}
 
 
 def _upsert_devices(

@@ -19,7 +19,7 @@ from cloud.ingest.batch import bulk_devices
 from cloud.store import Alert, DeadLetter, Device, Event
 from cloud.store.models import AlertKind, AlertStatus
 from protocol import EventType, encode, events_topic, make_envelope, status_topic
-from protocol.events import TouchPayload
+from protocol.events import BatteryPayload, MoodPayload, TouchPayload
 from tests.cloud.helpers import NOW, as_dict, emergency, heartbeat, new_device_id
 
 
@@ -208,3 +208,50 @@ def test_a_bulk_batch_yields_to_a_waiting_critical_message_between_messages(
     assert sorted(i for i, _ in results) == [0, 1, 2, 3]
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Event)) == 4
+
+
+def test_a_low_battery_stored_in_bulk_still_opens_its_alert(
+    sessions: sessionmaker[Session],
+) -> None:
+    dev = new_device_id()
+    low = encode(
+        make_envelope(
+            dev,
+            2,
+            BatteryPayload(level_pct=5.0, charging=False),
+            event_type=EventType.BATTERY,
+            ts=NOW,
+        )
+    )
+    messages = [parsed(dev, heartbeat(dev, 1)), parsed(dev, low)]
+    assert bulk_devices(messages) == {dev}
+    results = dict(store(sessions, messages))
+    assert results[1].alert is not None
+    assert results[1].alert.created
+    with sessions() as s:
+        assert s.scalars(select(Alert.kind)).one() == AlertKind.LOW_BATTERY
+
+
+def test_mood_and_reminders_are_stored_one_by_one_with_their_device(
+    sessions: sessionmaker[Session],
+) -> None:
+    dev, other = new_device_id(), new_device_id()
+    mood = encode(
+        make_envelope(
+            dev,
+            2,
+            MoodPayload(
+                period_start=NOW - timedelta(hours=1),
+                period_end=NOW,
+                shares={"calm": 1.0},
+                valence=0.2,
+                arousal=0.0,
+                utterances=3,
+            ),
+            event_type=EventType.MOOD,
+            ts=NOW,
+        )
+    )
+    messages = [parsed(dev, heartbeat(dev, 1)), parsed(dev, mood), parsed(other, touch(other, 1))]
+    assert bulk_devices(messages) == {other}
+    assert {o.outcome for _, o in store(sessions, messages)} == {Outcome.STORED}
