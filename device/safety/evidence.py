@@ -15,14 +15,17 @@ The evidence (issue 12), each a number the recognisers give:
   safety grammar (which has a garbage path, so ordinary speech decodes as syllables), 0 if none;
 - `grammar_share`: the confidence-weighted share of everything the grammar heard that is that
   phrase (a call for help is the whole utterance; a sentence on television holds other words);
-- `syllables`: the free transcript's length (long fluent speech is a television or a talk).
+- `length`: the free transcript's length in syllables, capped at 40 and scaled to 0..1 (a call
+  for help is short; long fluent speech is a television or a talk).
 
 A logistic model over these (fitted by `models/evidence/fit.py` on development data, with its
 leave-speakers-out ROC in its card, weights in `evidence.json` beside this file) gives the
 probability of a call for help; its two thresholds make the bands. Two rules bound it:
 a close free match in a short utterance acts whatever the model says (the rule measured since
-the first wave), and a long utterance (more than `call_max_syllables`) never acts on its own:
-at most the robot asks. `reasons` says which evidence decided, for logs and `transcribe --json`.
+the first wave), a near one (≥ `free_ask_similarity`, the first wave's corroboration
+threshold 0.7) in a short utterance at least asks, and a long utterance (more than
+`call_max_syllables`) never acts on its own: at most the robot asks. `reasons` says which
+evidence decided, for logs and `transcribe --json`.
 """
 
 import json
@@ -46,7 +49,9 @@ from device.dialog.jamo import normalize
 from device.errors import DeviceError
 
 MODEL_PATH = Path(__file__).with_name("evidence.json")
-FEATURES = ("free_similarity", "grammar_confidence", "grammar_share", "long")
+FEATURES = ("free_similarity", "grammar_confidence", "grammar_share", "length")
+LENGTH_CAP = 40
+"""The length feature: min(syllables, LENGTH_CAP) / LENGTH_CAP (a call for help is short)."""
 
 
 class EvidenceModelError(DeviceError):
@@ -83,6 +88,7 @@ class EvidenceModel:
     check_threshold: float
     call_max_syllables: int
     free_act_similarity: float
+    free_ask_similarity: float
     version: str
 
     def probability(self, features: tuple[float, ...]) -> float:
@@ -105,6 +111,7 @@ def load_model(path: Path = MODEL_PATH) -> EvidenceModel:
             check_threshold=float(raw["check_threshold"]),
             call_max_syllables=int(raw["call_max_syllables"]),
             free_act_similarity=float(raw["free_act_similarity"]),
+            free_ask_similarity=float(raw["free_ask_similarity"]),
             version=str(raw["version"]),
         )
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -129,10 +136,10 @@ class Evidence:
     grammar_phrase: str
     syllables: int
 
-    def features(self, call_max_syllables: int) -> tuple[float, ...]:
+    def features(self) -> tuple[float, ...]:
         """The model's input, in FEATURES order."""
-        long = 1.0 if self.syllables > call_max_syllables else 0.0
-        return (self.free_similarity, self.grammar_confidence, self.grammar_share, long)
+        length = min(self.syllables, LENGTH_CAP) / LENGTH_CAP
+        return (self.free_similarity, self.grammar_confidence, self.grammar_share, length)
 
 
 @dataclass(frozen=True)
@@ -209,7 +216,7 @@ def decide(
     everything that is not an emergency: FINE, and the everyday intents)."""
     model = model or load_model()
     ev = gather(heard.text, tuple(heard.grammar_words))
-    p = model.probability(ev.features(model.call_max_syllables))
+    p = model.probability(ev.features())
     call_like = ev.syllables <= model.call_max_syllables
     intent = ev.free_intent if ev.free_similarity >= ev.grammar_confidence else ev.grammar_intent
     if intent is Intent.NONE:
@@ -232,8 +239,17 @@ def decide(
         why = "close free match in a short utterance" if free_acts else "evidence ≥ act threshold"
         return SafetyDecision(intent, max(p, ev.free_similarity), (*reasons, f"act: {why}"), p, ev)
     long_close = ev.free_similarity >= model.free_act_similarity and not call_like
-    if intent in EMERGENCY_INTENTS and (long_close or p >= model.check_threshold):
-        why = "close match in long speech (a television?)" if long_close else "evidence ≥ ask"
+    # ...unless the words clearly mean something else ("괜찮아요" is near "아야")
+    unexplained = match.intent is Intent.NONE or match.intent in EMERGENCY_INTENTS
+    short_near = ev.free_similarity >= model.free_ask_similarity and call_like and unexplained
+    if intent in EMERGENCY_INTENTS and (long_close or short_near or p >= model.check_threshold):
+        why = (
+            "close match in long speech (a television?)"
+            if long_close
+            else "near match in a short utterance"
+            if short_near
+            else "evidence ≥ ask"
+        )
         return SafetyDecision(Intent.CHECK, p, (*reasons, f"ask: {why}"), p, ev)
     if match.intent in EMERGENCY_INTENTS:  # the old fused rule, not confirmed by the evidence
         return SafetyDecision(Intent.NONE, p, (*reasons, "nothing: evidence too weak"), p, ev)

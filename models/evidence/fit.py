@@ -36,7 +36,9 @@ OUT_CARD = ROOT / "models" / "cards" / "evidence.md"
 VERSION = "1.0.0"
 CALL_MAX_SYLLABLES = 14
 FREE_ACT_SIMILARITY = 0.9
+FREE_ASK_SIMILARITY = 0.7  # the first wave's corroboration threshold (FUSED_MIN_SIMILARITY)
 ACT_MARGIN = 0.05
+LENGTH_CAP = 40  # syllables: the length feature is min(syllables, 40) / 40
 
 
 def _utterances(data: Path) -> Iterator[tuple[str, str, str, np.ndarray]]:
@@ -107,12 +109,11 @@ def extract(data: Path, cache: Path) -> list[dict[str, Any]]:
 
 def features(row: dict[str, Any]) -> list[float]:
     """The model's input (device.safety.evidence.Evidence.features)."""
-    long = 1.0 if int(row["syllables"]) > CALL_MAX_SYLLABLES else 0.0
     return [
         float(row["free_similarity"]),
         float(row["grammar_confidence"]),
         float(row["grammar_share"]),
-        long,
+        min(int(row["syllables"]), LENGTH_CAP) / LENGTH_CAP,
     ]
 
 
@@ -174,13 +175,14 @@ def fit(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ]
     return {
         "version": VERSION,
-        "features": ["free_similarity", "grammar_confidence", "grammar_share", "long"],
+        "features": ["free_similarity", "grammar_confidence", "grammar_share", "length"],
         "weights": [round(float(w), 6) for w in final.coef_[0]],
         "bias": round(float(final.intercept_[0]), 6),
         "act_threshold": round(act_threshold, 4),
         "check_threshold": round(check_threshold, 4),
         "call_max_syllables": CALL_MAX_SYLLABLES,
         "free_act_similarity": FREE_ACT_SIMILARITY,
+        "free_ask_similarity": FREE_ASK_SIMILARITY,
         "fitted": {
             "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "utterances": {
@@ -216,10 +218,11 @@ def card(model: dict[str, Any]) -> str:
 Logistic regression over what the recognisers give (see `device/safety/evidence.py`): the
 probability that an utterance is a call for help, and two thresholds that make the robot act
 at once (≥ {model["act_threshold"]:.3f}), ask "도와 드릴까요?" (≥ {model["check_threshold"]:.3f}),
-or do nothing. Two rules bound it: a close free-transcript match (similarity ≥
+or do nothing. Three rules bound it: a close free-transcript match (similarity ≥
 {model["free_act_similarity"]}) in an utterance of at most {model["call_max_syllables"]}
-syllables acts whatever the model says; a longer utterance never acts on its own (at most
-the robot asks). Fitted {f["at"]} by `models/evidence/fit.py`.
+syllables acts whatever the model says; a near one (≥ {model["free_ask_similarity"]}) in such
+an utterance at least asks; a longer utterance never acts on its own (at most the robot
+asks). Fitted {f["at"]} by `models/evidence/fit.py`.
 
 ## Data (development only, read in place, never copied)
 - Positives: `ko-help-calls`, {f["utterances"]["help"]} utterances from 5 human calls for help

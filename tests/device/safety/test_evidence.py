@@ -86,15 +86,15 @@ def test_negated_pain_is_nothing() -> None:
 def test_the_bands_follow_the_model_thresholds() -> None:
     heard = Heard("사람 살려", words(("사람", 1.0), ("살려", 1.0)))
     ev = gather(heard.text, heard.grammar_words)
-    always_ask = EvidenceModel((0.0, 0.0, 0.0, 0.0), 0.0, 0.9, 0.4, 14, 1.01, "t")
+    always_ask = EvidenceModel((0.0, 0.0, 0.0, 0.0), 0.0, 0.9, 0.4, 14, 1.01, 1.01, "t")
     assert decide_band(heard, IntentMatch(Intent.NONE, 0, ""), 1.0, always_ask).intent is (
         Intent.CHECK
     )
-    always_act = EvidenceModel((0.0, 0.0, 0.0, 0.0), 5.0, 0.9, 0.4, 14, 1.01, "t")
+    always_act = EvidenceModel((0.0, 0.0, 0.0, 0.0), 5.0, 0.9, 0.4, 14, 1.01, 1.01, "t")
     assert decide_band(heard, IntentMatch(Intent.NONE, 0, ""), 1.0, always_act).intent is (
         Intent.HELP
     )
-    never = EvidenceModel((0.0, 0.0, 0.0, 0.0), -5.0, 0.9, 0.4, 14, 1.01, "t")
+    never = EvidenceModel((0.0, 0.0, 0.0, 0.0), -5.0, 0.9, 0.4, 14, 1.01, 1.01, "t")
     assert decide_band(heard, IntentMatch(Intent.NONE, 0, ""), 1.0, never).intent is Intent.NONE
     assert ev.grammar_intent is Intent.HELP
 
