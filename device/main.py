@@ -7,7 +7,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from device.agent import Agent, Observer
+from device.agent import Agent, Ears, Observer
 from device.audio.asr import Recognizer, SpeechRecognizer, load_model
 from device.audio.pipeline import Listener, robot_listener
 from device.audio.sounds import SoundClassifier
@@ -125,26 +125,34 @@ def build_agent(
     on_acked: Callable[[int], None] | None = None,
     stages: list[Stage] | None = None,
     clock: Clock | None = None,
+    listener: Ears | None = None,
+    offline: bool = False,
 ) -> Agent:
     """Load the model once, open the outbox and the link, and hand them to the agent.
 
     `clock`: the agent's time (a simulation passes a device.clock.ScaledClock).
+    `listener`: other ears than the robot's (the chat console's typed words).
+    `offline`: no MQTT link; events stay in the outbox (the chat console).
     """
-    listener = open_listener(config)
+    ears = listener if listener is not None else open_listener(config)
     outbox = Outbox(config.outbox_path, config.device_id)
     agent_ref: list[Agent] = []
-    link = MqttLink(
-        config.device_id,
-        config.mqtt,
-        outbox,
-        on_command=lambda command: agent_ref[0].on_command(command),
-        on_acked=on_acked,
+    link = (
+        None
+        if offline
+        else MqttLink(
+            config.device_id,
+            config.mqtt,
+            outbox,
+            on_command=lambda command: agent_ref[0].on_command(command),
+            on_acked=on_acked,
+        )
     )
     chosen = default_stages(config) if stages is None else stages
     agent = Agent(
         config,
         source=source or open_source(config),
-        listener=listener,
+        listener=ears,
         speaker=speaker or open_speaker(config),
         outbox=outbox,
         link=link,

@@ -1,20 +1,23 @@
 """`dolbom device chat`: type as the senior and see what the robot says and would send.
 
-The console runs the real companion (device.dialog.stage.DialogStage) and the real safety
-countdown behind a simulated body and clock: `/touch hug`, `/present`, `/time 08:00` and
-friends stand in for the sensors and the passing of the day. No network: events are printed
-(and listed by `/events`), never sent. `--mic` runs the live microphone and speaker instead.
+The console runs the robot's own `Agent` with its default stages (consent filter, perception,
+companion dialog) and typed words for ears (dolbom.text_ears): the safety-first dispatch, the
+countdown and the stages are the robot's, not a copy. A simulated body and clock stand in for
+the sensors and the day: `/touch hug`, `/present`, `/time 08:00` and friends. No network:
+events stay in a private outbox and are printed (and listed by `/events`), never sent.
+`--mic` runs the same agent on the live microphone (the robot's ears) and speaker instead.
 """
 
 import asyncio
-import contextlib
 import json
+import logging
 import re
 import shutil
 import signal
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,32 +28,25 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from device.audio.asr import AnswerKind
-from device.audio.pipeline import Utterance
+from device.agent import Agent, Step
 from device.config import DeviceConfig, load_config
-from device.dialog.intents import EMERGENCY_INTENTS, Intent, match_intent
 from device.dialog.stage import DialogStage
 from device.errors import DeviceError
-from device.safety.countdown import Action, Answer, Countdown, Raise, Say, Trigger
-from device.safety.countdown import State as SafetyState
-from device.safety.events import safety_event
+from device.main import build_agent, default_stages
+from device.outbox import Outbox
 from device.sensors import Presence, Touch, TouchKind
-from device.speech.prompts import render
-from device.stages import Heard
-from protocol import Command, CommandType, EventType
-from protocol.envelope import ModelRef
-from protocol.events import Payload, Priority
+from device.stages import Heard, StageContext
+from dolbom.text_ears import QuietSource, TextEars
+from protocol import Command, CommandResult, CommandType, EventType
+from protocol.events import SelfTest
 
 STEP = timedelta(seconds=5)
-"""The simulated clock ticks the companion every this often while time passes."""
+"""The simulated clock ticks the agent every this often while time passes."""
 TURN = timedelta(seconds=3)
 """Each line typed takes this much simulated time."""
 MAX_JUMP = timedelta(days=2)
-_TRIGGERS = {
-    Intent.HELP: Trigger.SPOKEN_HELP,
-    Intent.FELL: Trigger.SPOKEN_FELL,
-    Intent.PAIN: Trigger.SPOKEN_PAIN,
-}
+SETTLE_S = 60.0
+"""Real seconds the console waits for the agent to catch up before it says the agent hangs."""
 HELP = """\
 Type what the senior says, or a command:
   /present, /away           the presence sensor
@@ -66,7 +62,7 @@ Type what the senior says, or a command:
 
 
 class ChatClock:
-    """Simulated time that moves only when the console says so."""
+    """Simulated time that moves only when the console says so (read from the agent's thread)."""
 
     def __init__(self, start: datetime) -> None:
         self.start = start.astimezone(UTC)
@@ -81,8 +77,85 @@ class ChatClock:
         return self.start + self.elapsed
 
 
+class _Mark:
+    """An item the console posts to the agent: handled once everything posted before it was."""
+
+
+class Probe:
+    """The last stage: tells the console what the agent's loop has handled and ticked."""
+
+    name = "console"
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.started = False
+        self.marks: set[int] = set()
+        self.ticked_s = -1.0
+        self.heard: list[str] = []
+
+    def start(self, ctx: StageContext) -> None:
+        """The agent listens."""
+        with self._cond:
+            self.started = True
+            self._cond.notify_all()
+
+    def handle(self, item: object, now_s: float) -> None:
+        """Note the console's marks and what was heard."""
+        with self._cond:
+            if isinstance(item, _Mark):
+                self.marks.add(id(item))
+            elif isinstance(item, Heard):
+                self.heard.append(item.utterance.text)
+            self._cond.notify_all()
+
+    def tick(self, now_s: float) -> None:
+        """Note the loop's time."""
+        with self._cond:
+            self.ticked_s = now_s
+            self._cond.notify_all()
+
+    def on_command(self, command: Command) -> CommandResult | None:
+        """No commands."""
+        return None
+
+    def self_tests(self) -> list[SelfTest]:
+        """None."""
+        return []
+
+    def stop(self) -> None:
+        """Nothing to close."""
+
+    def wait(self, done: Any, what: str) -> None:
+        """Block until `done()` (checked under the lock); DeviceError if the agent hangs."""
+        with self._cond:
+            if not self._cond.wait_for(done, timeout=SETTLE_S):
+                raise DeviceError(f"the agent did not {what} within {SETTLE_S:.0f} s")
+
+
+class ConsoleSpeaker:
+    """The robot's voice as console lines, counted so the console can wait for them."""
+
+    def __init__(self, console: Console) -> None:
+        self.out = console
+        self._cond = threading.Condition()
+        self.said = 0
+
+    def say(self, text: str, language: str) -> None:
+        """Print the robot's words."""
+        self.out.print(f"[bold green]robot[/] {escape(text)}")
+        with self._cond:
+            self.said += 1
+            self._cond.notify_all()
+
+    def wait_for(self, count: int) -> None:
+        """Until `count` sentences have been said."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.said >= count, timeout=SETTLE_S):
+                raise DeviceError(f"the robot did not finish speaking within {SETTLE_S:.0f} s")
+
+
 class ChatConsole:
-    """A StageContext for one DialogStage, with the safety countdown the agent would run."""
+    """The robot's Agent on typed words and a simulated clock, with nothing leaving it."""
 
     def __init__(
         self, config: DeviceConfig, start: datetime, console: Console, tz: ZoneInfo
@@ -90,147 +163,125 @@ class ChatConsole:
         self.config = config
         self.out = console
         self.tz = tz
-        self._clock = ChatClock(start)
-        self.countdown = Countdown(config.safety.countdown_s)
-        self.stage = DialogStage.from_config(config)
-        self.events: list[tuple[datetime, EventType, dict[str, Any]]] = []
+        self.clock = ChatClock(start)
+        self.ears = TextEars(config.language)
+        self.probe = Probe()
+        self.speaker = ConsoleSpeaker(console)
+        stages = default_stages(config)
+        self.dialog = next(s for s in stages if isinstance(s, DialogStage))
+        self._says = 0  # "robot says" steps seen: the speaker must catch up with them
+        self.agent = build_agent(
+            config,
+            source=QuietSource(),
+            speaker=self.speaker,
+            observer=self._observe,
+            stages=[*stages, self.probe],
+            clock=self.clock,
+            listener=self.ears,
+            offline=True,
+        )
+        self.outbox = Outbox(config.outbox_path, config.device_id)
+        self.events: list[tuple[datetime, str, dict[str, Any]]] = []
+        self._printed_seq = 0
         self.reminders: list[dict[str, Any]] = []
-        self._posted: list[object] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
 
-    # -- StageContext -------------------------------------------------------------------------
-    @property
-    def device_id(self) -> str:
-        """This robot's id."""
-        return self.config.device_id
+    def _observe(self, step: Step) -> None:
+        if step.name == "robot says":
+            self._says += 1
 
-    @property
-    def language(self) -> str:
-        """The robot's language."""
-        return self.config.language
+    # -- the agent's thread ---------------------------------------------------------------
+    def start(self) -> None:
+        """Run the agent on its own thread until `stop`; returns once it listens."""
+        ready = threading.Event()
 
-    @property
-    def clock(self) -> ChatClock:
-        """The console's simulated clock."""
-        return self._clock
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            ready.set()
+            await self.agent.run(self._stop)
 
-    @property
-    def safety_active(self) -> bool:
-        """A countdown runs or help was called."""
-        return self.countdown.state is not SafetyState.IDLE
+        self._thread = threading.Thread(target=lambda: asyncio.run(main()), name="agent")
+        self._thread.start()
+        ready.wait(SETTLE_S)
+        self.probe.wait(lambda: self.probe.started, "start")
+        self.settle()
 
-    @property
-    def speaking(self) -> bool:
-        """Text does not take time to say."""
-        return False
+    def stop(self) -> None:
+        """Stop the agent (the outbox keeps its events in the data dir)."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(SETTLE_S)
+        self.outbox.close()
 
-    def emit(
-        self,
-        event_type: EventType,
-        payload: Payload,
-        *,
-        priority: Priority | None = None,
-        model: ModelRef | None = None,
-    ) -> None:
-        """Print the event the robot would send."""
-        data = payload.model_dump(mode="json")
-        self.events.append((self.local(), event_type, data))
-        text = json.dumps(data, ensure_ascii=False)
-        self.out.print(f"  [dim]event[/] [cyan]{event_type}[/] {escape(text)}")
+    def settle(self) -> None:
+        """Wait until the agent has handled everything so far at the clock's current time and
+        said what it had to say; then print the events it wrote."""
+        mark = _Mark()
+        now_s = self.clock.monotonic()
+        self.agent.post(mark)
+        self.probe.wait(
+            lambda: id(mark) in self.probe.marks and self.probe.ticked_s >= now_s, "catch up"
+        )
+        self.speaker.wait_for(self._says)
+        self._print_events()
 
-    def say(self, text: str) -> None:
-        """Print the robot's words."""
-        self.out.print(f"[bold green]robot[/] {escape(text)}")
+    def _print_events(self) -> None:
+        for env in self.outbox.pending(100_000):
+            if env.seq <= self._printed_seq:
+                continue
+            self._printed_seq = env.seq
+            if env.type is EventType.HEARTBEAT:
+                continue
+            data = dict(env.payload)
+            self.events.append((env.ts.astimezone(self.tz), str(env.type), data))
+            text = json.dumps(data, ensure_ascii=False)
+            self.out.print(f"  [dim]event[/] [cyan]{env.type}[/] {escape(text)}")
 
-    def trigger(
-        self,
-        trigger: Trigger,
-        confidence: float = 1.0,
-        *,
-        model: ModelRef | None = None,
-        impact_g: float | None = None,
-    ) -> None:
-        """A stage started the safety loop."""
-        now = self._clock.monotonic()
-        self._act(self.countdown.trigger(trigger, now, confidence, model=model, impact_g=impact_g))
-
-    def post(self, item: object) -> None:
-        """Deliver to the stage on the next turn."""
-        self._posted.append(item)
-
-    def expect_answer(self, kind: AnswerKind | None, options: Sequence[str] = ()) -> None:
-        """Typed words need no constrained recognition."""
-
-    def step(self, name: str, detail: str) -> None:
-        """Steps are not shown in the console."""
-
-    # -- the console --------------------------------------------------------------------------
+    # -- the console ------------------------------------------------------------------------
     def local(self) -> datetime:
         """The senior's local time."""
-        return self._clock.now().astimezone(self.tz)
-
-    def _act(self, actions: list[Action]) -> None:
-        for action in actions:
-            if isinstance(action, Raise):
-                event_type, payload, priority = safety_event(
-                    action, self._clock.now(), self.language
-                )
-                self.emit(event_type, payload, priority=priority)
-            elif isinstance(action, Say):
-                self.say(render(action.prompt, self.language, **dict(action.values)))
-
-    def _deliver(self, item: object) -> None:
-        self.stage.handle(item, self._clock.monotonic())
-
-    def _flush(self) -> None:
-        while self._posted:
-            self._deliver(self._posted.pop(0))
+        return self.clock.now().astimezone(self.tz)
 
     def advance(self, delta: timedelta) -> None:
-        """Let simulated time pass, ticking the safety loop and the companion."""
-        end = self._clock.elapsed + min(delta, MAX_JUMP)
-        while self._clock.elapsed < end:
-            self._clock.elapsed = min(self._clock.elapsed + STEP, end)
-            self._act(self.countdown.tick(self._clock.monotonic()))
-            self.stage.tick(self._clock.monotonic())
-            self._flush()
+        """Let simulated time pass in steps, the agent catching up at each."""
+        end = self.clock.elapsed + min(delta, MAX_JUMP)
+        while self.clock.elapsed < end:
+            self.clock.elapsed = min(self.clock.elapsed + STEP, end)
+            self.settle()
+
+    def post(self, item: object) -> None:
+        """A sensor reading, as the body would post it."""
+        self.agent.post(item)
+        self.settle()
 
     def hear(self, text: str) -> None:
-        """The senior said `text`: the safety loop first, as the agent does, then the stage."""
-        match = match_intent(text, language=self.language)
-        now_s = self._clock.monotonic()
-        intent = match.intent
-        safety = False
-        if intent is Intent.FINE:
-            safety = self.countdown.state is SafetyState.ASKING
-            self._act(self.countdown.heard(Answer.FINE, now_s))
-        elif intent in EMERGENCY_INTENTS:
-            self._act(self.countdown.trigger(_TRIGGERS[intent], now_s, match.confidence))
-            safety = True
-        else:
-            safety = self.countdown.state is SafetyState.ASKING
-            self._act(self.countdown.heard(Answer.OTHER, now_s))
-        utterance = Utterance(0.0, max(1.0, len(text) / 8), text, intent, match.confidence, "")
-        self._deliver(Heard(utterance, safety=safety))
+        """The senior said `text`: the agent hears it as it hears its recogniser."""
+        seen = len(self.probe.heard)
+        self.ears.hear(text)
+        self.probe.wait(lambda: len(self.probe.heard) > seen, "hear the line")
+        self.settle()
         self.advance(TURN)
 
     def command(self, kind: CommandType, payload: dict[str, Any]) -> bool:
         """A command as the cloud would send it; whether the robot accepted it."""
         command = Command(
             command_id=uuid.uuid4().hex,
-            device_id=self.device_id,
-            ts=self._clock.now(),
+            device_id=self.config.device_id,
+            ts=self.clock.now(),
             type=kind,
             payload=payload,
         )
-        result = self.stage.on_command(command)
-        accepted = result is not None and result.ok
-        if result is None or not result.ok:
-            why = result.detail if result is not None else "not handled"
-            self.out.print(f"[red]command refused:[/] {escape(why)}")
-        else:
+        result = self.agent.on_command(command)
+        if not result.ok:
+            self.out.print(f"[red]command refused:[/] {escape(result.detail)}")
+        elif result.detail:
             self.out.print(f"  [dim]{escape(result.detail)}[/]")
-        self._flush()
-        return accepted
+        self.settle()
+        return result.ok
 
 
 def _duration(text: str) -> timedelta:
@@ -263,14 +314,14 @@ def _run_command(chat: ChatConsole, line: str) -> bool:
     if name == "help":
         out.print(escape(HELP))
     elif name == "present":
-        chat.stage.handle(Presence(True, now_s), now_s)
+        chat.post(Presence(True, now_s))
     elif name == "away":
-        chat.stage.handle(Presence(False, now_s), now_s)
+        chat.post(Presence(False, now_s))
     elif name == "touch":
         kind, _, zone = rest.partition(" ")
         if (kind or "hug") not in {k.value for k in TouchKind}:
             raise ValueError("usage: /touch hug|pat|squeeze")
-        chat.stage.handle(Touch(TouchKind(kind or "hug"), zone or "head", now_s), now_s)
+        chat.post(Touch(TouchKind(kind or "hug"), zone or "head", now_s))
     elif name == "time":
         chat.advance(_until(chat.local(), rest))
     elif name == "wait":
@@ -289,18 +340,16 @@ def _run_command(chat: ChatConsole, line: str) -> bool:
         spec = {"id": f"chat-{rest}", "instrument": rest, "due": chat.local().date().isoformat()}
         chat.command(CommandType.SCHEDULE, {"screenings": [spec]})
     elif name == "ack":
-        chat._act(chat.countdown.acknowledged(rest or "보호자"))
+        chat.command(CommandType.ALERT_ACK, {"by": rest or "보호자"})
     elif name == "events":
         for at, kind_, data in chat.events:
             text = json.dumps(data, ensure_ascii=False)
             out.print(f"{at:%H:%M:%S} [cyan]{kind_}[/] {escape(text)}")
     elif name == "history":
-        for entry in chat.stage.transcripts.entries():
+        for entry in chat.dialog.transcripts.entries():
             out.print(f"{entry['at'][11:19]} {entry['who']}: {escape(entry['text'])}")
     else:
         out.print(f"[red]unknown command /{escape(name)}[/] (try /help)")
-        return True
-    chat._flush()
     return True
 
 
@@ -362,6 +411,9 @@ def chat(
 
 
 def _run_console(cfg: DeviceConfig, console: Console, start: str | None) -> None:
+    # The console shows what the robot says and sends; the agent's own log lines would
+    # interleave with the typing (`-v` still shows debug logs of the rest).
+    logging.getLogger("device").setLevel(logging.WARNING)
     tz = ZoneInfo(cfg.dialog.timezone)
     now = datetime.now(tz).replace(second=0, microsecond=0)
     if start is not None:
@@ -370,61 +422,45 @@ def _run_console(cfg: DeviceConfig, console: Console, start: str | None) -> None
             raise typer.BadParameter(f"not a time like 08:00: {start!r}", param_hint="--time")
         now = now.replace(hour=int(found.group(1)), minute=int(found.group(2)))
     chat_ = ChatConsole(cfg, now, console, tz)
-    chat_.stage.start(chat_)
-    console.print(
-        f"[bold]dolbom companion[/] ({cfg.language}, {now:%Y-%m-%d %H:%M} {tz}); "
-        "type /help for commands, /quit to leave."
-    )
-    for line in _lines(console, chat_):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            if line.startswith("/"):
-                if not _run_command(chat_, line):
-                    break
-            else:
-                chat_.hear(line)
-        except ValueError as e:
-            console.print(f"[red]{escape(str(e))}[/]")
-    chat_.stage.stop()
+    chat_.start()
+    try:
+        console.print(
+            f"[bold]dolbom companion[/] ({cfg.language}, {now:%Y-%m-%d %H:%M} {tz}); "
+            "type /help for commands, /quit to leave."
+        )
+        for line in _lines(console, chat_):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                if line.startswith("/"):
+                    if not _run_command(chat_, line):
+                        break
+                else:
+                    chat_.hear(line)
+            except ValueError as e:
+                console.print(f"[red]{escape(str(e))}[/]")
+    finally:
+        chat_.stop()
 
 
 def _run_live(cfg: DeviceConfig, console: Console) -> None:
-    """The whole agent on the microphone and speaker, with no network link."""
-    from device.agent import Agent, Step
-    from device.audio.asr import SpeechRecognizer, load_model
-    from device.audio.pipeline import Listener
-    from device.audio.vad import SileroVad
-    from device.main import default_stages, open_source, open_speaker
-    from device.outbox import Outbox
-
+    """The robot's agent (its ears, stages and consent filter) on the microphone and speaker,
+    with no network link: events stay in the outbox of the data dir."""
     cfg = replace(cfg, audio=replace(cfg.audio, source="mic"))
 
     def show(step: Step) -> None:
         if step.name in ("heard", "robot says", "outbox", "trigger", "countdown"):
             console.print(f"[dim]{step.name}[/] {escape(step.detail)}")
 
-    source = open_source(cfg)
-    speaker = open_speaker(cfg)
     console.print("loading the speech model (a few seconds)...")
-    agent = Agent(
-        cfg,
-        source=source,
-        listener=Listener(SpeechRecognizer(load_model()), SileroVad(), cfg.vad),
-        speaker=speaker,
-        outbox=Outbox(cfg.outbox_path, cfg.device_id),
-        link=None,
-        observer=show,
-        stages=default_stages(cfg),
-    )
+    agent: Agent = build_agent(cfg, observer=show, offline=True)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stop.set)
         console.print("listening; speak to the robot (Ctrl-C stops)")
         await agent.run(stop)
 

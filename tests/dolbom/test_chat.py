@@ -91,3 +91,30 @@ def test_incomplete_console_commands_say_how_to_write_them() -> None:
     assert "not enough values to unpack" not in out
     assert "usage: /touch hug|pat|squeeze" in out
     assert "TouchKind" not in out
+
+
+def test_chat_decides_like_the_robot_a_long_story_about_help_is_asked_not_alerted() -> None:
+    # The robot's own evidence decision (device.safety.evidence via the agent), not a copy:
+    # a long sentence quoting a call for help makes the robot ask, and "괜찮아요" settles it.
+    out = _chat(
+        [
+            "어제 드라마에서 누가 살려 주세요 하고 소리치더라고요 정말 무서웠어요",
+            "괜찮아요",
+            "/quit",
+        ],
+        "--time",
+        "15:00",
+    )
+    assert "도와 드릴까요?" in out
+    assert "event safety_check" in out
+    assert '"countdown": "cancelled"' in out
+    assert "event emergency" not in out
+
+
+def test_chat_console_has_no_copy_of_the_safety_dispatch() -> None:
+    import dolbom.commands.chat as chat_module
+
+    source = Path(chat_module.__file__).read_text(encoding="utf-8")
+    assert "_TRIGGERS" not in source
+    assert "Countdown(" not in source
+    assert "build_agent(" in source
