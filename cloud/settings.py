@@ -44,7 +44,7 @@ class CloudSettings(BaseSettings):
     # `ingest_batch_wait_s` for a batch to fill (a critical event does not wait). MQTT 5: the
     # broker keeps at most `ingest_receive_maximum` unacknowledged messages in flight to us;
     # acks go out after commit. `ingest_queue_max` bounds what sits in memory meanwhile.
-    ingest_batch_max: int = Field(default=200, ge=1, le=10_000)
+    ingest_batch_max: int = Field(default=500, ge=1, le=10_000)  # half the receive window
     ingest_batch_wait_s: float = Field(default=0.05, ge=0, le=5)
     ingest_receive_maximum: int = Field(default=1000, ge=1, le=65_535)
     ingest_queue_max: int = Field(default=2000, ge=1)

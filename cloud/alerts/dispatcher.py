@@ -40,6 +40,9 @@ class DispatchPolicy:
     backoff_s: float = 0.5
     backoff_max_s: float = 300.0
     timeout_s: float = 5.0
+    # How long a claimed delivery stays with the node that claimed it; a node that died
+    # mid-attempt leaves it to any other once this runs out. None: max(60 s, 4 x timeout).
+    lease_s: float | None = None
 
 
 class WebhookDispatcher:
@@ -72,7 +75,8 @@ class WebhookDispatcher:
         self._clock = clock
         self._jitter = jitter
         # A claimed row is retried by any worker once this lease runs out (crash mid-POST).
-        self._lease = timedelta(seconds=max(60.0, policy.timeout_s * 4))
+        lease_s = policy.lease_s if policy.lease_s is not None else max(60.0, policy.timeout_s * 4)
+        self._lease = timedelta(seconds=lease_s)
         self._http = httpx.Client(timeout=policy.timeout_s, follow_redirects=False)
         self._stop = threading.Event()
         self._wake = threading.Event()

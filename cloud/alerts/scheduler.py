@@ -10,7 +10,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cloud.alerts import escalation
@@ -280,7 +280,23 @@ def due_step_ids(session: Session, now: datetime, limit: int = 50) -> list[int]:
 def run_step(
     session: Session, step_id: int, now: datetime, webhook_urls: Sequence[str] = ()
 ) -> int:
-    """Claim and run one step inside the caller's transaction (skipped if another worker has it)."""
+    """Claim and run one step inside the caller's transaction (skipped if another worker has it).
+
+    PostgreSQL: the step row is locked `FOR UPDATE SKIP LOCKED`, so a step another node holds is
+    skipped, and one whose node died (its transaction rolled back) is taken by the next pass.
+    SQLite has no row locks: the claim is a write first (`pending` -> `pending` for this step
+    only), which waits for the database's one writer and reads from then on what the last
+    writer committed, so a node that finds the step done by another skips it.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        claimed = session.execute(
+            update(EscalationStep)
+            .where(EscalationStep.id == step_id, EscalationStep.status == StepStatus.PENDING)
+            .values(status=StepStatus.PENDING)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return 0
     step = session.scalars(
         select(EscalationStep)
         .where(EscalationStep.id == step_id, EscalationStep.status == StepStatus.PENDING)

@@ -5,6 +5,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts import scheduler
@@ -16,6 +17,31 @@ log = logging.getLogger(__name__)
 def utcnow() -> datetime:
     """The wall clock, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+# Any constant shared by every node: the key of the sweep's transaction-scoped advisory lock.
+SWEEP_LOCK_KEY = 0x646F6C626F6D  # "dolbom"
+
+
+def sweep_turn(session: Session) -> bool:
+    """True when this node may sweep now (inside the caller's transaction).
+
+    On PostgreSQL, nodes sweeping at once would each find a robot offline and race to open
+    its alert (the loser counting a repeat that notifies again): the sweep takes a
+    transaction-scoped advisory lock, and a node that does not get it skips this turn (another
+    is sweeping). SQLite: the sweep's transaction starts with a write that changes nothing,
+    which takes the database's write lock first (waiting for another node's sweep to commit),
+    so the sweep reads the alerts that one opened.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE devices SET id = id WHERE 0"))  # the write lock, first
+        return True
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    got = session.execute(select(func.pg_try_advisory_xact_lock(SWEEP_LOCK_KEY))).scalar()
+    if not got:
+        log.debug("another node is sweeping; skipping this turn")
+    return bool(got)
 
 
 class EscalationWorker:
@@ -70,7 +96,8 @@ class EscalationWorker:
         created = 0
         if self._sweep is not None and (self._next_sweep is None or now >= self._next_sweep):
             with self._sessions() as session, session.begin():
-                self._engine.sweep(session, now)
+                if sweep_turn(session):
+                    self._engine.sweep(session, now)
             self._next_sweep = now + self._sweep
         with self._sessions() as session:
             due = scheduler.due_step_ids(session, now)
