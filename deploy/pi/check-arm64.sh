@@ -50,12 +50,14 @@ fi
 [ "$(chroot "$ROOTFS" uname -m)" = aarch64 ] || { echo "the root file system does not run as aarch64" >&2; exit 1; }
 
 cleanup() {
+  umount "$ROOTFS/sys" 2>/dev/null || true
   umount "$ROOTFS/dev/pts" 2>/dev/null || true
   umount "$ROOTFS/dev" 2>/dev/null || true
   umount "$ROOTFS/proc" 2>/dev/null || true
 }
 trap cleanup EXIT
 mountpoint -q "$ROOTFS/proc" || mount -t proc proc "$ROOTFS/proc"
+mountpoint -q "$ROOTFS/sys" || mount -t sysfs -o ro sysfs "$ROOTFS/sys"  # onnxruntime reads the CPUs
 mountpoint -q "$ROOTFS/dev" || mount --bind /dev "$ROOTFS/dev"
 mountpoint -q "$ROOTFS/dev/pts" || mount --bind /dev/pts "$ROOTFS/dev/pts"
 cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
@@ -107,8 +109,9 @@ for wav in "$ROOTFS"/opt/clips/*.wav; do
   "${IN[@]}" /usr/bin/python3 /opt/peak.py "/opt/clips/$name.jsonl" \
     /opt/dolbom/venv/bin/dolbom device transcribe --json "/opt/clips/$name.wav" > "$RUN/arm64/$name.rss"
   cp "$ROOTFS/opt/clips/$name.jsonl" "$RUN/arm64/$name.jsonl"
-  "$HOST_PY" "$RUN/peak.py" "$RUN/x86/$name.jsonl" \
-    "$REPO/.venv/bin/dolbom" device transcribe --json "$wav" > "$RUN/x86/$name.rss"
+  # x86: the same committed tree (not the working tree), on this host's Python and packages.
+  (cd "$RUN/src" && PYTHONPATH="$RUN/src" "$HOST_PY" "$RUN/peak.py" "$RUN/x86/$name.jsonl" \
+    "$HOST_PY" -m dolbom device transcribe --json "$wav") > "$RUN/x86/$name.rss"
   echo "  $name: arm64 $(wc -l < "$RUN/arm64/$name.jsonl") / x86 $(wc -l < "$RUN/x86/$name.jsonl") utterances"
 done
 

@@ -168,3 +168,16 @@ def test_unvoiced_segments_do_not_move_the_baseline() -> None:
     scorer = ArousalScorer()
     scorer.update(replace(_base(), voiced_share=0.0, level_db=-10.0))
     assert scorer.baseline() == ArousalScorer().baseline()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 41, 100, 101, 16000, 16001])
+def test_decimation_is_scipys_resample_poly_without_scipy(n: int) -> None:
+    from scipy.signal import resample_poly
+
+    from device.perception.voice import decimate_by_2
+
+    x = np.random.default_rng(n).standard_normal(n)
+    expected = resample_poly(x, 1, 2)
+    got = decimate_by_2(x)
+    assert got.shape == expected.shape
+    assert np.allclose(got, expected, atol=1e-12, rtol=0)
