@@ -55,6 +55,9 @@ class Intent(StrEnum):
 
 SAFETY_INTENTS = frozenset({Intent.HELP, Intent.PAIN, Intent.FELL, Intent.FINE})
 """The intents the safety loop acts on (FINE cancels a countdown)."""
+NOT_FROM_PHRASES = frozenset({Intent.CHECK, Intent.DISTRESS})
+"""Intents no phrase gives: the safety evidence (device.safety.evidence) and the sound
+classifier decide them."""
 EMERGENCY_INTENTS = frozenset({Intent.HELP, Intent.PAIN, Intent.FELL})
 """The intents that start the safety loop: no everyday utterance may land here."""
 
