@@ -51,6 +51,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.chaos import Broker  # noqa: E402
 from benchmarks.common import percentiles  # noqa: E402
+from cloud.settings import CloudSettings  # noqa: E402
 from cloud.store import make_engine, make_session_factory, migrate  # noqa: E402
 from cloud.store.models import Alert, DeadLetter, Event  # noqa: E402
 from cloud.store.scratch import scratch_database  # noqa: E402
@@ -204,7 +205,14 @@ def _cpu(proc: psutil.Process) -> float:
 
 
 def run(
-    path: str, workers: int, messages: list[Any], broker: Broker, work: Path, profile: str = ""
+    path: str,
+    workers: int,
+    messages: list[Any],
+    broker: Broker,
+    work: Path,
+    *,
+    batch_max: int,
+    profile: str = "",
 ) -> dict[str, Any]:
     """One drain: fresh database, fresh sessions, the backlog, N workers; figures and checks."""
     expected = len(messages)
@@ -228,7 +236,7 @@ def run(
             "DOLBOM_MQTT_PORT": str(broker.port),
             "DOLBOM_MQTT_SESSION": "persistent",
             "DOLBOM_MQTT_SHARE_GROUP": group,
-            "DOLBOM_INGEST_BATCH_MAX": "1" if path == "naive" else "200",
+            "DOLBOM_INGEST_BATCH_MAX": "1" if path == "naive" else str(batch_max),
             "PYTHONPATH": str(REPO),
         }
         meter = CpuMeter(dbname)
@@ -269,6 +277,8 @@ def run(
         for p in procs:
             p.wait(60)
         stats = [json.loads((work / f"{group}-{k}.json").read_text()) for k in range(workers)]
+        logs = [(work / f"{group}-{k}.log").read_text(errors="replace") for k in range(workers)]
+        reconnects = sum(text_.count("MQTT disconnected") for text_ in logs)
         with sessions() as s:
             rows = s.scalar(select(func.count()).select_from(Event)) or 0
             keys = s.scalar(
@@ -292,6 +302,7 @@ def run(
     return {
         "path": path,
         "workers": workers,
+        "batch_max": 1 if path == "naive" else batch_max,
         "events": expected,
         "publish_s": round(publish_s, 2),
         "drained_s": round(drained_s, 2),
@@ -303,6 +314,7 @@ def run(
             "workers": [round(c, 2) for c in worker_cpu],
             "postgres_backends": round(meter.pg_seconds(), 2),
         },
+        "broker_disconnects": reconnects,
         "batch_size_mean": round(sum(batches) / len(batches), 1) if batches else 0,
         "alert_from_receipt_s": percentiles(critical),
         "check": {
@@ -371,6 +383,12 @@ def main() -> None:
     parser.add_argument("--emergency-share", type=float, default=0.005)
     parser.add_argument("--paths", default="naive:1,batched:1,bulk:1,bulk:2")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--batch-max",
+        type=int,
+        default=CloudSettings().ingest_batch_max,
+        help="DOLBOM_INGEST_BATCH_MAX",
+    )
     args = parser.parse_args()
     if not 1 <= args.robots <= args.events <= 1_000_000:
         parser.error("need 1 <= robots <= events <= 1,000,000")
@@ -385,12 +403,13 @@ def main() -> None:
             for spec in args.paths.split(","):
                 path, n = spec.split(":")
                 print(f"... {path} with {n} worker(s)", flush=True)
-                runs.append(run(path, int(n), messages, broker, work))
+                runs.append(run(path, int(n), messages, broker, work, batch_max=args.batch_max))
             if args.profile:
                 print("... bulk with 1 worker under cProfile", flush=True)
                 prefix = str(work / "prof")
                 runs.append(
-                    run("bulk", 1, messages, broker, work, profile=prefix) | {"profiled": True}
+                    run("bulk", 1, messages, broker, work, batch_max=args.batch_max, profile=prefix)
+                    | {"profiled": True}
                 )
                 profile = where_time_goes(prefix)
         finally:

@@ -83,6 +83,20 @@ class Inbox:
         self._normal = kept
         return sorted(urgent, key=lambda r: r.received_s)  # arrival order; stable
 
+    def drop_before(self, generation: int) -> int:
+        """Forget queued messages of connections before `generation`; how many were dropped.
+
+        They can no longer be acknowledged: a persistent session's broker sends them again on
+        the new connection. Kept, they would fill the inbox with work whose acks are thrown
+        away, and paho's thread, waiting for room, would stop answering the broker.
+        """
+        with self._changed:
+            before = len(self._urgent) + len(self._normal)
+            self._urgent = deque(r for r in self._urgent if r.generation >= generation)
+            self._normal = deque(r for r in self._normal if r.generation >= generation)
+            self._changed.notify_all()
+            return before - len(self._urgent) - len(self._normal)
+
     def _has_room(self) -> bool:
         return len(self._urgent) + len(self._normal) < self._capacity
 

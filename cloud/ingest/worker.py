@@ -518,6 +518,10 @@ class IngestWorker:
         if reason_code.is_failure:
             log.error("MQTT connect refused: %s", reason_code)
             return
+        if self._persistent:  # the broker sends them again; they could not be acked anyway
+            dropped = self._inbox.drop_before(self._generation)
+            if dropped:
+                log.info("dropped %d queued messages of the last connection (redelivered)", dropped)
         self._connected.set()
         topics = self._topics()
         log.info(

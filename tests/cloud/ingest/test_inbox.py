@@ -41,3 +41,18 @@ def test_a_critical_message_brings_its_devices_earlier_messages_along() -> None:
     inbox.put(_received(emergency(sos, 1), sos, 4), timeout_s=0)
     assert [r.mid for r in inbox.take(10, wait_s=0, fill_s=0)] == [2, 4]
     assert [r.mid for r in inbox.take(10, wait_s=0, fill_s=0)] == [1, 3]
+
+
+def test_messages_of_an_older_connection_are_dropped_on_reconnect() -> None:
+    dev = new_device_id()
+    inbox = Inbox(capacity=10)
+    for mid, generation in ((1, 1), (2, 1), (3, 2)):
+        item = Received(
+            parse_message(events_topic(dev), heartbeat(dev, mid)), mid, 1, generation, mid
+        )
+        assert inbox.put(item, timeout_s=0)
+    sos = Received(parse_message(events_topic(dev), emergency(dev, 9)), 9, 1, 1, 9)
+    assert inbox.put(sos, timeout_s=0)
+    assert inbox.drop_before(2) == 3
+    assert not inbox.urgent_waiting()
+    assert [r.mid for r in inbox.take(10, wait_s=0, fill_s=0)] == [3]
