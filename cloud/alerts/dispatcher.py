@@ -16,6 +16,7 @@ from cloud.alerts.email import Mailer, build_message
 from cloud.alerts.messages import render
 from cloud.alerts.service import AlertEngine
 from cloud.alerts.webhook import DELIVERY_HEADER, alert_body, signed_headers
+from cloud.metrics import NOTIFICATIONS
 from cloud.store.models import Alert, Channel, Contact, Delivery, DeliveryStatus, Senior
 
 log = logging.getLogger(__name__)
@@ -215,6 +216,7 @@ class WebhookDispatcher:
         with self._sessions() as session, session.begin():
             delivery = session.get_one(Delivery, delivery_id, with_for_update=True)
             if error is None:
+                NOTIFICATIONS.labels(delivery.channel, "delivered").inc()
                 delivery.status = DeliveryStatus.DELIVERED
                 delivery.delivered_at = now
                 delivery.last_error = None
@@ -229,6 +231,7 @@ class WebhookDispatcher:
                 return
             delivery.last_error = error
             if permanent or delivery.attempts >= self._policy.max_attempts:
+                NOTIFICATIONS.labels(delivery.channel, "dead").inc()
                 delivery.status = DeliveryStatus.DEAD
                 log.error(
                     "alert %d: %s %s is dead after %d attempts: %s",
@@ -245,6 +248,7 @@ class WebhookDispatcher:
                 self._policy.backoff_max_s,
                 self._jitter(),
             )
+            NOTIFICATIONS.labels(delivery.channel, "retry").inc()
             delivery.next_attempt_at = now + timedelta(seconds=delay)
             log.warning(
                 "alert %d: %s %s attempt %d failed (%s); retrying in %.1f s",

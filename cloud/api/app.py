@@ -39,6 +39,7 @@ from cloud.api.routers import (
     escalation,
     events,
     health,
+    metrics,
     model_packages,
     reminders,
     research,
@@ -169,6 +170,7 @@ def create_app(
         shutdown=shutdown or threading.Event(),
     )
     app.include_router(health.router)
+    app.include_router(metrics.router)  # issue 16: Prometheus
     app.include_router(auth.router)
     app.include_router(accounts.router)
     app.include_router(stream.router)  # before /alerts/{id} so "stream" is not read as an id

@@ -113,7 +113,7 @@ def store_batch(
         for i in order:
             if yield_to is not None and yield_to():
                 break
-            if messages[i].device_id in fast:
+            if messages[i].device_id in fast and _is_routine(messages[i]):
                 routine.append(i)  # stored together below, after every urgent message
             else:
                 stored.append((i, store_message(session, messages[i], now, alerts=engine)))

@@ -39,6 +39,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud import metrics
 from cloud.alerts.service import AlertChange, AlertEngine
 from cloud.errors import CloudError, CommandNotSentError
 from cloud.ingest.batch import processing_order, store_batch
@@ -327,6 +328,7 @@ class IngestWorker:
         if not messages:
             return []
         for attempt in range(_DB_RETRIES):
+            started = time.monotonic()
             try:
                 with self._sessions() as session, session.begin():
                     stored = store_batch(
@@ -344,10 +346,17 @@ class IngestWorker:
             except Exception:
                 log.exception("batch of %d failed; one by one", len(messages))
                 return self._one_by_one(messages)
+            done = time.monotonic()
             outcomes: list[IngestOutcome | None] = [None] * len(messages)
             for i, outcome in stored:
                 outcomes[i] = outcome
                 self._notify(outcome)
+                metrics.INGEST_MESSAGES.labels(outcome.outcome.value).inc()
+                if outcome.alert is not None and batch[i].urgent and batch[i].received_s:
+                    metrics.ALERT_LATENCY_SECONDS.observe(done - batch[i].received_s)
+            if stored:
+                metrics.INGEST_BATCH_SIZE.observe(len(stored))
+                metrics.INGEST_STORE_SECONDS.observe(done - started)
             return outcomes
         return [None] * len(messages)
 
@@ -358,6 +367,7 @@ class IngestWorker:
             outcomes[i] = outcome
             if outcome is not None:
                 self._notify(outcome)
+                metrics.INGEST_MESSAGES.labels(outcome.outcome.value).inc()
         return outcomes
 
     def _store_one(self, message: ParsedMessage) -> IngestOutcome | None:
@@ -437,6 +447,8 @@ class IngestWorker:
         """Once per loop turn: heartbeat, progress when nothing waits, renew the lease."""
         now = self._monotonic()
         self._beat = now
+        metrics.INGEST_WAITING.set(self.waiting)
+        metrics.INGEST_CONNECTED.set(1 if self.connected else 0)
         if not self.waiting:
             self._progress = now
         if self._lease is None or now < self._next_renew:

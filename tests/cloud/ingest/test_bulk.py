@@ -255,3 +255,20 @@ def test_mood_and_reminders_are_stored_one_by_one_with_their_device(
     messages = [parsed(dev, heartbeat(dev, 1)), parsed(dev, mood), parsed(other, touch(other, 1))]
     assert bulk_devices(messages) == {other}
     assert {o.outcome for _, o in store(sessions, messages)} == {Outcome.STORED}
+
+
+def test_a_malformed_message_beside_routine_ones_is_dead_lettered_in_the_same_batch(
+    sessions: sessionmaker[Session],
+) -> None:
+    dev = new_device_id()
+    messages = [
+        parsed(dev, heartbeat(dev, 1)),
+        parse_message(events_topic(dev), b'{"v": 1'),
+        parsed(dev, heartbeat(dev, 2)),
+    ]
+    results = dict(store(sessions, messages))  # no exception: not the one-by-one fallback
+    assert [results[i].outcome for i in range(3)] == [
+        Outcome.STORED,
+        Outcome.DEAD_LETTERED,
+        Outcome.STORED,
+    ]
