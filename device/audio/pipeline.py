@@ -20,8 +20,8 @@ from device.audio.vad import (
     SpeechStarted,
 )
 from device.config import VadConfig
+from device.dialog.answers import syllables
 from device.dialog.intents import Intent, match_intent
-from device.dialog.jamo import normalize
 from device.errors import AsrError
 from device.safety.evidence import decide, load_model, sound_decision
 
@@ -174,7 +174,7 @@ class Listener:
         match = match_intent(text, language=self.language)  # no grammar: a close free match
         if match.intent is not Intent.HELP:
             return None
-        if len(normalize(text)) > load_model().call_max_syllables:
+        if syllables(text) > load_model().call_max_syllables:
             return None  # long fluent speech (a television?): the segment's end decides
         self._early = Utterance(
             start_s=self.segmenter.start_s,
@@ -246,7 +246,7 @@ class Listener:
 
     def _classify(self, samples: np.ndarray, text: str) -> SoundEvent | None:
         """The sound classifier on a segment with (almost) no words: screams, moans, crying."""
-        if self.sounds is None or len(normalize(text)) > SOUND_MAX_SYLLABLES:
+        if self.sounds is None or syllables(text) > SOUND_MAX_SYLLABLES:
             return None
         if samples.size < MIN_SOUND_S * SAMPLE_RATE_HZ:
             return None

@@ -165,11 +165,22 @@ ANSWER_MAX_S = 5.0
 
 def answer_like(text: str, duration_s: float) -> bool:
     """Could this utterance be an answer to the robot (short enough)?"""
-    if duration_s > ANSWER_MAX_S:
-        return False
-    if any("a" <= ch <= "z" for ch in text.lower()):
-        return len(text.split()) <= ANSWER_MAX_SYLLABLES // 2
-    return len(normalize(text)) <= ANSWER_MAX_SYLLABLES
+    return duration_s <= ANSWER_MAX_S and syllables(text) <= ANSWER_MAX_SYLLABLES
+
+
+_HANGUL = re.compile(r"[가-힣]")
+_LATIN_SYLLABLE = re.compile(r"[aeiouy]+")
+
+
+def syllables(text: str) -> int:
+    """Spoken length: Hangul syllables, plus vowel groups of Latin words (≈ English syllables),
+    plus digits."""
+    low = text.lower()
+    return (
+        len(_HANGUL.findall(low))
+        + len(_LATIN_SYLLABLE.findall(low))
+        + sum(ch.isdigit() for ch in low)
+    )
 
 
 def parse_yes_no(text: str, language: str = "ko") -> bool | None:

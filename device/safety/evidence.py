@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from device.audio.asr import DEFAULT_GRAMMAR_PHRASES
 from device.audio.sounds import SoundEvent
+from device.dialog.answers import syllables
 from device.dialog.intents import (
     EMERGENCY_INTENTS,
     PHRASES,
@@ -205,7 +206,7 @@ def gather(text: str, grammar_words: tuple[Any, ...]) -> Evidence:
         grammar_confidence=g_conf,
         grammar_share=g_share,
         grammar_phrase=g_phrase,
-        syllables=len(normalize(text)),
+        syllables=syllables(text),
     )
 
 
