@@ -5,7 +5,6 @@ The scream is synthetic (the sound model's own harmonic test sweep, loud, over a
 quiet room): it tests the plumbing from audio to alert, not the classifier's recall, which
 benchmarks/sound.py measures on human recordings held out by speaker."""
 
-import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,8 @@ from device.config import DeviceConfig, SafetyConfig, VadConfig
 from device.outbox import Outbox
 from device.speech.prompts import Prompt, render
 from protocol import EventType, Priority
+from tests.device.test_agent import RecordingSpeaker as PlainSpeaker
+from tests.device.test_agent import _run_until
 
 
 class WordlessRecognizer(SpeechRecognizer):
@@ -89,13 +90,15 @@ class ClipThenQuiet:
         self._closed.set()
 
 
-class RecordingSpeaker:
+class RecordingSpeaker(PlainSpeaker):
+    """Remembers what the robot said; `on_say` lets a test answer it."""
+
     def __init__(self) -> None:
-        self.said: list[str] = []
+        super().__init__()
         self.on_say: Callable[[str], None] | None = None
 
     def say(self, text: str, language: str) -> None:
-        self.said.append(text)
+        super().say(text, language)
         if self.on_say is not None:
             self.on_say(text)
 
@@ -128,16 +131,6 @@ def _agent(
     return agent, outbox, speaker
 
 
-async def _run_until(agent: Agent, done: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not done() and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - polls a plain predicate
-        await asyncio.sleep(0.02)
-    stop.set()
-    await task
-
-
 def _events(outbox: Outbox, kind: EventType) -> list[dict[str, object]]:
     return [e.payload for e in outbox.pending(100) if e.type is kind]
 
@@ -147,7 +140,7 @@ async def test_a_scream_then_silence_raises_a_distress_alert(tmp_path: Path) -> 
     agent, outbox, speaker = _agent(
         tmp_path, recognizer, ClipThenQuiet(scream_in_a_quiet_room()), countdown_s=0.5
     )
-    await _run_until(agent, lambda: bool(_events(outbox, EventType.EMERGENCY)))
+    await _run_until(agent, lambda: bool(_events(outbox, EventType.EMERGENCY)), timeout_s=60.0)
     assert render(Prompt.NEED_HELP, "ko") in speaker.said  # it asked first
     (payload,) = _events(outbox, EventType.EMERGENCY)
     assert payload["trigger"] == "distress_sound"
@@ -167,7 +160,7 @@ async def test_a_scream_then_im_fine_is_a_safety_check_without_words(tmp_path: P
     speaker.on_say = lambda text: (
         source.answer.set() if text == render(Prompt.NEED_HELP, "ko") else None
     )
-    await _run_until(agent, lambda: bool(_events(outbox, EventType.SAFETY_CHECK)))
+    await _run_until(agent, lambda: bool(_events(outbox, EventType.SAFETY_CHECK)), timeout_s=60.0)
     (payload,) = _events(outbox, EventType.SAFETY_CHECK)
     assert payload["cause"] == "distress_sound"
     assert payload["countdown"] == "cancelled"
