@@ -23,6 +23,7 @@ from cloud.errors import CloudError
 from cloud.ingest.worker import IngestWorker
 from cloud.netpolicy import webhook_url_check
 from cloud.settings import CloudSettings
+from cloud.store.capacity import sqlite_capacity_warning
 from cloud.store.db import make_engine, make_session_factory
 from cloud.store.migrate import migrate
 
@@ -64,6 +65,9 @@ class CloudService:
         migrate(s.database_url)
         self._engine = make_engine(s.database_url)
         self._sessions = make_session_factory(self._engine)
+        too_many = sqlite_capacity_warning(self._sessions)  # issue 16: measured SQLite limit
+        if too_many:
+            log.warning("%s", too_many)
         self._shutdown.clear()
         alerts = AlertEngine(s.webhook_urls)
         if s.webhook_urls and s.webhook_secret is None:
