@@ -2,7 +2,7 @@
 
 benchmarks/alerts.py on this 2-core machine (issue 16, bulk ingest): SQLite with 5,000 robots'
 fleet traffic at 200 msg/s keeps emergency -> webhook p95 at 85 ms and at 400 msg/s at 142 ms
-(target 200 ms). At the fleet simulator's 0.2 msg/s per robot, 400 msg/s is 2,000 robots: the
+(target 200 ms). At the issue's sizing (1,000 robots = 200 msg/s), 400 msg/s is 2,000 robots: the
 SQLite store holds 1,000 robots with a 2x margin. Beyond `SQLITE_ROBOTS_HELD` run PostgreSQL.
 """
 
