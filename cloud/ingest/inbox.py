@@ -38,10 +38,14 @@ class Inbox:
         with self._changed:
             return len(self._urgent) + len(self._normal)
 
-    def put(self, item: Received, timeout_s: float) -> bool:
-        """Queue a message; False when the inbox stayed full for `timeout_s`."""
+    def put(self, item: Received, timeout_s: float, *, force: bool = False) -> bool:
+        """Queue a message; False when the inbox stayed full for `timeout_s`.
+
+        `force` queues it even when full (a broker resending its unacknowledged messages after
+        a reconnect: Mosquitto 2.0 resends all of them at once, past the receive window).
+        """
         with self._changed:
-            if not self._changed.wait_for(self._has_room, timeout_s):
+            if not force and not self._changed.wait_for(self._has_room, timeout_s):
                 return False
             (self._urgent if item.urgent else self._normal).append(item)
             self._changed.notify_all()

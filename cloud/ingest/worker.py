@@ -607,8 +607,15 @@ class IngestWorker:
             self._generation,
             time.monotonic(),
         )
-        # Waits only when the broker sends more than the inbox holds (an MQTT 3.1.1 broker
-        # configured past it); a message never queued is never acknowledged, so not lost.
+        # A redelivery is queued at once, full or not: after a reconnect Mosquitto resends every
+        # unacknowledged message at once, past the receive window, and a paho thread waiting
+        # here for room sends no keepalive, so the broker drops us and resends them all again
+        # (seen: a 30,000-event drain stalled in that loop). Their number is what the broker had
+        # in flight to us. Otherwise waits only when the broker sends more than the inbox holds
+        # (an MQTT 3.1.1 broker configured past it); a message never queued is never
+        # acknowledged, so not lost.
+        if parsed.redelivered and self._inbox.put(item, timeout_s=0, force=True):
+            return
         while not self._inbox.put(item, timeout_s=1.0):
             if not self._started:
                 return

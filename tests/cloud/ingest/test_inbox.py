@@ -56,3 +56,12 @@ def test_messages_of_an_older_connection_are_dropped_on_reconnect() -> None:
     assert inbox.drop_before(2) == 3
     assert not inbox.urgent_waiting()
     assert [r.mid for r in inbox.take(10, wait_s=0, fill_s=0)] == [3]
+
+
+def test_a_redelivery_is_queued_even_when_the_inbox_is_full() -> None:
+    dev = new_device_id()
+    inbox = Inbox(capacity=1)
+    assert inbox.put(_received(heartbeat(dev, 1), dev, 1), timeout_s=0)
+    assert not inbox.put(_received(heartbeat(dev, 2), dev, 2), timeout_s=0)
+    assert inbox.put(_received(heartbeat(dev, 2), dev, 2), timeout_s=0, force=True)
+    assert len(inbox) == 2
