@@ -246,7 +246,8 @@ def parent(args: argparse.Namespace) -> int:
     print(f"| peak RSS (VmHWM) | {target} | {before} | {peak:.0f} MB {ok} |")
     print(f"| RSS at 1 h | | | {one['rss_mb']:.0f} MB |")
     print(f"| RSS at {last['hour']} h | | | {last['rss_mb']:.0f} MB |")
-    print(f"| utterances heard / played | | | {last['heard']} / {last['utterances_played']} |")
+    counts = f"{last['heard']} / {last['utterances_played']}"
+    print(f"| agent 'heard' steps (incl. early) / utterances played | | | {counts} |")
     print(f"wrote {RESULTS}")
     return 0
 
