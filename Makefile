@@ -51,6 +51,7 @@ bench: $(STAMP) services
 	$(BIN)/python benchmarks/research.py
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/stored_reports.py
+	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python -m benchmarks.chaos --rounds 100 --seed 14
 
 # Not part of `make test`: an arm64 Debian rootfs under qemu-user, dolbom[robot] from aarch64
