@@ -79,7 +79,7 @@ def main(run: Path, wheel: str, out: Path) -> int:
     ok = (
         report["same_decisions"]
         and bool(selftest.get("ok"))
-        and outbox.get("emergency", 0) >= 1
+        and "button" in outbox.get("emergency_triggers", [])
         and outbox.get("heartbeat", 0) >= 1
         and not unwanted
     )

@@ -10,8 +10,9 @@
 #    host: the transcripts and intents must be the same;
 # 4. `dolbom device selftest --json`: every shipped model and the speech model;
 # 5. a scripted minute: `dolbom sim robot` (the virtual MCU on a PTY) and `dolbom device run` with
-#    the hardware layer on and a call for help on the microphone; the button is pressed at 20 s;
-#    the outbox must hold the heartbeat and an emergency (no broker: nothing leaves);
+#    the hardware layer on and a drone-noise clip on the microphone; the help button is pressed
+#    5 s after the agent listens; the outbox must hold heartbeats and the button's emergency
+#    (no broker: nothing leaves);
 # 6. the install size and the peak RSS of each step, written to benchmarks/results/arm64.json.
 # Timings under emulation mean nothing (qemu translates every instruction) and are not reported.
 # Needs root (debootstrap, chroot, mounts) and the network (Debian packages, PyPI wheels).
@@ -122,7 +123,9 @@ cp "$ROOTFS/opt/selftest.json" "$RUN/arm64/selftest.json"
 
 say "a scripted minute on arm64: the virtual MCU on a PTY, the agent with its body and ears"
 rm -rf "$ROOTFS/opt/minute" && mkdir -p "$ROOTFS/opt/minute"
-first=$(basename "$(ls "$ROOTFS"/opt/clips/call_clean_*.wav | head -1)")
+# The microphone hears a drone-noise clip in which the robot finds no call for help; the help
+# button is pressed on the MCU a few seconds after the agent listens.
+noise_clip=$(basename "$(ls "$ROOTFS"/opt/clips/guhaejuseyo_drone.wav "$ROOTFS"/opt/clips/*.wav 2>/dev/null | head -1)")
 cat > "$ROOTFS/opt/minute/robot.toml" <<TOML
 device_id = "arm64-check"
 data_dir = "/opt/minute/data"
@@ -135,22 +138,29 @@ port = 9  # nothing listens: events stay in the outbox
 
 [audio]
 source = "wav"
-wav_path = "/opt/clips/$first"
+wav_path = "/opt/clips/$noise_clip"
 realtime = true
 
 [hal]
 enabled = true
 port = "/opt/minute/mcu"
 TOML
-# The MCU console reads commands on stdin: the help button at 20 s, then nothing until stopped.
-( sleep 20; echo button; sleep 100 ) | "${IN[@]}" /opt/dolbom/venv/bin/dolbom sim robot \
-  --link /opt/minute/mcu > "$RUN/arm64/mcu.log" 2>&1 &
+mkfifo "$ROOTFS/opt/minute/mcu.in"
+"${IN[@]}" /opt/dolbom/venv/bin/dolbom sim robot --link /opt/minute/mcu \
+  < "$ROOTFS/opt/minute/mcu.in" > "$RUN/arm64/mcu.log" 2>&1 &
 MCU=$!
-for _ in $(seq 60); do [ -e "$ROOTFS/opt/minute/mcu" ] && break; sleep 1; done
+exec 7> "$ROOTFS/opt/minute/mcu.in"  # the MCU console's stdin, held open
+for _ in $(seq 120); do [ -e "$ROOTFS/opt/minute/mcu" ] && break; sleep 1; done
 "${IN[@]}" /usr/bin/python3 /opt/peak.py /opt/minute/agent.log \
   timeout -s INT 60 /opt/dolbom/venv/bin/dolbom device run -c /opt/minute/robot.toml \
-  > "$RUN/arm64/minute.rss" 2> "$RUN/arm64/agent.err" || true
-kill "$MCU" 2>/dev/null || true
+  > "$RUN/arm64/minute.rss" 2> "$RUN/arm64/agent.err" &
+AGENT=$!
+for _ in $(seq 120); do grep -q "arm64-check listening" "$RUN/arm64/agent.err" 2>/dev/null && break; sleep 1; done
+sleep 5
+echo button >&7
+wait "$AGENT" || true
+echo quit >&7 || true
+exec 7>&-
 wait "$MCU" 2>/dev/null || true
 cp "$ROOTFS/opt/minute/agent.log" "$RUN/arm64/agent.log" 2>/dev/null || true
 "${IN[@]}" /opt/dolbom/venv/bin/python -c '
@@ -158,7 +168,10 @@ import collections, json
 from pathlib import Path
 from device.outbox import Outbox
 box = Outbox(Path("/opt/minute/data/outbox.sqlite3"), "arm64-check")
-print(json.dumps(dict(collections.Counter(str(e.type) for e in box.pending(100000)))))
+events = box.pending(100000)
+counts = collections.Counter(str(e.type) for e in events)
+triggers = [e.payload.get("trigger") for e in events if str(e.type) == "emergency"]
+print(json.dumps({**counts, "emergency_triggers": triggers}))
 ' > "$RUN/arm64/outbox.json"
 
 say "report"
