@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from cloud.alerts.service import AlertEngine
 from cloud.ingest.handler import (
+    SAFETY_TYPES,
     IngestOutcome,
     Outcome,
     ParsedMessage,
@@ -36,6 +37,10 @@ from protocol import Envelope, EventType, Priority, TopicKind
 # Event types whose handling reads stored events (the medication and mood rules, research
 # assessments): stored one at a time, so each sees exactly the events before it.
 ONE_BY_ONE_TYPES = frozenset({EventType.REMINDER, EventType.MOOD, EventType.SCREENING})
+
+# Routine rows stored per step: a critical message that arrives meanwhile waits for at most one
+# step (a few milliseconds), not for the whole batch.
+ROUTINE_CHUNK = 100
 
 # Rows per multi-row statement: 9 bound values per event row stays under SQLite's 999 limit
 # (older builds) and far under PostgreSQL's 65,535.
@@ -63,6 +68,7 @@ def _is_routine(message: ParsedMessage) -> bool:
         message.error is None
         and env is not None
         and env.type not in ONE_BY_ONE_TYPES
+        and env.type not in SAFETY_TYPES
         and env.priority is not Priority.CRITICAL
     )
 
@@ -117,8 +123,11 @@ def store_batch(
                 routine.append(i)  # stored together below, after every urgent message
             else:
                 stored.append((i, store_message(session, messages[i], now, alerts=engine)))
-        if routine:
-            stored += _store_routine(session, messages, routine, now, engine)
+        for start in range(0, len(routine), ROUTINE_CHUNK):
+            if start and yield_to is not None and yield_to():
+                break  # a critical message waits: commit what is stored, come back for the rest
+            chunk = routine[start : start + ROUTINE_CHUNK]
+            stored += _store_routine(session, messages, chunk, now, engine)
     return stored
 
 

@@ -5,7 +5,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from cloud.ingest.handler import ParsedMessage
+from cloud.ingest.handler import SAFETY_TYPES, ParsedMessage
 from protocol import Priority
 
 
@@ -21,8 +21,12 @@ class Received:
 
     @property
     def urgent(self) -> bool:
-        """Critical events (emergency, fall, no response) overtake everything queued."""
-        return self.message.priority is Priority.CRITICAL
+        """Critical events and safety events (emergency, fall, no response, inactivity, whatever
+        priority the robot gave them) overtake everything queued."""
+        env = self.message.envelope
+        return self.message.priority is Priority.CRITICAL or (
+            env is not None and env.type in SAFETY_TYPES
+        )
 
 
 class Inbox:

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.alerts import AlertEngine
 from cloud.alerts.rules import SEVERITY_OF, AlertDecision
 from cloud.ingest import Outcome, ParsedMessage, parse_message, store_batch
-from cloud.ingest.batch import bulk_devices
+from cloud.ingest.batch import ROUTINE_CHUNK, bulk_devices
 from cloud.store import Alert, DeadLetter, Device, Event
 from cloud.store.models import AlertKind, AlertStatus
 from protocol import EventType, encode, events_topic, make_envelope, status_topic
-from protocol.events import BatteryPayload, MoodPayload, TouchPayload
+from protocol.events import BatteryPayload, InactivityPayload, MoodPayload, TouchPayload
 from tests.cloud.helpers import NOW, as_dict, emergency, heartbeat, new_device_id
 
 
@@ -272,3 +272,38 @@ def test_a_malformed_message_beside_routine_ones_is_dead_lettered_in_the_same_ba
         Outcome.DEAD_LETTERED,
         Outcome.STORED,
     ]
+
+
+def test_a_critical_message_waits_for_one_step_of_routine_rows_not_the_batch(
+    sessions: sessionmaker[Session],
+) -> None:
+    devices = [new_device_id() for _ in range(2 * ROUTINE_CHUNK + 50)]
+    messages = [parsed(d, heartbeat(d, 1)) for d in devices]
+    asked: list[int] = []
+
+    def critical_arrives_during_the_first_step() -> bool:
+        asked.append(1)
+        return len(asked) > len(messages)  # after sorting every message, before the 2nd step
+
+    with sessions() as s, s.begin():
+        results = store_batch(s, messages, NOW, yield_to=critical_arrives_during_the_first_step)
+    assert len(results) == ROUTINE_CHUNK
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Event)) == ROUTINE_CHUNK
+
+
+def test_safety_events_are_never_stored_in_bulk(sessions: sessionmaker[Session]) -> None:
+    dev = new_device_id()
+    quiet = encode(
+        make_envelope(
+            dev,
+            2,
+            InactivityPayload(last_activity=NOW - timedelta(hours=8), hours=8.0),
+            event_type=EventType.INACTIVITY,
+            ts=NOW,
+        )
+    )
+    messages = [parsed(dev, heartbeat(dev, 1)), parsed(dev, quiet)]
+    assert bulk_devices(messages) == set()
+    results = dict(store(sessions, messages))
+    assert results[1].alert is not None

@@ -1,8 +1,11 @@
 """The ingest inbox: bounded, and critical messages overtake what is queued."""
 
+from datetime import timedelta
+
 from cloud.ingest import Inbox, Received, parse_message
-from protocol import events_topic
-from tests.cloud.helpers import emergency, heartbeat, new_device_id
+from protocol import EventType, encode, events_topic, make_envelope
+from protocol.events import InactivityPayload
+from tests.cloud.helpers import NOW, emergency, heartbeat, new_device_id
 
 
 def _received(raw: bytes, device_id: str, mid: int) -> Received:
@@ -65,3 +68,21 @@ def test_a_redelivery_is_queued_even_when_the_inbox_is_full() -> None:
     assert not inbox.put(_received(heartbeat(dev, 2), dev, 2), timeout_s=0)
     assert inbox.put(_received(heartbeat(dev, 2), dev, 2), timeout_s=0, force=True)
     assert len(inbox) == 2
+
+
+def test_a_safety_event_overtakes_the_queue_whatever_its_priority() -> None:
+    dev, quiet = new_device_id(), new_device_id()
+    inbox = Inbox(capacity=10)
+    assert inbox.put(_received(heartbeat(dev, 1), dev, 1), timeout_s=0)
+    inactivity = encode(
+        make_envelope(
+            quiet,
+            1,
+            InactivityPayload(last_activity=NOW - timedelta(hours=8), hours=8.0),
+            event_type=EventType.INACTIVITY,
+            ts=NOW,
+        )
+    )
+    assert inbox.put(_received(inactivity, quiet, 2), timeout_s=0)
+    assert inbox.urgent_waiting()
+    assert [r.mid for r in inbox.take(10, wait_s=0, fill_s=0)] == [2]
