@@ -46,6 +46,7 @@ from cloud.api.routers import (
     seniors,
     stream,
 )
+from cloud.app import install as install_app
 from cloud.errors import AlertNotFoundError, AlertStateError, CloudError, ConfigError
 from cloud.ingest.worker import CommandPublisher
 from cloud.netpolicy import parse_networks
@@ -184,6 +185,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(model_packages.router)
     app.include_router(research.router)
+    install_app(app)  # issue 15: the caregivers' pages under /app
 
     _errors_as_documented(app)
 

@@ -1,0 +1,410 @@
+"""/app: the caregivers' pages - login, my seniors, a senior, an alert, the triage board."""
+
+import csv
+import io
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from cloud.accounts.access import Principal, get_senior, senior_filter, visible_seniors
+from cloud.accounts.audit import audit
+from cloud.accounts.errors import AuthError, InvalidInputError, NotFoundError, RateLimitedError
+from cloud.api.deps import CARE_ROLES, COOKIE_NAME, audit_denial, request_source
+from cloud.api.routers import alerts as alerts_api
+from cloud.api.routers import auth as auth_api
+from cloud.api.routers.events import senior_events
+from cloud.api.schemas import AckOut, AlertDetail, ResolveIn
+from cloud.app.i18n import LANG_COOKIE, LANGS, message
+from cloud.app.status import SeniorStatus, statuses, triage
+from cloud.app.web import (
+    PREFIX,
+    context,
+    csrf_ok,
+    language,
+    read_form,
+    render,
+    secure_response,
+    signed_in,
+)
+from cloud.errors import AlertNotFoundError, AlertStateError
+from cloud.store.models import Event, Senior
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+TIMELINE_EVENTS = 50
+BOARD_REFRESH_S = 15
+_CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _Denied(Exception):
+    """A page the caller may not see: answered as a page, audited like the API's denials."""
+
+    def __init__(self, code: int, key: str) -> None:
+        super().__init__(key)
+        self.code = code
+        self.key = key
+
+
+def _login_redirect() -> RedirectResponse:
+    return RedirectResponse(f"{PREFIX}/login", status_code=303)
+
+
+def _caller(request: Request) -> Principal | None:
+    """The signed-in caller if they may use the app; _Denied (403) for other roles."""
+    principal = signed_in(request)
+    if principal is not None and principal.role not in CARE_ROLES:
+        raise _Denied(403, "not_allowed")
+    return principal
+
+
+def _deny(request: Request, principal: Principal | None, denied: _Denied) -> HTMLResponse:
+    ctx = context(request)
+    what = f"{request.method} {request.url.path}"[:300]
+    with ctx.sessions() as session, session.begin():
+        audit_denial(
+            ctx, session, principal, request_source(ctx, request), f"http_{denied.code}", what
+        )
+    return render(
+        request,
+        "error.html.j2",
+        {"message_key": denied.key},
+        status_code=denied.code,
+        principal=principal,
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the app (no scheme, no host, no '//'): never an open redirect."""
+    if target and target.startswith(f"{PREFIX}/") and "//" not in target and "\\" not in target:
+        return target[:300]
+    return f"{PREFIX}/"
+
+
+# --- login, logout, language ------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    """The login form (a signed-in caller goes straight to their seniors)."""
+    if signed_in(request) is not None:
+        return RedirectResponse(f"{PREFIX}/", status_code=303)
+    return render(request, "login.html.j2", {"error_key": None})
+
+
+@router.post("/login")
+async def login_submit(request: Request) -> Response:
+    """Check the CSRF token, then log in exactly as POST /auth/login does (limits, audit)."""
+    form = await read_form(request)
+    if form is None or not csrf_ok(request, form):
+        return render(request, "login.html.j2", {"error_key": "bad_form"}, status_code=403)
+    ctx = context(request)
+    scratch = Response()
+    try:
+        out = await auth_api.login(ctx, request, scratch)
+    except RateLimitedError:
+        return render(request, "login.html.j2", {"error_key": "rate_limited"}, status_code=429)
+    except InvalidInputError:
+        return render(request, "login.html.j2", {"error_key": "bad_form"}, status_code=422)
+    except AuthError:
+        return render(request, "login.html.j2", {"error_key": "bad_login"}, status_code=401)
+    response = RedirectResponse(f"{PREFIX}/", status_code=303)
+    response.set_cookie(
+        COOKIE_NAME,
+        out.access_token,
+        max_age=out.expires_in,
+        httponly=True,
+        secure=ctx.cookie_secure,
+        samesite="strict",
+    )
+    return secure_response(response, ctx)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """End the session (the token is revoked as POST /auth/logout does)."""
+    form = await read_form(request)
+    ctx = context(request)
+    if form is None or not csrf_ok(request, form):
+        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
+    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+    await run_in_threadpool(auth_api.logout, ctx, request, response, None)
+    return secure_response(response, ctx)
+
+
+@router.get("/lang/{code}")
+def switch_language(request: Request, code: str, next: str | None = None) -> Response:
+    """The language switch: remembered in a cookie for a year."""
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    if code in LANGS:
+        response.set_cookie(
+            LANG_COOKIE,
+            code,
+            max_age=365 * 86_400,
+            samesite="lax",
+            secure=context(request).cookie_secure,
+        )
+    return secure_response(response, context(request))
+
+
+# --- my seniors, a senior -----------------------------------------------------------------------
+
+
+def _visible(request: Request, principal: Principal) -> list[SeniorStatus]:
+    ctx = context(request)
+    now = ctx.clock()
+    with ctx.sessions() as session, session.begin():
+        where = senior_filter(Senior.id, visible_seniors(session, principal))
+        seniors = list(session.scalars(select(Senior).where(where).order_by(Senior.id)))
+        audit(session, principal, "read", "senior", now, detail=f"app: {len(seniors)} seniors")
+        return statuses(session, seniors, now)
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """My seniors: each with their status line."""
+    try:
+        principal = _caller(request)
+    except _Denied as denied:
+        return _deny(request, signed_in(request), denied)
+    if principal is None:
+        return _login_redirect()
+    rows = _visible(request, principal)
+    return render(request, "seniors.html.j2", {"rows": rows}, principal=principal)
+
+
+@router.get("/seniors/{senior_id}")
+def senior_page(request: Request, senior_id: str) -> Response:
+    """A senior's status line, open alerts and the last 50 events (types and times, no words)."""
+    try:
+        principal = _caller(request)
+        if principal is None:
+            return _login_redirect()
+        ctx = context(request)
+        now = ctx.clock()
+        with ctx.sessions() as session, session.begin():
+            try:
+                senior = get_senior(session, principal, senior_id[:64])
+            except NotFoundError:
+                raise _Denied(404, "not_found") from None
+            status = statuses(session, [senior], now)[0]
+            events = list(
+                session.execute(
+                    select(Event.type, Event.ts)
+                    .where(senior_events(session, senior.id))
+                    .order_by(Event.ts.desc(), Event.id.desc())
+                    .limit(TIMELINE_EVENTS)
+                )
+            )
+            audit(
+                session,
+                principal,
+                "read",
+                "senior",
+                now,
+                resource_id=senior.id,
+                senior_id=senior.id,
+            )
+    except _Denied as denied:
+        return _deny(request, signed_in(request), denied)
+    return render(
+        request,
+        "senior.html.j2",
+        {"s": status, "events": events},
+        principal=principal,
+    )
+
+
+# --- an alert: read, acknowledge, resolve -------------------------------------------------------
+
+
+def _alert_and_senior(
+    request: Request, principal: Principal, alert_id: int
+) -> tuple[AlertDetail, Senior]:
+    detail = alerts_api.get_alert(context(request), principal, alert_id)  # scoped and audited
+    with context(request).sessions() as session:
+        senior = session.get(Senior, detail.senior_id or "")
+        if senior is None:
+            raise _Denied(404, "not_found")
+        session.expunge(senior)
+    return detail, senior
+
+
+@router.get("/alerts/{alert_id}")
+def alert_page(request: Request, alert_id: int) -> Response:
+    """What happened, when, the escalation tier, who was told, and the one-tap buttons."""
+    try:
+        principal = _caller(request)
+        if principal is None:
+            return _login_redirect()
+        try:
+            alert, senior = _alert_and_senior(request, principal, alert_id)
+        except AlertNotFoundError:
+            raise _Denied(404, "not_found") from None
+    except _Denied as denied:
+        return _deny(request, signed_in(request), denied)
+    return render(
+        request,
+        "alert.html.j2",
+        {"a": alert, "senior": senior, "notice_key": None},
+        principal=principal,
+    )
+
+
+async def _act(request: Request, alert_id: int, action: str) -> Response:
+    """Acknowledge or resolve through the API's own handlers (lifecycle, audit, robot told)."""
+    form = await read_form(request)
+    if form is None or not csrf_ok(request, form):
+        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
+    ctx = context(request)
+    lang = language(request)
+    principal: Principal | None = None
+    try:
+        principal = await run_in_threadpool(_caller, request)
+        if principal is None:
+            return _login_redirect()
+        notice, code = "state_conflict", 409
+        try:
+            if action == "ack":
+                ack: AckOut = await run_in_threadpool(
+                    alerts_api.acknowledge, ctx, principal, alert_id, None
+                )
+                notice = "acked_done" if ack.command_published else "robot_not_told"
+            else:
+                note = (form.get("note") or "").strip() or message(lang, "resolved_done")
+                body = ResolveIn(note=note[:500])
+                await run_in_threadpool(alerts_api.resolve, ctx, principal, alert_id, body)
+                notice = "resolved_done"
+            code = 200
+        except AlertNotFoundError:
+            raise _Denied(404, "not_found") from None
+        except AlertStateError:
+            pass
+        except ValidationError:
+            return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=422)
+        alert, senior = await run_in_threadpool(_alert_and_senior, request, principal, alert_id)
+    except _Denied as denied:
+        return await run_in_threadpool(_deny, request, principal, denied)
+    values = {"a": alert, "senior": senior, "notice_key": notice}
+    if request.headers.get("hx-request") == "true":
+        # htmx swaps the alert card in place; a 409 is still shown (htmx ignores error bodies).
+        return render(request, "alert_card.html.j2", values, principal=principal)
+    return render(request, "alert.html.j2", values, status_code=code, principal=principal)
+
+
+@router.post("/alerts/{alert_id}/ack")
+async def acknowledge(request: Request, alert_id: int) -> Response:
+    """One tap: 'I'm on it' - the robot tells the senior who is coming."""
+    return await _act(request, alert_id, "ack")
+
+
+@router.post("/alerts/{alert_id}/resolve")
+async def resolve(request: Request, alert_id: int) -> Response:
+    """One tap: it is over (with an optional note)."""
+    return await _act(request, alert_id, "resolve")
+
+
+# --- the triage board ---------------------------------------------------------------------------
+
+
+def _board(
+    request: Request, region: str | None
+) -> tuple[Principal | None, list[SeniorStatus], list[str]]:
+    principal = _caller(request)
+    if principal is None:
+        return None, [], []
+    rows = _visible(request, principal)
+    regions = sorted({r.region for r in rows if r.region})
+    return principal, triage(rows, region or None), regions
+
+
+@router.get("/board")
+def board(request: Request, region: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+    """Every senior the caller may see, most at risk first; refreshed by htmx every 15 s."""
+    try:
+        principal, rows, regions = _board(request, region)
+    except _Denied as denied:
+        return _deny(request, signed_in(request), denied)
+    if principal is None:
+        return _login_redirect()
+    values = {
+        "rows": rows,
+        "regions": regions,
+        "region": region or "",
+        "refresh_s": BOARD_REFRESH_S,
+    }
+    name = "board_rows.html.j2" if request.headers.get("hx-request") == "true" else "board.html.j2"
+    return render(request, name, values, principal=principal)
+
+
+def _cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_CSV_FORMULA) else text
+
+
+@router.get("/board.csv")
+def board_csv(
+    request: Request, region: Annotated[str | None, Query(max_length=64)] = None
+) -> Response:
+    """The board as CSV (UTF-8 with BOM so spreadsheets read Korean names), same scoping."""
+    try:
+        principal, rows, _ = _board(request, region)
+    except _Denied as denied:
+        return _deny(request, signed_in(request), denied)
+    if principal is None:
+        return _login_redirect()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        [
+            "rank",
+            "senior_id",
+            "name",
+            "region",
+            "status",
+            "unacknowledged_alerts",
+            "open_alerts",
+            "worst_open_alert",
+            "last_life_sign_utc",
+            "no_life_sign",
+            "robots_online",
+            "robots",
+            "battery_pct",
+            "faults",
+        ]
+    )
+    for rank, r in enumerate(rows, start=1):
+        worst = r.worst_alert.kind if r.worst_alert else ""
+        writer.writerow(
+            [
+                _cell(v)
+                for v in (
+                    rank,
+                    r.senior_id,
+                    r.display_name,
+                    r.region or "",
+                    r.level.value,
+                    len(r.active_alerts),
+                    len(r.open_alerts),
+                    worst,
+                    r.last_life_sign.isoformat() if r.last_life_sign else "",
+                    int(r.no_life_sign),
+                    r.robots_online,
+                    r.robots,
+                    "" if r.battery_pct is None else f"{r.battery_pct:.0f}",
+                    " ".join(r.faults),
+                )
+            ]
+        )
+    response = Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="dolbom-board.csv"'},
+    )
+    return secure_response(response, context(request))

@@ -1,0 +1,231 @@
+"""A senior's one-second status and the triage order, read from the store (no FastAPI here)."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.accounts.access import alert_senior_column
+from cloud.alerts.rules import LIFE_SIGN_TYPES, is_life_sign
+from cloud.store.models import Alert, AlertStatus, Device, Event, Senior, Severity
+from protocol import EventType
+
+OPEN_STATUSES = (AlertStatus.OPEN, AlertStatus.NOTIFIED, AlertStatus.ACKNOWLEDGED)
+LOW_BATTERY_PCT = 20.0
+_LIFE_SIGN_SCAN = 200  # newest life-sign-type events read per robot (as the inactivity sweep)
+
+SEVERITY_RANK: dict[Severity, int] = {
+    Severity.CRITICAL: 0,
+    Severity.HIGH: 1,
+    Severity.MAJOR: 1,
+    Severity.MINOR: 2,
+    Severity.WARNING: 3,
+    Severity.NORMAL: 3,
+    Severity.INFO: 4,
+}
+_NO_ALERT_RANK = len(SEVERITY_RANK)
+
+
+class Level(StrEnum):
+    """What the status line says first."""
+
+    OK = "ok"
+    ATTENTION = "attention"
+    ALERT = "alert"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlert:
+    """An alert not yet closed."""
+
+    id: int
+    kind: str
+    severity: Severity
+    status: AlertStatus
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SeniorStatus:
+    """Everything the status line and the triage board show for one senior."""
+
+    senior_id: str
+    display_name: str
+    timezone: str
+    region: str | None
+    level: Level
+    last_life_sign: datetime | None
+    no_life_sign: bool  # none within the senior's inactivity window
+    robots: int
+    robots_online: int
+    battery_pct: float | None
+    charging: bool | None
+    faults: tuple[str, ...]
+    open_alerts: tuple[OpenAlert, ...]
+
+    @property
+    def active_alerts(self) -> tuple[OpenAlert, ...]:
+        """Alerts nobody has acknowledged yet."""
+        return tuple(a for a in self.open_alerts if a.status is not AlertStatus.ACKNOWLEDGED)
+
+    @property
+    def worst_alert(self) -> OpenAlert | None:
+        """The most severe unacknowledged alert (the newest of equals)."""
+        active = self.active_alerts
+        return min(active, key=lambda a: SEVERITY_RANK.get(a.severity, 4)) if active else None
+
+    @property
+    def offline(self) -> bool:
+        """No robot, or a robot that is not online."""
+        return self.robots == 0 or self.robots_online < self.robots
+
+    @property
+    def low_battery(self) -> bool:
+        return (
+            self.battery_pct is not None
+            and not self.charging
+            and (self.battery_pct < LOW_BATTERY_PCT)
+        )
+
+    def risk_key(self) -> tuple[int, int, int, int, int, int, int, float, str]:
+        """Sort key, most at risk first: unacknowledged alerts by severity and count, no sign
+        of life, robot offline, acknowledged alerts open, low battery, faults, longest silence."""
+        active = self.active_alerts
+        worst = min((SEVERITY_RANK.get(a.severity, 4) for a in active), default=_NO_ALERT_RANK)
+        last = self.last_life_sign.timestamp() if self.last_life_sign else float("-inf")
+        return (
+            worst,
+            -len(active),
+            0 if self.no_life_sign else 1,
+            0 if self.offline else 1,
+            -len(self.open_alerts),
+            0 if self.low_battery else 1,
+            -len(self.faults),
+            last,
+            self.senior_id,
+        )
+
+
+def _level(active: int, attention: bool) -> Level:
+    if active:
+        return Level.ALERT
+    return Level.ATTENTION if attention else Level.OK
+
+
+def _last_life_sign(session: Session, device_id: str) -> datetime | None:
+    rows = session.execute(
+        select(Event.type, Event.ts, Event.payload)
+        .where(Event.device_id == device_id, Event.type.in_(LIFE_SIGN_TYPES))
+        .order_by(Event.ts.desc())
+        .limit(_LIFE_SIGN_SCAN)
+    )
+    for event_type, ts, payload in rows:
+        if is_life_sign(event_type, payload):
+            found: datetime = ts
+            return found
+    return None
+
+
+def _battery(session: Session, device_id: str) -> tuple[float, bool] | None:
+    row = session.execute(
+        select(Event.payload)
+        .where(Event.device_id == device_id, Event.type == EventType.BATTERY.value)
+        .order_by(Event.ts.desc(), Event.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    payload = row[0]
+    return float(payload.get("level_pct", 0.0)), bool(payload.get("charging", False))
+
+
+def _aware(ts: datetime | None, like: datetime) -> datetime | None:
+    """SQLite returns naive datetimes (stored as UTC): give them `like`'s zone."""
+    if ts is None or ts.tzinfo is not None:
+        return ts
+    return ts.replace(tzinfo=like.tzinfo)
+
+
+def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list[SeniorStatus]:
+    """The status of each senior (in the given order)."""
+    ids = [s.id for s in seniors]
+    if not ids:
+        return []
+    devices: dict[str, list[Device]] = {i: [] for i in ids}
+    for device in session.scalars(select(Device).where(Device.senior_id.in_(ids))):
+        if device.senior_id is not None:
+            devices[device.senior_id].append(device)
+    alerts: dict[str, list[OpenAlert]] = {i: [] for i in ids}
+    senior_col = alert_senior_column()
+    rows = session.execute(
+        select(Alert, senior_col)
+        .outerjoin(Device, Device.id == Alert.device_id)
+        .where(Alert.status.in_(OPEN_STATUSES), senior_col.in_(ids))
+        .order_by(Alert.created_at.desc(), Alert.id.desc())
+    )
+    for alert, senior_id in rows:
+        if senior_id in alerts:
+            alerts[senior_id].append(
+                OpenAlert(
+                    alert.id,
+                    alert.kind.value,
+                    alert.severity,
+                    alert.status,
+                    _aware(alert.created_at, now) or now,
+                )
+            )
+    out = []
+    for senior in seniors:
+        own = devices[senior.id]
+        signs = [_aware(_last_life_sign(session, d.id), now) for d in own]
+        last = max((s for s in signs if s is not None), default=None)
+        window = timedelta(hours=senior.inactivity_hours)
+        no_life_sign = last is None or now - last > window
+        batteries = [b for b in (_battery(session, d.id) for d in own) if b is not None]
+        low = min(batteries, default=None)
+        faults = sorted(
+            {
+                name
+                for d in own
+                for name in (d.last_heartbeat or {}).get("failed_self_tests") or []
+                if isinstance(name, str)
+            }
+        )
+        status = SeniorStatus(
+            senior_id=senior.id,
+            display_name=senior.display_name,
+            timezone=senior.timezone,
+            region=_region(senior),
+            level=Level.OK,
+            last_life_sign=last,
+            no_life_sign=no_life_sign,
+            robots=len(own),
+            robots_online=sum(1 for d in own if d.online),
+            battery_pct=low[0] if low else None,
+            charging=low[1] if low else None,
+            faults=tuple(faults),
+            open_alerts=tuple(alerts[senior.id]),
+        )
+        attention = bool(
+            status.open_alerts
+            or status.no_life_sign
+            or status.offline
+            or status.low_battery
+            or status.faults
+        )
+        out.append(replace(status, level=_level(len(status.active_alerts), attention)))
+    return out
+
+
+def _region(senior: Senior) -> str | None:
+    value = (senior.settings or {}).get("region")
+    return value if isinstance(value, str) and value else None
+
+
+def triage(rows: Iterable[SeniorStatus], region: str | None = None) -> list[SeniorStatus]:
+    """The board: seniors most at risk first, optionally only one region."""
+    kept = [r for r in rows if region is None or r.region == region]
+    return sorted(kept, key=SeniorStatus.risk_key)

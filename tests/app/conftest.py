@@ -1,0 +1,82 @@
+"""App fixtures: the API's world (two seniors, a caregiver each, an alert each) on SQLite,
+and a browser-like client that keeps cookies and reads the CSRF token from forms."""
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.accounts import Passwords
+from cloud.api import create_app
+from cloud.store import make_engine, make_session_factory, migrate
+from tests.cloud.api import conftest as api
+from tests.cloud.api.conftest import PASSWORD, Clock, FakePublisher, settings
+
+# The API tests' fixtures, shared: accounts of every role, two seniors with an alert each.
+clock = api.clock
+passwords = api.passwords
+publisher = api.publisher
+world = api.world
+
+_CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A migrated SQLite store."""
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    migrate(url)
+    engine = make_engine(url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def app(
+    sessions: sessionmaker[Session], publisher: FakePublisher, clock: Clock, passwords: Passwords
+) -> FastAPI:
+    return create_app(
+        settings(),
+        session_factory=sessions,
+        publisher=publisher,
+        mqtt_connected=lambda: True,
+        clock=clock,
+        passwords=passwords,
+    )
+
+
+class Browser:
+    """An httpx client over HTTPS (the cookies are Secure) that remembers the last CSRF token."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.http = client
+        self.csrf = ""
+
+    async def get(self, url: str, **kw: object) -> httpx.Response:
+        r = await self.http.get(url, **kw)  # type: ignore[arg-type]
+        found = _CSRF.search(r.text)
+        if found:
+            self.csrf = found.group(1)
+        return r
+
+    async def post(self, url: str, data: dict[str, str], **kw: object) -> httpx.Response:
+        return await self.http.post(url, data={"csrf": self.csrf} | data, **kw)  # type: ignore[arg-type]
+
+    async def login(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        await self.get("/app/login")
+        return await self.post("/app/login", {"username": username, "password": password})
+
+
+def browser_client(app: FastAPI, **headers: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    return httpx.AsyncClient(transport=transport, base_url="https://app.test", headers=headers)
+
+
+@pytest.fixture
+async def browser(app: FastAPI) -> AsyncIterator[Browser]:
+    async with browser_client(app, **{"accept-language": "en"}) as client:
+        yield Browser(client)
