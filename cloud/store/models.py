@@ -422,6 +422,20 @@ class Delivery(Base):
     created_at: Mapped[datetime]
 
 
+class PushSubscription(Base):
+    """A browser's Web Push subscription (issue 15): where to send an account's alerts."""
+
+    __tablename__ = "push_subscriptions"
+    __table_args__ = (UniqueConstraint("endpoint", name="uq_push_subscriptions_endpoint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(2000))
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
 # --- Research (issue 7): studies, participants, consent, assessments, daily metrics -------
 # Identities (the senior and robot behind a pseudonymous code) live in their own table that
 # no researcher-facing code reads; everything else is keyed by the participant's code.
