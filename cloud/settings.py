@@ -82,6 +82,10 @@ class CloudSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     sse_poll_s: float = Field(default=0.25, gt=0)
+    # Files the cloud makes and keeps (the app's VAPID key for Web Push); never in the repo.
+    data_dir: str = "var/cloud"
+    # The VAPID `sub` claim push services may use to reach the operator.
+    push_subject: str = Field(default="mailto:dolbom@localhost", pattern=r"^(mailto:|https://)\S+$")
 
     # Login tokens (HS256); unset: a random secret per process, so tokens die with it.
     auth_secret: SecretStr | None = None

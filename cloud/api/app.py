@@ -185,7 +185,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(model_packages.router)
     app.include_router(research.router)
-    install_app(app)  # issue 15: the caregivers' pages under /app
+    install_app(app, settings)  # issue 15: the caregivers' pages under /app
 
     _errors_as_documented(app)
 

@@ -1,15 +1,19 @@
 """The caregivers' app: server-rendered pages (Jinja2 + vendored htmx) on the API's accounts,
-scoping, audit and alert lifecycle; `install(app)` adds it under /app."""
+scoping, audit and alert lifecycle; `install(app, settings)` adds it under /app."""
+
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from cloud.app import pages, shell
 from cloud.app.web import PREFIX
+from cloud.settings import CloudSettings
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, settings: CloudSettings) -> None:
     """Add the app's pages, its PWA shell and its static files to the API."""
+    app.state.app_data_dir = Path(settings.data_dir)
     app.include_router(shell.router)
     app.include_router(pages.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=shell.STATIC_DIR), name="app-static")

@@ -3,10 +3,11 @@
 import csv
 import io
 import logging
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +20,7 @@ from cloud.api.routers import alerts as alerts_api
 from cloud.api.routers import auth as auth_api
 from cloud.api.routers.events import senior_events
 from cloud.api.schemas import AckOut, AlertDetail, ResolveIn
+from cloud.app import push
 from cloud.app.i18n import LANG_COOKIE, LANGS, message
 from cloud.app.status import SeniorStatus, statuses, triage
 from cloud.app.web import (
@@ -32,6 +34,7 @@ from cloud.app.web import (
     signed_in,
 )
 from cloud.errors import AlertNotFoundError, AlertStateError
+from cloud.netpolicy import BlockedAddressError
 from cloud.store.models import Event, Senior
 
 log = logging.getLogger(__name__)
@@ -408,3 +411,62 @@ def board_csv(
         headers={"Content-Disposition": 'attachment; filename="dolbom-board.csv"'},
     )
     return secure_response(response, context(request))
+
+
+# --- Web Push: the server's key and a browser's subscription -----------------------------------
+
+
+def _data_dir(request: Request) -> Path:
+    path: Path = request.app.state.app_data_dir
+    return path
+
+
+@router.get("/push/key")
+def push_key(request: Request) -> Response:
+    """The VAPID public key a browser subscribes with (made on first use)."""
+    try:
+        principal = _caller(request)
+    except _Denied as denied:
+        return _deny(request, signed_in(request), denied)
+    if principal is None:
+        return secure_response(JSONResponse({"detail": "login"}, status_code=401), context(request))
+    key = push.public_key(push.vapid_key(_data_dir(request)))
+    return secure_response(JSONResponse({"public_key": key}), context(request))
+
+
+def _subscribe(request: Request, principal: Principal, sub: push.SubscriptionIn) -> None:
+    ctx = context(request)
+    now = ctx.clock()
+    with ctx.sessions() as session, session.begin():
+        row = push.save_subscription(session, principal.account_id or 0, sub, now)
+        audit(session, principal, "subscribe", "push", now, resource_id=row.id)
+
+
+@router.post("/push/subscribe", status_code=201)
+async def push_subscribe(request: Request) -> Response:
+    """Store this browser's push subscription for the signed-in caregiver (CSRF in a header)."""
+    ctx = context(request)
+    lang = language(request)
+    token = request.headers.get("x-csrf-token", "")
+    if not csrf_ok(request, {"csrf": token}):
+        return JSONResponse({"detail": message(lang, "bad_form")}, status_code=403)
+    principal: Principal | None = None
+    try:
+        principal = await run_in_threadpool(_caller, request)
+    except _Denied as denied:
+        return await run_in_threadpool(_deny, request, principal, denied)
+    if principal is None or principal.account_id is None:
+        return JSONResponse({"detail": message(lang, "not_allowed")}, status_code=401)
+    sub = push.parse_subscription(await request.body())
+    if sub is None:
+        return JSONResponse({"detail": message(lang, "bad_subscription")}, status_code=422)
+    try:
+        await run_in_threadpool(
+            push.check_endpoint, sub.endpoint, ctx.webhook_allow, ctx.resolve, registering=True
+        )
+    except BlockedAddressError:
+        return JSONResponse({"detail": message(lang, "bad_subscription")}, status_code=422)
+    await run_in_threadpool(_subscribe, request, principal, sub)
+    return secure_response(
+        JSONResponse({"detail": message(lang, "push_saved")}, status_code=201), ctx
+    )

@@ -37,10 +37,14 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 
 @pytest.fixture
 def app(
-    sessions: sessionmaker[Session], publisher: FakePublisher, clock: Clock, passwords: Passwords
+    sessions: sessionmaker[Session],
+    publisher: FakePublisher,
+    clock: Clock,
+    passwords: Passwords,
+    tmp_path: Path,
 ) -> FastAPI:
     return create_app(
-        settings(),
+        settings(data_dir=str(tmp_path / "data")),
         session_factory=sessions,
         publisher=publisher,
         mqtt_connected=lambda: True,

@@ -243,4 +243,3 @@ async def test_admin_board_sorts_by_risk_filters_by_region_and_escapes_formulas(
     assert [t["senior_id"] for t in csv.DictReader(io.StringIO(only.text.lstrip("\ufeff")))] == [
         "s-a"
     ]
-

@@ -1,0 +1,239 @@
+"""Web Push for the app: the server's VAPID key (made on first use, kept in the data dir), the
+browsers' subscriptions, and an alert's notification sent to the seniors' caregivers."""
+
+import base64
+import binascii
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import requests
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from py_vapid import Vapid
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pywebpush import WebPushException, webpush
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.accounts.access import alert_senior_column
+from cloud.app.i18n import Lang, message
+from cloud.netpolicy import (
+    BlockedAddressError,
+    IPNetwork,
+    Resolver,
+    check_webhook_url,
+    system_resolver,
+)
+from cloud.store.models import Alert, CaregiverLink, Device, PushSubscription, Senior
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "vapid_private.pem"
+PUSH_TTL_S = 24 * 3600
+_lock = threading.Lock()
+
+_B64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+={0,2}$", max_length=200)]
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SubscriptionKeys(BaseModel):
+    """The browser's ECDH public key (P-256, uncompressed) and its 16-byte auth secret."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    p256dh: _B64
+    auth: _B64
+
+    @field_validator("p256dh")
+    @classmethod
+    def _point(cls, value: str) -> str:
+        raw = _unb64(value)
+        if len(raw) != 65 or raw[0] != 4:
+            raise ValueError("p256dh must be an uncompressed P-256 point (65 bytes)")
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        if len(_unb64(value)) != 16:
+            raise ValueError("auth must be 16 bytes")
+        return value
+
+
+class SubscriptionIn(BaseModel):
+    """`PushSubscription.toJSON()` from the browser (expirationTime and the rest ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    endpoint: str = Field(min_length=10, max_length=2000, pattern=r"^https?://\S+$")
+    keys: SubscriptionKeys
+
+
+def parse_subscription(body: bytes) -> SubscriptionIn | None:
+    """The subscription in a JSON body, or None when it is not a valid one."""
+    if len(body) > 4096:
+        return None
+    try:
+        return SubscriptionIn.model_validate(json.loads(body))
+    except (ValueError, RecursionError, binascii.Error):  # ValidationError is a ValueError
+        return None
+
+
+def vapid_key(data_dir: Path) -> Vapid:
+    """The server's VAPID key: read from `data_dir`, or made and saved (0600) on first use."""
+    path = data_dir / KEY_FILE
+    with _lock:
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            key = Vapid()
+            key.generate_keys()
+            pem: bytes = key.private_pem()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+            log.info("made a new VAPID key in %s", path)
+        return Vapid.from_file(str(path))
+
+
+def public_key(key: Vapid) -> str:
+    """The applicationServerKey a browser subscribes with (base64url, no padding)."""
+    raw = key.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def check_endpoint(
+    endpoint: str, allow: Sequence[IPNetwork], resolve: Resolver, *, registering: bool
+) -> None:
+    """BlockedAddressError unless the endpoint is https (or in the allow-list) and public."""
+    if not endpoint.startswith("https://") and not allow:
+        raise BlockedAddressError("push endpoint must be https")
+    check_webhook_url(endpoint, allow, resolve, allow_unresolved=registering)
+
+
+def save_subscription(
+    session: Session, account_id: int, sub: SubscriptionIn, now: datetime
+) -> PushSubscription:
+    """Store (or move to this account, or refresh the keys of) the browser's subscription."""
+    row = session.scalar(select(PushSubscription).where(PushSubscription.endpoint == sub.endpoint))
+    if row is None:
+        row = PushSubscription(endpoint=sub.endpoint, created_at=now, account_id=account_id)
+        session.add(row)
+    row.account_id = account_id
+    row.p256dh = sub.keys.p256dh
+    row.auth = sub.keys.auth
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class PushTarget:
+    """One browser to notify."""
+
+    id: int
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+def alert_payload(alert: Alert, senior_name: str, lang: Lang) -> dict[str, str]:
+    """What the notification says: the kind and the senior's name, never any words."""
+    return {
+        "title": f"{message(lang, 'kind_' + alert.kind.value)} — {senior_name}",
+        "body": message(lang, "st_" + alert.status.value),
+        "url": f"/app/alerts/{alert.id}",
+        "tag": f"alert-{alert.id}",
+        "alert_id": str(alert.id),
+    }
+
+
+Post = Callable[..., Any]
+
+
+class PushSender:
+    """Sends an alert to every browser subscribed by a caregiver linked to its senior."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        data_dir: Path,
+        subject: str,
+        *,
+        allow: Sequence[IPNetwork] = (),
+        resolve: Resolver | None = None,
+        post: Post = webpush,
+        lang: Lang = "ko",
+        timeout_s: float = 5.0,
+    ) -> None:
+        self._sessions = sessions
+        self._data_dir = data_dir
+        self._subject = subject
+        self._allow = tuple(allow)
+        self._resolve = resolve or system_resolver
+        self._post = post
+        self._lang = lang
+        self._timeout_s = timeout_s
+
+    def _targets(self, alert_id: int) -> tuple[dict[str, str], list[PushTarget]] | None:
+        with self._sessions() as session:
+            senior_col = alert_senior_column()
+            row = session.execute(
+                select(Alert, senior_col)
+                .outerjoin(Device, Device.id == Alert.device_id)
+                .where(Alert.id == alert_id)
+            ).one_or_none()
+            if row is None or row[1] is None:
+                return None
+            alert, senior_id = row
+            senior = session.get(Senior, senior_id)
+            name = senior.display_name if senior else str(senior_id)
+            payload = alert_payload(alert, name, self._lang)
+            subs = session.scalars(
+                select(PushSubscription)
+                .join(CaregiverLink, CaregiverLink.account_id == PushSubscription.account_id)
+                .where(CaregiverLink.senior_id == senior_id)
+                .order_by(PushSubscription.id)
+            )
+            return payload, [PushTarget(s.id, s.endpoint, s.p256dh, s.auth) for s in subs]
+
+    def send_alert(self, alert_id: int) -> int:
+        """Push the alert; return how many browsers accepted it. Gone subscriptions are dropped."""
+        found = self._targets(alert_id)
+        if found is None:
+            return 0
+        payload, targets = found
+        key = vapid_key(self._data_dir)
+        data = json.dumps(payload, ensure_ascii=False)
+        sent, gone = 0, []
+        for target in targets:
+            try:
+                check_endpoint(target.endpoint, self._allow, self._resolve, registering=False)
+                self._post(
+                    subscription_info={
+                        "endpoint": target.endpoint,
+                        "keys": {"p256dh": target.p256dh, "auth": target.auth},
+                    },
+                    data=data,
+                    vapid_private_key=key,
+                    vapid_claims={"sub": self._subject},
+                    ttl=PUSH_TTL_S,
+                    timeout=self._timeout_s,
+                )
+                sent += 1
+            except WebPushException as e:
+                status = e.response.status_code if e.response is not None else None
+                if status in (404, 410):
+                    gone.append(target.id)
+                log.warning("push to subscription %d failed: %s", target.id, status or e)
+            except (BlockedAddressError, requests.RequestException) as e:
+                log.warning("push to subscription %d not sent: %s", target.id, e)
+        if gone:
+            with self._sessions() as session, session.begin():
+                session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
+        return sent
