@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -19,9 +20,10 @@ from cloud.alerts.email import SmtpConfig, SmtpMailer
 from cloud.alerts.service import AlertChange, AlertEngine
 from cloud.alerts.worker import EscalationWorker, utcnow
 from cloud.api import create_app
+from cloud.app.push import PushNotifier, PushSender
 from cloud.errors import CloudError
 from cloud.ingest.worker import IngestWorker
-from cloud.netpolicy import webhook_url_check
+from cloud.netpolicy import parse_networks, webhook_url_check
 from cloud.settings import CloudSettings
 from cloud.store.capacity import sqlite_capacity_warning
 from cloud.store.db import make_engine, make_session_factory
@@ -46,6 +48,7 @@ class CloudService:
         self.worker: IngestWorker | None = None
         self.dispatcher: WebhookDispatcher | None = None
         self.escalation: EscalationWorker | None = None
+        self.push: PushNotifier | None = None  # issue 15: the app's Web Push
         self._app: FastAPI | None = None
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
@@ -100,8 +103,20 @@ class CloudService:
         )
         self.escalation.start()
 
-        def wake(_change: AlertChange) -> None:
+        self.push = PushNotifier(
+            PushSender(
+                self._sessions,
+                Path(s.data_dir),
+                s.push_subject,
+                allow=parse_networks(s.webhook_allow_networks),
+            )
+        )
+        self.push.start()
+        push = self.push
+
+        def wake(change: AlertChange) -> None:
             dispatcher.wake()
+            push.notify(change)
 
         self.worker = IngestWorker(s, self._sessions, alerts=alerts, on_alert=wake, clock=clock)
         self.ingest_failure = None
@@ -228,6 +243,9 @@ class CloudService:
         if self.dispatcher is not None:
             self.dispatcher.stop()
             self.dispatcher = None
+        if self.push is not None:
+            self.push.stop()
+            self.push = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

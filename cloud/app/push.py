@@ -6,6 +6,7 @@ import binascii
 import json
 import logging
 import os
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.accounts.access import alert_senior_column
+from cloud.alerts.service import AlertChange
 from cloud.app.i18n import Lang, message
 from cloud.netpolicy import (
     BlockedAddressError,
@@ -237,3 +239,45 @@ class PushSender:
             with self._sessions() as session, session.begin():
                 session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
         return sent
+
+
+class PushNotifier:
+    """Pushes each newly opened alert from a thread of its own, so ingest never waits on a
+    push service; a full queue drops the push (logged), never an event."""
+
+    def __init__(self, sender: PushSender, queue_max: int = 1000) -> None:
+        self._sender = sender
+        self._queue: queue.Queue[int] = queue.Queue(maxsize=queue_max)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def notify(self, change: AlertChange) -> None:
+        """Queue a push for an alert the change opened (repeats and closings are not pushed)."""
+        if not change.created:
+            return
+        try:
+            self._queue.put_nowait(change.alert_id)
+        except queue.Full:
+            log.warning("push queue full: alert %d not pushed", change.alert_id)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="dolbom-push", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                alert_id = self._queue.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            try:
+                self._sender.send_alert(alert_id)
+            except Exception:  # a push must never end the thread
+                log.exception("push of alert %d failed", alert_id)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None

@@ -18,12 +18,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.alerts.service import AlertChange
 from cloud.app import push
 from cloud.netpolicy import parse_networks
 from cloud.store.models import PushSubscription
 from tests.app.conftest import Browser
 from tests.cloud.api.conftest import World
-from tests.cloud.helpers import NOW
+from tests.cloud.helpers import NOW, wait_until
 
 
 def b64(raw: bytes) -> str:
@@ -218,3 +219,23 @@ def test_a_push_endpoint_on_a_private_address_is_never_posted_to(
     sender = push.PushSender(sessions, tmp_path, "mailto:ops@dolbom.example")  # no allow-list
     assert sender.send_alert(world.alerts["s-a"]) == 0
     assert service.received == []
+
+
+def test_the_notifier_pushes_newly_opened_alerts_only(
+    world: World, sessions: sessionmaker[Session], service: PushService, tmp_path: Path
+) -> None:
+    keys = BrowserKeys()
+    _subscribe(sessions, world.ids["alice"], keys, f"{service.base}/alice")
+    sender = push.PushSender(
+        sessions, tmp_path, "mailto:ops@dolbom.example", allow=parse_networks(["127.0.0.1"])
+    )
+    notifier = push.PushNotifier(sender)
+    notifier.start()
+    try:
+        notifier.notify(AlertChange(alert_id=world.alerts["s-a"], created=False, repeat_count=2))
+        notifier.notify(AlertChange(alert_id=world.alerts["s-a"], created=True, repeat_count=1))
+        wait_until(lambda: service.received or None, what="the push")
+    finally:
+        notifier.stop()
+    [(_, _, body)] = service.received
+    assert keys.decrypt(body)["alert_id"] == str(world.alerts["s-a"])
