@@ -156,12 +156,15 @@ def run_demo(
             api_token=SecretStr(token),
             http_port=0,
             webhook_backoff_s=0.2,
+            data_dir=str(workdir / "cloud"),  # the app's VAPID key (issue 15)
+            auth_cookie_secure=False,  # the app's login cookie over plain http on 127.0.0.1
         )
         cloud = CloudService(settings)
         cloud.start(mqtt_wait_s=10)
         stack.append(("cloud", cloud))
         api = cloud.start_api()
         console.print(f"  cloud      API {api}, store {settings.database_url.split('://')[0]}")
+        console.print(f"  app        caregivers' app {api}/app/ (while the demo runs)")
         config = DeviceConfig(
             device_id=device_id,
             data_dir=workdir / "robot",
