@@ -63,6 +63,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "acknowledged_by": ("확인한 사람", "Acknowledged by"),
     "resolved_by": ("해결한 사람", "Resolved by"),
     "escalation": ("알림 단계", "Escalation tier"),
+    "next_step": ("다음 알림", "next notification at"),
     "who_was_told": ("알림 받은 곳", "Who was told"),
     "nobody_told": ("아직 아무에게도 알리지 않았습니다.", "Nobody has been told yet."),
     "history": ("경과", "History"),

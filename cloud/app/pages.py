@@ -3,13 +3,15 @@
 import csv
 import io
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from cloud.accounts.access import Principal, get_senior, senior_filter, visible_seniors
@@ -35,7 +37,7 @@ from cloud.app.web import (
 )
 from cloud.errors import AlertNotFoundError, AlertStateError
 from cloud.netpolicy import BlockedAddressError
-from cloud.store.models import Event, Senior
+from cloud.store.models import Alert, EscalationStep, Event, Senior, StepStatus
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -226,16 +228,30 @@ def senior_page(request: Request, senior_id: str) -> Response:
 # --- an alert: read, acknowledge, resolve -------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Escalation:
+    """Where the escalation stands: the tier reached and the next step's time, if one waits."""
+
+    tier: int
+    next_at: datetime | None
+
+
 def _alert_and_senior(
     request: Request, principal: Principal, alert_id: int
-) -> tuple[AlertDetail, Senior]:
+) -> tuple[AlertDetail, Senior, _Escalation]:
     detail = alerts_api.get_alert(context(request), principal, alert_id)  # scoped and audited
     with context(request).sessions() as session:
         senior = session.get(Senior, detail.senior_id or "")
         if senior is None:
             raise _Denied(404, "not_found")
         session.expunge(senior)
-    return detail, senior
+        tier = session.scalar(select(Alert.tier).where(Alert.id == alert_id)) or 0
+        next_at = session.scalar(
+            select(func.min(EscalationStep.due_at)).where(
+                EscalationStep.alert_id == alert_id, EscalationStep.status == StepStatus.PENDING
+            )
+        )
+    return detail, senior, _Escalation(tier, next_at)
 
 
 @router.get("/alerts/{alert_id}")
@@ -246,7 +262,7 @@ def alert_page(request: Request, alert_id: int) -> Response:
         if principal is None:
             return _login_redirect()
         try:
-            alert, senior = _alert_and_senior(request, principal, alert_id)
+            alert, senior, escalation = _alert_and_senior(request, principal, alert_id)
         except AlertNotFoundError:
             raise _Denied(404, "not_found") from None
     except _Denied as denied:
@@ -254,7 +270,7 @@ def alert_page(request: Request, alert_id: int) -> Response:
     return render(
         request,
         "alert.html.j2",
-        {"a": alert, "senior": senior, "notice_key": None},
+        {"a": alert, "senior": senior, "esc": escalation, "notice_key": None},
         principal=principal,
     )
 
@@ -290,10 +306,12 @@ async def _act(request: Request, alert_id: int, action: str) -> Response:
             pass
         except ValidationError:
             return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=422)
-        alert, senior = await run_in_threadpool(_alert_and_senior, request, principal, alert_id)
+        alert, senior, escalation = await run_in_threadpool(
+            _alert_and_senior, request, principal, alert_id
+        )
     except _Denied as denied:
         return await run_in_threadpool(_deny, request, principal, denied)
-    values = {"a": alert, "senior": senior, "notice_key": notice}
+    values = {"a": alert, "senior": senior, "esc": escalation, "notice_key": notice}
     if request.headers.get("hx-request") == "true":
         # htmx swaps the alert card in place; a 409 is still shown (htmx ignores error bodies).
         return render(request, "alert_card.html.j2", values, principal=principal)

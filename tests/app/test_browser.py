@@ -1,0 +1,161 @@
+"""The app in Debian's chromium (Playwright, no browser download): login, the phone-width pages,
+one-tap acknowledge through htmx, and no CSP violation or script error on any page."""
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.accounts import Passwords
+from cloud.api import create_app
+from cloud.store.models import Alert, AlertStatus
+from protocol import CommandType
+from tests.cloud.api.conftest import PASSWORD, Clock, FakePublisher, World, settings
+
+CHROMIUM = "/usr/bin/chromium"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
+# DOLBOM_APP_SCREENSHOTS=docs/app: the test also saves the screenshots the README shows.
+SHOTS = os.environ.get("DOLBOM_APP_SCREENSHOTS")
+
+
+@pytest.fixture
+def plain_http_app(
+    sessions: sessionmaker[Session],
+    publisher: FakePublisher,
+    clock: Clock,
+    passwords: Passwords,
+    tmp_path: Path,
+) -> FastAPI:
+    return create_app(
+        settings(data_dir=str(tmp_path / "data"), auth_cookie_secure=False),
+        session_factory=sessions,
+        publisher=publisher,
+        mqtt_connected=lambda: True,
+        clock=clock,
+        passwords=passwords,
+    )
+
+
+@pytest.fixture
+def base_url(plain_http_app: FastAPI) -> Iterator[str]:
+    """The app served by uvicorn on a free port of 127.0.0.1."""
+    config = uvicorn.Config(plain_http_app, host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    started = threading.Event()
+    while not started.wait(0.02):
+        if server.started:
+            started.set()
+        assert thread.is_alive(), "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def _open(chromium: Browser, base_url: str, viewport: dict[str, int], lang: str) -> Page:
+    context = chromium.new_context(viewport=viewport, locale=lang, base_url=base_url)  # type: ignore[arg-type]
+    page = context.new_page()
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
+    )
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.problems = problems  # type: ignore[attr-defined]
+    return page
+
+
+def _login(page: Page, username: str) -> None:
+    page.goto("/app/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/app/")
+
+
+def _fits(page: Page, width: int) -> bool:
+    scroll: int = page.evaluate("document.documentElement.scrollWidth")
+    return scroll <= width
+
+
+def _shot(page: Page, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True, caret="initial")
+
+
+def test_caregiver_logs_in_and_acknowledges_in_one_tap_on_a_phone(
+    chromium: Browser,
+    base_url: str,
+    world: World,
+    publisher: FakePublisher,
+    sessions: sessionmaker[Session],
+) -> None:
+    page = _open(chromium, base_url, PHONE, "en-US")
+    _login(page, "alice")
+    assert "김순자" in page.inner_text("main")
+    assert "박말순" not in page.content()
+    assert _fits(page, PHONE["width"])
+    _shot(page, "seniors-phone")
+    page.click("text=김순자")
+    page.wait_for_selector("text=Timeline (last 50 events)")
+    assert _fits(page, PHONE["width"])
+    _shot(page, "senior-phone")
+    alert_id = world.alerts["s-a"]
+    page.goto(f"/app/alerts/{alert_id}")
+    assert _fits(page, PHONE["width"])
+    _shot(page, "alert-phone")
+    page.click("text=I'm on it (acknowledge)")
+    page.wait_for_selector("text=The robot tells the senior who is coming")
+    assert page.url.endswith(f"/app/alerts/{alert_id}")  # swapped in place by htmx
+    with sessions() as s:
+        assert s.get_one(Alert, alert_id).status is AlertStatus.ACKNOWLEDGED
+    assert [c.type for _, c in publisher.sent] == [CommandType.ALERT_ACK]
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_korean_board_on_a_desktop_without_script_errors(
+    chromium: Browser, base_url: str, world: World
+) -> None:
+    page = _open(chromium, base_url, DESKTOP, "ko-KR")
+    _login(page, "ada")
+    page.goto("/app/board")
+    assert "상황판" in page.inner_text("h1")
+    rows = page.locator("#board-rows tr")
+    assert rows.count() == 2
+    _shot(page, "board-desktop")
+    page.goto(f"/app/alerts/{world.alerts['s-b']}")
+    _shot(page, "alert-desktop")
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_the_service_worker_registers_and_caches_the_shell(
+    chromium: Browser, base_url: str, world: World
+) -> None:
+    page = _open(chromium, base_url, PHONE, "en-US")
+    _login(page, "alice")
+    scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+    assert scope == f"{base_url}/app/"
+    cached = page.evaluate(
+        "caches.open('dolbom-shell-v1').then(c => c.keys())"
+        ".then(k => k.map(r => new URL(r.url).pathname))"
+    )
+    assert "/app/static/htmx.min.js" in cached
+    assert not any(path.startswith("/app/seniors") or path == "/app/" for path in cached)
