@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from axe_playwright_python.sync_playwright import Axe
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
@@ -159,3 +160,39 @@ def test_the_service_worker_registers_and_caches_the_shell(
     )
     assert "/app/static/htmx.min.js" in cached
     assert not any(path.startswith("/app/seniors") or path == "/app/" for path in cached)
+
+
+_WCAG = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}
+}
+
+
+def _serious(page: Page) -> list[str]:
+    """axe-core's serious and critical WCAG 2.2 AA violations on the page, as 'rule: where'."""
+    results = Axe().run(page, options=_WCAG)
+    assert results.response["passes"], "axe-core ran no check"
+    return [
+        f"{v['id']}: {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v.get("impact") in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_axe_finds_no_serious_violation_on_any_page(
+    chromium: Browser, base_url: str, world: World, lang: str, viewport: dict[str, int]
+) -> None:
+    page = _open(chromium, base_url, viewport, lang)
+    page.goto("/app/login")
+    found = {"login": _serious(page)}
+    _login(page, "ada")
+    for name, url in [
+        ("seniors", "/app/"),
+        ("senior", "/app/seniors/s-a"),
+        ("alert", f"/app/alerts/{world.alerts['s-a']}"),
+        ("board", "/app/board"),
+    ]:
+        page.goto(url)
+        found[name] = _serious(page)
+    assert {k: v for k, v in found.items() if v} == {}
