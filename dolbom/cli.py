@@ -9,6 +9,7 @@ on first use, for tests and `--help`.
 
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -62,10 +63,13 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    from dolbom.logformat import configure  # issue 16: DOLBOM_LOG_FORMAT=json for log shippers
+
+    warning = configure(
+        logging.DEBUG if verbose else logging.INFO, os.environ.get("DOLBOM_LOG_FORMAT")
     )
+    if warning:
+        logging.getLogger("dolbom").warning("%s", warning)
 
 
 def _refusal(name: str, extra: str, module: str) -> Callable[[list[str] | None], None]:
