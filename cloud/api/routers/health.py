@@ -30,3 +30,21 @@ def healthz(ctx: Ctx, response: Response) -> Health:
     if not ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Health(status="ok" if ok else "degraded", db=db_ok, mqtt=mqtt, ingest=ingest)
+
+
+@router.get("/readyz")
+def readyz(ctx: Ctx, response: Response) -> Health:
+    """Ready for traffic (issue 16): the same checks as /healthz; 503 while any fails."""
+    return healthz(ctx, response)
+
+
+@router.get("/livez")
+def livez(ctx: Ctx, response: Response) -> Health:
+    """Alive (issue 16): 503 only when a loop of this process ended (ingest `dead`), the case a
+    restart cures; a store or broker outage is not one (the process waits and retries)."""
+    mqtt = ctx.mqtt_connected() if ctx.mqtt_connected is not None else None
+    ingest = ctx.ingest_state() if ctx.ingest_state is not None else None
+    ok = ingest != "dead"
+    if not ok:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Health(status="ok" if ok else "dead", db=True, mqtt=mqtt, ingest=ingest)
