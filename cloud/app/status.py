@@ -4,8 +4,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cloud.accounts.access import alert_senior_column
@@ -16,6 +17,11 @@ from protocol import EventType
 OPEN_STATUSES = (AlertStatus.OPEN, AlertStatus.NOTIFIED, AlertStatus.ACKNOWLEDGED)
 LOW_BATTERY_PCT = 20.0
 _LIFE_SIGN_SCAN = 200  # newest life-sign-type events read per robot (as the inactivity sweep)
+_LIFE_SIGN_BATCH = 5  # per robot in the board's one query; none passing: _LIFE_SIGN_SCAN
+# The board reads each kind in one query over this recent window; a robot with nothing there
+# is looked up on its own (further back): most robots report within the window.
+RECENT_LIFE_SIGN = timedelta(hours=26)
+RECENT_BATTERY = timedelta(days=2)
 
 SEVERITY_RANK: dict[Severity, int] = {
     Severity.CRITICAL: 0,
@@ -142,6 +148,35 @@ def _battery(session: Session, device_id: str) -> tuple[float, bool] | None:
     return float(payload.get("level_pct", 0.0)), bool(payload.get("charging", False))
 
 
+def _newest(
+    session: Session, device_ids: Sequence[str], types: Sequence[str], since: datetime, k: int
+) -> dict[str, list[tuple[str, datetime, dict[str, Any]]]]:
+    """Up to `k` newest events of `types` per robot since `since`, newest first: one query for
+    a whole board (a window function; the (device_id, ts) index bounds each robot's range)."""
+    ranked = (
+        select(
+            Event.device_id,
+            Event.type,
+            Event.ts,
+            Event.payload,
+            func.row_number()
+            .over(partition_by=Event.device_id, order_by=(Event.ts.desc(), Event.id.desc()))
+            .label("rank"),
+        )
+        .where(Event.device_id.in_(device_ids), Event.type.in_(types), Event.ts >= since)
+        .subquery()
+    )
+    out: dict[str, list[tuple[str, datetime, dict[str, Any]]]] = {}
+    rows = session.execute(
+        select(ranked.c.device_id, ranked.c.type, ranked.c.ts, ranked.c.payload)
+        .where(ranked.c.rank <= k)
+        .order_by(ranked.c.device_id, ranked.c.rank)
+    )
+    for device_id, event_type, ts, payload in rows:
+        out.setdefault(device_id, []).append((event_type, ts, payload))
+    return out
+
+
 def _aware(ts: datetime | None, like: datetime) -> datetime | None:
     """SQLite returns naive datetimes (stored as UTC): give them `like`'s zone."""
     if ts is None or ts.tzinfo is not None:
@@ -177,14 +212,31 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
                     _aware(alert.created_at, now) or now,
                 )
             )
+    all_ids = [d.id for own in devices.values() for d in own]
+    recent_signs = _newest(
+        session, all_ids, LIFE_SIGN_TYPES, now - RECENT_LIFE_SIGN, _LIFE_SIGN_BATCH
+    )
+    recent_battery = _newest(session, all_ids, (EventType.BATTERY.value,), now - RECENT_BATTERY, 1)
+
+    def life_sign(device_id: str) -> datetime | None:
+        for event_type, ts, payload in recent_signs.get(device_id, []):
+            if is_life_sign(event_type, payload):
+                return ts
+        return _last_life_sign(session, device_id)  # none lately: look further back
+
+    def battery(device_id: str) -> tuple[float, bool] | None:
+        for _, _, payload in recent_battery.get(device_id, []):
+            return float(payload.get("level_pct", 0.0)), bool(payload.get("charging", False))
+        return _battery(session, device_id)  # none lately: the last one ever
+
     out = []
     for senior in seniors:
         own = devices[senior.id]
-        signs = [_aware(_last_life_sign(session, d.id), now) for d in own]
+        signs = [_aware(life_sign(d.id), now) for d in own]
         last = max((s for s in signs if s is not None), default=None)
         window = timedelta(hours=senior.inactivity_hours)
         no_life_sign = last is None or now - last > window
-        batteries = [b for b in (_battery(session, d.id) for d in own) if b is not None]
+        batteries = [b for b in (battery(d.id) for d in own) if b is not None]
         low = min(batteries, default=None)
         faults = sorted(
             {
