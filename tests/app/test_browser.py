@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from axe_playwright_python.sync_playwright import Axe
@@ -47,7 +48,13 @@ def plain_http_app(
 @pytest.fixture
 def base_url(plain_http_app: FastAPI) -> Iterator[str]:
     """The app served by uvicorn on a free port of 127.0.0.1."""
-    config = uvicorn.Config(plain_http_app, host="127.0.0.1", port=0, log_level="warning")
+    config = uvicorn.Config(
+        plain_http_app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -58,6 +65,7 @@ def base_url(plain_http_app: FastAPI) -> Iterator[str]:
         assert thread.is_alive(), "uvicorn did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
     yield f"http://127.0.0.1:{port}"
+    plain_http_app.state.ctx.shutdown.set()  # ends the open alert streams
     server.should_exit = True
     thread.join(10)
 
@@ -155,7 +163,7 @@ def test_the_service_worker_registers_and_caches_the_shell(
     scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
     assert scope == f"{base_url}/app/"
     cached = page.evaluate(
-        "caches.open('dolbom-shell-v1').then(c => c.keys())"
+        "caches.open('dolbom-shell-v2').then(c => c.keys())"
         ".then(k => k.map(r => new URL(r.url).pathname))"
     )
     assert "/app/static/htmx.min.js" in cached
@@ -196,3 +204,24 @@ def test_axe_finds_no_serious_violation_on_any_page(
         page.goto(url)
         found[name] = _serious(page)
     assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_an_alert_acknowledged_elsewhere_updates_the_open_page_live(
+    chromium: Browser, base_url: str, world: World
+) -> None:
+    page = _open(chromium, base_url, PHONE, "en-US")
+    _login(page, "alice")
+    alert_id = world.alerts["s-a"]
+    page.goto(f"/app/alerts/{alert_id}")
+    page.wait_for_selector("#alert-live >> text=I'm on it (acknowledge)")
+    with httpx.Client(base_url=base_url) as api:  # another caregiver, through the JSON API
+        token = api.post("/auth/login", json={"username": "ada", "password": PASSWORD})
+        r = api.post(
+            f"/alerts/{alert_id}/ack",
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        )
+        assert r.status_code == 200
+    # the alert stream (SSE) tells the page, which reloads the card's live part: no reload
+    page.wait_for_selector("#alert-live >> text=Acknowledged by")
+    assert page.locator("text=I'm on it (acknowledge)").count() == 0
+    assert page.problems == []  # type: ignore[attr-defined]

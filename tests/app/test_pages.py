@@ -214,7 +214,7 @@ async def test_board_and_csv_hold_only_the_callers_seniors(browser: Browser, wor
     assert r.status_code == 200
     assert "김순자" in r.text
     assert "박말순" not in r.text
-    assert 'hx-trigger="every 15s"' in r.text
+    assert 'hx-trigger="every 15s, sse:alert"' in r.text
     rows = await browser.get("/app/board", headers={"HX-Request": "true"})
     assert rows.text.lstrip().startswith("<tr")
     exported = await browser.get("/app/board.csv")

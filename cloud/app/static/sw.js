@@ -1,7 +1,7 @@
 // dolbom service worker: caches the app shell only (never a senior's data), shows Web Push alerts.
 "use strict";
-var SHELL = "dolbom-shell-v1";
-var FILES = ["/app/static/app.css", "/app/static/app.js", "/app/static/htmx.min.js", "/app/static/icon.svg",
+var SHELL = "dolbom-shell-v2";
+var FILES = ["/app/static/app.css", "/app/static/app.js", "/app/static/htmx.min.js", "/app/static/htmx-ext-sse.min.js", "/app/static/icon.svg",
   "/app/static/icon-192.png", "/app/static/icon-512.png", "/app/manifest.webmanifest"];
 self.addEventListener("install", function (e) {
   e.waitUntil(caches.open(SHELL).then(function (c) { return c.addAll(FILES); }).then(function () { return self.skipWaiting(); }));
