@@ -53,6 +53,7 @@ bench: $(STAMP) services
 	$(BIN)/python benchmarks/stored_reports.py
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python -m benchmarks.chaos --rounds 100 --seed 14
+	$(BIN)/python benchmarks/app.py
 
 # Not part of `make test`: an arm64 Debian rootfs under qemu-user, dolbom[robot] from aarch64
 # wheels, transcripts and intents compared with x86, self-tests, a scripted minute (root, slow).
