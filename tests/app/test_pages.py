@@ -243,3 +243,49 @@ async def test_admin_board_sorts_by_risk_filters_by_region_and_escapes_formulas(
     assert [t["senior_id"] for t in csv.DictReader(io.StringIO(only.text.lstrip("\ufeff")))] == [
         "s-a"
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"csrf=" + b"a" * 20_000, "application/x-www-form-urlencoded"),  # oversized
+        (b"csrf=\xff\xfe&username=alice", "application/x-www-form-urlencoded"),  # not UTF-8
+        (b"&".join(b"f%d=1" % i for i in range(50)), "application/x-www-form-urlencoded"),
+        (b'{"username": "alice", "password": "correct horse battery"}', "application/json"),
+    ],
+)
+async def test_hostile_login_forms_are_refused_without_a_session(
+    browser: Browser, world: World, content: bytes, content_type: str
+) -> None:
+    await browser.get("/app/login")
+    r = await browser.http.post(
+        "/app/login", content=content, headers={"content-type": content_type}
+    )
+    assert r.status_code == 403
+    assert "dolbom_session" not in r.cookies
+
+
+async def test_hostile_ids_in_paths_are_plain_404s(browser: Browser, world: World) -> None:
+    await browser.login("alice")
+    assert (await browser.get("/app/seniors/" + "x" * 5000)).status_code == 404
+    assert (await browser.get("/app/seniors/s-a%00")).status_code == 404
+    assert (await browser.get("/app/alerts/99999999")).status_code == 404
+    r = await browser.get("/app/alerts/99999999999999999999999")
+    assert r.status_code == 422
+
+
+async def test_a_duplicated_csrf_field_uses_the_first_and_a_forged_first_is_refused(
+    browser: Browser, world: World, sessions: sessionmaker[Session]
+) -> None:
+    await browser.login("alice")
+    alert_id = world.alerts["s-a"]
+    await browser.get(f"/app/alerts/{alert_id}")
+    body = f"csrf={'0' * 40}&csrf={browser.csrf}"
+    r = await browser.http.post(
+        f"/app/alerts/{alert_id}/ack",
+        content=body.encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 403
+    with sessions() as s:
+        assert s.get_one(Alert, alert_id).status is AlertStatus.OPEN
