@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.accounts import Passwords
 from cloud.api import create_app
 from cloud.store import make_engine, make_session_factory, migrate
+from tests.cloud import conftest as cloud_fixtures
 from tests.cloud.api import conftest as api
 from tests.cloud.api.conftest import PASSWORD, Clock, FakePublisher, settings
 
@@ -25,9 +26,21 @@ world = api.world
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 
 
+database_url = cloud_fixtures.database_url  # SQLite, then the real PostgreSQL
+migrated_pg_url = cloud_fixtures.migrated_pg_url
+
+
 @pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    """A migrated SQLite store."""
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """A migrated store: each test runs on SQLite and on PostgreSQL."""
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A migrated SQLite store only (the browser tests)."""
     url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
     migrate(url)
     engine = make_engine(url)

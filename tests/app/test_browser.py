@@ -28,6 +28,12 @@ SHOTS = os.environ.get("DOLBOM_APP_SCREENSHOTS")
 
 
 @pytest.fixture
+def sessions(sqlite_sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """The browser tests run on SQLite only (the pages' SQL is tested on both stores)."""
+    return sqlite_sessions
+
+
+@pytest.fixture
 def plain_http_app(
     sessions: sessionmaker[Session],
     publisher: FakePublisher,

@@ -268,7 +268,8 @@ async def test_hostile_login_forms_are_refused_without_a_session(
 async def test_hostile_ids_in_paths_are_plain_404s(browser: Browser, world: World) -> None:
     await browser.login("alice")
     assert (await browser.get("/app/seniors/" + "x" * 5000)).status_code == 404
-    assert (await browser.get("/app/seniors/s-a%00")).status_code == 404
+    # a NUL byte: SQLite finds no such senior; PostgreSQL refuses it in text (a client error)
+    assert (await browser.get("/app/seniors/s-a%00")).status_code in (404, 422)
     assert (await browser.get("/app/alerts/99999999")).status_code == 404
     r = await browser.get("/app/alerts/99999999999999999999999")
     assert r.status_code == 422
