@@ -56,7 +56,11 @@ class _Denied(Exception):
         self.key = key
 
 
-def _login_redirect() -> RedirectResponse:
+def _login_redirect(request: Request) -> Response:
+    """To the login page; an htmx request (a poll, a tap) after the session ended gets the
+    whole page sent there (HX-Redirect), not the login form swapped into a fragment."""
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": f"{PREFIX}/login"})
     return RedirectResponse(f"{PREFIX}/login", status_code=303)
 
 
@@ -178,7 +182,7 @@ def home(request: Request) -> Response:
     except _Denied as denied:
         return _deny(request, signed_in(request), denied)
     if principal is None:
-        return _login_redirect()
+        return _login_redirect(request)
     rows = _visible(request, principal)
     return render(request, "seniors.html.j2", {"rows": rows}, principal=principal)
 
@@ -189,7 +193,7 @@ def senior_page(request: Request, senior_id: str) -> Response:
     try:
         principal = _caller(request)
         if principal is None:
-            return _login_redirect()
+            return _login_redirect(request)
         ctx = context(request)
         now = ctx.clock()
         with ctx.sessions() as session, session.begin():
@@ -260,7 +264,7 @@ def alert_page(request: Request, alert_id: int) -> Response:
     try:
         principal = _caller(request)
         if principal is None:
-            return _login_redirect()
+            return _login_redirect(request)
         try:
             alert, senior, escalation = _alert_and_senior(request, principal, alert_id)
         except AlertNotFoundError:
@@ -286,7 +290,7 @@ async def _act(request: Request, alert_id: int, action: str) -> Response:
     try:
         principal = await run_in_threadpool(_caller, request)
         if principal is None:
-            return _login_redirect()
+            return _login_redirect(request)
         notice, code = "state_conflict", 409
         try:
             if action == "ack":
@@ -304,6 +308,8 @@ async def _act(request: Request, alert_id: int, action: str) -> Response:
             raise _Denied(404, "not_found") from None
         except AlertStateError:
             pass
+        except InvalidInputError:  # the service token's cookie: it must name who acts
+            return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=422)
         except ValidationError:
             return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=422)
         alert, senior, escalation = await run_in_threadpool(
@@ -352,7 +358,7 @@ def board(request: Request, region: Annotated[str | None, Query(max_length=64)] 
     except _Denied as denied:
         return _deny(request, signed_in(request), denied)
     if principal is None:
-        return _login_redirect()
+        return _login_redirect(request)
     values = {
         "rows": rows,
         "regions": regions,
@@ -379,7 +385,7 @@ def board_csv(
     except _Denied as denied:
         return _deny(request, signed_in(request), denied)
     if principal is None:
-        return _login_redirect()
+        return _login_redirect(request)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(

@@ -290,3 +290,11 @@ async def test_a_duplicated_csrf_field_uses_the_first_and_a_forged_first_is_refu
     assert r.status_code == 403
     with sessions() as s:
         assert s.get_one(Alert, alert_id).status is AlertStatus.OPEN
+
+
+async def test_an_htmx_poll_after_the_session_ended_sends_the_page_to_login(
+    browser: Browser, world: World
+) -> None:
+    r = await browser.get("/app/board", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert r.status_code == 204
+    assert r.headers["HX-Redirect"] == "/app/login"
