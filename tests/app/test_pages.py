@@ -298,3 +298,24 @@ async def test_an_htmx_poll_after_the_session_ended_sends_the_page_to_login(
     r = await browser.get("/app/board", headers={"HX-Request": "true"}, follow_redirects=False)
     assert r.status_code == 204
     assert r.headers["HX-Redirect"] == "/app/login"
+
+
+@pytest.mark.parametrize(
+    "path", ["/app/static/..%2fpages.py", "/app/static/../pages.py", "/app/static/%2e%2e/web.py"]
+)
+async def test_static_files_never_serve_the_apps_code(browser: Browser, path: str) -> None:
+    r = await browser.get(path)
+    assert r.status_code == 404
+    assert "def " not in r.text
+
+
+async def test_the_pwa_shell_is_served_with_its_types(browser: Browser) -> None:
+    manifest = await browser.get("/app/manifest.webmanifest")
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    assert manifest.json()["start_url"] == "/app/"
+    worker = await browser.get("/app/sw.js")
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert worker.headers["cache-control"] == "no-cache"
+    htmx = await browser.get("/app/static/htmx.min.js")
+    assert htmx.status_code == 200
+    assert (await browser.get("/app/static/htmx.LICENSE")).status_code == 200
