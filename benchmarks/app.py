@@ -213,6 +213,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default: results/)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     console = Console()
@@ -247,6 +248,11 @@ def main() -> None:
         )
         pages = asyncio.run(measure(app, args.repeat, alert_id))
         engine.dispose()
+        if args.store == "postgresql":  # the throwaway database goes
+            admin = make_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("DROP DATABASE IF EXISTS dolbom_bench_app"))
+            admin.dispose()
     table = Table(
         title=f"app pages, server time in process ({args.store}, {args.seniors} seniors,"
         f" {events:,} events)"
@@ -280,9 +286,12 @@ def main() -> None:
         },
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    console.print(f"wrote {RESULTS}")
+    out = args.out or (
+        RESULTS if args.store == "sqlite" else RESULTS.with_name("app_postgresql.json")
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    console.print(f"wrote {out}")
 
 
 if __name__ == "__main__":
