@@ -52,6 +52,12 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "no_faults": ("없음", "none"),
     "open_alerts": ("처리 중인 경보", "Open alerts"),
     "no_open_alerts": ("처리 중인 경보가 없습니다.", "No open alerts."),
+    "activity_chart": (
+        "움직인 시간 (하루 분, 최근 7일)",
+        "Minutes of movement a day, last 7 days",
+    ),
+    "day": ("날짜", "Day"),
+    "minutes": ("분", "Minutes"),
     "timeline": ("최근 기록 (최근 50건)", "Timeline (last 50 events)"),
     "no_events": ("기록이 없습니다.", "No events yet."),
     "when": ("시각", "When"),

@@ -23,6 +23,7 @@ from cloud.api.routers import auth as auth_api
 from cloud.api.routers.events import senior_events
 from cloud.api.schemas import AckOut, AlertDetail, ResolveIn
 from cloud.app import push
+from cloud.app.charts import bar_chart, daily_activity
 from cloud.app.i18n import LANG_COOKIE, LANGS, message
 from cloud.app.status import SeniorStatus, statuses, triage
 from cloud.app.web import (
@@ -210,6 +211,7 @@ def senior_page(request: Request, senior_id: str) -> Response:
                     .limit(TIMELINE_EVENTS)
                 )
             )
+            activity = daily_activity(session, senior.id, senior.timezone, now)
             audit(
                 session,
                 principal,
@@ -224,7 +226,15 @@ def senior_page(request: Request, senior_id: str) -> Response:
     return render(
         request,
         "senior.html.j2",
-        {"s": status, "events": events},
+        {
+            "s": status,
+            "events": events,
+            "chart": bar_chart(
+                [(d.strftime("%m-%d"), v) for d, v in activity],
+                message(language(request), "activity_chart"),
+            ),
+            "activity": activity,
+        },
         principal=principal,
     )
 
