@@ -93,6 +93,8 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "region": ("지역", "Region"),
     "all_regions": ("전체 지역", "All regions"),
     "filter": ("보기", "Filter"),
+    "worker": ("담당자", "Worker"),
+    "all_workers": ("전체 담당자", "All workers"),
     "csv": ("CSV 내려받기", "Download CSV"),
     "board_live": ("15초마다 새로 고침", "Refreshes every 15 s"),
     "risk": ("위험 순위", "Risk rank"),

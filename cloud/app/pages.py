@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -38,7 +39,15 @@ from cloud.app.web import (
 )
 from cloud.errors import AlertNotFoundError, AlertStateError
 from cloud.netpolicy import BlockedAddressError
-from cloud.store.models import Alert, EscalationStep, Event, Senior, StepStatus
+from cloud.store.models import (
+    Account,
+    Alert,
+    CaregiverLink,
+    EscalationStep,
+    Event,
+    Senior,
+    StepStatus,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -349,30 +358,64 @@ async def resolve(request: Request, alert_id: int) -> Response:
 # --- the triage board ---------------------------------------------------------------------------
 
 
-def _board(
-    request: Request, region: str | None
-) -> tuple[Principal | None, list[SeniorStatus], list[str]]:
+@dataclass(frozen=True, slots=True)
+class _Board:
+    principal: Principal | None
+    rows: list[SeniorStatus]
+    regions: list[str]
+    workers: list[tuple[str, str]]  # (username, display name) of caregivers of these seniors
+
+
+def _workers(request: Request, senior_ids: list[str]) -> dict[str, tuple[str, set[str]]]:
+    """username -> (display name, the seniors linked to them) among `senior_ids`."""
+    out: dict[str, tuple[str, set[str]]] = {}
+    with context(request).sessions() as session:
+        rows = session.execute(
+            select(Account.username, Account.display_name, CaregiverLink.senior_id)
+            .join(CaregiverLink, CaregiverLink.account_id == Account.id)
+            .where(CaregiverLink.senior_id.in_(senior_ids))
+        )
+        for username, name, senior_id in rows:
+            out.setdefault(username, (name, set()))[1].add(senior_id)
+    return out
+
+
+def _board(request: Request, region: str | None, worker: str | None) -> _Board:
     principal = _caller(request)
     if principal is None:
-        return None, [], []
+        return _Board(None, [], [], [])
     rows = _visible(request, principal)
     regions = sorted({r.region for r in rows if r.region})
-    return principal, triage(rows, region or None), regions
+    workers = _workers(request, [r.senior_id for r in rows]) if rows else {}
+    if worker:
+        linked = workers.get(worker, ("", set()))[1]
+        rows = [r for r in rows if r.senior_id in linked]
+    names = sorted((u, n) for u, (n, _) in workers.items())
+    return _Board(principal, triage(rows, region or None), regions, names)
 
 
 @router.get("/board")
-def board(request: Request, region: Annotated[str | None, Query(max_length=64)] = None) -> Response:
-    """Every senior the caller may see, most at risk first; refreshed by htmx every 15 s."""
+def board(
+    request: Request,
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    worker: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """Every senior the caller may see, most at risk first, by region and by worker;
+    refreshed by htmx every 15 s and on every alert change."""
     try:
-        principal, rows, regions = _board(request, region)
+        found = _board(request, region, worker)
     except _Denied as denied:
         return _deny(request, signed_in(request), denied)
-    if principal is None:
+    if found.principal is None:
         return _login_redirect(request)
+    principal = found.principal
     values = {
-        "rows": rows,
-        "regions": regions,
+        "rows": found.rows,
+        "regions": found.regions,
         "region": region or "",
+        "workers": found.workers,
+        "worker": worker or "",
+        "query": urlencode({k: v for k, v in (("region", region), ("worker", worker)) if v}),
         "refresh_s": BOARD_REFRESH_S,
     }
     name = "board_rows.html.j2" if request.headers.get("hx-request") == "true" else "board.html.j2"
@@ -387,15 +430,18 @@ def _cell(value: object) -> str:
 
 @router.get("/board.csv")
 def board_csv(
-    request: Request, region: Annotated[str | None, Query(max_length=64)] = None
+    request: Request,
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    worker: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     """The board as CSV (UTF-8 with BOM so spreadsheets read Korean names), same scoping."""
     try:
-        principal, rows, _ = _board(request, region)
+        found = _board(request, region, worker)
     except _Denied as denied:
         return _deny(request, signed_in(request), denied)
-    if principal is None:
+    if found.principal is None:
         return _login_redirect(request)
+    rows = found.rows
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(

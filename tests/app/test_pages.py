@@ -319,3 +319,26 @@ async def test_the_pwa_shell_is_served_with_its_types(browser: Browser) -> None:
     htmx = await browser.get("/app/static/htmx.min.js")
     assert htmx.status_code == 200
     assert (await browser.get("/app/static/htmx.LICENSE")).status_code == 200
+
+
+def _csv_ids(text: str) -> list[str]:
+    return [t["senior_id"] for t in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
+
+
+async def test_the_board_filters_by_worker_within_the_callers_seniors(
+    app: FastAPI, world: World
+) -> None:
+    async with browser_client(app) as client:
+        admin = Browser(client)
+        await admin.login("ada")
+        page = await admin.get("/app/board")
+        assert 'id="worker"' in page.text  # two workers care for the seniors
+        only_bob = await admin.get("/app/board.csv", params={"worker": "bob"})
+        assert _csv_ids(only_bob.text) == ["s-b"]
+        nobody = await admin.get("/app/board.csv", params={"worker": "nobody"})
+        assert _csv_ids(nobody.text) == []
+    async with browser_client(app) as client:
+        alice = Browser(client)
+        await alice.login("alice")
+        theirs = await alice.get("/app/board.csv", params={"worker": "bob"})
+        assert _csv_ids(theirs.text) == []  # the filter never widens what alice may see
