@@ -4,7 +4,7 @@ import csv
 import io
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
@@ -420,6 +420,31 @@ def board(
     }
     name = "board_rows.html.j2" if request.headers.get("hx-request") == "true" else "board.html.j2"
     return render(request, name, values, principal=principal)
+
+
+@router.get("/board/print")
+def board_print(
+    request: Request,
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    worker: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """The board as a printable daily report: same scoping and order, no live refresh, and
+    a print stylesheet that leaves out the navigation and the forms."""
+    try:
+        found = _board(request, region, worker)
+    except _Denied as denied:
+        return _deny(request, signed_in(request), denied)
+    if found.principal is None:
+        return _login_redirect(request)
+    made = context(request).clock().astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    values = {
+        "rows": found.rows,
+        "region": region or "",
+        "worker_name": dict(found.workers).get(worker or "", ""),
+        "query": urlencode({k: v for k, v in (("region", region), ("worker", worker)) if v}),
+        "made": made,
+    }
+    return render(request, "board_print.html.j2", values, principal=found.principal)
 
 
 def _cell(value: object) -> str:

@@ -171,7 +171,7 @@ def test_the_service_worker_registers_and_caches_the_shell(
     scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
     assert scope == f"{base_url}/app/"
     cached = page.evaluate(
-        "caches.open('dolbom-shell-v2').then(c => c.keys())"
+        "caches.open('dolbom-shell-v3').then(c => c.keys())"
         ".then(k => k.map(r => new URL(r.url).pathname))"
     )
     assert "/app/static/htmx.min.js" in cached
@@ -194,6 +194,22 @@ def _serious(page: Page) -> list[str]:
     ]
 
 
+def test_the_printed_report_leaves_out_navigation_and_forms(
+    chromium: Browser, base_url: str, world: World
+) -> None:
+    page = _open(chromium, base_url, DESKTOP, "ko-KR")
+    _login(page, "ada")
+    page.goto("/app/board")
+    page.click("text=인쇄용 보고서")
+    page.wait_for_selector("h1 >> text=일일 보고서")
+    page.emulate_media(media="print")
+    assert page.locator("header.top nav").is_hidden()
+    assert page.locator("text=상황판으로 돌아가기").is_hidden()
+    assert page.locator("table.report tbody tr").count() == 2  # both seniors, ada is admin
+    assert page.locator("table.report").is_visible()
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_axe_finds_no_serious_violation_on_any_page(
@@ -208,6 +224,7 @@ def test_axe_finds_no_serious_violation_on_any_page(
         ("senior", "/app/seniors/s-a"),
         ("alert", f"/app/alerts/{world.alerts['s-a']}"),
         ("board", "/app/board"),
+        ("report", "/app/board/print"),
     ]:
         page.goto(url)
         found[name] = _serious(page)

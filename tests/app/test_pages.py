@@ -342,3 +342,31 @@ async def test_the_board_filters_by_worker_within_the_callers_seniors(
         await alice.login("alice")
         theirs = await alice.get("/app/board.csv", params={"worker": "bob"})
         assert _csv_ids(theirs.text) == []  # the filter never widens what alice may see
+
+
+async def test_the_printable_report_keeps_the_boards_order_scope_and_filters(
+    app: FastAPI, world: World
+) -> None:
+    async with browser_client(app) as client:
+        admin = Browser(client)
+        await admin.login("ada")
+        board = await admin.get("/app/board")
+        assert 'href="/app/board/print"' in board.text
+        report = await admin.get("/app/board/print", params={"worker": "bob"})
+        assert report.status_code == 200
+        assert "hx-trigger" not in report.text  # a snapshot: no live refresh
+        assert "/app/seniors/s-b" in report.text
+        assert "/app/seniors/s-a" not in report.text
+        assert "UTC" in report.text
+        css = await admin.get("/app/static/app.css")
+        assert "@media print" in css.text
+    async with browser_client(app) as client:
+        alice = Browser(client)
+        await alice.login("alice")
+        theirs = await alice.get("/app/board/print", params={"worker": "bob"})
+        assert "/app/seniors/s-b" not in theirs.text  # the filter never widens alice's scope
+        out = await alice.get("/app/board/print", params={"region": "x" * 65})
+        assert out.status_code == 422
+    async with browser_client(app) as client:
+        anonymous = await client.get("/app/board/print")
+        assert anonymous.status_code in (302, 303)
