@@ -43,6 +43,7 @@ test: $(STAMP) services lint
 
 bench: $(STAMP) services
 	$(BIN)/python benchmarks/intent_recall.py
+	$(BIN)/python benchmarks/gate.py
 	$(BIN)/python benchmarks/voice_to_alert.py --both
 	$(BIN)/python benchmarks/alerts.py
 	$(BIN)/python benchmarks/perception.py
