@@ -252,7 +252,7 @@ plus {ACT_MARGIN}.
 
 Calls for help, held out:
 
-| clip | P(call) held out | band |
+| clip | P(call) held out | band by P alone (before the rules) |
 |---|---:|---|
 {positives}
 
