@@ -6,13 +6,16 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from cloud.app import pages, shell
-from cloud.app.web import PREFIX
 from cloud.settings import CloudSettings
 
 
 def install(app: FastAPI, settings: CloudSettings) -> None:
     """Add the app's pages, its PWA shell and its static files to the API."""
+    # Imported here: the pages use the API's routers, and the API's factory imports this
+    # package; importing `cloud.app.*` first must not find `cloud.api` half-initialised.
+    from cloud.app import pages, shell
+    from cloud.app.web import PREFIX
+
     app.state.app_data_dir = Path(settings.data_dir)
     app.include_router(shell.router)
     app.include_router(pages.router)
