@@ -266,7 +266,7 @@ def test_a_push_delivered_to_the_service_worker_shows_the_alert(
         lambda e: registrations.extend(e["registrations"]),
     )
     cdp.send("ServiceWorker.enable")
-    for _ in range(400):  # the registration event follows `enable`: wait for it
+    for _ in range(2400):  # the registration event follows `enable`: wait for it (60 s cap)
         if registrations:
             break
         page.wait_for_timeout(25)
@@ -288,7 +288,7 @@ def test_a_push_delivered_to_the_service_worker_shows_the_alert(
     titles = page.evaluate(
         """async () => {
             const reg = await navigator.serviceWorker.ready;
-            for (let i = 0; i < 200; i++) {
+            for (let i = 0; i < 2400; i++) {  // wait for the worker to show it (60 s cap)
                 const shown = await reg.getNotifications();
                 if (shown.length) return shown.map(n => [n.title, n.data.url]);
                 await new Promise(r => setTimeout(r, 25));
