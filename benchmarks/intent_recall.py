@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import read_flac
-from device.audio.asr import DEFAULT_GRAMMAR_PHRASES, SpeechRecognizer, load_model
+from device.audio.asr import DEFAULT_GRAMMAR_TOKENS, SpeechRecognizer, load_model
 from device.audio.pipeline import Utterance, robot_listener
 from device.audio.sounds import SoundClassifier
 from device.audio.source import SAMPLE_RATE_HZ, read_wav, split_chunks
@@ -112,12 +112,9 @@ class Ears:
         return clip
 
 
-TOKENS = frozenset(w for p in DEFAULT_GRAMMAR_PHRASES for w in p.split())
-
-
 def _grammar_confidence(u: Utterance) -> float:
     """The safety grammar's mean confidence over its phrase words (the first wave's input)."""
-    confs = [w.conf for w in u.grammar_words if w.word in TOKENS]
+    confs = [w.conf for w in u.grammar_words if w.word in DEFAULT_GRAMMAR_TOKENS]
     return sum(confs) / len(confs) if confs else 0.0
 
 

@@ -46,6 +46,9 @@ DEFAULT_GRAMMAR_PHRASES: tuple[str, ...] = (
     "네 괜찮 아요",
 )
 
+DEFAULT_GRAMMAR_TOKENS = frozenset(w for p in DEFAULT_GRAMMAR_PHRASES for w in p.split())
+"""The words of the default safety phrases (everything else the grammar hears is garbage)."""
+
 _models: dict[Path, Any] = {}
 
 

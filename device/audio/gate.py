@@ -20,7 +20,6 @@ silence, e.g. while the robot talks and its ears are muted, is left out). Then:
 Pure (no clock, no threads): time comes from the chunks, like the segmenter.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -169,11 +168,3 @@ def _clipped_share(samples: np.ndarray) -> float:
     if samples.size == 0:
         return 0.0
     return float(np.count_nonzero(np.abs(samples.astype(np.int32)) >= 32000)) / samples.size
-
-
-def gate_report(decisions: Sequence[GateDecision]) -> dict[str, int]:
-    """Counts per state (for `transcribe --json` summaries and the benchmark)."""
-    counts = {state.value: 0 for state in GateState}
-    for d in decisions:
-        counts[d.state.value] += 1
-    return counts

@@ -35,7 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from device.audio.asr import DEFAULT_GRAMMAR_PHRASES
+from device.audio.asr import DEFAULT_GRAMMAR_TOKENS
 from device.audio.sounds import SoundEvent
 from device.dialog.answers import syllables
 from device.dialog.intents import (
@@ -57,16 +57,6 @@ LENGTH_CAP = 40
 
 class EvidenceModelError(DeviceError):
     """The committed evidence model can't be read."""
-
-
-class WordLike(Protocol):
-    """A recognised word with its confidence (device.audio.asr.Word)."""
-
-    @property
-    def word(self) -> str: ...
-
-    @property
-    def conf(self) -> float: ...
 
 
 class TranscriptLike(Protocol):
@@ -162,7 +152,6 @@ _KOREAN_PHRASES: tuple[tuple[Intent, str], ...] = tuple(
     if not any("a" <= ch <= "z" for ch in phrase)
 )
 _MAX_PHRASE_WORDS = 4
-_GRAMMAR_TOKENS = frozenset(w for p in DEFAULT_GRAMMAR_PHRASES for w in p.split())
 
 
 def grammar_phrase(words: tuple[Any, ...]) -> tuple[Intent, float, float, str]:
@@ -175,7 +164,7 @@ def grammar_phrase(words: tuple[Any, ...]) -> tuple[Intent, float, float, str]:
     best: tuple[Intent, float, str] = (Intent.NONE, 0.0, "")
     for i in range(len(words)):
         for j in range(i + 1, min(len(words), i + _MAX_PHRASE_WORDS) + 1):
-            if str(words[j - 1].word) not in _GRAMMAR_TOKENS:
+            if str(words[j - 1].word) not in DEFAULT_GRAMMAR_TOKENS:
                 break  # a garbage syllable: no phrase spans it
             joined = normalize("".join(str(w.word) for w in words[i:j]))
             hit = next((it for it, p in _KOREAN_PHRASES if p == joined), None)
