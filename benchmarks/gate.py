@@ -67,8 +67,7 @@ def idle(
     for chunk in chunks:
         if listener.process(chunk) is not None:
             segments += 1
-    if listener.flush() is not None:
-        segments += 1
+    segments += len(listener.flush())
     cpu, wall = time.process_time() - c0, time.perf_counter() - t0
     seconds = len(audio) / SAMPLE_RATE_HZ
     return {
@@ -89,8 +88,7 @@ def shouted(recognizer: SpeechRecognizer, sounds: SoundClassifier, gated: bool) 
         audio = np.concatenate([room_noise(6.0, seed=i), call, room_noise(1.5, seed=50 + i)])
         listener = _listener(recognizer, sounds, gated)
         heard = [u for u in (listener.process(c) for c in _chunks(audio)) if u is not None]
-        last = listener.flush()
-        heard += [last] if last is not None else []
+        heard += listener.flush()
         reached += any(u.text or u.sound is not None for u in heard)
     return {"clips": len(clips), "reached_recognition": reached}
 

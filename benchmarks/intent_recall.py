@@ -95,9 +95,7 @@ class Ears:
                 early += 1
             elif u is not None:
                 utterances.append(u)
-        last = listener.flush()
-        if last is not None:
-            utterances.append(last)
+        utterances += listener.flush()
         clip = Clip(
             name, len(samples) / SAMPLE_RATE_HZ, time.perf_counter() - t0, utterances, early
         )

@@ -8,7 +8,12 @@ most of the robot's idle CPU.
 
 Per chunk the gate measures the RMS level (dBFS) and keeps a noise floor: the 10th percentile of
 the last `floor_window_s` of levels (minimum statistics, as in speech enhancement; digital
-silence, e.g. while the robot talks and its ears are muted, is left out). Then:
+silence, e.g. while the robot talks and its ears are muted, is left out). Until the window has
+filled, the floor is the lower of the first level heard and the percentile of what was heard
+so far (while the room is unknown, the lower guess hears more): a recording that starts in the
+middle of a sound (a clip of panting) finds its quiet gaps within a second, where filling the
+window with the first level kept the floor at the sound itself for 4.5 s, and one that starts
+quietly keeps its quiet start as the floor while a loud noise builds up. Then:
 
 - **closed**: the level is within `open_above_floor_db` of the floor and below `open_dbfs`, and
   was for `hold_s`: Silero is not run (speech probability 0).
@@ -119,8 +124,9 @@ class EnergyGate:
         size = max(2, round(self.config.floor_window_s / CHUNK_S))
         self._levels = np.full(size, self.config.initial_floor_dbfs, dtype=np.float32)
         self._next = 0
+        self._seen = 0  # levels heard so far (the floor is their percentile until the window fills)
+        self._first = self.config.initial_floor_dbfs
         self._floor = self.config.initial_floor_dbfs
-        self._primed = False
         self._open_until_s = -1.0
         self.chunks = 0
         self.vad_chunks = 0  # chunks the VAD had to look at (idle cost)
@@ -136,14 +142,15 @@ class EnergyGate:
         cfg = self.config
         level = level_dbfs(chunk.samples)
         floor = self._floor  # compare with the floor before this chunk moved it
-        if level > SILENCE_DBFS and not self._primed:  # the first sound: start from it
-            self._levels[:] = level
-            self._primed = True
-            self._floor = floor = level
-        elif level > SILENCE_DBFS:  # digital silence (muted ears) says nothing about the room
+        if level > SILENCE_DBFS:  # digital silence (muted ears) says nothing about the room
+            if self._seen == 0:  # the first sound: the floor starts from it
+                floor = self._first = level
             self._levels[self._next] = level
             self._next = (self._next + 1) % self._levels.size
-            self._floor = float(np.percentile(self._levels, cfg.floor_percentile))
+            self._seen = min(self._seen + 1, self._levels.size)
+            self._floor = float(np.percentile(self._levels[: self._seen], cfg.floor_percentile))
+            if self._seen < self._levels.size:  # warming up: the lower guess hears more
+                self._floor = min(self._floor, self._first)
         self.chunks += 1
         if not cfg.enabled:
             self.vad_chunks += 1
