@@ -66,6 +66,7 @@ class Clip:
     speaker: str = ""
     baseline: bool = False  # the first wave's rule found an emergency
     answers_unguarded: int = field(default=0)  # answer intents a long sentence carried
+    classified: int = 0  # segments and spans the sound classifier heard
 
     @property
     def text(self) -> str:
@@ -99,6 +100,7 @@ class Ears:
         clip = Clip(
             name, len(samples) / SAMPLE_RATE_HZ, time.perf_counter() - t0, utterances, early
         )
+        clip.classified = listener.sounds_classified
         clip.baseline = any(
             match_intent(u.text, u.grammar_text, _grammar_confidence(u)).intent in EMERGENCY_INTENTS
             for u in utterances
@@ -188,10 +190,12 @@ def main() -> None:
             )
         )
         per_class: dict[str, list[int]] = {}
+        reached: dict[str, list[int]] = {}
         for row in rows:
             clip = ears.run(row["file"], read_flac(data / "ko-nonverbal-dev" / row["file"]))
             flagged = int(clip.asked > 0 or clip.emergency)
             per_class.setdefault(row["class"], []).append(flagged)
+            reached.setdefault(row["class"], []).append(int(clip.classified > 0))
         distress = [f for c, fs in per_class.items() if c in DISTRESS for f in fs]
         everyday = [f for c, fs in per_class.items() if c not in DISTRESS for f in fs]
         sound_json = ROOT / "benchmarks" / "results" / "sound.json"
@@ -205,6 +209,14 @@ def main() -> None:
             "distress_reached_a_check": round(sum(distress) / len(distress), 3),
             "everyday_checked": round(sum(everyday) / len(everyday), 3),
             "per_class_checked": {c: round(sum(fs) / len(fs), 3) for c, fs in per_class.items()},
+            "distress_reached_the_classifier": round(
+                sum(f for c, fs in reached.items() if c in DISTRESS for f in fs)
+                / sum(len(fs) for c, fs in reached.items() if c in DISTRESS),
+                3,
+            ),
+            "per_class_reached_the_classifier": {
+                c: round(sum(fs) / len(fs), 3) for c, fs in reached.items()
+            },
             "speaker_held_out_from_sidecar": {
                 k: held_out.get(k)
                 for k in ("distress_recall", "everyday_flagged", "per_class_flagged")

@@ -115,6 +115,7 @@ class Listener:
             maxlen=16
         )  # segments that alerted or asked
         self._pending: deque[Utterance] = deque()  # sound utterances not yet returned
+        self.sounds_classified = 0  # segments and spans the sound classifier heard
         self.segmenter = SpeechSegmenter(config)
         self._early: Utterance | None = None
         self._silent_chunks = 0
@@ -340,7 +341,9 @@ class Listener:
         if self.sounds is None:
             return None
         try:
-            return self.sounds.classify(samples, SAMPLE_RATE_HZ)
+            event = self.sounds.classify(samples, SAMPLE_RATE_HZ)
+            self.sounds_classified += 1
+            return event
         except SoundInputError as e:
             logger.warning("sound classifier refused a segment: %s", e)
             return None

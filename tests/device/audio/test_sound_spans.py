@@ -124,6 +124,7 @@ def test_an_everyday_sound_span_is_classified_and_nothing_happens() -> None:
     )
     assert _listen(listener, np.concatenate([room_noise(6.0), _moan(), room_noise(2.0)])) == []
     assert len(sounds.heard) == 1
+    assert listener.sounds_classified == 1
 
 
 class ScriptedVad(SileroVad):
