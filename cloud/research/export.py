@@ -41,7 +41,7 @@ from cloud.research.deid import (
     suppress_small_cells,
     suppression_hierarchy,
 )
-from cloud.research.studies import get_study
+from cloud.research.studies import get_study, schedule_of
 from cloud.store.models import Assessment, DailyMetric, Participant, ParticipantStatus
 from protocol.instruments import INSTRUMENTS
 
@@ -193,7 +193,7 @@ def build_export(
     say("daily metrics")
     metrics = _metrics(session, keep_ids, alias)
     say("summary by arm")
-    summary, small = _summary(assessments)
+    summary, small = _summary(assessments, _due(session, study_id, people, keep_ids, alias, now))
     dropped: list[str] = []
     tables: dict[str, Any] = {}
     dictionaries: dict[str, DataDictionary] = {}
@@ -330,25 +330,67 @@ def _metric_specs(frame: Any) -> dict[str, ColumnSpec]:
     return specs
 
 
-def _summary(assessments: Any) -> tuple[Any, int]:
+Due = dict[tuple[str, str], dict[str, set[str]]]
+"""(instrument, time point) → arm → the export codes of participants due a score there."""
+
+
+def _due(
+    session: Session,
+    study_id: str,
+    people: list[Participant],
+    keep_ids: list[int],
+    alias: dict[int, str],
+    now: datetime,
+) -> Due:
+    """Who owes a score where: every exported participant whose time point's window has closed
+    by `now` (in the participant's own time zone) for each instrument scheduled there."""
+    kept = set(keep_ids)
+    due: Due = {}
+    schedule = schedule_of(session, study_id)
+    for p in people:
+        if p.id not in kept:
+            continue
+        tz = ZoneInfo(p.timezone)
+        day_now = (now.astimezone(tz).date() - p.enrolled_at.astimezone(tz).date()).days
+        for tp in schedule:
+            if day_now <= tp.day + tp.window_days:
+                continue  # not due yet: its window is still open
+            for instrument in tp.instruments:
+                due.setdefault((instrument, tp.label), {}).setdefault(p.arm, set()).add(alias[p.id])
+    return due
+
+
+def _summary(assessments: Any, due: Due | None = None) -> tuple[Any, int]:
+    """n, missing, mean, SD and median per arm and time point. Missing counts every participant
+    due a score there (see `_due`) without one, as well as a recorded assessment without a
+    total: a time point nobody answered is not "0 missing"."""
+    due = due or {}
     rows: list[dict[str, object]] = []
     scored = assessments.dropna(subset=["time_point"])
     scored = scored.drop_duplicates([_P, "instrument", "time_point"], keep="last")
-    for (instrument, time_point), g in scored.groupby(["instrument", "time_point"], sort=True):
-        for arm, ga in g.groupby("arm", sort=True):
-            d = stats.describe(ga["score"].tolist())
-            rows.append(
-                {
-                    "arm": arm,
-                    "instrument": instrument,
-                    "time_point": time_point,
-                    "n": d.n,
-                    "n_missing": d.n_missing,
-                    "mean": d.mean,
-                    "sd": d.sd,
-                    "median": d.median,
-                }
-            )
+    cells: dict[tuple[str, str, str], dict[str, float | None]] = {}
+    for (instrument, time_point), arms in due.items():
+        for arm, codes in arms.items():
+            cells.setdefault((instrument, time_point, arm), {}).update(dict.fromkeys(codes))
+    for r in scored.itertuples(index=False):
+        row = r._asdict()
+        score = row["score"]
+        cell = cells.setdefault((row["instrument"], row["time_point"], row["arm"]), {})
+        cell[str(row[_P])] = None if pd.isna(score) else float(score)
+    for instrument, time_point, arm in sorted(cells):
+        d = stats.describe(list(cells[(instrument, time_point, arm)].values()))
+        rows.append(
+            {
+                "arm": arm,
+                "instrument": instrument,
+                "time_point": time_point,
+                "n": d.n,
+                "n_missing": d.n_missing,
+                "mean": d.mean,
+                "sd": d.sd,
+                "median": d.median,
+            }
+        )
     frame = pd.DataFrame.from_records(rows, columns=list(SUMMARY_COLUMNS))
     if frame.empty:
         return frame, 0

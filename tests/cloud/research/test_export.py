@@ -193,3 +193,51 @@ def test_devices_are_not_needed_to_export(sessions: sessionmaker[Session]) -> No
         assert s.query(Device).count() == 0
         bundle = build_export(s, "k-study", T0, k=5)
     assert len(bundle.tables["participants"]) == 5
+
+
+def test_summary_by_arm_counts_every_due_score_that_is_missing(
+    sessions: sessionmaker[Session],
+) -> None:
+    """20 participants per arm; at week 4 only 10 of the intervention arm have a score and none
+    of the control arm: 10 and 20 are missing (the export said 0 before). Week 8's window is
+    still open, so nobody is missing there yet."""
+    from cloud.store.models import Participant
+
+    _cohort(sessions, [(1944, "f", "부산광역시")] * 40)
+    with sessions() as s, s.begin():
+        people = list(s.query(Participant).filter_by(study_id="k-study").order_by(Participant.id))
+        for p in people:
+            points = ["baseline"] + (["week4"] if p.arm == "intervention" else [])
+            for tp in points:
+                if (
+                    tp == "week4"
+                    and sum(a.time_point == "week4" for a in s.query(Assessment).all()) >= 10
+                ):
+                    continue
+                day = 0 if tp == "baseline" else 28
+                s.add(
+                    Assessment(
+                        participant_id=p.id,
+                        instrument="ucla3",
+                        time_point=tp,
+                        answers=[1, 2, 1],
+                        score=4.0,
+                        complete=True,
+                        source=AssessmentSource.API,
+                        administered_at=T0 + timedelta(days=day),
+                        recorded_at=T0 + timedelta(days=day),
+                    )
+                )
+                s.flush()
+    with sessions() as s:
+        bundle = build_export(s, "k-study", T0 + timedelta(days=60), k=5)
+    summary = bundle.tables["summary_by_arm"]
+    cell = summary.set_index(["arm", "instrument", "time_point"])
+    assert int(cell.loc[("intervention", "ucla3", "week4"), "n"]) == 10
+    assert int(cell.loc[("intervention", "ucla3", "week4"), "n_missing"]) == 10
+    assert int(cell.loc[("control", "ucla3", "week4"), "n_missing"]) == 20
+    assert int(cell.loc[("control", "ucla3", "baseline"), "n"]) == 20
+    assert int(cell.loc[("control", "ucla3", "baseline"), "n_missing"]) == 0
+    # sgds_k is scheduled too and nobody answered it: all 40 are missing at baseline
+    assert int(cell.loc[("intervention", "sgds_k", "baseline"), "n_missing"]) == 20
+    assert "week8" not in set(summary["time_point"])
