@@ -25,7 +25,7 @@ from device.clock import Clock, SystemClock
 from device.config import DeviceConfig
 from device.dialog.answers import answer_like, resolve_yes_no
 from device.dialog.intents import Intent
-from device.errors import EventTooLargeError
+from device.errors import EventTooLargeError, OutboxError
 from device.link.mqtt import MqttLink
 from device.outbox import Outbox
 from device.safety.countdown import Action, Answer, Countdown, Raise, Say, Trigger
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 AGENT_VERSION = version()  # the package metadata's, as `dolbom --version` and the cloud API say
 ECHO_TAIL_S = 0.3  # the room's echo of the robot's own voice
+ASR_CHECK_EVERY_S = 600.0  # the recogniser's probe: ~60 ms of CPU here, a few times that on a Pi
 
 
 class State(StrEnum):
@@ -108,6 +109,7 @@ class Agent:
         clock: Clock | None = None,
         stages: Sequence[Stage] = (),
         allows: Callable[[EventType], bool] | None = None,
+        asr_check: Callable[[], tuple[bool, str]] | None = None,
     ) -> None:
         self.config = config
         self.state = State.STARTING
@@ -125,6 +127,10 @@ class Agent:
         self._failed: dict[str, str] = {}  # stage name → why it was switched off
         # Consent (device.privacy.ConsentFilter.allows): which events may leave the robot.
         self._allows = allows or (lambda _event_type: True)
+        # The recogniser's probe (SpeechRecognizer.self_test): run every ASR_CHECK_EVERY_S.
+        self._asr_check = asr_check
+        self._asr_result: tuple[bool, str] | None = None
+        self._asr_checked_s = float("-inf")
         self.held_back = 0  # events a stage produced that consent kept on the robot
         self._audio_thread: threading.Thread | None = None
         self._audio_error: BaseException | None = None
@@ -417,12 +423,37 @@ class Agent:
         if self._link is not None:
             self._link.notify()
 
+    def _asr_self_test(self, now_s: float) -> SelfTest | None:
+        """The recogniser decodes its committed probe (every ASR_CHECK_EVERY_S; ~60 ms)."""
+        if self._asr_check is None:
+            return None  # ears without a recogniser (typed words, test fakes): nothing to test
+        if self._asr_result is None or now_s - self._asr_checked_s >= ASR_CHECK_EVERY_S:
+            try:
+                self._asr_result = self._asr_check()
+            except Exception as e:  # a probe that raises is a failed probe, not a dead agent
+                log.exception("the recogniser's self-test raised")
+                self._asr_result = (False, f"self-test raised: {e}")
+            self._asr_checked_s = now_s
+        ok, detail = self._asr_result
+        return SelfTest(name="asr", ok=ok, detail=detail[:200])
+
+    def _outbox_self_test(self) -> SelfTest:
+        """The store takes a durable write, and what waits to be sent is neither too much
+        nor too old (OutboxLimits.max_pending_age_s, the pruning caps)."""
+        try:
+            health = self._outbox.health(self._clock.now())
+        except OutboxError as e:
+            return SelfTest(name="outbox", ok=False, detail=str(e)[:200])
+        return SelfTest(name="outbox", ok=health.ok, detail=health.detail[:200])
+
     def _heartbeat(self) -> None:
         tests = [
-            SelfTest(name="asr", ok=True, detail="model loaded"),
             SelfTest(name="audio", ok=self._audio_error is None),
-            SelfTest(name="outbox", ok=True),
+            self._outbox_self_test(),
         ]
+        asr = self._asr_self_test(self._clock.monotonic())
+        if asr is not None:
+            tests.insert(0, asr)
         if self._link is not None:
             tests.append(SelfTest(name="mqtt", ok=self._link.connected))
         self._each_stage("self_tests", lambda stage: tests.extend(stage.self_tests()))

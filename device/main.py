@@ -135,6 +135,9 @@ def build_agent(
     `offline`: no MQTT link; events stay in the outbox (the chat console).
     """
     ears = listener if listener is not None else open_listener(config)
+    asr_check = None  # the Korean recogniser's probe; English (pocketsphinx) has none yet
+    if isinstance(ears, Listener) and isinstance(ears.recognizer, SpeechRecognizer):
+        asr_check = ears.recognizer.self_test
     outbox = Outbox(config.outbox_path, config.device_id)
     agent_ref: list[Agent] = []
     link = (
@@ -160,6 +163,7 @@ def build_agent(
         stages=chosen,
         allows=next((s.filter.allows for s in chosen if isinstance(s, PrivacyStage)), None),
         clock=clock,
+        asr_check=asr_check,
     )
     agent_ref.append(agent)
     return agent

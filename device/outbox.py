@@ -73,6 +73,8 @@ _UNSENT_INDEX = (
     "WHERE sent_at IS NULL"
 )
 _EPOCH_BITS = 62
+BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another process's lock
+HEALTH_WRITE_TIMEOUT_MS = 2_000  # the same for the heartbeat's write check
 _SAFETY_RANK = Priority.HIGH.rank  # ranks <= this are never pruned
 _PRUNE_CHUNK = 200
 
@@ -92,6 +94,7 @@ class OutboxLimits:
     max_bytes: int = 64 * 2**20
     resend_after_s: float = 30.0
     resend_max_s: float = 1800.0
+    max_pending_age_s: float = 3600.0  # the heartbeat's self-test fails past this backlog age
 
     def __post_init__(self) -> None:
         if self.max_rows < 1 or self.max_bytes < MAX_MESSAGE_BYTES:
@@ -99,6 +102,8 @@ class OutboxLimits:
                 f"need max_rows >= 1 and max_bytes >= {MAX_MESSAGE_BYTES}, "
                 f"got {self.max_rows}, {self.max_bytes}"
             )
+        if self.max_pending_age_s <= 0:
+            raise ValueError(f"need max_pending_age_s > 0, got {self.max_pending_age_s}")
         if not 0 < self.resend_after_s <= self.resend_max_s:
             raise ValueError(
                 "need 0 < resend_after_s <= resend_max_s, "
@@ -124,6 +129,40 @@ class OutboxRecord:
 
 
 _RANK_TO_PRIORITY = {p.rank: p for p in Priority}
+
+
+@dataclass(frozen=True)
+class OutboxHealth:
+    """What the heartbeat's `outbox` self-test reports."""
+
+    writable: bool  # a durable write went through just now
+    pending: int  # events not yet acknowledged by the broker
+    oldest_pending_age_s: float  # how long the oldest of them has waited (0 when none)
+    fill: float  # the larger of rows/max_rows and bytes/max_bytes (pruning starts at 1)
+    limits: OutboxLimits
+
+    @property
+    def ok(self) -> bool:
+        """Writable, the backlog younger than its limit, and below the caps' 90 %."""
+        return (
+            self.writable
+            and self.oldest_pending_age_s <= self.limits.max_pending_age_s
+            and self.fill < 0.9
+        )
+
+    @property
+    def detail(self) -> str:
+        """One line for the heartbeat."""
+        parts = [] if self.writable else ["not writable"]
+        if self.oldest_pending_age_s > self.limits.max_pending_age_s:
+            parts.append(
+                f"oldest unsent event waits {self.oldest_pending_age_s:.0f} s"
+                f" (limit {self.limits.max_pending_age_s:.0f} s)"
+            )
+        if self.fill >= 0.9:
+            parts.append(f"{self.fill:.0%} full, routine events are being pruned")
+        parts.append(f"{self.pending} pending, oldest {self.oldest_pending_age_s:.0f} s")
+        return "; ".join(parts)
 
 
 def new_epoch() -> int:
@@ -154,7 +193,10 @@ class Outbox:
             raise OutboxError(f"cannot create the outbox folder {path.parent}: {e}") from None
         try:
             self._db = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=10.0
+                path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
             )
         except sqlite3.Error as e:
             raise OutboxError(f"cannot open the outbox {path}: {e}") from None
@@ -542,6 +584,51 @@ class Outbox:
                 "SELECT last_seq FROM seq_counter WHERE device_id = ?", (self.device_id,)
             ).fetchone()
         return int(row[0]) if row else 0
+
+    def health(self, now: datetime) -> OutboxHealth:
+        """Write a row durably (the SD card may have turned read-only) and measure the backlog;
+        `now` is the agent's clock, the one events are stamped with."""
+        writable = True
+        with self._lock:
+            try:
+                # Another process holding the write lock (a CLI inspecting the file) makes this
+                # check fail after 2 s instead of the connection's 10 s.
+                self._db.execute(f"PRAGMA busy_timeout = {HEALTH_WRITE_TIMEOUT_MS}")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('checked_at', ?)",
+                        (now.isoformat(),),
+                    )
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                log.error("the outbox %s refused a write: %s", self.path, e)
+                writable = False
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            try:
+                pending = int(
+                    self._db.execute(
+                        "SELECT COUNT(*) FROM outbox WHERE device_id = ? AND sent_at IS NULL",
+                        (self.device_id,),
+                    ).fetchone()[0]
+                )
+                row = self._db.execute(
+                    "SELECT data FROM outbox WHERE device_id = ? AND sent_at IS NULL"
+                    " ORDER BY seq LIMIT 1",
+                    (self.device_id,),
+                ).fetchone()
+            except sqlite3.Error as e:
+                raise OutboxError(f"cannot read the outbox {self.path}: {e}") from None
+            rows, size = self._rows, self._bytes
+        age_s = 0.0
+        if row is not None:
+            age_s = max(0.0, (now - Envelope.model_validate_json(row[0]).ts).total_seconds())
+        fill = max(rows / self.limits.max_rows, size / self.limits.max_bytes)
+        return OutboxHealth(writable, pending, age_s, fill, self.limits)
 
     def journal_mode(self) -> str:
         """SQLite's journal mode for this file ('wal')."""

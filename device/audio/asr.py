@@ -20,9 +20,9 @@ from typing import Any, Protocol
 
 import vosk
 
-from device.audio.source import SAMPLE_RATE_HZ, AudioChunk
+from device.audio.source import SAMPLE_RATE_HZ, AudioChunk, read_wav
 from device.dialog.intents import GRAMMAR_BREAK
-from device.errors import AsrError
+from device.errors import AsrError, AudioError
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,12 @@ DEFAULT_GRAMMAR_PHRASES: tuple[str, ...] = (
 
 DEFAULT_GRAMMAR_TOKENS = frozenset(w for p in DEFAULT_GRAMMAR_PHRASES for w in p.split())
 """The words of the default safety phrases (everything else the grammar hears is garbage)."""
+
+PROBE_WAV = Path(__file__).with_name("probe_help.wav")
+"""espeak-ng saying "살려 주세요" (made by tests/fixtures/audio/make_espeak_clips.py, 1.6 s):
+the committed vector the ears decode to show, in every heartbeat, that they still hear."""
+PROBE_PHRASE = "살려 주세요"
+PROBE_MIN_CONFIDENCE = 0.9
 
 _models: dict[Path, Any] = {}
 
@@ -303,6 +309,7 @@ class SpeechRecognizer:
         # ordinary sentence onto safety phrases. Measured on the 81 ordinary clips of
         # ko-speech-dev, whole clips: a complete safety phrase in 4 with it (most at low
         # share of what was heard), where without it nearly every clip held one.
+        self._grammar_phrases = tuple(grammar_phrases)
         self.grammar_tokens = frozenset(w for p in grammar_phrases for w in p.split())
         noise = [g for g in garbage_syllables(model) if g not in self.grammar_tokens]
         # ensure_ascii=False: with \uXXXX escapes Vosk drops every Korean word of the grammar.
@@ -370,8 +377,10 @@ class SpeechRecognizer:
         if self._baseline_mb is None:
             self._baseline_mb = rss
         if self.rss_growth_mb is not None and rss - self._baseline_mb > self.rss_growth_mb:
-            self._free = self._new_free()
+            # Free the old one before building its replacement: holding both made the day's peak.
+            self._free = None
             release_free_memory()
+            self._free = self._new_free()
             self.renewals += 1
         else:
             self._free.Reset()
@@ -425,6 +434,30 @@ class SpeechRecognizer:
     def _keep_free(self, result_json: str) -> None:
         self._free_parts.append(_text(result_json))
         self._free_words.extend(_words(result_json))
+
+    def self_test(self, wav: Path = PROBE_WAV) -> tuple[bool, str]:
+        """Decode the committed probe with the safety phrases on the shared model: (ok, why).
+
+        A recogniser of its own, built and freed here (~60 ms on this x86 machine), so it is
+        safe beside the audio thread's decoding and leaves the live recognisers' state alone.
+        """
+        try:
+            samples = read_wav(wav)
+        except AudioError as e:
+            return False, f"probe unreadable: {e}"[:200]
+        try:
+            phrases = dict.fromkeys([PROBE_PHRASE, *self._grammar_phrases])
+            grammar = json.dumps(list(phrases), ensure_ascii=False)
+            recognizer = vosk.KaldiRecognizer(self._model, SAMPLE_RATE_HZ, grammar)
+            recognizer.SetWords(True)
+            recognizer.AcceptWaveform(samples.tobytes())
+            words = _words(recognizer.FinalResult())
+        except Exception as e:  # vosk raises bare Exceptions from Kaldi
+            return False, f"recogniser failed on the probe: {e}"[:200]
+        heard = " ".join(str(w.get("word", "")) for w in words)
+        confidence = min((float(w.get("conf", 0.0)) for w in words), default=0.0)
+        ok = heard == PROBE_PHRASE and confidence >= PROBE_MIN_CONFIDENCE
+        return ok, f"probe heard {heard!r} (confidence {confidence:.2f})"
 
     def partial_text(self) -> str:
         """What the free recognizer has heard of the open utterance so far (cheap)."""

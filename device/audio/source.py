@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from device.errors import AudioError
 
@@ -73,6 +72,8 @@ def to_16k_int16(audio: np.ndarray, rate_hz: int) -> np.ndarray:
     """Float audio in [-1, 1], shaped (frames, channels), to 16 kHz mono int16."""
     mono = audio.mean(axis=1) if audio.ndim == 2 else audio
     if rate_hz != SAMPLE_RATE_HZ:
+        from scipy.signal import resample_poly  # only for files at other rates: scipy costs ~76 MB
+
         g = gcd(rate_hz, SAMPLE_RATE_HZ)
         mono = resample_poly(mono, SAMPLE_RATE_HZ // g, rate_hz // g)
     return np.asarray(np.clip(np.round(mono * 32767.0), -32768, 32767), dtype=np.int16)

@@ -4,7 +4,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from device.config import DeviceConfig, SafetyConfig
 from device.dialog.intents import Intent
 from device.outbox import Outbox
 from protocol import Command, CommandType, EventType, Priority
-from protocol.events import CountdownOutcome
+from protocol.events import CountdownOutcome, HeartbeatPayload
 
 
 class ScriptedEars:
@@ -116,7 +116,66 @@ async def test_heartbeat_with_self_tests_is_queued_at_start(tmp_path: Path) -> N
     assert (kind, priority) == (EventType.HEARTBEAT, Priority.LOW)
     self_tests = payload["self_tests"]
     assert isinstance(self_tests, list)
-    assert {t["name"] for t in self_tests} >= {"asr", "audio", "outbox"}
+    assert {t["name"]: t["ok"] for t in self_tests} == {"audio": True, "outbox": True}
+
+
+def _heartbeat_tests(outbox: Outbox) -> dict[str, tuple[bool, str]]:
+    payload = [pl for t, _, pl in _events(outbox) if t is EventType.HEARTBEAT][-1]
+    tests = payload["self_tests"]
+    assert isinstance(tests, list)
+    return {str(t["name"]): (bool(t["ok"]), str(t["detail"])) for t in tests}
+
+
+def _agent_with_asr(tmp_path: Path, check: Callable[[], tuple[bool, str]]) -> tuple[Agent, Outbox]:
+    config = DeviceConfig(device_id="robot-test", data_dir=tmp_path, speech_out="print")
+    outbox = Outbox(config.outbox_path, config.device_id)
+    agent = Agent(
+        config,
+        source=FakeSource(),
+        listener=ScriptedEars([]),
+        speaker=RecordingSpeaker(),
+        outbox=outbox,
+        link=None,
+        asr_check=check,
+    )
+    return agent, outbox
+
+
+async def test_heartbeat_reports_what_the_recogniser_probe_heard(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def probe() -> tuple[bool, str]:
+        calls.append(1)
+        return False, "probe heard '' (confidence 0.00)"
+
+    agent, outbox = _agent_with_asr(tmp_path, probe)
+    await _run_until(agent, lambda: outbox.pending_count() > 0)
+    assert _heartbeat_tests(outbox)["asr"] == (False, "probe heard '' (confidence 0.00)")
+    assert calls == [1]
+
+
+async def test_a_probe_that_raises_is_a_failed_asr_test_not_a_dead_agent(tmp_path: Path) -> None:
+    def probe() -> tuple[bool, str]:
+        raise RuntimeError("kaldi said no")
+
+    agent, outbox = _agent_with_asr(tmp_path, probe)
+    await _run_until(agent, lambda: outbox.pending_count() > 0)
+    assert _heartbeat_tests(outbox)["asr"] == (False, "self-test raised: kaldi said no")
+    assert agent.state is State.STOPPED
+
+
+async def test_heartbeat_outbox_test_fails_on_an_old_backlog(tmp_path: Path) -> None:
+    agent, outbox, _, _ = _agent(tmp_path, [])
+    stale = datetime.now(UTC) - timedelta(hours=2)  # the cloud has been unreachable for 2 h
+    outbox.append(
+        EventType.HEARTBEAT,
+        HeartbeatPayload(uptime_s=1, agent_version="t", outbox_pending=0),
+        ts=stale,
+    )
+    await _run_until(agent, lambda: outbox.pending_count() > 1)
+    ok, detail = _heartbeat_tests(outbox)["outbox"]
+    assert not ok
+    assert detail.startswith("oldest unsent event waits 72")
 
 
 async def test_im_fine_after_i_fell_is_a_near_miss_not_an_alarm(tmp_path: Path) -> None:

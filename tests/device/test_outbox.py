@@ -2,13 +2,13 @@
 
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from device.errors import DeviceError, OutboxError
-from device.outbox import Outbox
+from device.outbox import Outbox, OutboxLimits
 from protocol import EventType, Priority, ProtocolError, decode_envelope
 from protocol.events import BatteryPayload, EmergencyPayload, HeartbeatPayload, TriggerSource
 
@@ -184,3 +184,56 @@ def test_concurrent_append_and_ack_from_two_threads(outbox: Outbox) -> None:
     assert appended == list(range(1, total + 1))
     assert sorted(acked) == appended
     assert outbox.pending_count() == 0
+
+
+def test_health_of_an_empty_outbox_is_ok_and_writes(outbox: Outbox) -> None:
+    health = outbox.health(TS)
+    assert (health.ok, health.writable, health.pending, health.oldest_pending_age_s) == (
+        True,
+        True,
+        0,
+        0.0,
+    )
+    with sqlite3.connect(outbox.path) as db:  # the check went through to the file
+        [(stamp,)] = db.execute("SELECT value FROM meta WHERE key = 'checked_at'").fetchall()
+    assert stamp == TS.isoformat()
+
+
+def test_health_measures_the_oldest_unsent_event_only(outbox: Outbox) -> None:
+    first = outbox.append(EventType.HEARTBEAT, heartbeat(), ts=TS - timedelta(hours=3))
+    outbox.append(EventType.HEARTBEAT, heartbeat(), ts=TS - timedelta(minutes=10))
+    health = outbox.health(TS)
+    assert (health.pending, health.oldest_pending_age_s) == (2, 3 * 3600.0)
+    assert not health.ok
+    assert "oldest unsent event waits 10800 s (limit 3600 s)" in health.detail
+    outbox.ack(first.seq)  # the broker took it: what still waits is 10 minutes old
+    health = outbox.health(TS)
+    assert (health.ok, health.pending, health.oldest_pending_age_s) == (True, 1, 600.0)
+
+
+def test_health_fails_when_the_caps_are_nearly_reached(tmp_path: Path) -> None:
+    small = Outbox(tmp_path / "o.sqlite3", DEVICE, limits=OutboxLimits(max_rows=10))
+    for i in range(9):
+        small.ack(small.append(EventType.HEARTBEAT, heartbeat(i), ts=TS).seq)
+    health = small.health(TS)
+    assert (health.pending, health.fill) == (0, 0.9)
+    assert not health.ok
+    assert "90% full" in health.detail
+
+
+def test_health_fails_when_the_store_cannot_be_written(outbox: Outbox) -> None:
+    other = sqlite3.connect(outbox.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        health = outbox.health(TS)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert (health.writable, health.ok) == (False, False)
+    assert health.detail.startswith("not writable")
+    assert outbox.health(TS).ok  # and the check recovers with the store
+
+
+def test_a_non_positive_backlog_age_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_pending_age_s"):
+        OutboxLimits(max_pending_age_s=0)

@@ -1,11 +1,19 @@
 """The real Vosk model: grammar words checked against its vocabulary; both recognisers stream."""
 
+import wave
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from device.audio.asr import DEFAULT_GRAMMAR_PHRASES, SpeechRecognizer, check_vocabulary, load_model
+from device.audio.asr import (
+    DEFAULT_GRAMMAR_PHRASES,
+    PROBE_WAV,
+    SpeechRecognizer,
+    check_vocabulary,
+    load_model,
+)
 from device.audio.source import WavSource
 from device.errors import AsrError
 
@@ -74,3 +82,50 @@ def test_free_recognizer_is_renewed_only_past_the_memory_budget(vosk_model: Any)
 def test_a_negative_memory_budget_is_refused(vosk_model: Any) -> None:
     with pytest.raises(AsrError, match="rss_growth_mb"):
         SpeechRecognizer(vosk_model, rss_growth_mb=-1.0)
+
+
+ESPEAK = Path(__file__).parents[2] / "fixtures" / "audio" / "espeak"
+
+
+def test_probe_is_the_committed_espeak_clip() -> None:
+    assert PROBE_WAV.read_bytes() == (ESPEAK / "safety_help.wav").read_bytes()
+
+
+def test_self_test_decodes_the_committed_probe(vosk_model: Any) -> None:
+    ok, detail = SpeechRecognizer(vosk_model).self_test()
+    assert ok, detail
+    assert detail.startswith("probe heard '살려 주세요'")
+
+
+def test_self_test_fails_when_the_probe_is_heard_as_something_else(vosk_model: Any) -> None:
+    ok, detail = SpeechRecognizer(vosk_model).self_test(ESPEAK / "safety_fine.wav")  # 괜찮아요
+    assert not ok
+    assert "'살려 주세요'" not in detail
+
+
+def test_self_test_fails_on_silence_and_on_a_missing_probe(vosk_model: Any, tmp_path: Path) -> None:
+    quiet = tmp_path / "quiet.wav"
+    with wave.open(str(quiet), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16_000)
+        w.writeframes(np.zeros(16_000, np.int16).tobytes())
+    recognizer = SpeechRecognizer(vosk_model)
+    assert recognizer.self_test(quiet)[0] is False
+    ok, detail = recognizer.self_test(tmp_path / "gone.wav")
+    assert not ok
+    assert detail.startswith("probe unreadable")
+
+
+def test_self_test_leaves_the_open_utterance_alone(vosk_model: Any) -> None:
+    recognizer = SpeechRecognizer(vosk_model)
+    recognizer.start()
+    clean = next(p for p in HELP_CLIPS if p.name == "call_clean_2.wav")
+    chunks = list(WavSource(clean).chunks())
+    half = len(chunks) // 2
+    for chunk in chunks[:half]:
+        recognizer.accept(chunk)
+    assert recognizer.self_test()[0]
+    for chunk in chunks[half:]:
+        recognizer.accept(chunk)
+    assert recognizer.finish().text.replace(" ", "") == "도와주세요"
