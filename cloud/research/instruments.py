@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.errors import ConsentRequiredError, InvalidInputError
+from cloud.accounts.errors import ConflictError, ConsentRequiredError, InvalidInputError
 from cloud.store.models import (
     Assessment,
     AssessmentSource,
@@ -106,6 +106,8 @@ def record_assessment(
     elif time_point not in {tp.label for tp in schedule}:
         known = ", ".join(tp.label for tp in schedule) or "(none)"
         raise InvalidInputError(f"the study has no time point {time_point!r}; known: {known}")
+    if source is not AssessmentSource.DEVICE and time_point is not None:
+        _refuse_second_baseline(session, schedule, participant, result.instrument.value, time_point)
     row = Assessment(
         participant_id=participant.id,
         instrument=result.instrument.value,
@@ -126,6 +128,34 @@ def record_assessment(
     session.add(row)
     session.flush()
     return row
+
+
+def _refuse_second_baseline(
+    session: Session,
+    schedule: Sequence[StudyTimePoint],
+    participant: Participant,
+    instrument: str,
+    time_point: str,
+) -> None:
+    """A participant has one baseline per instrument: every later score is compared with it,
+    so a second one entered by staff is refused (ConflictError, 409), never silently added.
+    (The robot's own screenings are placed by date and deduplicated by their event.)"""
+    days = [tp.day for tp in schedule if instrument in tp.instruments]
+    if not days or next(tp.day for tp in schedule if tp.label == time_point) != min(days):
+        return
+    exists = session.scalar(
+        select(Assessment.id).where(
+            Assessment.participant_id == participant.id,
+            Assessment.instrument == instrument,
+            Assessment.time_point == time_point,
+        )
+    )
+    if exists is not None:
+        raise ConflictError(
+            f"참여자 {participant.code}의 {instrument} 기준선({time_point})이 이미 있습니다 /"
+            f" participant {participant.code} already has a {instrument} baseline ({time_point}):"
+            " a second one is refused"
+        )
 
 
 def _participant_for_device(session: Session, device_id: str, at: datetime) -> Participant | None:

@@ -1,13 +1,18 @@
 """Instrument scoring against hand-computed examples of the published keys."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.accounts.errors import InvalidInputError
-from cloud.research.instruments import score_answers
+from cloud.accounts.errors import ConflictError, InvalidInputError
+from cloud.research.instruments import record_assessment, score_answers
+from cloud.research.studies import get_participant
+from cloud.store.models import Assessment, AssessmentSource
 from protocol import ProtocolError
 from protocol.instruments import INSTRUMENTS, InstrumentId, get_instrument, score
+from tests.cloud.research.conftest import STUDY, T0, StudyWorld
 
 HANGUL = re.compile(r"[가-힣]")
 REVERSE = {1, 5, 7, 11, 13}
@@ -156,3 +161,37 @@ def test_every_item_and_option_is_in_korean_and_english(instrument: InstrumentId
         assert not HANGUL.search(text), text
     covered = sorted(x for b in inst.bands for x in range(b.low, b.high + 1))
     assert covered == list(range(inst.min_score, inst.max_score + 1))
+
+
+def _staff_score(
+    sessions: sessionmaker[Session], code: str, answers: list[int], time_point: str | None, day: int
+) -> None:
+    with sessions() as s, s.begin():
+        record_assessment(
+            s,
+            get_participant(s, STUDY, code),
+            instrument="ucla3",
+            answers=answers,
+            time_point=time_point,
+            administered_at=T0 + timedelta(days=day),
+            now=T0 + timedelta(days=day),
+            source=AssessmentSource.API,
+        )
+
+
+def test_a_second_baseline_entered_by_staff_is_refused_and_nothing_is_stored(
+    study: StudyWorld, sessions: sessionmaker[Session]
+) -> None:
+    code = study.enrol()
+    _staff_score(sessions, code, [1, 1, 1], "baseline", 0)
+    _staff_score(sessions, code, [2, 2, 2], "week4", 28)  # a later time point is fine
+    for time_point in ("baseline", None):  # named, or placed on the schedule by its date
+        with pytest.raises(ConflictError) as e:
+            _staff_score(sessions, code, [3, 3, 3], time_point, 1)
+        assert f"participant {code} already has a ucla3 baseline" in str(e.value)
+        assert "기준선" in str(e.value)
+    with sessions() as s:
+        scores = sorted(
+            (a.time_point, a.score) for a in s.query(Assessment).filter_by(instrument="ucla3")
+        )
+    assert scores == [("baseline", 3.0), ("week4", 6.0)]
