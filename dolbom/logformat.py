@@ -43,4 +43,9 @@ def configure(level: int, log_format: str | None) -> str | None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if chosen == "json" else logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level, handlers=[handler])
+    # Alembic's INFO lines ("Context impl SQLiteImpl.", "Running upgrade ...") on every CLI call
+    # that opens the store are noise to a researcher or an operator; --verbose shows them.
+    logging.getLogger("alembic").setLevel(
+        logging.DEBUG if level <= logging.DEBUG else logging.WARNING
+    )
     return warning

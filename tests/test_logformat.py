@@ -69,3 +69,25 @@ def test_the_cli_logs_json_when_asked() -> None:
     )
     doc = json.loads(out.stderr.strip().splitlines()[-1])
     assert (doc["logger"], doc["message"]) == ("x", "hi")
+
+
+def test_opening_the_store_prints_no_alembic_info_lines_unless_verbose(tmp_path: Path) -> None:
+    """A CLI call that migrates the store used to print Alembic's INFO lines to every user."""
+    script = (
+        "import logging, sys\n"
+        "from dolbom.logformat import configure\n"
+        "configure(int(sys.argv[1]), None)\n"
+        "from cloud.store.migrate import migrate\n"
+        "migrate(sys.argv[2])\n"
+    )
+    quiet = subprocess.run(
+        [sys.executable, "-c", script, str(logging.INFO), f"sqlite:///{tmp_path / 'a.sqlite3'}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "alembic" not in quiet.stderr
+    assert "Running upgrade" not in quiet.stderr
+    verbose = subprocess.run(
+        [sys.executable, "-c", script, str(logging.DEBUG), f"sqlite:///{tmp_path / 'b.sqlite3'}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "Running upgrade" in verbose.stderr
