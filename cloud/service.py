@@ -1,5 +1,6 @@
 """`CloudService`: one cloud worker in-process: migrate, ingest, send webhooks, serve the API."""
 
+import errno
 import logging
 import socket
 import threading
@@ -145,7 +146,22 @@ class CloudService:
         s = self.settings
         sock = socket.socket(socket.AF_INET6 if ":" in s.http_host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((s.http_host, s.http_port))
+        try:
+            sock.bind((s.http_host, s.http_port))
+        except OSError as e:
+            sock.close()
+            where = f"{s.http_host}:{s.http_port}"
+            if e.errno == errno.EADDRINUSE:
+                raise CloudError(
+                    f"{where} 포트를 이미 다른 프로그램이 쓰고 있습니다"
+                    " (--port 또는 DOLBOM_HTTP_PORT로 바꾸세요) /"
+                    f" port {where} is already in use by another program"
+                    " (choose another with --port or DOLBOM_HTTP_PORT)"
+                ) from None
+            raise CloudError(
+                f"{where}에서 API를 열 수 없습니다: {e.strerror} / cannot listen on {where}:"
+                f" {e.strerror}"
+            ) from None
         host, port = sock.getsockname()[:2]
         self.api_url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
         config = uvicorn.Config(
