@@ -603,6 +603,7 @@ def _instrument_view(res: InstrumentResults, data: ReportData, cells: _Cells) ->
             "df": "—" if hide else _fmt(b.welch_df, 1),
             "p": "—" if hide else _fmt_p(b.p),
             "g": "—" if hide else _fmt(b.g),
+            "d": "—" if hide else _fmt(b.d),
             "g_ci": "—" if hide else _fmt_ci(b.g_ci_low, b.g_ci_high),
             "g_bca": "—" if hide else _fmt_ci(b.g_bca_low, b.g_bca_high),
             "n_boot": b.n_boot,

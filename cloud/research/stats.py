@@ -160,6 +160,9 @@ class BetweenArms:
     n_boot: int
     seed: int
     confidence: float = 0.95
+    d: float | None = None
+    """Cohen's d (the same standardised difference without Hedges' correction J), beside g for
+    comparison with studies that report d."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
@@ -723,6 +726,7 @@ def between_arm_change(
         n_boot=n_boot,
         seed=seed,
         confidence=confidence,
+        d=None if g is None else g / hedges_correction(n_a + n_b - 2),
     )
 
 

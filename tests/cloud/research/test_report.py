@@ -147,6 +147,8 @@ def test_report_shows_the_right_numbers(rendered: tuple[R.ReportData, str]) -> N
     b = gds.between
     assert b is not None
     assert cell(b.g) in html
+    assert cell(b.d) in html  # Cohen's d beside Hedges' g
+    assert "<th>Cohen's d</th>" in html
     assert f"{b.diff_ci_low:.2f} to {b.diff_ci_high:.2f}" in html
     assert f"{b.g_ci_low:.2f} to {b.g_ci_high:.2f}" in html
     assert gds.mixed is not None

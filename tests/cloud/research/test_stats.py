@@ -265,6 +265,12 @@ def test_between_arm_change_matches_welch_and_hand_hedges_g() -> None:
     assert close(res.diff_ci_low, ci.low)
     assert close(res.diff_ci_high, ci.high)
     assert close(res.g, hand_hedges_g(a, b))
+    # Cohen's d by hand: the difference over the pooled SD, no small-sample correction
+    sp = math.sqrt((24 * np.var(a, ddof=1) + 30 * np.var(b, ddof=1)) / 54)
+    assert close(res.d, (np.mean(a) - np.mean(b)) / sp)
+    assert res.d is not None
+    assert res.g is not None
+    assert abs(res.d) > abs(res.g)
     # The exact J is close to the familiar approximation 1 - 3 / (4 df - 1).
     df = 25 + 31 - 2
     assert abs(S.hedges_correction(df) - (1 - 3 / (4 * df - 1))) < 1e-4
