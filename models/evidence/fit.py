@@ -77,9 +77,7 @@ def extract(data: Path, cache: Path) -> list[dict[str, Any]]:
                 u = listener.process(chunk)
                 if u is not None and not u.early:
                     heard.append(u)
-            last = listener.flush()
-            if last is not None:
-                heard.append(last)
+            heard += listener.flush()
             for u in heard:
                 ev = gather(u.text, u.grammar_words)
                 row = {
