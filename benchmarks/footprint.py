@@ -35,7 +35,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import read_flac, room_noise
 from device.audio.source import CHUNK_S, CHUNK_SAMPLES, AudioChunk
 from device.clock import ScaledClock
 
@@ -58,11 +57,13 @@ def _status_mb(field: str) -> float:
 class DaySource:
     """A room's sound paced by the simulated clock, with an utterance every `every_s`."""
 
-    def __init__(self, clock: ScaledClock, clips: list[np.ndarray], every_s: float) -> None:
+    def __init__(
+        self, clock: ScaledClock, clips: list[np.ndarray], noise: np.ndarray, every_s: float
+    ) -> None:
         self.clock = clock
         self.clips = clips
         self.every_s = every_s
-        self.noise = np.clip(room_noise(60.0, -50.0), -32768, 32767).astype(np.int16)
+        self.noise = noise
         self.stream_s = 0.0
         self.utterances = 0
         self._closed = threading.Event()
@@ -103,6 +104,32 @@ class DaySource:
         self._closed.set()
 
 
+def room_sound() -> np.ndarray:
+    """A minute of the modelled room at -50 dBFS, int16."""
+    from benchmarks.common import room_noise
+
+    noise: np.ndarray = np.clip(room_noise(60.0, -50.0), -32768, 32767).astype(np.int16)
+    return noise
+
+
+def clip_arrays() -> dict[str, np.ndarray]:
+    """The human utterances, 16 kHz int16, in a fixed order."""
+    from benchmarks.common import read_flac
+
+    paths = sorted(SPEECH.glob("*.flac"))
+    return {f"clip{i:03d}": read_flac(p) for i, p in enumerate(paths)}
+
+
+def jemalloc_path() -> Path:
+    """Debian's libjemalloc2 for this machine (the Pi's unit preloads the same package)."""
+    arch = {"x86_64": "x86_64", "aarch64": "aarch64"}.get(os.uname().machine, os.uname().machine)
+    for folder in (f"/usr/lib/{arch}-linux-gnu", f"/lib/{arch}-linux-gnu"):
+        path = Path(folder) / "libjemalloc.so.2"
+        if path.exists():
+            return path
+    raise SystemExit("libjemalloc.so.2 not found: apt-get install libjemalloc2")
+
+
 def _commit() -> str:
     run = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
@@ -122,8 +149,11 @@ def child(args: argparse.Namespace) -> None:
 
     logging.basicConfig(level=logging.WARNING)
     clock = ScaledClock(args.speed, start=START.astimezone(UTC))
-    clips = [read_flac(p) for p in sorted(SPEECH.glob("*.flac"))]
-    source = DaySource(clock, clips, args.every_s)
+    # The sounds come from the parent: benchmarks.common imports scipy (~76 MB), the robot not.
+    with np.load(args.sounds) as sounds:
+        clips = [sounds[k] for k in sorted(sounds.files) if k.startswith("clip")]
+        noise = sounds["noise"]
+    source = DaySource(clock, clips, noise, args.every_s)
     heard = [0]
 
     def observe(step: Step) -> None:
@@ -186,15 +216,19 @@ def parent(args: argparse.Namespace) -> int:
         segments, touches = plan_days(START, args.hours + 1, np.random.default_rng(17))
         pty = PtyMcu(VirtualMcu(World(segments, touches), 17, battery=Battery(80, True)), clock)
         port = pty.start()
+        sounds = Path(tmp) / "sounds.npz"
+        np.savez(sounds, *(), noise=room_sound(), **clip_arrays())  # type: ignore[arg-type]
         started = time.monotonic()
         cmd = [
             sys.executable, __file__, "--child", "--hours", str(args.hours), "--speed",
             str(args.speed), "--every-s", str(args.every_s), "--data-dir", tmp + "/robot",
-            "--mcu", port, "--mqtt-port", str(args.mqtt_port),
+            "--mcu", port, "--mqtt-port", str(args.mqtt_port), "--sounds", str(sounds),
         ]  # fmt: skip
         rows: list[dict[str, Any]] = []
         env = dict(os.environ)
-        if args.arenas:  # as deploy/pi/dolbom-robot.service runs the robot
+        if args.malloc == "jemalloc":  # as deploy/pi/dolbom-robot.service runs the robot
+            env["LD_PRELOAD"] = str(jemalloc_path())
+        elif args.arenas:
             env["MALLOC_ARENA_MAX"] = str(args.arenas)
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) as proc:
             assert proc.stdout is not None
@@ -217,7 +251,8 @@ def parent(args: argparse.Namespace) -> int:
     peak = max(r["hwm_mb"] for r in rows)
     result = {
         "what": "robot RSS, every stage on, over a simulated day (benchmarks/footprint.py)",
-        "malloc_arena_max": args.arenas or "glibc default",
+        "malloc": args.malloc,
+        "malloc_arena_max": (args.arenas or "glibc default") if args.malloc == "glibc" else None,
         "commit": _commit(),
         "host": os.uname().machine,
         "speed": args.speed,
@@ -234,8 +269,9 @@ def parent(args: argparse.Namespace) -> int:
         "target_mb": TARGET_MB,
         "hourly": rows,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     ok = "✓" if peak <= TARGET_MB else "✗"
     print()
     print(
@@ -243,12 +279,12 @@ def parent(args: argparse.Namespace) -> int:
     )
     print("|---|---|---|---|")
     target, before = f"≤ {TARGET_MB:.0f} MB", f"{BASELINE_PEAK_MB:.0f} MB"
-    print(f"| peak RSS (VmHWM) | {target} | {before} | {peak:.0f} MB {ok} |")
+    print(f"| peak RSS (VmHWM), {args.malloc} | {target} | {before} | {peak:.0f} MB {ok} |")
     print(f"| RSS at 1 h | | | {one['rss_mb']:.0f} MB |")
     print(f"| RSS at {last['hour']} h | | | {last['rss_mb']:.0f} MB |")
     counts = f"{last['heard']} / {last['utterances_played']}"
     print(f"| agent 'heard' steps (incl. early) / utterances played | | | {counts} |")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {out}")
     return 0
 
 
@@ -259,10 +295,13 @@ def main() -> int:
     ap.add_argument("--speed", type=float, default=60.0)
     ap.add_argument("--every-s", type=float, default=300.0, help="simulated s between utterances")
     ap.add_argument("--mqtt-port", type=int, default=1883)
-    ap.add_argument("--arenas", type=int, default=2, help="MALLOC_ARENA_MAX (0: glibc default)")
+    ap.add_argument("--malloc", choices=("jemalloc", "glibc"), default="jemalloc")
+    ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--arenas", type=int, default=2, help="glibc's MALLOC_ARENA_MAX (0: default)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--data-dir", help=argparse.SUPPRESS)
     ap.add_argument("--mcu", help=argparse.SUPPRESS)
+    ap.add_argument("--sounds", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args)

@@ -19,7 +19,7 @@ PREFIX=/opt/dolbom
 CONF_DIR=/etc/dolbom
 DATA_DIR=/var/lib/dolbom
 UNIT=dolbom-robot.service
-DEBS="python3 python3-venv python3-pip ca-certificates libatomic1 libportaudio2 espeak-ng alsa-utils"
+DEBS="python3 python3-venv python3-pip ca-certificates libatomic1 libjemalloc2 libportaudio2 espeak-ng alsa-utils"
 
 die() { printf 'install: %s\n' "$*" >&2; exit 2; }
 

@@ -101,6 +101,15 @@ def test_unit_has_the_watchdog_restart_policy_and_hardening() -> None:
     ]
 
 
+def test_unit_preloads_the_jemalloc_that_install_installs() -> None:
+    env = _service()["Environment"]
+    assert "LD_PRELOAD=/usr/lib/aarch64-linux-gnu/libjemalloc.so.2" in env
+    assert "MALLOC_ARENA_MAX=2" in env  # if jemalloc is missing, glibc serves with two arenas
+    install = (PI / "install.sh").read_text(encoding="utf-8")
+    debs = next(line for line in install.splitlines() if line.startswith("DEBS="))
+    assert "libjemalloc2" in debs.split()
+
+
 def test_journald_limits_bound_the_logs_on_the_sd_card() -> None:
     conf = configparser.ConfigParser()
     conf.read(PI / "journald-dolbom.conf", encoding="utf-8")
