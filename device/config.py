@@ -18,6 +18,7 @@ from pydantic.dataclasses import dataclass
 
 from device.errors import ConfigError
 from protocol import ProtocolError, validate_device_id
+from protocol.validation import reason_ko
 
 _STRICT = ConfigDict(extra="forbid")
 # Scalars are strict (TOML has types: "3" is not a number); tables become the section
@@ -206,30 +207,6 @@ class DeviceConfig:
         return self.mqtt.username or self.device_id
 
 
-# Korean for pydantic's error types; the English is pydantic's own message.
-_KO = {
-    "missing": "꼭 필요한 키입니다",
-    "extra_forbidden": "알 수 없는 키입니다",
-    "unexpected_keyword_argument": "알 수 없는 키입니다",
-    "float_type": "숫자여야 합니다",
-    "int_type": "정수여야 합니다",
-    "bool_type": "true 또는 false 여야 합니다",
-    "string_type": "문자열(따옴표)이어야 합니다",
-    "literal_error": "허용된 값 중 하나여야 합니다",
-    "greater_than": "더 큰 값이어야 합니다",
-    "greater_than_equal": "더 큰 값이어야 합니다",
-    "less_than": "더 작은 값이어야 합니다",
-    "less_than_equal": "더 작은 값이어야 합니다",
-    "string_too_short": "비어 있으면 안 됩니다",
-    "too_long": "항목이 너무 많습니다",
-    "tuple_type": "목록이어야 합니다",
-    "dataclass_type": "표([섹션])여야 합니다",
-    "dataclass_exact_type": "표([섹션])여야 합니다",
-    "path_type": "경로 문자열이어야 합니다",
-    "value_error": "값이 올바르지 않습니다",
-}
-
-
 def _where(loc: tuple[int | str, ...]) -> str:
     """`[hal] silent_timeout_s` for ('hal', 'silent_timeout_s')."""
     names = [str(p) for p in loc]
@@ -244,7 +221,7 @@ def describe(error: ValidationError, source: str) -> str:
     lines = []
     for problem in error.errors(include_url=False):
         where = _where(tuple(problem["loc"]))
-        ko = _KO.get(problem["type"], "값이 올바르지 않습니다")
+        ko = reason_ko(problem["type"])
         en = str(problem["msg"]).removeprefix("Value error, ")
         if problem["type"] == "unexpected_keyword_argument":
             en = "unknown key"

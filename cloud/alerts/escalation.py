@@ -13,11 +13,14 @@ acknowledged for critical and major alerts (minor and below: once).
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cloud.errors import ConfigError
 from cloud.store.models import Severity
+from protocol.validation import describe_errors
 
 DEFAULT_RENOTIFY_S = 300.0
 _EPS_S = 0.001  # a step runs at its due time even when timestamps lost a microsecond
@@ -93,41 +96,45 @@ def default_config(contact_ids: Sequence[int], urls: Sequence[str] = ()) -> Esca
     )
 
 
-def _positive(value: Any, what: str, *, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigError(f"{what} must be a number of seconds >= 0, got {value!r}")
-    return float(value)
+ContactId = Annotated[int, Field(strict=True, gt=0)]
+Seconds = Annotated[float, Field(ge=0, le=30 * 86_400, allow_inf_nan=False)]
 
 
-def _ids(value: Any, what: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in value
-    ):
-        raise ConfigError(f"{what} must be a list of contact ids, got {value!r}")
-    return tuple(value)
+class _TierDoc(BaseModel):
+    """One stored tier (cloud.api.schemas.TierIn writes them)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    contact_ids: list[ContactId] = Field(min_length=1, max_length=50)
+    timeout_s: Seconds = 0.0
+    renotify_s: Seconds | None = None
 
 
-def parse_policy(doc: Mapping[str, Any] | Sequence[Any]) -> EscalationConfig:
+class _PolicyDoc(BaseModel):
+    """A stored policy: `{"tiers": [...], "device_contact_ids": [...]}`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    tiers: list[_TierDoc] = Field(min_length=1, max_length=20)
+    device_contact_ids: list[ContactId] | None = Field(default=None, max_length=50)
+
+
+def parse_policy(
+    doc: Mapping[str, Any] | Sequence[Any], source: str = "escalation policy"
+) -> EscalationConfig:
     """Validate `EscalationPolicy.tiers`: `{"tiers": [{"contact_ids", "timeout_s", "renotify_s"}],
-    "device_contact_ids": [...]}` (a bare list of tiers is accepted too)."""
-    raw_tiers = doc if isinstance(doc, list) else doc.get("tiers")  # type: ignore[union-attr]
-    if not isinstance(raw_tiers, list) or not raw_tiers:
-        raise ConfigError("an escalation policy needs a non-empty list of tiers")
-    tiers = []
-    for i, t in enumerate(raw_tiers):
-        if not isinstance(t, dict):
-            raise ConfigError(f"tier {i} must be an object, got {t!r}")
-        ids = _ids(t.get("contact_ids"), f"tier {i} contact_ids")
-        timeout = _positive(t.get("timeout_s", 0.0), f"tier {i} timeout_s")
-        renotify = _positive(t.get("renotify_s"), f"tier {i} renotify_s", allow_none=True)
-        assert timeout is not None
-        tiers.append(Tier(ids, timeout, renotify or None))
-    device_ids: tuple[int, ...] = ()
-    if isinstance(doc, dict) and doc.get("device_contact_ids") is not None:
-        device_ids = _ids(doc["device_contact_ids"], "device_contact_ids")
-    return EscalationConfig(Policy(tuple(tiers)), device_ids)
+    "device_contact_ids": [...]}` (a bare list of tiers is accepted too); ConfigError names
+    each wrong key and why, in Korean and English."""
+    raw = {"tiers": list(doc)} if isinstance(doc, list) else doc
+    try:
+        parsed = _PolicyDoc.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(describe_errors(e, source)) from None
+    tiers = tuple(
+        Tier(
+            tuple(t.contact_ids), float(t.timeout_s), float(t.renotify_s) if t.renotify_s else None
+        )
+        for t in parsed.tiers
+    )
+    return EscalationConfig(Policy(tiers), tuple(parsed.device_contact_ids or ()))
 
 
 def _renotify_s(policy: Policy, tier: int) -> float | None:

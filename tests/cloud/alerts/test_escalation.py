@@ -128,15 +128,41 @@ def test_parse_policy_accepts_a_bare_list() -> None:
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({}, "non-empty list of tiers"),
-        ({"tiers": [{"contact_ids": "1"}]}, "tier 0 contact_ids must be a list"),
-        ({"tiers": [{"contact_ids": [1], "timeout_s": -1}]}, "tier 0 timeout_s must be"),
-        ({"tiers": [{"contact_ids": [1], "renotify_s": "x"}]}, "tier 0 renotify_s must be"),
+        ({}, "escalation policy: tiers: 꼭 필요한 키입니다 / Field required"),
+        ({"tiers": []}, "tiers: 항목이 모자랍니다 / List should have at least 1 item"),
+        ({"tiers": [{"contact_ids": "1"}]}, "tiers.0.contact_ids = '1': 목록이어야 합니다"),
+        ({"tiers": [{"contact_ids": [1], "timeout_s": -1}]}, "tiers.0.timeout_s = -1: "),
+        ({"tiers": [{"contact_ids": [1], "renotify_s": "x"}]}, "tiers.0.renotify_s = 'x': 숫자"),
+        ({"tiers": [{"contact_ids": [True]}]}, "tiers.0.contact_ids.0 = True: 정수여야"),
+        ({"tiers": [{"contact_ids": [0]}]}, "tiers.0.contact_ids.0 = 0: "),
+        ({"tiers": [{"contact_ids": []}]}, "tiers.0.contact_ids: 항목이 모자랍니다"),
+        ({"tiers": [{"contact_ids": [1], "timeout_s": float("nan")}]}, "유한한 숫자여야"),
+        ({"tiers": [{"contact_ids": [1], "timeout_s": 1e300}]}, "tiers.0.timeout_s = 1e+300"),
+        ({"tiers": [{"contact_ids": [1], "url": "http://x"}]}, "tiers.0.url = 'http://x': 알 수"),
+        ({"tiers": [{"contact_ids": [1]}] * 21}, "tiers: 항목이 너무 많습니다"),
+        ({"tiers": [{"contact_ids": [1]}], "device_contact_ids": "5"}, "device_contact_ids"),
+        ({"tiers": ["tier"]}, "tiers.0 = 'tier': 표(객체)여야 합니다"),
     ],
 )
-def test_parse_policy_names_what_is_wrong(doc: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+def test_parse_policy_names_the_key_and_the_reason_in_korean_and_english(
+    doc: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
         parse_policy(doc)
+    assert message in str(caught.value)
+    assert " / " in str(caught.value)
+
+
+def test_parse_policy_names_its_source_and_every_problem() -> None:
+    doc = {"tiers": [{"contact_ids": ["a"], "timeout_s": "soon"}]}
+    with pytest.raises(ConfigError) as caught:
+        parse_policy(doc, source="senior s-1's policy")
+    lines = str(caught.value).splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == [
+        "tiers.0.contact_ids.0 = 'a'",
+        "tiers.0.timeout_s = 'soon'",
+    ]
+    assert all(line.startswith("senior s-1's policy: ") for line in lines)
 
 
 SEOUL_NIGHT = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)  # 23:30 in Seoul
