@@ -199,6 +199,11 @@ class Agent:
         return self._countdown.state is not SafetyState.IDLE
 
     @property
+    def outbox_pending(self) -> int:
+        """Events written but not yet acknowledged by the broker (for drains and displays)."""
+        return self._outbox.pending_count()
+
+    @property
     def speaking(self) -> bool:
         """The robot is talking or has more to say."""
         return self._speaking.is_set() or not self._speech.empty()

@@ -291,7 +291,7 @@ def run_scenario(
         )
         port = pty.start()
         stack.append(pty.stop)
-        say(f"virtual MCU on {port} ({pty._pts})")
+        say(f"virtual MCU on {port} ({pty.pts})")
 
         config = DeviceConfig(
             device_id=DEVICE_ID,
@@ -500,7 +500,7 @@ def _drain(cloud: CloudService, agent: Agent, alive: Callable[[], None]) -> None
     deadline = time.monotonic() + DRAIN_S
     while time.monotonic() < deadline:
         alive()
-        if agent.state.value in ("stopping", "stopped") or agent._outbox.pending_count() == 0:
+        if agent.state.value in ("stopping", "stopped") or agent.outbox_pending == 0:
             time.sleep(0.5)  # ingest and alerting after the last PUBACK
             return
         time.sleep(0.1)

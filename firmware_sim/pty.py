@@ -69,6 +69,11 @@ class PtyMcu:
         """What the host opens: the symlink if there is one, else the PTY itself."""
         return str(self.link) if self.link is not None else self._pts
 
+    @property
+    def pts(self) -> str:
+        """The pseudo-terminal's own device (/dev/pts/N; empty before start)."""
+        return self._pts
+
     def start(self) -> str:
         """Open the PTY and start the firmware thread; return the path to open."""
         self._open()
