@@ -14,9 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 from firmware_sim.world import (
     ACTIVITIES,
@@ -32,32 +41,13 @@ from firmware_sim.world import (
     WorldEvent,
     plan_days,
 )
+from protocol.validation import reason_ko
 
 _DURATION = re.compile(
     r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$"
 )
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
-# per event kind: its arguments, with (type, check) per argument
-_EVENT_ARGS: dict[EventKind, dict[str, tuple[type | str, Any]]] = {
-    EventKind.FALL: {"fall": (str, FALL_KINDS), "down": ("duration", None)},
-    EventKind.TOUCH: {"zone": (str, ZONES), "touch": (str, TOUCHES)},
-    EventKind.BUTTON: {"long": (bool, None)},
-    EventKind.ROBOT: {"handling": (str, HANDLING), "seconds": (float, None)},
-    EventKind.POWER: {"plugged": (bool, None)},
-    EventKind.LINE_NOISE: {"ber": (float, None), "drop": (float, None), "seconds": (float, None)},
-    EventKind.REBOOT: {},
-    EventKind.HANG: {"seconds": (float, None)},
-    EventKind.STUCK: {"sensor": (str, SENSORS), "seconds": (float, None)},
-    EventKind.BATTERY_DYING: {"factor": (float, None)},
-    EventKind.UNPLUG_SERIAL: {"seconds": (float, None)},
-    EventKind.SAY: {"text": (str, None), "clip": (str, None), "language": (str, ("ko", "en"))},
-}
-_REQUIRED = {
-    EventKind.FALL: ("fall",),
-    EventKind.TOUCH: ("zone", "touch"),
-    EventKind.ROBOT: ("handling",),
-}
 EXPECT_KINDS = ("alert", "no_alert", "event", "no_event", "heard")
 FILTERS = ("code", "component", "countdown", "trigger", "charging")  # payload fields to match
 
@@ -213,24 +203,217 @@ def _overlay(base: list[Segment], top: list[Segment]) -> list[Segment]:
     return sorted(out, key=lambda s: s.start_s)
 
 
-def _table(raw: Any, where: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{where} must be a table")
-    return raw
+# -- the file's shape, checked with pydantic -------------------------------------------------
 
 
-def _keys(raw: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise ScenarioError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
+def _seconds(value: object) -> float:
+    """A pydantic validator around parse_duration (its message becomes the reason)."""
+    try:
+        return parse_duration(value, "")
+    except ScenarioError as e:
+        raise ValueError(str(e).removeprefix(": ")) from None
 
 
-def _choice(value: Any, options: tuple[str, ...] | frozenset[str], where: str) -> str:
-    if not isinstance(value, str) or value not in options:
-        raise ScenarioError(f"{where}: {value!r} is not one of {', '.join(sorted(options))}")
+def _one_of(options: tuple[str, ...]) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in options:
+            raise ValueError(f"{value!r} is not one of {', '.join(sorted(options))}")
+        return value
+
+    return AfterValidator(check)
+
+
+Duration = Annotated[float, BeforeValidator(_seconds)]
+
+
+def _id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(f'a short lowercase id like "fall-no-response", not {value!r}')
     return value
+
+
+Id = Annotated[str, AfterValidator(_id)]
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+_SHAPE = ConfigDict(extra="forbid", strict=True)
+
+
+class _Robot(BaseModel):
+    model_config = _SHAPE
+    countdown: Duration = 30.0
+    heartbeat_interval: Duration = 60.0
+    silent_timeout: Duration = 3.0
+    battery_pct: Annotated[float, Field(gt=0, le=100)] = 80.0
+    plugged: bool = True
+
+
+class _Segment(BaseModel):
+    model_config = _SHAPE
+    at: Duration
+    until: Duration | None = None
+    label: Annotated[str, Field(max_length=200)] | None = None
+    activity: Annotated[str, _one_of(ACTIVITIES)] = "sitting"
+    room: Annotated[str, _one_of(ROOMS)] = "living"
+    band: bool = True
+    visitors: bool = False
+
+
+class _Event(BaseModel):
+    model_config = _SHAPE
+    at: Duration
+    kind: str
+    id: Id | None = None
+
+
+class _Fall(_Event):
+    fall: Annotated[str, _one_of(FALL_KINDS)]
+    down: Duration | None = None
+
+
+class _Touch(_Event):
+    zone: Annotated[str, _one_of(ZONES)]
+    touch: Annotated[str, _one_of(TOUCHES)]
+
+
+class _Button(_Event):
+    long: bool | None = None
+
+
+class _RobotHandled(_Event):
+    handling: Annotated[str, _one_of(HANDLING)]
+    seconds: Amount | None = None
+
+
+class _Power(_Event):
+    plugged: bool | None = None
+
+
+class _LineNoise(_Event):
+    ber: Amount | None = None
+    drop: Amount | None = None
+    seconds: Amount | None = None
+
+
+class _Hang(_Event):
+    seconds: Amount | None = None
+
+
+class _Stuck(_Event):
+    sensor: Annotated[str, _one_of(SENSORS)] | None = None
+    seconds: Amount | None = None
+
+
+class _BatteryDying(_Event):
+    factor: Amount | None = None
+
+
+class _Say(_Event):
+    text: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    clip: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    language: Literal["ko", "en"] | None = None
+
+
+_EVENT_MODELS: dict[EventKind, type[_Event]] = {
+    EventKind.FALL: _Fall,
+    EventKind.TOUCH: _Touch,
+    EventKind.BUTTON: _Button,
+    EventKind.ROBOT: _RobotHandled,
+    EventKind.POWER: _Power,
+    EventKind.LINE_NOISE: _LineNoise,
+    EventKind.REBOOT: _Event,
+    EventKind.HANG: _Hang,
+    EventKind.STUCK: _Stuck,
+    EventKind.BATTERY_DYING: _BatteryDying,
+    EventKind.UNPLUG_SERIAL: _Hang,
+    EventKind.SAY: _Say,
+}
+_DURATION_ARGS = frozenset({"down"})  # stored as `<name>_s`
+
+
+class _Kind(BaseModel):
+    """Only the event's kind, read first: it chooses the model for the rest."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    kind: Annotated[str, _one_of(tuple(k.value for k in EventKind))]
+
+
+Filter = str | bool | int | float
+
+
+class _Expect(BaseModel):
+    model_config = _SHAPE
+    alert: Annotated[str, Field(min_length=1)] | None = None
+    no_alert: Annotated[str, Field(min_length=1)] | None = None
+    event: Annotated[str, Field(min_length=1)] | None = None
+    no_event: Annotated[str, Field(min_length=1)] | None = None
+    heard: Literal[True] | None = None
+    after: str | None = None
+    within: Duration | None = None
+    note: str = ""
+    code: Filter | None = None
+    component: Filter | None = None
+    countdown: Filter | None = None
+    trigger: Filter | None = None
+    charging: Filter | None = None
+
+
+class _ScenarioFile(BaseModel):
+    model_config = _SHAPE
+    name: Id
+    description: Annotated[str, Field(max_length=2000)] = ""
+    start: AwareDatetime
+    duration: Duration
+    speed: Annotated[float, Field(gt=0, le=100_000)] = 60.0
+    seed: Annotated[int, Field(ge=0)] = 0
+    language: Literal["ko", "en"] = "ko"
+    routine: Literal["day", "none"] = "none"
+    incident_speed: Annotated[float, Field(gt=0, le=100_000)] = 30.0
+    incident_window: Duration = 90.0
+    robot: _Robot = _Robot()
+    segment: Annotated[list[dict[str, Any]], Field(max_length=10_000)] = []
+    event: Annotated[list[dict[str, Any]], Field(max_length=10_000)] = []
+    expect: Annotated[list[dict[str, Any]], Field(max_length=1_000)] = []
+
+
+_TABLES = {"segment": "segment", "event": "event", "expect": "expect"}
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """`event #2 fall` for ('event', 1, 'fall'): the entries are counted from 1, as people do."""
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        if isinstance(part, int) and i > 0 and loc[i - 1] in _TABLES:
+            parts[-1] = f"{parts[-1]} #{part + 1}"
+        else:
+            parts.append(f"[{part}]" if part == "robot" else str(part))
+    return " ".join(parts) or "(file)"
+
+
+def _refuse(
+    error: ValidationError, path: Path, prefix: tuple[int | str, ...] = ()
+) -> ScenarioError:
+    """Every problem on its own line: file, entry and key, value, reason in Korean and English."""
+    lines = []
+    for problem in error.errors(include_url=False)[:10]:
+        where = _where((*prefix, *problem["loc"]))
+        en = str(problem["msg"]).removeprefix("Value error, ")
+        given = problem.get("input")
+        value = ""
+        if isinstance(given, datetime):
+            value = f" = {given.isoformat()}"
+        elif problem["type"] != "missing" and not isinstance(given, dict | list):
+            value = f" = {given!r}"[:80]
+        lines.append(f"{path}: {where}{value}: {reason_ko(problem['type'])} / {en}")
+    return ScenarioError("\n".join(lines))
+
+
+_Shape = TypeVar("_Shape", bound=BaseModel)
+
+
+def _check(model: type[_Shape], raw: object, path: Path, at: tuple[int | str, ...] = ()) -> _Shape:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise _refuse(e, path, at) from None
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -249,210 +432,127 @@ def load_scenario(path: Path) -> Scenario:
 
 def scenario_from_dict(raw: dict[str, Any], path: Path) -> Scenario:
     """Check parsed TOML; `path` is named in errors and anchors relative clip paths."""
+    doc = _check(_ScenarioFile, raw, path)
     w = str(path)
-    _keys(
-        raw,
-        {"name", "description", "start", "duration", "speed", "seed", "language", "routine",
-         "incident_speed", "incident_window", "robot", "segment", "event", "expect"},
-        w,
-    )  # fmt: skip
-    for key in ("name", "start", "duration"):
-        if key not in raw:
-            raise ScenarioError(f"{w}: `{key}` is required")
-    name = raw["name"]
-    if not isinstance(name, str) or not _ID.match(name):
-        raise ScenarioError(
-            f'{w}: name must be a short lowercase id like "fall-no-response", not {name!r}'
-        )
-    start = raw["start"]
-    if not isinstance(start, datetime) or start.tzinfo is None:
-        raise ScenarioError(
-            f"{w}: start must be a TOML date-time with a UTC offset, like 2026-11-23T09:00:00+09:00"
-        )
-    duration = parse_duration(raw["duration"], f"{w}: duration")
-    if duration <= 0:
-        raise ScenarioError(f"{w}: duration must be positive")
-    speed = raw.get("speed", 60)
-    if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0 < speed <= 100_000:
-        raise ScenarioError(f"{w}: speed must be a number in (0, 100000], not {speed!r}")
-    seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ScenarioError(f"{w}: seed must be a non-negative integer, not {seed!r}")
-    language = _choice(raw.get("language", "ko"), ("ko", "en"), f"{w}: language")
-    routine = _choice(raw.get("routine", "none"), ("day", "none"), f"{w}: routine")
-    robot = _robot(_table(raw.get("robot", {}), f"{w}: [robot]"), f"{w}: [robot]")
-    segments = _segments(raw.get("segment", []), duration, w)
-    events = _events(raw.get("event", []), duration, path)
+    if doc.duration <= 0:
+        raise ScenarioError(f"{w}: duration: 0보다 커야 합니다 / must be positive")
+    segments = _segments(doc.segment, doc.duration, path)
+    events = _events(doc.event, doc.duration, path)
     ids = [e.id for e in events if e.id]
     if len(ids) != len(set(ids)):
-        raise ScenarioError(f"{w}: event ids must be unique ({', '.join(sorted(ids))})")
-    expectations = _expectations(raw.get("expect", []), set(ids), w)
-    incident_speed = raw.get("incident_speed", 30.0)
-    if (
-        isinstance(incident_speed, bool)
-        or not isinstance(incident_speed, int | float)
-        or incident_speed <= 0
-    ):
-        raise ScenarioError(f"{w}: incident_speed must be a positive number")
+        raise ScenarioError(
+            f"{w}: event id: 중복되었습니다 / event ids must be unique ({', '.join(sorted(ids))})"
+        )
+    robot = doc.robot
     return Scenario(
         path=path,
-        name=name,
-        description=str(raw.get("description", "")),
-        start=start,
-        duration_s=duration,
-        speed=float(speed),
-        seed=seed,
-        language=language,
-        routine=routine,
+        name=doc.name,
+        description=doc.description,
+        start=doc.start,
+        duration_s=doc.duration,
+        speed=doc.speed,
+        seed=doc.seed,
+        language=doc.language,
+        routine=doc.routine,
         segments=tuple(segments),
         events=tuple(sorted(events, key=lambda e: e.at_s)),
-        expectations=tuple(expectations),
-        robot=robot,
-        incident_speed=float(incident_speed),
-        incident_window_s=parse_duration(raw.get("incident_window", 90), f"{w}: incident_window"),
-    )
-
-
-def _robot(raw: dict[str, Any], where: str) -> RobotSettings:
-    _keys(
-        raw, {"countdown", "heartbeat_interval", "silent_timeout", "battery_pct", "plugged"}, where
-    )
-    battery = raw.get("battery_pct", 80.0)
-    if isinstance(battery, bool) or not isinstance(battery, int | float) or not 0 < battery <= 100:
-        raise ScenarioError(f"{where}: battery_pct must be in (0, 100]")
-    plugged = raw.get("plugged", True)
-    if not isinstance(plugged, bool):
-        raise ScenarioError(f"{where}: plugged must be true or false")
-    return RobotSettings(
-        countdown_s=parse_duration(raw.get("countdown", 30), f"{where} countdown"),
-        heartbeat_interval_s=parse_duration(
-            raw.get("heartbeat_interval", 60), f"{where} heartbeat_interval"
+        expectations=tuple(_expectations(doc.expect, set(ids), path)),
+        robot=RobotSettings(
+            robot.countdown,
+            robot.heartbeat_interval,
+            robot.silent_timeout,
+            robot.battery_pct,
+            robot.plugged,
         ),
-        silent_timeout_s=parse_duration(raw.get("silent_timeout", 3), f"{where} silent_timeout"),
-        battery_pct=float(battery),
-        plugged=plugged,
+        incident_speed=doc.incident_speed,
+        incident_window_s=doc.incident_window,
     )
 
 
-def _segments(raw: Any, duration: float, w: str) -> list[Segment]:
-    if not isinstance(raw, list):
-        raise ScenarioError(f"{w}: `segment` must be an array of tables ([[segment]])")
+def _segments(raw: list[dict[str, Any]], duration: float, path: Path) -> list[Segment]:
+    checked = [(i, _check(_Segment, item, path, ("segment", i))) for i, item in enumerate(raw)]
+    checked.sort(key=lambda e: e[1].at)
     out: list[Segment] = []
-    entries = []
-    for i, item in enumerate(raw, 1):
-        where = f"{w}: segment #{i}"
-        item = _table(item, where)
-        _keys(item, {"at", "until", "label", "activity", "room", "band", "visitors"}, where)
-        if "at" not in item:
-            raise ScenarioError(f"{where}: `at` (offset from the start) is required")
-        at = parse_duration(item["at"], f"{where} at")
-        entries.append((at, item, where))
-    entries.sort(key=lambda e: e[0])
-    for k, (at, item, where) in enumerate(entries):
-        nxt = entries[k + 1][0] if k + 1 < len(entries) else duration
-        until = parse_duration(item["until"], f"{where} until") if "until" in item else nxt
-        if until <= at:
-            raise ScenarioError(f"{where}: until must come after at")
-        activity = _choice(item.get("activity", "sitting"), ACTIVITIES, f"{where} activity")
-        room = _choice(item.get("room", "living"), ROOMS, f"{where} room")
-        for flag in ("band", "visitors"):
-            if flag in item and not isinstance(item[flag], bool):
-                raise ScenarioError(f"{where}: {flag} must be true or false")
+    for k, (i, seg) in enumerate(checked):
+        nxt = checked[k + 1][1].at if k + 1 < len(checked) else duration
+        until = seg.until if seg.until is not None else nxt
+        if until <= seg.at:
+            raise ScenarioError(
+                f"{path}: segment #{i + 1} until: at 보다 뒤여야 합니다 / must come after at"
+            )
+        label = seg.label if seg.label is not None else seg.activity
         out.append(
-            Segment(at, until, str(item.get("label", activity)), activity, room,
-                    band=item.get("band", True), visitors=item.get("visitors", False))
+            Segment(seg.at, until, label, seg.activity, seg.room,
+                    band=seg.band, visitors=seg.visitors)
         )  # fmt: skip
     return out
 
 
-def _events(raw: Any, duration: float, path: Path) -> list[WorldEvent]:
-    w = str(path)
-    if not isinstance(raw, list):
-        raise ScenarioError(f"{w}: `event` must be an array of tables ([[event]])")
+def _events(raw: list[dict[str, Any]], duration: float, path: Path) -> list[WorldEvent]:
     out: list[WorldEvent] = []
-    for i, item in enumerate(raw, 1):
-        where = f"{w}: event #{i}"
-        item = _table(item, where)
-        if "at" not in item or "kind" not in item:
-            raise ScenarioError(f"{where}: `at` and `kind` are required")
-        kind = EventKind(_choice(item["kind"], tuple(k.value for k in EventKind), f"{where} kind"))
-        spec = _EVENT_ARGS[kind]
-        _keys(item, {"at", "kind", "id"} | set(spec), f"{where} ({kind})")
-        at = parse_duration(item["at"], f"{where} at")
-        if at > duration:
+    for i, item in enumerate(raw):
+        kind = EventKind(_check(_Kind, item, path, ("event", i)).kind)
+        event = _check(_EVENT_MODELS[kind], item, path, ("event", i))
+        where = f"{path}: event #{i + 1}"
+        if event.at > duration:
             raise ScenarioError(
-                f"{where}: at {at:g} s is after the end of the scenario ({duration:g} s)"
+                f"{where} at: 시나리오가 끝난 뒤입니다 / at {event.at:g} s is after the end of"
+                f" the scenario ({duration:g} s)"
             )
-        event_id = item.get("id")
-        if event_id is not None and (not isinstance(event_id, str) or not _ID.match(event_id)):
-            raise ScenarioError(f"{where}: id must be a short lowercase id, not {event_id!r}")
-        for req in _REQUIRED.get(kind, ()):
-            if req not in item:
-                raise ScenarioError(f"{where}: a {kind} event needs `{req}`")
         args: dict[str, Any] = {}
-        for name, (typ, options) in spec.items():
-            if name not in item:
+        for name, value in event.model_dump(exclude_unset=True).items():
+            if name in ("at", "kind", "id") or value is None:
                 continue
-            value = item[name]
-            if typ == "duration":
-                args[name + "_s"] = parse_duration(value, f"{where} {name}")
-            elif typ is float:
-                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    raise ScenarioError(f"{where}: {name} must be a non-negative number")
-                args[name] = float(value)
-            elif typ is bool:
-                if not isinstance(value, bool):
-                    raise ScenarioError(f"{where}: {name} must be true or false")
-                args[name] = value
-            else:
-                args[name] = _choice(value, options, f"{where} {name}") if options else str(value)
+            args[f"{name}_s" if name in _DURATION_ARGS else name] = value
         if kind is EventKind.SAY:
             if ("text" in args) == ("clip" in args):
-                raise ScenarioError(f"{where}: a say event needs exactly one of `text` or `clip`")
+                raise ScenarioError(
+                    f"{where}: text 나 clip 중 하나만 / a say event needs exactly one of `text`"
+                    " or `clip`"
+                )
             if "clip" in args:
                 clip = Path(args["clip"])
                 if not clip.is_absolute():
                     candidates = [path.parent / clip, Path(__file__).resolve().parents[1] / clip]
                     clip = next((c for c in candidates if c.exists()), candidates[0])
                 if not clip.exists():
-                    raise ScenarioError(f"{where}: clip {args['clip']} does not exist")
+                    raise ScenarioError(
+                        f"{where} clip: 파일이 없습니다 / clip {args['clip']} does not exist"
+                    )
                 args["clip"] = str(clip)
-        out.append(WorldEvent(at, kind, MappingProxyType(args), event_id))
+        out.append(WorldEvent(event.at, kind, MappingProxyType(args), event.id))
     return out
 
 
-def _expectations(raw: Any, ids: set[str], w: str) -> list[Expectation]:
-    if not isinstance(raw, list):
-        raise ScenarioError(f"{w}: `expect` must be an array of tables ([[expect]])")
+def _expectations(raw: list[dict[str, Any]], ids: set[str], path: Path) -> list[Expectation]:
     out: list[Expectation] = []
-    for i, item in enumerate(raw, 1):
-        where = f"{w}: expect #{i}"
-        item = _table(item, where)
-        kinds = [k for k in EXPECT_KINDS if k in item]
-        if len(kinds) != 1:
-            raise ScenarioError(f"{where}: give exactly one of {', '.join(EXPECT_KINDS)}")
-        kind = kinds[0]
-        _keys(item, {kind, "after", "within", "note", *FILTERS}, where)
-        what = item[kind]
-        if kind == "heard":
-            if what is not True:
-                raise ScenarioError(f"{where}: write heard = true")
-            what = "speech"
-        elif not isinstance(what, str) or not what:
-            raise ScenarioError(f"{where}: {kind} must name an alert kind or event type")
-        after = item.get("after")
-        if after is not None and after not in ids:
+    for i, item in enumerate(raw):
+        e = _check(_Expect, item, path, ("expect", i))
+        where = f"{path}: expect #{i + 1}"
+        given = {k: getattr(e, k) for k in EXPECT_KINDS if getattr(e, k) is not None}
+        if len(given) != 1:
             raise ScenarioError(
-                f"{where}: after = {after!r} names no event id "
-                f"({', '.join(sorted(ids)) or 'none defined'})"
+                f"{where}: 하나만 쓰세요 / give exactly one of {', '.join(EXPECT_KINDS)}"
             )
-        within = parse_duration(item["within"], f"{where} within") if "within" in item else None
-        filters: dict[str, str] = {k: _text(item[k]) for k in FILTERS if k in item}
+        [(kind, what)] = given.items()
+        if e.after is not None and e.after not in ids:
+            raise ScenarioError(
+                f"{where} after = {e.after!r}: 그런 사건 id가 없습니다 / names no event id"
+                f" ({', '.join(sorted(ids)) or 'none defined'})"
+            )
+        filters = {k: _text(getattr(e, k)) for k in FILTERS if getattr(e, k) is not None}
         if filters and kind not in ("event", "no_event"):
-            raise ScenarioError(f"{where}: {'/'.join(FILTERS)} filter events only")
+            raise ScenarioError(
+                f"{where}: 사건에만 쓸 수 있습니다 / {'/'.join(FILTERS)} filter events only"
+            )
         out.append(
             Expectation(
-                kind, what, after, within, MappingProxyType(filters), str(item.get("note", ""))
+                kind,
+                "speech" if kind == "heard" else str(what),
+                e.after,
+                e.within,
+                MappingProxyType(filters),
+                e.note,
             )
         )
     return out

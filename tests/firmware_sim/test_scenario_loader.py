@@ -78,21 +78,39 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (('duration = "10m"', ""), "`duration` is required"),
-        (('name = "tiny"', 'name = "Tiny Scenario"'), "short lowercase id"),
-        (("start = 2026-11-23T09:00:00+09:00", "start = 2026-11-23T09:00:00"), "UTC offset"),
-        (('duration = "10m"', 'duration = "10m"\nspeeed = 5'), "unknown key.*speeed"),
-        (('kind = "fall"', 'kind = "trip"'), "event #1 kind: 'trip' is not one of"),
-        (('fall = "forward"', 'fall = "down the stairs"'), "event #1 fall"),
-        (('fall = "forward"', ""), "needs `fall`"),
-        (('at = "5m"', 'at = "20m"'), "after the end"),
-        (('after = "fall"', 'after = "the-fall"'), "names no event id"),
-        (('alert = "fall"', 'alert = "fall"\nevent = "fall"'), "exactly one of"),
-        (('activity = "sitting"', 'activity = "dancing"'), "segment #1 activity"),
-        (('within = "60s"', 'within = "soon"'), "not a duration"),
+        (('duration = "10m"', ""), "duration: 꼭 필요한 키입니다 / Field required"),
+        (
+            ('name = "tiny"', 'name = "Tiny Scenario"'),
+            "name = 'Tiny Scenario': .*lowercase id",
+        ),
+        (
+            ("start = 2026-11-23T09:00:00+09:00", "start = 2026-11-23T09:00:00"),
+            "start = 2026-11-23T09:00:00: UTC 오프셋이 있는 .* / Input should have timezone info",
+        ),
+        (('duration = "10m"', 'duration = "10m"\nspeeed = 5'), "speeed = 5: 알 수 없는 키입니다"),
+        (('kind = "fall"', 'kind = "trip"'), "event #1 kind = 'trip': .*'trip' is not one of"),
+        (('fall = "forward"', 'fall = "down the stairs"'), "event #1 fall = 'down the stairs'"),
+        (('fall = "forward"', ""), "event #1 fall: 꼭 필요한 키입니다"),
+        (('at = "5m"', 'at = "20m"'), "event #1 at: .* after the end"),
+        (
+            ('after = "fall"', 'after = "the-fall"'),
+            "expect #1 after = 'the-fall': .*no event",
+        ),
+        (('alert = "fall"', 'alert = "fall"\nevent = "fall"'), "expect #1: .*exactly one of"),
+        (('activity = "sitting"', 'activity = "dancing"'), "segment #1 activity = 'dancing'"),
+        (('within = "60s"', 'within = "soon"'), "expect #1 within = 'soon': .*not a duration"),
+        # hostile or careless input: wrong types, out of range, injected keys
+        (('duration = "10m"', 'duration = "10m"\nspeed = true'), "speed = True: 숫자여야 합니다"),
+        (('duration = "10m"', 'duration = "10m"\nseed = -1'), "seed = -1: "),
+        (('duration = "10m"', 'duration = "10m"\nspeed = inf'), "speed = inf: "),
+        (('id = "fall"', 'id = "fall"\nevil = "<script>"'), "event #1 evil = '<script>': 알 수"),
+        (('duration = "10m"', 'duration = "10m"\nrobot = 5'), r"\[robot\] = 5: 표"),
+        (('id = "fall"', 'id = "../../etc"'), "event #1 id = '../../etc': .*short lowercase id"),
+        (('at = "5m"', "at = -5"), "event #1 at = -5: .*can't be negative"),
+        (('within = "60s"', "within = []"), "expect #1 within: "),
     ],
 )
-def test_a_bad_file_is_refused_saying_where(
+def test_a_bad_file_is_refused_naming_file_key_and_reason(
     tmp_path: Path, change: tuple[str, str], message: str
 ) -> None:
     old, new = change
@@ -100,7 +118,18 @@ def test_a_bad_file_is_refused_saying_where(
     path = _write(tmp_path, GOOD.replace(old, new, 1))
     with pytest.raises(ScenarioError, match=message) as info:
         load_scenario(path)
-    assert str(path) in str(info.value)
+    assert str(info.value).startswith(f"{path}: ")
+    assert " / " in str(info.value)  # Korean, then English
+
+
+def test_every_problem_of_an_entry_is_listed(tmp_path: Path) -> None:
+    bad = GOOD.replace('fall = "forward"', 'fall = "up"\nzone = "head"')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(_write(tmp_path, bad))
+    lines = str(info.value).splitlines()
+    assert len(lines) == 2
+    assert "event #1 fall = 'up'" in lines[0]
+    assert "event #1 zone = 'head': 알 수 없는 키입니다" in lines[1]
 
 
 def test_a_say_event_needs_text_or_an_existing_clip(tmp_path: Path) -> None:
