@@ -181,6 +181,7 @@ def create_app(
     app.include_router(devices.router)
     app.include_router(contacts.router)
     app.include_router(escalation.router)
+    app.include_router(escalation.quiet_router)
     app.include_router(reminders.router)
     app.include_router(events.router)
     app.include_router(model_packages.router)

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cloud.store.models import AlertKind, AlertStatus, Channel, DeliveryStatus, Role, Severity
 from protocol.release import version
@@ -354,6 +354,23 @@ class PolicyOut(BaseModel):
     senior_id: str
     tiers: list[TierIn]
     updated_at: datetime
+
+
+class QuietHoursIn(BaseModel):
+    """Quiet hours for non-critical alerts, local "HH:MM"; both empty turns them off."""
+
+    model_config = _IN
+    start: str | None = Field(default=None, pattern=HHMM)
+    end: str | None = Field(default=None, pattern=HHMM)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> "QuietHoursIn":
+        """A start without an end (or the same time twice) is a mistake, not a wish."""
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both start and end, or neither")
+        if self.start is not None and self.start == self.end:
+            raise ValueError("start and end must differ")
+        return self
 
 
 class ReminderKind(StrEnum):

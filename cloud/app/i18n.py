@@ -3,6 +3,8 @@
 from collections.abc import Mapping
 from typing import Literal
 
+from cloud.app.i18n_family import FAMILY_MESSAGES
+
 Lang = Literal["ko", "en"]
 LANGS: tuple[Lang, ...] = ("ko", "en")
 LANG_COOKIE = "dolbom_lang"
@@ -169,6 +171,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "ev_consent": ("동의", "Consent"),
     "ev_safety_check": ("안전 확인 (괜찮다고 하심)", "Safety check (said they are fine)"),
 }
+MESSAGES = {**MESSAGES, **FAMILY_MESSAGES}  # the family pages' words (cloud.app.i18n_family)
 
 
 def message(lang: Lang, key: str, **values: object) -> str:

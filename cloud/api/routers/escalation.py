@@ -8,7 +8,7 @@ from cloud.accounts.access import Principal, get_senior
 from cloud.accounts.audit import audit
 from cloud.accounts.errors import ForbiddenError, InvalidInputError, NotFoundError
 from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
-from cloud.api.schemas import PolicyIn, PolicyOut
+from cloud.api.schemas import PolicyIn, PolicyOut, QuietHoursIn, SeniorOut
 from cloud.store.models import CaregiverLink, Contact, EscalationPolicy, Role
 
 _NOT_PRIMARY = (
@@ -105,3 +105,33 @@ def put_policy(ctx: Ctx, caller: Caller, senior_id: str, body: PolicyIn) -> Poli
             detail=summary,
         )
         return _out(policy)
+
+
+quiet_router = APIRouter(
+    prefix="/seniors/{senior_id}/quiet-hours",
+    tags=["escalation"],
+    dependencies=[Depends(roles(*CARE_ROLES))],
+)
+
+
+@quiet_router.put("")
+def put_quiet_hours(ctx: Ctx, caller: Caller, senior_id: str, body: QuietHoursIn) -> SeniorOut:
+    """Set or clear the senior's quiet hours (non-critical alerts wait until they end); the
+    same people as the escalation policy: an admin or the primary caregiver."""
+    now = ctx.clock()
+    with ctx.sessions() as session, session.begin():
+        senior = get_senior(session, caller, senior_id)
+        if not may_change_policy(session, caller, senior_id):
+            raise ForbiddenError(_NOT_PRIMARY)
+        senior.quiet_hours_start, senior.quiet_hours_end = body.start, body.end
+        audit(
+            session,
+            caller,
+            "update",
+            "senior",
+            now,
+            resource_id=senior_id,
+            senior_id=senior_id,
+            detail=f"quiet_hours {body.start or '-'}-{body.end or '-'}",
+        )
+        return SeniorOut.model_validate(senior)
