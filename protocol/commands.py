@@ -1,11 +1,12 @@
 """Commands from the cloud to a device, and the device's result for each."""
 
 import json
+import unicodedata
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from protocol.errors import ProtocolError
 from protocol.topics import DEVICE_ID_PATTERN
@@ -20,6 +21,7 @@ class CommandType(StrEnum):
     MODEL_ROLLOUT = "model_rollout"
     CONSENT = "consent"
     DATA_DELETION = "data_deletion"
+    SAY_MESSAGE = "say_message"  # a caregiver's short message, said aloud at a good moment
 
 
 class Command(BaseModel):
@@ -108,6 +110,50 @@ class ModelRolloutPayload(BaseModel):
     chunk_bytes: int = Field(ge=4096, le=4 * 2**20)
     chunks: int = Field(ge=1, le=16_384)
     token: str = Field(min_length=16, max_length=1024)
+
+
+MESSAGE_MAX_CHARS = 200
+SENDER_MAX_CHARS = 40
+_ALLOWED_FORMAT = {"\u200d"}  # the zero-width joiner inside emoji sequences
+
+
+def spoken_text(value: str) -> str:
+    """Text the robot may say: whitespace (newlines too) collapsed to single spaces; control
+    and invisible format characters refused (they hide text from the sender's review)."""
+    for ch in value:
+        category = unicodedata.category(ch)
+        if ch in "\t\n\r" or ch in _ALLOWED_FORMAT:
+            continue
+        if category in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            raise ValueError(f"character U+{ord(ch):04X} is not allowed")
+    text = " ".join(value.split())
+    if not text:
+        raise ValueError("the text is empty")
+    return text
+
+
+MessageText = Annotated[
+    str, Field(min_length=1, max_length=MESSAGE_MAX_CHARS), AfterValidator(spoken_text)
+]
+SenderName = Annotated[
+    str, Field(min_length=1, max_length=SENDER_MAX_CHARS), AfterValidator(spoken_text)
+]
+
+
+class SayMessagePayload(BaseModel):
+    """The payload of a `say_message` command: a caregiver's short message for the senior.
+
+    The robot keeps it (a bounded queue) and says it at a good moment: the senior is there
+    (heard, touched or sensed lately), not in quiet hours, no safety check running, nothing
+    else holding the floor. Then it reports a `message` event: `spoken`, or `expired` (still
+    unsaid at `expires_at`) or `dropped` (the queue was full): the id only, never words.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    message_id: str = Field(pattern=_SPEC_ID)
+    sender: SenderName  # how the robot names who wrote it, e.g. "딸 지영"
+    text: MessageText
+    expires_at: AwareDatetime
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -29,6 +29,7 @@ class EventType(StrEnum):
     DEVICE_FAULT = "device_fault"
     CONSENT = "consent"
     SAFETY_CHECK = "safety_check"
+    MESSAGE = "message"  # what became of a caregiver's message (say_message): never its words
 
 
 class Priority(StrEnum):
@@ -204,6 +205,22 @@ class ConsentPayload(Payload):
     form_version: str = Field(max_length=32)
 
 
+class MessageStatus(StrEnum):
+    """What became of a `say_message` command."""
+
+    SPOKEN = "spoken"  # said aloud with the senior there
+    EXPIRED = "expired"  # no good moment came before it expired
+    DROPPED = "dropped"  # the robot's queue of unsaid messages was full
+
+
+class MessagePayload(Payload):
+    """A caregiver's message was spoken, expired or dropped: the id and times only."""
+
+    message_id: Label
+    status: MessageStatus
+    waited_s: float = Field(ge=0)  # from arrival on the robot to this outcome
+
+
 PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.HEARTBEAT: HeartbeatPayload,
     EventType.EMERGENCY: EmergencyPayload,
@@ -221,6 +238,7 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
     EventType.DEVICE_FAULT: DeviceFaultPayload,
     EventType.CONSENT: ConsentPayload,
     EventType.SAFETY_CHECK: SafetyCheckPayload,
+    EventType.MESSAGE: MessagePayload,
 }
 
 DEFAULT_PRIORITY: dict[EventType, Priority] = {
@@ -240,4 +258,5 @@ DEFAULT_PRIORITY: dict[EventType, Priority] = {
     EventType.TOUCH: Priority.LOW,
     EventType.CONSENT: Priority.NORMAL,
     EventType.SAFETY_CHECK: Priority.NORMAL,
+    EventType.MESSAGE: Priority.NORMAL,
 }
