@@ -37,11 +37,12 @@ from device.dialog.content import WANTS, ContentSession, Preferences
 from device.dialog.intents import Intent
 from device.dialog.jamo import best_substring, normalize, syllable_boundaries, to_jamo
 from device.dialog.lines import Line, render
+from device.dialog.messages import MessageBook, MessagePolicy
 from device.dialog.reminders import Reminder, ReminderBook, ReminderPolicy, ReminderPrompt
 from device.dialog.screening import ScreeningBook, ScreeningSession
 from device.sensors import TouchKind
 from protocol import EventType
-from protocol.commands import SchedulePayload
+from protocol.commands import SayMessagePayload, SchedulePayload
 from protocol.events import CheckInPayload, ConversationPayload
 
 NAME_MIN_SIMILARITY = 0.8
@@ -73,6 +74,7 @@ class CompanionSettings:
     checkin_until: time = time(20, 0)
     answer_timeout: timedelta = timedelta(seconds=30)
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
+    messages: MessagePolicy = field(default_factory=MessagePolicy)
     offer_every: timedelta = timedelta(minutes=90)
     offer_idle: timedelta = timedelta(minutes=10)
     max_offers_per_day: int = 4
@@ -183,6 +185,7 @@ class Companion:
         self.s = settings
         self.library = library
         self.reminders = ReminderBook(settings.reminders)
+        self.messages = MessageBook(settings.messages)
         self.screenings = ScreeningBook()
         self.prefs = Preferences()
         self.meter = ConversationMeter(settings.conversation_period)
@@ -221,6 +224,14 @@ class Companion:
         """A reminder may be spoken: around, or no presence sensor to tell either way."""
         return self.present is None or self.around(now)
 
+    def present_now(self, now: datetime) -> bool:
+        """The senior is here to hear a message: the sensor says so, or they spoke, touched
+        or were sensed within the last `messages.present_within`."""
+        if self.present:
+            return True
+        window = self.s.messages.present_within
+        return self.last_seen is not None and now - self.last_seen < window
+
     def in_conversation(self, now: datetime) -> bool:
         """Someone spoke a moment ago."""
         return self.last_turn is not None and now - self.last_turn < self.s.conversation_gap
@@ -244,6 +255,10 @@ class Companion:
             self.reminders.replace([Reminder.from_spec(r) for r in schedule.reminders])
         if schedule.screenings is not None:
             self.screenings.replace(schedule.screenings)
+
+    def message(self, message: SayMessagePayload, now: datetime) -> list[Action]:
+        """A caregiver's message arrived: it waits for a good moment (or is reported back)."""
+        return list(self.messages.add(message, now))
 
     def presence(self, present: bool, now: datetime) -> list[Action]:
         """The presence sensor changed."""
@@ -388,6 +403,7 @@ class Companion:
         if speaking or self.quiet_since is None:
             self.quiet_since = now
         events = self.reminders.scan(now) + self.screenings.expire(now) + self.meter.tick(now)
+        events += self.messages.expire(now)
         if safety_active:
             if not self.paused:
                 self.paused = True
@@ -433,6 +449,10 @@ class Companion:
             return self._begin(ReminderPrompt(self.reminders, occ, self.language), now)
         if quiet or self.hushed(now) or not self.around(now):
             return []
+        waiting = self.messages.next(now)
+        if waiting is not None and self.present_now(now):
+            line = render(Line.MESSAGE, self.language, sender=waiting.sender, text=waiting.text)
+            return [Say(line), self.messages.spoken(waiting, now)]
         if DayPart.key(now) not in self.greeted and DayPart.of(now) != DayPart.NIGHT:
             return self._greet(now)
         plan = self.screenings.ready(now)
@@ -514,6 +534,7 @@ class Companion:
             "offers_today": self.offers_today,
             "last_offer": _iso(self.last_offer),
             "hush_until": _iso(self.hush_until),
+            "messages": self.messages.to_dict(),
         }
 
     def load(self, raw: dict[str, Any]) -> None:
@@ -530,3 +551,4 @@ class Companion:
         self.offers_today = int(raw.get("offers_today", 0))
         self.last_offer = _when(raw.get("last_offer"))
         self.hush_until = _when(raw.get("hush_until"))
+        self.messages.load(dict(raw.get("messages", {})))

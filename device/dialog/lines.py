@@ -15,6 +15,7 @@ class Line(StrEnum):
     THANKS_REPLY = "thanks_reply"
     GOOD_REPLY = "good_reply"
     HUSH = "hush"
+    MESSAGE = "message"  # a caregiver's message (say_message), in their own words
     DONE_NOTHING_OPEN = "done_nothing_open"
     TOUCH_HUG = "touch_hug"
     TOUCH_PAT = "touch_pat"
@@ -106,6 +107,7 @@ LINES: dict[str, dict[Line, tuple[str, ...]]] = {
         Line.THANKS_REPLY: ("천만에요. 언제든지 말씀하세요.", "별말씀을요. 저도 고마워요."),
         Line.GOOD_REPLY: ("좋으시다니 저도 기뻐요.", "다행이에요. 저도 기분이 좋아요."),
         Line.HUSH: ("알겠어요. 조용히 있을게요. 필요하시면 불러 주세요.",),
+        Line.MESSAGE: ('{sender}님이 메시지를 보내셨어요. "{text}"',),
         Line.DONE_NOTHING_OPEN: ("잘하셨어요!",),
         Line.TOUCH_HUG: (
             "저도 꼭 안아 드릴게요. 따뜻해요.",
@@ -207,6 +209,7 @@ LINES: dict[str, dict[Line, tuple[str, ...]]] = {
         Line.THANKS_REPLY: ("You're very welcome.", "My pleasure. Thank you too."),
         Line.GOOD_REPLY: ("I'm so glad to hear that.", "That makes me happy too."),
         Line.HUSH: ("All right, I'll be quiet. Call me if you need me.",),
+        Line.MESSAGE: ('A message from {sender}: "{text}"',),
         Line.DONE_NOTHING_OPEN: ("Well done!",),
         Line.TOUCH_HUG: ("A big hug back to you. That's so warm.", "Thank you for the hug."),
         Line.TOUCH_PAT: ("Hehe, that feels nice.", "That tickles. Thank you."),

@@ -30,7 +30,7 @@ from device.privacy import TRANSCRIPTS_DIR
 from device.sensors import Presence, Touch
 from device.stages import Heard, StageContext
 from protocol import Command, CommandResult, CommandType, ProtocolError
-from protocol.commands import SchedulePayload
+from protocol.commands import SayMessagePayload, SchedulePayload
 from protocol.events import SelfTest
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,13 @@ class ScheduleUpdate:
     """A validated schedule, posted from the link's thread to the agent's loop."""
 
     schedule: SchedulePayload
+
+
+@dataclass(frozen=True)
+class MessageArrived:
+    """A caregiver's validated message, posted from the link's thread to the agent's loop."""
+
+    message: SayMessagePayload
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -146,6 +153,11 @@ class DialogStage:
         elif isinstance(item, ScheduleUpdate):
             self._apply(item.schedule)
             actions = []
+        elif isinstance(item, MessageArrived):
+            actions = self.companion.message(item.message, now)
+            self._act(actions, now)
+            self.save()  # queued on disk at once: a reboot must not lose it unsaid
+            return
         else:
             return
         self._dirty = True
@@ -174,7 +186,10 @@ class DialogStage:
             self.transcripts.purge(now)
 
     def on_command(self, command: Command) -> CommandResult | None:
-        """`schedule` (and `settings` with a `dialog` part): reminders and screenings."""
+        """`schedule` (and `settings` with a `dialog` part): reminders and screenings;
+        `say_message`: a caregiver's message, said at a good moment."""
+        if command.type is CommandType.SAY_MESSAGE:
+            return self._message_command(command)
         if command.type is CommandType.SCHEDULE:
             raw = command.payload
         elif command.type is CommandType.SETTINGS and isinstance(
@@ -203,6 +218,17 @@ class DialogStage:
         return self._result(
             command, True, f"schedule: reminders {reminders}, screenings {screenings}"
         )
+
+    def _message_command(self, command: Command) -> CommandResult:
+        try:
+            message = SayMessagePayload.model_validate(command.payload)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "payload"
+            return self._result(command, False, f"bad message: {where}: {first['msg']}")
+        if self._ctx is not None:
+            self._ctx.post(MessageArrived(message))
+        return self._result(command, True, f"message {message.message_id} queued")
 
     def self_tests(self) -> list[SelfTest]:
         """Content loaded, the state writable."""
