@@ -216,6 +216,7 @@ def parent(args: argparse.Namespace) -> int:
         segments, touches = plan_days(START, args.hours + 1, np.random.default_rng(17))
         pty = PtyMcu(VirtualMcu(World(segments, touches), 17, battery=Battery(80, True)), clock)
         port = pty.start()
+        commit = _commit()  # the code measured: HEAD when the run starts
         sounds = Path(tmp) / "sounds.npz"
         np.savez(sounds, *(), noise=room_sound(), **clip_arrays())  # type: ignore[arg-type]
         started = time.monotonic()
@@ -253,7 +254,7 @@ def parent(args: argparse.Namespace) -> int:
         "what": "robot RSS, every stage on, over a simulated day (benchmarks/footprint.py)",
         "malloc": args.malloc,
         "malloc_arena_max": (args.arenas or "glibc default") if args.malloc == "glibc" else None,
-        "commit": _commit(),
+        "commit": commit,
         "host": os.uname().machine,
         "speed": args.speed,
         "hours": args.hours,
