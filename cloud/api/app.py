@@ -39,6 +39,7 @@ from cloud.api.routers import (
     escalation,
     events,
     health,
+    messages,
     metrics,
     model_packages,
     reminders,
@@ -183,6 +184,7 @@ def create_app(
     app.include_router(escalation.router)
     app.include_router(escalation.quiet_router)
     app.include_router(reminders.router)
+    app.include_router(messages.router)
     app.include_router(events.router)
     app.include_router(model_packages.router)
     app.include_router(research.router)

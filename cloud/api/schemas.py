@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cloud.store.models import AlertKind, AlertStatus, Channel, DeliveryStatus, Role, Severity
+from protocol.commands import MessageText, SenderName
 from protocol.release import version
 from protocol.topics import DEVICE_ID_PATTERN
 
@@ -459,3 +460,41 @@ class EventPage(BaseModel):
 
 
 DevicePage.model_rebuild()
+
+
+# --- a caregiver's message to the robot (issue 15) ---------------------------------------------
+
+
+class MessageIn(BaseModel):
+    """A short message for the robot to say to the senior at a good moment."""
+
+    model_config = _IN
+    sender: SenderName = Field(description='How the robot names who wrote it, e.g. "딸 지영".')
+    text: MessageText
+    valid_hours: int = Field(default=12, ge=1, le=48, description="Unsaid after this, dropped.")
+
+
+class MessageState(StrEnum):
+    """Where a message stands, from the robot's `message` events."""
+
+    WAITING = "waiting"  # sent; the robot waits for a good moment
+    SPOKEN = "spoken"  # said with the senior there (`settled_at`: when)
+    EXPIRED = "expired"  # no good moment before it expired
+    DROPPED = "dropped"  # the robot had too many unsaid messages
+    NOT_SENT = "not_sent"  # no robot, or the broker did not take it
+
+
+class MessageOut(BaseModel):
+    """A message and what became of it."""
+
+    id: int
+    message_id: str
+    senior_id: str
+    sender: str
+    text: str
+    created_at: datetime
+    expires_at: datetime
+    devices: int
+    commands_published: int
+    state: MessageState
+    settled_at: datetime | None

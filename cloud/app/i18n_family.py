@@ -143,4 +143,44 @@ FAMILY_MESSAGES: Mapping[str, tuple[str, str]] = {
     "err_quiet_same": ("시작과 끝이 같을 수 없습니다.", "Start and end cannot be the same."),
     "err_days": ("요일을 하나 이상 골라 주세요.", "Pick at least one day."),
     "error_label": ("오류", "Error"),
+    # a message to the robot
+    "msg_title": ("로봇에게 메시지", "Message to the robot"),
+    "msg_link": ("메시지 보내기", "Send a message"),
+    "msg_intro": (
+        "로봇이 어르신이 곁에 계실 때 읽어 드립니다. 조용한 시간과 안전 확인 중에는 기다립니다.",
+        "The robot says it when the senior is there; it waits out quiet hours and safety checks.",
+    ),
+    "msg_text": ("메시지 (200자까지)", "Message (up to 200 characters)"),
+    "msg_text_hint": ("예: 엄마, 저녁에 전화할게요", "e.g. Mom, I'll call you tonight"),
+    "msg_sender": (
+        "로봇이 부를 보낸 사람 이름 (예: 딸 지영)",
+        "Who it is from, as the robot says it",
+    ),
+    "msg_valid": ("이 시간 안에 못 전하면 취소", "Cancel if not said within"),
+    "msg_hours": ("{n}시간", "{n} hours"),
+    "msg_send": ("보내기", "Send"),
+    "msg_sent": (
+        "로봇에 보냈습니다. 어르신이 곁에 계실 때 읽어 드립니다.",
+        "Sent to the robot. It says it when the senior is there.",
+    ),
+    "msg_not_sent": (
+        "저장했지만 로봇에 보내지 못했습니다 (로봇 없음 또는 연결 끊김).",
+        "Saved, but the robot could not be reached (no robot, or offline).",
+    ),
+    "msg_too_many": (
+        "오늘은 메시지를 더 보낼 수 없습니다 (하루 20건).",
+        "No more messages today (20 a day).",
+    ),
+    "msg_sent_list": ("보낸 메시지", "Sent messages"),
+    "msg_none": ("보낸 메시지가 없습니다.", "No messages sent yet."),
+    "msg_sent_at": ("보냄 {at}", "sent {at}"),
+    "msg_heard_at": ("✓ 어르신이 들으셨어요 {at}", "✓ Heard at {at}"),
+    "msg_state_waiting": ("좋은 때를 기다리는 중", "Waiting for a good moment"),
+    "msg_state_expired": ("시간 안에 전하지 못했습니다", "Expired before it could be said"),
+    "msg_state_dropped": (
+        "로봇에 메시지가 너무 많이 쌓여 전하지 못했습니다",
+        "Not said: too many messages were waiting on the robot",
+    ),
+    "msg_state_not_sent": ("로봇에 보내지 못했습니다", "Could not be sent to the robot"),
+    "ev_message": ("보호자 메시지", "Caregiver's message"),
 }

@@ -436,6 +436,28 @@ class PushSubscription(Base):
     created_at: Mapped[datetime]
 
 
+class RobotMessage(Base):
+    """A caregiver's short message for the robot to say (issue 15, `say_message`). What became
+    of it comes back as `message` events with its `message_id` (never the senior's words)."""
+
+    __tablename__ = "robot_messages"
+    __table_args__ = (
+        UniqueConstraint("message_id", name="uq_robot_messages_message_id"),
+        Index("ix_robot_messages_senior_created", "senior_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64))
+    senior_id: Mapped[str] = mapped_column(String(64), ForeignKey("seniors.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    sender: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    devices: Mapped[int] = mapped_column(default=0)  # robots it was addressed to
+    commands_published: Mapped[int] = mapped_column(default=0)  # handed to the broker
+
+
 # --- Research (issue 7): studies, participants, consent, assessments, daily metrics -------
 # Identities (the senior and robot behind a pseudonymous code) live in their own table that
 # no researcher-facing code reads; everything else is keyed by the participant's code.

@@ -74,7 +74,7 @@ def _schedule_commands(
     ]
 
 
-def _send(ctx: ApiContext, commands: list[Command]) -> int:
+def send_commands(ctx: ApiContext, commands: list[Command]) -> int:
     """Hand the commands to the publisher after the commit; a failure is logged, not raised."""
     sent = 0
     for command in commands:
@@ -84,7 +84,7 @@ def _send(ctx: ApiContext, commands: list[Command]) -> int:
             ctx.publisher.publish_command(command.device_id, command)
             sent += 1
         except CloudError as e:
-            log.error("schedule not sent to %s (it gets the next change): %s", command.device_id, e)
+            log.error("%s not sent to %s: %s", command.type, command.device_id, e)
     return sent
 
 
@@ -129,7 +129,7 @@ def add_reminder(ctx: Ctx, caller: Caller, senior_id: str, body: ReminderIn) -> 
         )
         out = _out(reminder)
         commands = _schedule_commands(session, senior_id, senior.timezone, now)
-    sent = _send(ctx, commands)
+    sent = send_commands(ctx, commands)
     return ReminderChangeOut(reminder=out, devices=len(commands), commands_published=sent)
 
 
@@ -166,7 +166,7 @@ def replace_reminder(
         )
         out = _out(reminder)
         commands = _schedule_commands(session, senior_id, senior.timezone, now)
-    sent = _send(ctx, commands)
+    sent = send_commands(ctx, commands)
     return ReminderChangeOut(reminder=out, devices=len(commands), commands_published=sent)
 
 
@@ -184,5 +184,5 @@ def delete_reminder(
             session, caller, "delete", "reminder", now, resource_id=reminder_id, senior_id=senior_id
         )
         commands = _schedule_commands(session, senior_id, senior.timezone, now)
-    sent = _send(ctx, commands)
+    sent = send_commands(ctx, commands)
     return ReminderChangeOut(reminder=None, devices=len(commands), commands_published=sent)

@@ -16,6 +16,7 @@ from cloud.store.models import (
     Device,
     EscalationPolicy,
     ReminderSchedule,
+    RobotMessage,
     Role,
     Senior,
 )
@@ -107,7 +108,7 @@ def delete_senior(ctx: Ctx, caller: Caller, senior_id: str) -> None:
             raise ConflictError(
                 f"senior {senior_id!r} still has {devices} robot(s): register them elsewhere first"
             )
-        for table in (CaregiverLink, Contact, EscalationPolicy, ReminderSchedule):
+        for table in (CaregiverLink, Contact, EscalationPolicy, ReminderSchedule, RobotMessage):
             session.execute(delete(table).where(table.senior_id == senior_id))
         session.execute(delete(Senior).where(Senior.id == senior_id))
         audit(session, caller, "delete", "senior", now, resource_id=senior_id, senior_id=senior_id)
