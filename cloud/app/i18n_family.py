@@ -153,8 +153,8 @@ FAMILY_MESSAGES: Mapping[str, tuple[str, str]] = {
     "msg_text": ("메시지 (200자까지)", "Message (up to 200 characters)"),
     "msg_text_hint": ("예: 엄마, 저녁에 전화할게요", "e.g. Mom, I'll call you tonight"),
     "msg_sender": (
-        "로봇이 부를 보낸 사람 이름 (예: 딸 지영)",
-        "Who it is from, as the robot says it",
+        "보낸 사람 (로봇이 이렇게 부릅니다, 예: 딸 지영)",
+        "From (the robot says this name, e.g. your daughter Jiyoung)",
     ),
     "msg_valid": ("이 시간 안에 못 전하면 취소", "Cancel if not said within"),
     "msg_hours": ("{n}시간", "{n} hours"),
