@@ -183,4 +183,37 @@ FAMILY_MESSAGES: Mapping[str, tuple[str, str]] = {
     ),
     "msg_state_not_sent": ("로봇에 보내지 못했습니다", "Could not be sent to the robot"),
     "ev_message": ("보호자 메시지", "Caregiver's message"),
+    # 7- and 30-day trends
+    "trends": ("추이", "Trends"),
+    "tr_link": ("7일·30일 추이", "7- and 30-day trends"),
+    "tr_period": ("기간", "Period"),
+    "tr_days": ("최근 {n}일", "Last {n} days"),
+    "tr_intro": (
+        "하루 단위, 어르신 시간대 기준입니다. 막대가 없는 날은 기록이 없는 날입니다.",
+        "By day, in the senior's time zone. A day without a bar has no data.",
+    ),
+    "tr_numbers": ("숫자로 보기", "Show the numbers"),
+    "tr_activity": (
+        "움직인 시간 (하루 분, 최근 {n}일)",
+        "Minutes of movement a day, last {n} days",
+    ),
+    "tr_mood": (
+        "기분 (0 나쁨 – 100 좋음, 하루 평균, 최근 {n}일)",
+        "Mood (0 low – 100 good, daily mean, last {n} days)",
+    ),
+    "tr_mood_unit": ("기분 (0–100)", "Mood (0–100)"),
+    "tr_talk": (
+        "대화한 시간 (하루 분, 최근 {n}일)",
+        "Minutes of conversation a day, last {n} days",
+    ),
+    "tr_adherence": (
+        "알림 지킨 비율 (%, 최근 {n}일)",
+        "Reminders confirmed (%, last {n} days)",
+    ),
+    "tr_percent": ("%", "%"),
+    "tr_screenings": ("선별검사 (최근 {n}일)", "Screenings (last {n} days)"),
+    "tr_no_screenings": ("이 기간에 선별검사가 없습니다.", "No screenings in this period."),
+    "tr_instrument": ("검사", "Instrument"),
+    "tr_score": ("점수", "Score"),
+    "tr_incomplete": ("일부만 답함", "incomplete"),
 }

@@ -144,5 +144,25 @@ def test_axe_finds_no_serious_violation_on_the_family_pages(
     found["care with an error"] = _serious(page)
     page.goto("/app/seniors/s-a/messages")
     found["messages"] = _serious(page)
+    for days in (7, 30):
+        page.goto(f"/app/seniors/s-a/trends?days={days}")
+        found[f"trends {days}"] = _serious(page)
     assert {k: v for k, v in found.items() if v} == {}
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_the_thirty_day_trends_fit_a_phone(
+    chromium: Browser,  # noqa: F811
+    base_url: str,  # noqa: F811
+    world: World,
+) -> None:
+    page = _open(chromium, base_url, PHONE, "ko-KR")
+    _login(page, "alice")
+    page.goto("/app/seniors/s-a")
+    page.click("text=7일·30일 추이")
+    page.wait_for_selector("h2 >> text=움직인 시간 (하루 분, 최근 30일)")
+    assert page.locator("svg.chart").count() == 4
+    assert _fits(page, PHONE["width"])
+    page.click("text=최근 7일")
+    page.wait_for_selector("h2 >> text=움직인 시간 (하루 분, 최근 7일)")
     assert page.problems == []  # type: ignore[attr-defined]
