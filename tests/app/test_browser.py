@@ -171,7 +171,7 @@ def test_the_service_worker_registers_and_caches_the_shell(
     scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
     assert scope == f"{base_url}/app/"
     cached = page.evaluate(
-        "caches.open('dolbom-shell-v3').then(c => c.keys())"
+        "caches.open('dolbom-shell-v4').then(c => c.keys())"
         ".then(k => k.map(r => new URL(r.url).pathname))"
     )
     assert "/app/static/htmx.min.js" in cached

@@ -1,6 +1,6 @@
 // dolbom service worker: caches the app shell only (never a senior's data), shows Web Push alerts.
 "use strict";
-var SHELL = "dolbom-shell-v3";
+var SHELL = "dolbom-shell-v4";
 var FILES = ["/app/static/app.css", "/app/static/app.js", "/app/static/htmx.min.js", "/app/static/htmx-ext-sse.min.js", "/app/static/icon.svg",
   "/app/static/icon-192.png", "/app/static/icon-512.png", "/app/manifest.webmanifest"];
 self.addEventListener("install", function (e) {
