@@ -147,7 +147,7 @@ def day_chart(values: Sequence[Day], title: str, peak: float | None = None) -> M
         cx = i * bar_w + bar_w / 2
         y: float = height - bottom
         if value is not None:
-            h = (height - top - bottom) * min(value, scale) / scale
+            h = max(1.5, (height - top - bottom) * min(value, scale) / scale)  # 0 is not "none"
             y = height - bottom - h
             parts.append(
                 f'<rect x="{i * bar_w + bar_w * 0.15:.1f}" y="{y:.1f}"'
@@ -159,9 +159,15 @@ def day_chart(values: Sequence[Day], title: str, peak: float | None = None) -> M
                 f'<text x="{cx:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="11"'
                 f' fill="#111">{shown}</text>'
             )
-        if i % every == 0 or i == last:
+        if (i % every == 0 and last - i >= every) or i == last:
+            # the first and last dates are anchored inside the chart, not cut at its edges
+            anchor, x = "middle", cx
+            if every > 1 and i == 0:
+                anchor, x = "start", 0.0
+            elif every > 1 and i == last:
+                anchor, x = "end", float(width)
             parts.append(
-                f'<text x="{cx:.1f}" y="{height - 6}" text-anchor="middle" font-size="11"'
+                f'<text x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}" font-size="11"'
                 f' fill="#111">{escape(day.strftime("%m-%d"))}</text>'
             )
     parts.append("</svg>")

@@ -2,12 +2,14 @@
 on a 360 px phone, errors appear next to their field, and axe-core finds no serious WCAG 2.2 AA
 violation on the new pages in Korean and English, at phone and desktop size."""
 
+from datetime import timedelta
+
 import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.store.models import CaregiverLink, Contact, RobotMessage
+from cloud.store.models import CaregiverLink, Contact, Event, RobotMessage
 from protocol import CommandType, EventType, encode, events_topic
 from protocol.envelope import make_envelope
 from protocol.events import MessagePayload, MessageStatus
@@ -151,18 +153,67 @@ def test_axe_finds_no_serious_violation_on_the_family_pages(
     assert page.problems == []  # type: ignore[attr-defined]
 
 
+def _month_of_days(factory: sessionmaker[Session]) -> None:
+    """Thirty days of daily movement, mood, talk and reminders for dev-a (ending at NOW)."""
+    with factory() as s, s.begin():
+        for day in range(30):
+            at = NOW - timedelta(days=day, hours=1)
+            period = {"period_start": at.isoformat(), "period_end": at.isoformat()}
+            payloads = [
+                ("activity", period | {"minutes": {"walking": 20.0 + (day * 7) % 40}}),
+                (
+                    "mood",
+                    period
+                    | {
+                        "shares": {"calm": 1.0},
+                        "valence": ((day * 5) % 9 - 4) / 5,
+                        "arousal": 0.0,
+                        "utterances": 3,
+                    },
+                ),
+                (
+                    "conversation",
+                    period | {"turns": 9, "robot_turns": 9, "talk_minutes": 5.0 + day % 6},
+                ),
+                (
+                    "reminder",
+                    {
+                        "reminder_id": "7",
+                        "kind": "medicine",
+                        "status": "missed" if day % 4 == 0 else "confirmed",
+                    },
+                ),
+            ]
+            for k, (kind, payload) in enumerate(payloads):
+                s.add(
+                    Event(
+                        device_id="dev-a",
+                        seq=1000 + day * 10 + k,
+                        type=kind,
+                        priority="normal",
+                        ts=at,
+                        received_at=at,
+                        payload=payload,
+                    )
+                )
+
+
 def test_the_thirty_day_trends_fit_a_phone(
     chromium: Browser,  # noqa: F811
     base_url: str,  # noqa: F811
     world: World,
+    sessions: sessionmaker[Session],  # noqa: F811
 ) -> None:
+    _month_of_days(sessions)
     page = _open(chromium, base_url, PHONE, "ko-KR")
     _login(page, "alice")
     page.goto("/app/seniors/s-a")
     page.click("text=7일·30일 추이")
     page.wait_for_selector("h2 >> text=움직인 시간 (하루 분, 최근 30일)")
     assert page.locator("svg.chart").count() == 4
+    assert page.locator("svg.chart rect").count() == 4 * 30
     assert _fits(page, PHONE["width"])
+    _shot(page, "trends-phone")
     page.click("text=최근 7일")
     page.wait_for_selector("h2 >> text=움직인 시간 (하루 분, 최근 7일)")
     assert page.problems == []  # type: ignore[attr-defined]
