@@ -189,6 +189,9 @@ async def measure(app: Any, repeat: int, alert_id: int) -> dict[str, dict[str, A
             ("my seniors (daughter)", daughter, "/app/", {}),
             ("senior page (daughter)", daughter, "/app/seniors/s00001", {}),
             ("alert page (worker)", worker, f"/app/alerts/{alert_id}", {}),
+            ("trends, 30 days (daughter)", daughter, "/app/seniors/s00001/trends?days=30", {}),
+            ("care editors (daughter)", daughter, "/app/seniors/s00001/care", {}),
+            ("messages (daughter)", daughter, "/app/seniors/s00001/messages", {}),
             ("baseline: API GET /seniors?limit=300", worker, "/seniors?limit=300", {}),
             ("baseline: API GET /alerts", worker, "/alerts", {}),
         ]
