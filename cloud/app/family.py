@@ -4,7 +4,7 @@ schedule). Forms are validated with the API's pydantic models; every problem is 
 its field in Korean or English, and nothing is half-saved."""
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -136,14 +136,18 @@ def field_errors(
     return FormErrors(out)
 
 
-def _api_input_error(e: InvalidInputError, lang: Lang, prefix: str) -> FormErrors:
-    """The API's own refusal ("body.target: ...") next to the field it names."""
+def _api_input_error(
+    e: InvalidInputError, lang: Lang, prefix: str, rows: Sequence[int] = ()
+) -> FormErrors:
+    """The API's own refusal ("body.target: ...") next to the field it names (`rows`: the
+    form row of each policy tier)."""
     text = str(e)
     head, _, reason = text.partition(": ")
     parts = head.split(".")
     if parts[:1] == ["body"] and len(parts) >= 2:
-        if parts[1] == "tiers" and len(parts) >= 3:
-            name = f"t{parts[2]}-contacts"
+        if parts[1] == "tiers" and len(parts) >= 3 and parts[2].isdigit():
+            tier = int(parts[2])
+            name = f"t{rows[tier] if tier < len(rows) else tier}-contacts"
             key = "err_duplicates" if "duplicates" in reason else "err_contacts_foreign"
         else:
             name = parts[1]
@@ -203,6 +207,10 @@ def _values(view: CareView, lang: Lang) -> dict[str, object]:
         return stored
 
     tiers = list(view.policy.tiers) if view.policy else []
+    rows = len(tiers) + 1
+    if view.failed == "policy":  # every row that was filled in comes back, with its error
+        filled = [i for i in range(MAX_TIERS) if any(k.startswith(f"t{i}-") for k in view.form)]
+        rows = max([rows, *(i + 1 for i in filled)])
     return {
         "v": view,
         "value": value,
@@ -211,7 +219,7 @@ def _values(view: CareView, lang: Lang) -> dict[str, object]:
         "channels": [c.value for c in Channel],
         "kinds": [k.value for k in ReminderKind],
         "tiers": tiers,
-        "tier_rows": min(MAX_TIERS, len(tiers) + 1),
+        "tier_rows": min(MAX_TIERS, rows),
         "lang_names": {"ko": message(lang, "lang_ko"), "en": message(lang, "lang_en")},
     }
 
@@ -358,9 +366,11 @@ class TierForm(BaseModel):
 _TIER_NAMES = {"contacts": "contacts", "timeout_min": "timeout", "renotify_min": "renotify"}
 
 
-def policy_from_form(form: Form, lang: Lang) -> PolicyIn:
-    """The tiers filled in, in order; a row left entirely empty is skipped."""
+def policy_from_form(form: Form, lang: Lang) -> tuple[PolicyIn, list[int]]:
+    """The tiers filled in, in order, and the form row of each (a row left entirely empty is
+    skipped, so tier k of the policy may be row k + 1 of the form)."""
     tiers: list[TierIn] = []
+    rows: list[int] = []
     errors: dict[str, str] = {}
     for i in range(MAX_TIERS):
         contacts = form.get(f"t{i}-contacts", [])
@@ -373,6 +383,7 @@ def policy_from_form(form: Form, lang: Lang) -> PolicyIn:
         except ValidationError as e:
             errors.update(field_errors(e, lang, f"policy-t{i}", _TIER_NAMES).errors)
             continue
+        rows.append(i)
         tiers.append(
             TierIn(
                 contact_ids=tier.contacts,
@@ -384,15 +395,15 @@ def policy_from_form(form: Form, lang: Lang) -> PolicyIn:
         raise FormErrors(errors)
     if not tiers:
         raise FormErrors({"policy": message(lang, "err_policy_empty")})
-    return PolicyIn(tiers=tiers)
+    return PolicyIn(tiers=tiers), rows
 
 
 def _save_policy(ctx: ApiContext, p: Principal, senior_id: str, form: Form, lang: Lang) -> str:
-    body = policy_from_form(form, lang)
+    body, rows = policy_from_form(form, lang)
     try:
         escalation_api.put_policy(ctx, p, senior_id, body)
     except InvalidInputError as e:
-        raise _api_input_error(e, lang, "policy") from None
+        raise _api_input_error(e, lang, "policy", rows) from None
     return message(lang, "policy_saved")
 
 

@@ -219,9 +219,10 @@ async def test_policy_errors_name_the_tier_and_field(
     assert 'id="policy-t0-contacts-err"' in r.text
     assert 'id="policy-t0-timeout-err"' in r.text
     assert "Enter a whole number from 1 to 10080." in r.text
-    r = await browser.post(f"{CARE}/policy", {"t0-contacts": "999999", "t0-timeout": "5"})
+    r = await browser.post(f"{CARE}/policy", {"t1-contacts": "999999", "t1-timeout": "5"})
     assert r.status_code == 422
     assert "Pick only this senior&#39;s contacts." in r.text
+    assert 'id="policy-t1-contacts-err"' in r.text  # the row it was typed in, not tier 0
     r = await browser.post(f"{CARE}/policy", {})
     assert "At least one tier" in r.text
     with sessions() as s:
