@@ -2,12 +2,14 @@
 
 Latency: from the end of the senior's speech (the VAD's end of the segment, as
 benchmarks/voice_to_alert.py takes it) to the first sample of the robot's reply. The real
-agent runs in this process (device.agent.Agent: Silero VAD, Vosk free + safety grammar,
-intent matching, the agent's loop and speech thread) with a scripted source that plays
-clips at real-time pace, so stream time s is wall time t0 + s. A small stage answers every
-final utterance with a fixed reply per intent (the safety loop's own prompts answer a call
-for help); the speaker is the real CachedSpeaker (espeak-ng synthesis, the LRU reply
-cache) whose player only notes when playback would start. Each clip is measured with the
+agent runs in this process, built as `dolbom device run` builds it (device.main.build_agent:
+every default stage — privacy, motion, mood, the companion's DialogStage — and the consent
+filter; Silero VAD, Vosk free + safety grammar, intent matching, the agent's loop and speech
+thread; no broker) with a scripted source that plays clips at real-time pace, so stream time s
+is wall time t0 + s. The DialogStage decides what to answer (the safety loop's own prompts
+answer a call for help); a clip it does not answer is a miss. The speaker is the real
+CachedSpeaker (espeak-ng synthesis, the LRU reply cache) whose player only notes when playback
+would start. Each clip is measured with the
 reply cache cold (emptied before the clip: synthesis included) and warm (the reply cached).
 
 Clips: the committed espeak-ng dialog clips (tests/fixtures/dialog/audio, Korean) and short
@@ -20,7 +22,7 @@ Accuracy: per-intent recall on the committed text utterances (Korean and English
 human ordinary clips, how many get an everyday intent, a safety intent, or a constrained
 yes/no answer (the answer grammar with its garbage path; it should fire on none).
 
-Usage: .venv/bin/python benchmarks/dialog.py [--dev-clips 12] [--pinned | --both]
+Usage: .venv/bin/python benchmarks/dialog.py [--dev-clips 8] [--pinned | --both]
 Prints a table and writes benchmarks/results/dialog.json.
 """
 
@@ -49,18 +51,15 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import percentiles, read_flac
-from device.agent import Agent, Step
+from device.agent import Step
 from device.audio.asr import AnswerKind, SpeechRecognizer, load_model
 from device.audio.pipeline import Listener
 from device.audio.source import SAMPLE_RATE_HZ, ScriptedSource, WavSource
 from device.audio.vad import SileroVad
 from device.config import DeviceConfig
 from device.dialog.intents import EMERGENCY_INTENTS, SAFETY_INTENTS, Intent, match_intent
-from device.outbox import Outbox
+from device.main import build_agent, default_stages
 from device.speech.tts import Audio, CachedSpeaker, EspeakSynthesizer, ReplyCache
-from device.stages import Heard, StageContext
-from protocol import Command, CommandResult
-from protocol.events import SelfTest
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "dialog.json"
@@ -70,66 +69,16 @@ DEV_DIR = ROOT.parent / "shared" / "data" / "ko-speech-dev"
 TARGET_P95_S = 1.0
 GAP_S = 1.5  # silence between clips: the reply is spoken (and the ears deaf) meanwhile
 REPLY_TIMEOUT_S = 10.0
+STAGES: list[str] = []  # the agent's stages, as the run built them
 SHORT_CLIP_CHARS = 20
 """Dev clips with a transcript this short are mostly one VAD segment: a clip cut into several
 gets several replies, and which one answers what is then ambiguous (excluded, counted)."""
-
-REPLIES = {
-    "ko": {
-        Intent.GREETING: "안녕하세요! 오늘 하루는 어떠세요?",
-        Intent.YES: "네, 알겠어요.",
-        Intent.NO: "알겠어요. 괜찮아요.",
-        Intent.DONE: "잘하셨어요! 기록해 둘게요.",
-        Intent.NOT_YET: "그럼 조금 있다가 다시 알려 드릴게요.",
-        Intent.REPEAT: "다시 말씀드릴게요.",
-        Intent.STOP: "네, 그만할게요.",
-        Intent.THANKS: "천만에요.",
-        Intent.GOOD: "좋으시다니 저도 기뻐요.",
-        Intent.SAD: "속상하셨겠어요. 제가 옆에 있을게요.",
-        Intent.LONELY: "제가 말동무가 되어 드릴게요.",
-        Intent.WANT_STORY: "옛날 이야기 하나 들려 드릴게요.",
-        Intent.WANT_QUIZ: "좋아요, 퀴즈를 낼게요.",
-        Intent.WANT_SONG: "노래 한 곡 불러 드릴게요.",
-        Intent.WANT_EXERCISE: "같이 체조해요. 팔을 위로 쭉 뻗어 보세요.",
-        Intent.WANT_GAME: "끝말잇기 해요. 제가 먼저 할게요. 기차!",
-        Intent.NONE: "그렇군요.",
-    },
-}
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 
 
 class BenchError(Exception):
     """The benchmark could not run; the message says why."""
-
-
-class FixedReplies:
-    """A stage that answers every final utterance with one reply per intent."""
-
-    name = "bench-replies"
-
-    def __init__(self, language: str) -> None:
-        self.language = language
-        self._ctx: StageContext | None = None
-
-    def start(self, ctx: StageContext) -> None:
-        self._ctx = ctx
-
-    def handle(self, item: object, now_s: float) -> None:
-        if isinstance(item, Heard) and not item.safety and self._ctx is not None:
-            self._ctx.say(REPLIES[self.language].get(item.utterance.intent, "그렇군요."))
-
-    def tick(self, now_s: float) -> None:
-        pass
-
-    def on_command(self, command: Command) -> CommandResult | None:
-        return None
-
-    def self_tests(self) -> list[SelfTest]:
-        return []
-
-    def stop(self) -> None:
-        pass
 
 
 class TimingPlayer:
@@ -210,15 +159,16 @@ def latency_run(clips: Sequence[Path], workdir: Path) -> list[Measure]:
     speaker = CachedSpeaker(EspeakSynthesizer(), TimingPlayer(), cache, on_playback_start)
     source = ScriptedSource([], realtime=True, idle=True)
     listener = Listener(SpeechRecognizer(model), SileroVad(), config.vad)
-    agent = Agent(
+    stages = default_stages(config)
+    STAGES[:] = [stage.name for stage in stages]
+    agent = build_agent(
         config,
         source=source,
-        listener=listener,
         speaker=speaker,
-        outbox=Outbox(config.outbox_path, config.device_id),
-        link=None,
         observer=recorder.on_step,
-        stages=[FixedReplies("ko")],
+        stages=stages,
+        listener=listener,
+        offline=True,
     )
     measures: list[Measure] = []
 
@@ -402,6 +352,7 @@ def run_config(args: argparse.Namespace) -> dict[str, Any]:
         measures = latency_run(clips, Path(tmp) / "robot")
     result: dict[str, Any] = {
         "label": label,
+        "stages": list(STAGES),
         "pinned": bool(args.pinned),
         "load_average_1min_after": round(os.getloadavg()[0], 2),
     }
@@ -450,6 +401,7 @@ def print_tables(doc: dict[str, Any]) -> None:
                 str(config["load_average_1min_after"]),
             )
     console.print(table)
+    console.print(f"the real agent, stages: {', '.join(doc['configs'][0]['stages'])}")
     recall = Table(title="intent recall on the committed text utterances")
     for col in ("intent", "ko", "en"):
         recall.add_column(col)
@@ -488,7 +440,7 @@ def print_tables(doc: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dev-clips", type=int, default=12, help="human clips in the latency run")
+    parser.add_argument("--dev-clips", type=int, default=8, help="human clips in the latency run")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--pinned", action="store_true", help="pin to CPU 0")
     mode.add_argument("--both", action="store_true", help="2 cores, then pinned to 1 core")
