@@ -53,7 +53,7 @@ def fall_to_onnx(clf: Any) -> bytes:
         helper.make_tensor_value_info("scores", onnx.TensorProto.FLOAT, [None, len(FALL_LABELS)])
     )
     model.producer_name = "dolbom-models"
-    model.doc_string = "dolbom fall detector 2: phase features of a candidate impact → extra trees"
+    model.doc_string = "dolbom fall detector 3: phase features of a candidate impact → extra trees"
     onnx.checker.check_model(model, full_check=True)
     return bytes(model.SerializeToString())
 
@@ -69,9 +69,15 @@ class Built:
     windows: dict[str, int]
 
 
-def train(trials: Sequence[Trial], still: Sequence[Trial], seed: int, folds: int) -> Built:
-    """Fit the fall detector on `trials` and the activity model on `trials` + `still`."""
-    table = F.candidate_table(trials)
+def train(
+    trials: Sequence[Trial],
+    still: Sequence[Trial],
+    seed: int,
+    folds: int,
+    hard_persons: int = F.HARD_NEGATIVE_PERSONS,
+) -> Built:
+    """Fit the fall detector on `trials` (+ hard negatives), the activity model on + `still`."""
+    table = F.candidate_table(trials, seed, hard_persons)
     everyone = np.arange(len(trials))
     oof = F.grouped_oof(trials, table, everyone, folds, seed)
     thr = F.pick_threshold(trials, oof, everyone, F.TARGET_FALSE_RATE)
@@ -95,7 +101,11 @@ def train(trials: Sequence[Trial], still: Sequence[Trial], seed: int, folds: int
         fall_to_onnx(clf),
         thr,
         validation,
-        {"fall_candidates": int(np.sum(table.y >= 0)), "activity_windows": len(act.y)},
+        {
+            "fall_candidates": int(np.sum(table.y >= 0)),
+            "hard_negative_candidates": 0 if table.hard is None else len(table.hard),
+            "activity_windows": len(act.y),
+        },
     )
 
 
@@ -195,10 +205,14 @@ def _trial_scores(clf: Any, trials: Sequence[Trial], idx: np.ndarray, fn: Any) -
 
 
 def evaluate(
-    trials: Sequence[Trial], still: Sequence[Trial], built: Built, seed: int
+    trials: Sequence[Trial],
+    still: Sequence[Trial],
+    built: Built,
+    seed: int,
+    hard_persons: int = F.HARD_NEGATIVE_PERSONS,
 ) -> dict[str, Any]:
     """Leave-one-dataset-out (fall and activity), activity grouped CV, robustness."""
-    table = F.candidate_table(trials)
+    table = F.candidate_table(trials, seed, hard_persons)
     datasets = sorted({t.dataset for t in trials})
     lodo: dict[str, Any] = {}
     robustness: dict[str, Any] = {}

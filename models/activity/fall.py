@@ -12,6 +12,10 @@ Validation, always grouped by person (data set + subject):
 - leave-one-dataset-out: train on FallAllD, test on SmartFallMM, and the other way round.
 The operating threshold is chosen on the training side's own out-of-fold everyday trials
 (the false-fall rate on them at most TARGET_FALSE_RATE), never on the test side.
+
+Every fit also learns the simulator's designed hard negatives (`imu_synth.HARD_NEGATIVES`:
+clapping, beating a table, sitting down hard, opening a door, jogging, jumping — movements
+with fall-like impacts that SmartFallMM's everyday trials lack); they are never scored.
 """
 
 import hashlib
@@ -32,7 +36,9 @@ from models.activity.real import Trial, cache_dir, fall_direction
 
 TARGET_FALSE_RATE: Final = 0.05
 DOUBTFUL_FLAG: Final = "fall_peak_below_2g_in_source"
-FEATURE_VERSION: Final = "fall-features-1"
+FEATURE_VERSION: Final = "fall-features-2"
+HARD_NEGATIVE_PERSONS: Final = 24
+HARD_NEGATIVE_S: Final = 20.0
 ERR_MARGIN_S: Final = 2.0
 
 
@@ -44,6 +50,22 @@ class Table:
     trial: np.ndarray  # (m,) index into the trial list
     t_s: np.ndarray  # (m,) candidate time in the padded trial
     y: np.ndarray  # (m,) 1 fall, 0 not, -1 left out of training
+    hard: np.ndarray | None = None  # (h, F) simulated hard negatives, added to every fit
+
+
+def hard_negative_rows(seed: int, persons: int = HARD_NEGATIVE_PERSONS) -> np.ndarray:
+    """Features of every candidate in the simulator's hard negatives (persons × kinds × 20 s)."""
+    from models.data.imu_synth import HARD_NEGATIVES, Person, synth_hard_negative
+
+    rows: list[np.ndarray] = []
+    for p in range(persons):
+        rng = np.random.default_rng([seed, p, 2026])
+        person = Person.sample(rng)
+        for kind in HARD_NEGATIVES:
+            x = synth_hard_negative(kind, HARD_NEGATIVE_S, person, rng)
+            amag, _ = magnitudes(x)
+            rows.extend(fall_features(x, int(i)) for i in candidates(amag))
+    return np.stack(rows) if rows else np.zeros((0, len(FALL_FEATURES)), np.float32)
 
 
 def _table(trials: Sequence[Trial]) -> Table:
@@ -65,20 +87,24 @@ def _table(trials: Sequence[Trial]) -> Table:
     return Table(np.concatenate(xs), np.concatenate(ts), np.concatenate(tt), np.concatenate(ys))
 
 
-def candidate_table(trials: Sequence[Trial]) -> Table:
-    """The candidate table of `trials`, cached under the cache folder by content."""
+def candidate_table(
+    trials: Sequence[Trial], seed: int = 7, hard_persons: int = HARD_NEGATIVE_PERSONS
+) -> Table:
+    """The candidate table of `trials` with the hard negatives, cached by content."""
     h = hashlib.sha256(FEATURE_VERSION.encode())
     h.update(repr(FALL_FEATURES).encode())
+    h.update(f"hard {seed} {hard_persons} {HARD_NEGATIVE_S}".encode())
     for tr in trials:
         h.update(tr.file.encode())
         h.update(hashlib.sha256(tr.samples.tobytes()).digest())
     path = cache_dir() / f"fall-table-{h.hexdigest()[:16]}.npz"
     if path.is_file():
         z = np.load(path)
-        return Table(z["x"], z["trial"], z["t_s"], z["y"])
+        return Table(z["x"], z["trial"], z["t_s"], z["y"], z["hard"])
     table = _table(trials)
+    table.hard = hard_negative_rows(seed, hard_persons)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, x=table.x, trial=table.trial, t_s=table.t_s, y=table.y)
+    np.savez(path, x=table.x, trial=table.trial, t_s=table.t_s, y=table.y, hard=table.hard)
     return table
 
 
@@ -104,9 +130,13 @@ def make_classifier(seed: int) -> Any:
 
 
 def fit(table: Table, rows: np.ndarray, seed: int) -> Any:
-    """Fit on the given candidate rows (left-out rows are skipped)."""
+    """Fit on the given candidate rows (left-out rows skipped) and the table's hard negatives."""
     keep = rows[table.y[rows] >= 0]
-    return make_classifier(seed).fit(table.x[keep], table.y[keep])
+    x, y = table.x[keep], table.y[keep]
+    if table.hard is not None and len(table.hard):
+        x = np.concatenate([x, table.hard])
+        y = np.concatenate([y, np.zeros(len(table.hard), y.dtype)])
+    return make_classifier(seed).fit(x, y)
 
 
 def trial_scores(n_trials: int, table: Table, scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -169,6 +199,15 @@ def rates(
         ix = [i for i in falls if fall_direction(trials[i]) == d]
         if ix:
             by_dir[d] = {"sensitivity": frac(ix), "falls": len(ix)}
+    by_activity: dict[str, list[int]] = {}
+    for i in adl:
+        if scores[i] >= thr:
+            by_activity.setdefault(f"{trials[i].activity} {trials[i].activity_name}", [0, 0])
+    for i in adl:
+        key = f"{trials[i].activity} {trials[i].activity_name}"
+        if key in by_activity:
+            by_activity[key][0] += int(scores[i] >= thr)
+            by_activity[key][1] += 1
     hours = sum(trials[i].duration_s for i in adl) / 3600.0
     old_hours = sum(trials[i].duration_s for i in old) / 3600.0
     n_false = int(np.sum(scores[adl] >= thr)) if adl else 0
@@ -183,6 +222,9 @@ def rates(
         "everyday_trials": len(adl),
         "false_fall_trial_rate": frac(adl),
         "false_falls": n_false,
+        "false_falls_by_activity": dict(
+            sorted(by_activity.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        ),
         "everyday_hours": round(hours, 3),
         "older_adult_trials": len(old),
         "older_adult_false_fall_rate": frac(old),

@@ -631,3 +631,142 @@ def synth_day(
                 impacts.append(impact)
             pos = end
     return Day(np.concatenate(chunks), tuple(segments), tuple(impacts))
+
+
+# -- designed hard negatives for the fall detector -----------------------------------------
+
+HARD_NEGATIVES: Final = (
+    "clapping",
+    "table_strikes",
+    "sitting_down_hard",
+    "door_opening",
+    "jogging",
+    "jumping",
+)
+"""Everyday movements with fall-like impacts, designed from their mechanics (not fitted to
+any recording): repeated bounces of the hand (clapping, beating a table), a thump into a
+chair, a door's latch and swing, heel strikes while jogging and landings after jumps."""
+
+
+def _bounce_track(
+    base: Rotation,
+    axis: np.ndarray,
+    n: int,
+    hz: float,
+    amp_rad: float,
+    radius_m: float,
+    contact_s: float,
+    rng: np.random.Generator,
+) -> _Track:
+    """The hand swings about `axis` (world) and stops against something at every 1/hz s.
+
+    The angle is amp·|sin(π hz t)| with a jittered rhythm: at each contact the angular rate
+    reverses at once, so the hand's velocity r·ω reverses over `contact_s` — an impact whose
+    size follows from the motion (a faster or wider swing strikes harder).
+    """
+    t = np.arange(n) * DT
+    phase = np.pi * hz * t + _ou(n, 0.25, 1.0, rng) + rng.uniform(0, np.pi)
+    theta = amp_rad * (1.0 + _ou(n, 0.15, 1.5, rng)) * np.abs(np.sin(phase))
+    rot = _rmul(Rotation.from_rotvec(np.outer(theta, axis)), base)
+    pos = radius_m * theta  # along the hand's path (small angles), metres
+    # velocity, then the contact blurred over its duration (a Gaussian of contact_s)
+    vel = np.gradient(pos, DT)
+    k = max(1, round(contact_s / DT))
+    kern = np.exp(-0.5 * (np.arange(-3 * k, 3 * k + 1) / (0.5 * k)) ** 2)
+    vel = np.convolve(vel, kern / kern.sum(), mode="same")
+    acc_ms2 = np.gradient(vel, DT)
+    tangent = np.cross(axis, base.apply([1.0, 0.0, 0.0]))
+    tangent /= max(float(np.linalg.norm(tangent)), 1e-9)
+    lin = np.outer(acc_ms2 / 9.81, tangent)
+    lin += np.column_stack([_ou(n, 0.03, 0.2, rng) for _ in range(3)])
+    return _Track(rot, lin)
+
+
+def _hard_negative_track(kind: str, n: int, person: Person, rng: np.random.Generator) -> _Track:
+    up = np.array([0.0, 0.0, 1.0])
+    if kind == "clapping":  # forearms in front, the hands meet 1.5-4 times a second
+        base = _frame((0.8, 0.4, 0.3), (0.0, 0.0, 1.0)) * Rotation.from_rotvec(
+            rng.normal(0.0, np.radians(15.0), 3)
+        )
+        return _bounce_track(
+            base,
+            up,
+            n,
+            rng.uniform(1.5, 4.0),
+            np.radians(rng.uniform(10.0, 35.0)),
+            rng.uniform(0.25, 0.35),
+            rng.uniform(0.02, 0.05),
+            rng,
+        )
+    if kind == "table_strikes":  # seated, the forearm pivots at the elbow onto a table
+        base = _posture_rotation("sitting", rng)
+        axis = base.apply([0.0, 1.0, 0.0])
+        return _bounce_track(
+            base,
+            axis,
+            n,
+            rng.uniform(0.8, 3.0),
+            np.radians(rng.uniform(10.0, 40.0)),
+            rng.uniform(0.25, 0.35),
+            rng.uniform(0.015, 0.04),
+            rng,
+        )
+    if kind == "sitting_down_hard":  # stand, drop into a chair, sit (then fidget)
+        stand = _posture_rotation("standing", rng)
+        sit = _posture_rotation("sitting", rng)
+        before = _posture_track("standing", _n(rng.uniform(1.0, 4.0)), person, rng, stand)
+        drop = _hard_sit(stand, sit, person, rng)
+        drop.lin_g[-_n(0.3) :, 2] *= rng.uniform(1.0, 2.5)
+        rest = max(1, n - len(before) - len(drop))
+        after = _posture_track("sitting", rest, person, rng, _last(drop))
+        whole = _concat([before, drop, after])
+        return _Track(whole.rot[:n], whole.lin_g[:n])
+    if kind == "door_opening":  # walk up, grasp, twist the handle, the latch gives, pull
+        m = _n(rng.uniform(1.0, 3.0))
+        walk = _walk(m, person, rng)
+        reach = _frame((1.0, 0.0, 0.0), (0.0, 0.0, 1.0))
+        grab = _transition(_last(walk), reach, True, person, rng, seconds=rng.uniform(0.5, 1.0))
+        k = _n(rng.uniform(0.3, 0.6))
+        twist = np.radians(rng.uniform(40.0, 90.0)) * np.sin(np.linspace(0, np.pi / 2, k)) ** 2
+        rot = _rmul(reach, Rotation.from_rotvec(np.outer(twist, [1.0, 0.0, 0.0])))
+        lin = np.zeros((k, 3))
+        tt = np.arange(min(8, k)) * DT
+        lin[-len(tt) :, 0] -= rng.uniform(0.8, 2.5) * np.exp(-tt / 0.03)  # the latch gives
+        turn = _Track(rot, lin)
+        pull = _transition(_last(turn), _HANGING, False, person, rng, seconds=rng.uniform(1, 2))
+        rest = max(1, n - m - len(grab) - k - len(pull))
+        after = _posture_track("standing", rest, person, rng, _last(pull))
+        whole = _concat([walk, grab, turn, pull, after])
+        return _Track(whole.rot[:n], whole.lin_g[:n])
+    if kind in ("jogging", "jumping"):
+        brisk = Person(
+            cadence_spm=rng.uniform(140.0, 180.0) if kind == "jogging" else rng.uniform(70, 130),
+            arm_swing_deg=rng.uniform(25.0, 50.0) if kind == "jogging" else rng.uniform(5, 30),
+            step_bounce_g=rng.uniform(0.3, 0.6),
+        )
+        track = _walk(n, brisk, rng)
+        hz = brisk.cadence_spm / 60.0
+        t = np.arange(n) * DT
+        # each landing: the body's fall velocity stops over 40-120 ms; a jump's flight is
+        # weightless (|a| about 0) between landings
+        flight = 0.25 if kind == "jogging" else rng.uniform(0.3, 0.55)
+        ph = (t * hz + rng.uniform(0, 1)) % 1.0
+        lin = track.lin_g.copy()
+        lin[ph < flight, 2] = -1.0 + rng.normal(0.0, 0.05, int(np.sum(ph < flight)))
+        stop_s = rng.uniform(0.04, 0.12)
+        v_land = 9.81 * flight / hz / 2.0  # m/s at landing after the flight time
+        for i in (np.flatnonzero(np.diff((ph < flight).astype(int)) == -1) + 1).tolist():
+            k = min(_n(3 * stop_s), n - int(i))
+            tt = np.arange(k) * DT
+            lin[i : i + k, 2] += (v_land / stop_s / 9.81) * np.exp(-tt / stop_s)
+        return _Track(track.rot, lin)
+    raise ValueError(f"unknown hard negative {kind!r}; expected one of {', '.join(HARD_NEGATIVES)}")
+
+
+def synth_hard_negative(
+    kind: str, seconds: float, person: Person, rng: np.random.Generator
+) -> np.ndarray:
+    """`seconds` of a designed hard negative (HARD_NEGATIVES) as the band measures it."""
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive, not {seconds}")
+    return _render(_hard_negative_track(kind, _n(seconds), person, rng), person, rng)

@@ -11,9 +11,11 @@ from device.perception.imu_features import (
     FALL_FEATURES,
     StreamResampler,
     candidates,
+    count_impacts,
     fall_features,
     magnitudes,
     resample,
+    smooth,
     stretch_starts,
 )
 from device.perception.loader import load
@@ -24,7 +26,13 @@ from models.activity.real import Trial
 from models.activity.recipe import ActivityRecipe, activity_card, fall_card
 from models.activity.wrist import INVARIANT, LABELS, synthetic_trials, trial_class
 from models.artifact import verify
-from models.data.imu_synth import Person, synth_activity, synth_fall_clip
+from models.data.imu_synth import (
+    HARD_NEGATIVES,
+    Person,
+    synth_activity,
+    synth_fall_clip,
+    synth_hard_negative,
+)
 from models.registry import NullProgress
 
 
@@ -172,6 +180,9 @@ def test_a_tiny_run_on_simulated_trials_exports_models_the_robot_loads(tmp_path:
         assert verify(path).size_bytes <= 1_000_000
         model = load(path, expect=expect)  # includes the committed self-test vector
         assert model.info.version == "0.1.0"
+    released = (out / "activity-0.1.0.json").read_bytes()
+    recipe.export(work, out, "0.1.0")  # a released version is kept as it is
+    assert (out / "activity-0.1.0.json").read_bytes() == released
     card = fall_card(verify(out / "fall-0.1.0.json"))
     assert "leave-subjects-out" in card
     assert "Robustness" in card
@@ -190,16 +201,102 @@ def test_the_shipped_2_x_models_load_pass_their_self_test_and_fit_the_budget() -
 
     fall = load_named(SHIPPED_DIR, "fall", expect=FALL_EXPECT)
     activity = load_named(SHIPPED_DIR, "activity", expect=ACTIVITY_EXPECT)
-    assert (fall.info.version, activity.info.version) == ("2.0.0", "2.0.0")
+    assert (fall.info.version, activity.info.version) == ("3.0.0", "2.0.0")
     assert fall.info.size_bytes <= 1_000_000
     assert activity.info.size_bytes <= 1_000_000
     assert activity.info.labels == LABELS
     assert fall.info.input.columns == FALL_FEATURES
     assert 0.0 < fall.info.decision["threshold"] < 1.0
     # the figures the card reports come from real recordings, grouped by person
-    metrics = verify(SHIPPED_DIR / "fall-2.0.0.json").metrics
+    metrics = verify(SHIPPED_DIR / "fall-3.0.0.json").metrics
     assert metrics["leave_subjects_out"]["grouped_by"] == "data set + subject"
     assert set(metrics["leave_one_dataset_out"]) == {
         "fallalld_to_smartfallmm",
         "smartfallmm_to_fallalld",
     }
+
+
+def test_smoothing_is_a_centred_moving_average_that_holds_the_ends() -> None:
+    a = np.asarray([1.0, 1.0, 4.0, 1.0, 1.0, 7.0])
+    np.testing.assert_allclose(smooth(a, 3), [1.0, 2.0, 2.0, 2.0, 3.0, 5.0])
+    np.testing.assert_allclose(smooth(a, 1), a)
+    assert len(smooth(np.ones(10), 4)) == 10
+
+
+def test_impacts_are_counted_once_each_and_apart() -> None:
+    a = np.ones(200)
+    a[[20, 21, 60, 100, 105]] = [3.0, 3.0, 2.5, 4.0, 3.5]  # 105 is within 0.2 s of 100
+    assert count_impacts(a, 2.0) == 3
+    assert count_impacts(a, 3.8) == 1
+    assert count_impacts(np.ones(50), 1.5) == 0
+
+
+def test_a_25_hz_band_keeps_most_of_the_impact_in_the_smoothed_features(
+    fall_clip: tuple[np.ndarray, int],
+) -> None:
+    """The features read |a| smoothed over 60 ms so the sensor's bandwidth matters less."""
+    x, impact = fall_clip
+    x = x[: len(x) // 2 * 2]
+    t = np.arange(len(x)) / 50.0
+    slow = resample(t[::2], 0.5 * (x[::2] + x[1::2]))[0]  # a 25 Hz band, back to 50 Hz
+    base = dict(zip(FALL_FEATURES, fall_features(x, impact), strict=True))
+    amag, _ = magnitudes(slow)
+    near = [int(i) for i in candidates(amag) if abs(int(i) - impact) <= 5]
+    assert near, "the impact is still a candidate at 25 Hz"
+    low = dict(zip(FALL_FEATURES, fall_features(slow, near[0]), strict=True))
+    assert low["peak_g"] >= 0.6 * base["peak_g"]
+    assert abs(low["turn_deg"] - base["turn_deg"]) < 10.0
+
+
+@pytest.mark.parametrize("kind", HARD_NEGATIVES)
+def test_hard_negatives_are_plausible_band_signals(kind: str) -> None:
+    rng = np.random.default_rng(3)
+    x = synth_hard_negative(kind, 20.0, Person.sample(rng), rng)
+    assert x.shape == (1000, 6)
+    assert x.dtype == np.float32
+    assert np.all(np.isfinite(x))
+    amag, gmag = magnitudes(x)
+    brisk = kind in ("jogging", "jumping")  # the arm swings hard, the body lands and flies
+    assert (0.5 if brisk else 0.9) < float(np.median(amag)) < (2.5 if brisk else 1.4)
+    assert float(gmag.max()) < 2000.0
+    found = candidates(amag)
+    if kind in ("clapping", "table_strikes", "jogging", "jumping"):
+        assert len(found) >= 5  # repeated impacts: the point of these negatives
+        f = dict(zip(FALL_FEATURES, fall_features(x, int(found[len(found) // 2])), strict=True))
+        assert f["impacts_after"] >= 2  # they go on after the candidate
+
+
+def test_a_fall_has_no_strong_impacts_after_and_lies_still(
+    fall_clip: tuple[np.ndarray, int],
+) -> None:
+    x, impact = fall_clip
+    f = dict(zip(FALL_FEATURES, fall_features(x, impact), strict=True))
+    assert f["impacts_after"] <= 1
+    assert f["still_after_g"] < 0.05
+    assert f["lying_turn_deg"] > 30.0
+
+
+def test_an_unknown_hard_negative_is_refused() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="unknown hard negative"):
+        synth_hard_negative("juggling", 5.0, Person(), rng)
+
+
+def test_hard_negatives_join_every_fit_as_non_falls() -> None:
+    rows = F.hard_negative_rows(5, persons=1)
+    assert rows.shape[1] == len(FALL_FEATURES)
+    assert len(rows) >= 10
+    x = np.vstack([np.full((6, len(FALL_FEATURES)), 9.0, np.float32), rows[:6]])
+    table = F.Table(x, np.arange(12), np.zeros(12), np.asarray([1] * 6 + [0] * 6, np.int8), rows)
+    clf = F.fit(table, np.arange(6), 1)  # only falls among the real rows
+    assert set(clf.classes_) == {0, 1}  # the hard negatives gave the other class
+
+
+def test_false_falls_are_counted_per_everyday_activity() -> None:
+    def adl(code: str) -> Trial:
+        x = np.zeros((10, 6), np.float32)
+        return Trial("f", "d", "d:S1", "young", code, "Clap", False, x, 0, 10, "")
+
+    trials = [adl("A1")] * 3 + [adl("A2")] * 2
+    r = F.rates(trials, np.asarray([0.9, 0.1, 0.8, 0.0, 0.0]), np.arange(5), 0.5)
+    assert r["false_falls_by_activity"] == {"A1 Clap": [2, 3]}
