@@ -2,7 +2,7 @@
 
 `MotionAnalyzer` is the pure part (windows in, results out; no clock, no I/O): it keeps the
 last seconds of band samples and, every second, runs the activity model on the last two
-seconds (still / light / walking / active) and scores every candidate impact whose three
+seconds (still / light / walking / active) and scores every candidate impact whose five
 seconds of aftermath are in (device/perception/imu_features.py). `MotionStage` plugs it into
 the agent: band input at another rate or with irregular timing is resampled to 50 Hz first,
 a fall starts the safety loop's "are you OK?" countdown, and every period an `activity`
