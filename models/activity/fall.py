@@ -208,6 +208,13 @@ def rates(
         if key in by_activity:
             by_activity[key][0] += int(scores[i] >= thr)
             by_activity[key][1] += 1
+    found_by_activity: dict[str, list[int]] = {}
+    for i in falls:
+        cell = found_by_activity.setdefault(
+            f"{trials[i].activity} {trials[i].activity_name}", [0, 0]
+        )
+        cell[0] += int(scores[i] >= thr)
+        cell[1] += 1
     hours = sum(trials[i].duration_s for i in adl) / 3600.0
     old_hours = sum(trials[i].duration_s for i in old) / 3600.0
     n_false = int(np.sum(scores[adl] >= thr)) if adl else 0
@@ -222,6 +229,7 @@ def rates(
         "everyday_trials": len(adl),
         "false_fall_trial_rate": frac(adl),
         "false_falls": n_false,
+        "found_by_fall_type": dict(sorted(found_by_activity.items())),
         "false_falls_by_activity": dict(
             sorted(by_activity.items(), key=lambda kv: (-kv[1][0], kv[0]))
         ),

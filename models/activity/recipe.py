@@ -532,6 +532,14 @@ def fall_card(sc: Sidecar) -> str:
         worst = list(v.get("false_falls_by_activity", {}).items())[:12]
         listed = ", ".join(f"{name} {n}/{of}" for name, (n, of) in worst) or "none"
         by_act.append(f"- {k.replace('_to_', ' → ')}: {listed}")
+    types = []
+    for k, v in [("leave-subjects-out", loso), *m["leave_one_dataset_out"].items()]:
+        low = ", ".join(
+            f"{name} {n}/{of}"
+            for name, (n, of) in v.get("found_by_fall_type", {}).items()
+            if of and n / of < 0.8
+        )
+        types.append(f"- {k.replace('_to_', ' → ')}: {low or 'none'}")
     return f"""# Model card: fall {sc.version}
 
 `models/artifacts/{sc.file}` · {sc.size_bytes / 1024:.0f} KiB · sha256 `{sc.sha256[:16]}…` ·
@@ -575,6 +583,10 @@ threshold" uses the leave-subjects-out one. 27 SmartFallMM falls are flagged as 
 
 **Targets**: leave-one-dataset-out sensitivity ≥ 0.90 with false falls on ≤ 5 % of everyday
 trials — **{"met" if met else "missed"}** (see the rows in bold and the trade-off below).
+
+Fall types found in under 80 % of their trials (found / trials):
+
+{chr(10).join(types)}
 
 False falls per everyday activity, leave-one-dataset-out (false / trials, the worst first):
 

@@ -132,6 +132,7 @@ def test_rates_count_trials_and_the_operating_point_is_from_everyday_trials() ->
     assert r["sensitivity"] == 0.5
     assert r["false_fall_trial_rate"] == 0.0
     assert r["sensitivity_by_direction"]["forward"]["falls"] == 4
+    assert r["found_by_fall_type"] == {"A Fall F": [2, 4]}
 
 
 def test_false_checks_per_day_scale_the_older_adults_rate_and_bound_zero() -> None:
