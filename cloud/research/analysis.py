@@ -35,6 +35,7 @@ class InstrumentSummary:
     between: stats.BetweenArms | None = None
     mixed: stats.MixedModelResult | None = None
     problems: list[str] = field(default_factory=list)
+    mixed_numeric: stats.MixedModelResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -48,6 +49,9 @@ class InstrumentSummary:
             "within_arm": {arm: c.to_dict() for arm, c in self.within_arm.items()},
             "between": None if self.between is None else self.between.to_dict(),
             "mixed_model": None if self.mixed is None else self.mixed.to_dict(),
+            "mixed_model_numeric_time": (
+                None if self.mixed_numeric is None else self.mixed_numeric.to_dict()
+            ),
             "problems": self.problems,
         }
 
@@ -68,7 +72,9 @@ def summarise_instrument(
     n_boot: int = 2000,
 ) -> InstrumentSummary:
     """Descriptives per arm and time, changes from baseline to the last follow-up, and the LMM."""
-    order = [tp.label for tp in schedule_of(session, study_id) if instrument in tp.instruments]
+    schedule = [tp for tp in schedule_of(session, study_id) if instrument in tp.instruments]
+    order = [tp.label for tp in schedule]
+    time_days = {tp.label: float(tp.day) for tp in schedule}
     long = assessments_long(session, study_id, instrument, codes=list(who.arms))
     seen = set(long["time"]) if len(long) else set()
     times = [t for t in order if t in seen] or order
@@ -83,6 +89,7 @@ def summarise_instrument(
     within: dict[str, stats.PairedChange] = {}
     between = None
     mixed = None
+    mixed_numeric = None
     if follow_up is None:
         problems.append("only one time point has scores: no change can be computed")
     else:
@@ -109,6 +116,13 @@ def summarise_instrument(
         except Exception as e:  # a singular fit must not sink the whole report
             log.warning("mixed model for %s failed: %s", instrument, e)
             problems.append(f"mixed model could not be fitted: {e}")
+        try:
+            mixed_numeric = stats.mixed_model_numeric(long, time_days)
+        except stats.StatsInputError as e:
+            problems.append(f"mixed model with time as a number: {e}")
+        except Exception as e:  # as above
+            log.warning("numeric-time mixed model for %s failed: %s", instrument, e)
+            problems.append(f"mixed model with time as a number could not be fitted: {e}")
     return InstrumentSummary(
         instrument,
         times,
@@ -120,6 +134,7 @@ def summarise_instrument(
         between,
         mixed,
         problems,
+        mixed_numeric,
     )
 
 

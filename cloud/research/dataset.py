@@ -6,8 +6,9 @@ reports see is built from these functions only.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd  # type: ignore[import-untyped]
 from sqlalchemy import case, func, select
@@ -66,7 +67,11 @@ def roster(session: Session, study_id: str) -> Roster:
 def assessments_long(
     session: Session, study_id: str, instrument: str, codes: Sequence[str] | None = None
 ) -> Any:
-    """participant, arm, time, score: the latest scored administration per time point."""
+    """participant, arm, time, score, day: the latest scored administration per time point.
+
+    ``day`` is the study day the assessment was taken (its local visit date minus the local
+    enrolment date, in the participant's time zone), for models with time as a number.
+    """
     q = (
         select(
             Participant.code,
@@ -74,6 +79,8 @@ def assessments_long(
             Assessment.time_point,
             Assessment.score,
             Assessment.administered_at,
+            Participant.enrolled_at,
+            Participant.timezone,
         )
         .join(Participant, Participant.id == Assessment.participant_id)
         .where(
@@ -83,13 +90,27 @@ def assessments_long(
         )
         .order_by(Assessment.administered_at)
     )
-    rows = session.execute(q).all()
-    frame = pd.DataFrame(rows, columns=["participant", "arm", "time", "score", "at"])
+    rows = [
+        (code, arm, time, score, at, _study_day(at, enrolled, tz))
+        for code, arm, time, score, at, enrolled, tz in session.execute(q).all()
+    ]
+    frame = pd.DataFrame(rows, columns=["participant", "arm", "time", "score", "at", "day"])
     if codes is not None:
         frame = frame.loc[frame["participant"].isin(set(codes))]
     frame = frame.drop_duplicates(["participant", "time"], keep="last")
     frame["score"] = pd.to_numeric(frame["score"], errors="coerce").astype(float)
+    frame["day"] = pd.to_numeric(frame["day"], errors="coerce").astype(float)
     return frame.drop(columns=["at"]).reset_index(drop=True)
+
+
+def _study_day(at: datetime, enrolled: datetime, tz: str) -> int:
+    """Local calendar days from enrolment to ``at`` (naive datetimes are UTC, as stored)."""
+    zone = ZoneInfo(tz)
+
+    def local(x: datetime) -> date:
+        return (x if x.tzinfo else x.replace(tzinfo=UTC)).astimezone(zone).date()
+
+    return (local(at) - local(enrolled)).days
 
 
 def instruments_used(session: Session, study_id: str) -> list[str]:

@@ -95,6 +95,7 @@ class InstrumentResults:
     baseline: str | None = None
     follow_up: str | None = None
     direction: str = "lower is better"
+    mixed_numeric: MixedModelResult | None = None
 
 
 @dataclass(frozen=True)
@@ -551,6 +552,34 @@ def render_report(data: ReportData) -> str:
     )
 
 
+def _mixed_table(m: MixedModelResult | None, title: str) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    return {
+        "title": title,
+        "formula": m.formula,
+        "method": m.method,
+        "converged": m.converged,
+        "n_participants": _Cells.count(m.n_participants),
+        "n_observations": _Cells.count(m.n_observations),
+        "n_missing": _Cells.count(m.n_rows_missing),
+        "warnings": m.warnings,
+        "terms": [
+            {
+                "term": e.term,
+                "label": e.label,
+                "coef": _fmt(e.coef),
+                "se": _fmt(e.se),
+                "z": _fmt(e.z),
+                "p": _fmt_p(e.p),
+                "ci": _fmt_ci(e.ci_low, e.ci_high),
+                "interaction": e in m.interactions,
+            }
+            for e in m.fixed_effects
+        ],
+    }
+
+
 def _instrument_view(res: InstrumentResults, data: ReportData, cells: _Cells) -> dict[str, Any]:
     plot = _trajectory_plot(res, data.arms, data.time_points, cells)
     rows = []
@@ -609,33 +638,16 @@ def _instrument_view(res: InstrumentResults, data: ReportData, cells: _Cells) ->
             "n_boot": b.n_boot,
             "seed": b.seed,
         }
-    mixed = None
-    m = res.mixed
-    mixed_hidden = m is not None and _mixed_hidden(res, cells)
+    mixed_hidden = (res.mixed is not None or res.mixed_numeric is not None) and _mixed_hidden(
+        res, cells
+    )
     cells.suppressed += int(mixed_hidden)
-    if m is not None and not mixed_hidden:
-        mixed = {
-            "formula": m.formula,
-            "method": m.method,
-            "converged": m.converged,
-            "n_participants": cells.count(m.n_participants),
-            "n_observations": cells.count(m.n_observations),
-            "n_missing": cells.count(m.n_rows_missing),
-            "warnings": m.warnings,
-            "terms": [
-                {
-                    "term": e.term,
-                    "label": e.label,
-                    "coef": _fmt(e.coef),
-                    "se": _fmt(e.se),
-                    "z": _fmt(e.z),
-                    "p": _fmt_p(e.p),
-                    "ci": _fmt_ci(e.ci_low, e.ci_high),
-                    "interaction": e in m.interactions,
-                }
-                for e in m.fixed_effects
-            ],
-        }
+    mixed = None if mixed_hidden else _mixed_table(res.mixed, "Linear mixed model")
+    mixed_numeric = (
+        None
+        if mixed_hidden
+        else _mixed_table(res.mixed_numeric, "Linear mixed model, time as a number (weeks)")
+    )
     return {
         "name": res.instrument,
         "direction": res.direction,
@@ -644,6 +656,7 @@ def _instrument_view(res: InstrumentResults, data: ReportData, cells: _Cells) ->
         "within": within,
         "between": between,
         "mixed": mixed,
+        "mixed_numeric": mixed_numeric,
         "mixed_hidden": mixed_hidden,
         "baseline": res.baseline,
         "follow_up": res.follow_up,

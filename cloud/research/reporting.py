@@ -37,6 +37,7 @@ def report_data(
             within_arm=s.within_arm,
             between=s.between,
             mixed=s.mixed,
+            mixed_numeric=s.mixed_numeric,
             baseline=s.baseline,
             follow_up=s.follow_up,
             direction=HIGHER_IS_WORSE,

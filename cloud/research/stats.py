@@ -40,6 +40,7 @@ __all__ = [
     "hedges_g",
     "missing_data_summary",
     "mixed_model",
+    "mixed_model_numeric",
     "paired_change",
     "within_arm_changes",
 ]
@@ -215,6 +216,8 @@ class MixedModelResult:
     log_likelihood: float | None
     warnings: list[str] = field(default_factory=list)
     confidence: float = 0.95
+    time_variable: str = "categorical"
+    """"categorical" (one term per time point) or "weeks" (time as a number, one slope)."""
 
     def interaction(self, arm: str, time: str) -> FixedEffect:
         """The arm × time term for ``arm`` at ``time`` (KeyError if absent)."""
@@ -737,6 +740,70 @@ def _level_name(level: str) -> str:
     return level.replace("'", "\\'")
 
 
+@dataclass(frozen=True)
+class _Fit:
+    effects: list[FixedEffect]
+    converged: bool
+    random_intercept_var: float | None
+    residual_var: float | None
+    log_likelihood: float | None
+    notes: list[str]
+
+
+def _fit_mixed(
+    data: Any,
+    exog: Any,
+    labels: Mapping[str, tuple[str, str | None, str | None]],
+    *,
+    confidence: float,
+    reml: bool,
+) -> _Fit:
+    """Fit MixedLM with a random intercept per participant on a prepared design matrix."""
+    from statsmodels.regression.mixed_linear_model import (  # type: ignore[import-untyped]
+        MixedLM,
+    )
+
+    k = exog.shape[1]
+    names = list(exog.columns)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = MixedLM(data["score"].to_numpy(), exog, groups=data["participant"].to_numpy())
+            fit = model.fit(reml=reml)
+            params = np.asarray(fit.fe_params, dtype=float)
+            bse = np.asarray(fit.bse_fe, dtype=float)
+            z = np.asarray(fit.tvalues, dtype=float)[:k]
+            pvals = np.asarray(fit.pvalues, dtype=float)[:k]
+            ci = np.asarray(fit.conf_int(alpha=1.0 - confidence), dtype=float)[:k]
+            cov_re = np.asarray(fit.cov_re, dtype=float)
+            llf = _f(fit.llf)
+        except (np.linalg.LinAlgError, ValueError) as err:
+            raise StatsInputError(f"the mixed model could not be fitted: {err}") from err
+    effects = [
+        FixedEffect(
+            term=name,
+            label=labels[name][0],
+            coef=float(params[i]),
+            se=_f(bse[i]),
+            z=_f(z[i]),
+            p=_f(pvals[i]),
+            ci_low=_f(ci[i, 0]),
+            ci_high=_f(ci[i, 1]),
+            arm=labels[name][1],
+            time=labels[name][2],
+        )
+        for i, name in enumerate(names)
+    ]
+    return _Fit(
+        effects=effects,
+        converged=bool(fit.converged),
+        random_intercept_var=_f(cov_re[0, 0]) if cov_re.size else None,
+        residual_var=_f(fit.scale),
+        log_likelihood=llf,
+        notes=list(dict.fromkeys(str(w.message).strip() for w in caught)),
+    )
+
+
 def mixed_model(
     long: Any,
     *,
@@ -754,10 +821,6 @@ def mixed_model(
     formula in ``MixedModelResult.formula``. Rows without a score are counted and left out.
     Convergence and boundary warnings are caught and returned in ``warnings``.
     """
-    from statsmodels.regression.mixed_linear_model import (  # type: ignore[import-untyped]
-        MixedLM,
-    )
-
     frame = _validate_long(long)
     missing = frame["score"].isna()
     n_missing = int(missing.sum())
@@ -813,38 +876,9 @@ def mixed_model(
             f"too little data for the mixed model: {n_groups} participant(s), {len(data)} "
             f"score(s) for {exog.shape[1]} fixed effects"
         )
-    k = exog.shape[1]
-    names = list(exog.columns)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            model = MixedLM(data["score"].to_numpy(), exog, groups=data["participant"].to_numpy())
-            fit = model.fit(reml=reml)
-            params = np.asarray(fit.fe_params, dtype=float)
-            bse = np.asarray(fit.bse_fe, dtype=float)
-            z = np.asarray(fit.tvalues, dtype=float)[:k]
-            pvals = np.asarray(fit.pvalues, dtype=float)[:k]
-            ci = np.asarray(fit.conf_int(alpha=1.0 - confidence), dtype=float)[:k]
-            cov_re = np.asarray(fit.cov_re, dtype=float)
-            llf = _f(fit.llf)
-        except (np.linalg.LinAlgError, ValueError) as err:
-            raise StatsInputError(f"the mixed model could not be fitted: {err}") from err
-    notes.extend(dict.fromkeys(str(w.message).strip() for w in caught))
-    effects = [
-        FixedEffect(
-            term=name,
-            label=labels[name][0],
-            coef=float(params[i]),
-            se=_f(bse[i]),
-            z=_f(z[i]),
-            p=_f(pvals[i]),
-            ci_low=_f(ci[i, 0]),
-            ci_high=_f(ci[i, 1]),
-            arm=labels[name][1],
-            time=labels[name][2],
-        )
-        for i, name in enumerate(names)
-    ]
+    fit = _fit_mixed(data, exog, labels, confidence=confidence, reml=reml)
+    notes.extend(fit.notes)
+    effects = fit.effects
     interactions = [e for e in effects if ":" in e.term]
     return MixedModelResult(
         formula=formula,
@@ -856,12 +890,112 @@ def mixed_model(
         n_participants=int(data["participant"].nunique()),
         n_observations=len(data),
         n_rows_missing=n_missing,
-        converged=bool(fit.converged),
+        converged=fit.converged,
         fixed_effects=effects,
         interactions=interactions,
-        random_intercept_var=_f(cov_re[0, 0]) if cov_re.size else None,
-        residual_var=_f(fit.scale),
-        log_likelihood=llf,
+        random_intercept_var=fit.random_intercept_var,
+        residual_var=fit.residual_var,
+        log_likelihood=fit.log_likelihood,
         warnings=notes,
         confidence=confidence,
+    )
+
+
+WEEK_PER_WEEK = "per week"
+
+
+def mixed_model_numeric(
+    long: Any,
+    time_days: Mapping[str, float],
+    *,
+    reference_arm: str | None = None,
+    confidence: float = 0.95,
+    reml: bool = True,
+) -> MixedModelResult:
+    """Fit ``score ~ C(arm) * weeks + (1 | participant)``: time as a number (weeks).
+
+    ``weeks`` is the study day of each score divided by 7: the day the assessment was actually
+    taken when ``long`` has a numeric ``day`` column (its visit date), else the scheduled day of
+    its time point from ``time_days`` (label → day). One slope per arm, so the interaction
+    ``arm[T.a]:weeks`` is the extra change per week in arm ``a`` over the reference arm; unlike
+    the categorical model it assumes the change is linear in time and uses the real spacing of
+    visits. Rows without a score are counted and left out, as in ``mixed_model``.
+    """
+    frame = _validate_long(long)
+    unknown = sorted(set(frame["time"]) - set(time_days))
+    if unknown:
+        raise StatsInputError(f"no study day for time point(s) {', '.join(unknown)}")
+    scheduled = frame["time"].map(lambda t: float(time_days[t])).to_numpy(dtype=float)
+    days = scheduled
+    n_actual = 0
+    if isinstance(long, pd.DataFrame) and "day" in long.columns:
+        actual = pd.to_numeric(long["day"], errors="coerce").to_numpy(dtype=float)
+        use = np.isfinite(actual)
+        n_actual = int((use & frame["score"].notna().to_numpy()).sum())
+        days = np.where(use, actual, scheduled)
+    frame["weeks"] = days / 7.0
+    missing = frame["score"].isna()
+    n_missing = int(missing.sum())
+    data = frame.loc[~missing].reset_index(drop=True)
+    if data.empty:
+        raise StatsInputError("no scores to fit: every row is missing its score")
+    arms = sorted(set(data["arm"]))
+    if reference_arm is None:
+        reference_arm = "control" if "control" in arms else arms[0]
+    if reference_arm not in arms:
+        raise StatsInputError(f"reference arm {reference_arm!r} has no scores")
+    if data["weeks"].nunique() < 2:
+        raise StatsInputError("time as a number needs scores on at least two different days")
+    weeks = data["weeks"].to_numpy(dtype=float)
+    columns: dict[str, Any] = {"Intercept": np.ones(len(data)), "weeks": weeks}
+    labels: dict[str, tuple[str, str | None, str | None]] = {
+        "Intercept": (f"{reference_arm} at study day 0 (mean)", None, None),
+        "weeks": (f"change per week in {reference_arm}", reference_arm, WEEK_PER_WEEK),
+    }
+    for a in (a for a in arms if a != reference_arm):
+        col = (data["arm"] == a).to_numpy(dtype=float)
+        columns[f"arm[T.{a}]"] = col
+        labels[f"arm[T.{a}]"] = (f"{a} vs {reference_arm} at study day 0", a, None)
+        columns[f"arm[T.{a}]:weeks"] = col * weeks
+        labels[f"arm[T.{a}]:weeks"] = (
+            f"{a} × weeks: extra change per week in {a} vs {reference_arm}",
+            a,
+            WEEK_PER_WEEK,
+        )
+    order = ["Intercept"] + [n for n in columns if n.startswith("arm[") and ":" not in n]
+    order += ["weeks"] + [n for n in columns if n.endswith(":weeks")]
+    exog = pd.DataFrame({n: columns[n] for n in order})
+    n_groups = int(data["participant"].nunique())
+    if n_groups < 2 or len(data) <= exog.shape[1] + 1:
+        raise StatsInputError(
+            f"too little data for the mixed model: {n_groups} participant(s), {len(data)} "
+            f"score(s) for {exog.shape[1]} fixed effects"
+        )
+    fit = _fit_mixed(data, exog, labels, confidence=confidence, reml=reml)
+    notes = list(fit.notes)
+    notes.append(
+        f"weeks from the visit date for {n_actual} of {len(data)} scores, "
+        "from the scheduled day of the time point for the rest"
+    )
+    times = sorted(set(data["time"]), key=lambda t: (float(time_days[t]), natural_time_key(t)))
+    return MixedModelResult(
+        formula=f"score ~ C(arm, Treatment('{_level_name(reference_arm)}')) * weeks"
+        " + (1 | participant)",
+        method="REML" if reml else "ML",
+        reference_arm=reference_arm,
+        reference_time="study day 0",
+        arms=arms,
+        times=times,
+        n_participants=n_groups,
+        n_observations=len(data),
+        n_rows_missing=n_missing,
+        converged=fit.converged,
+        fixed_effects=fit.effects,
+        interactions=[e for e in fit.effects if ":" in e.term],
+        random_intercept_var=fit.random_intercept_var,
+        residual_var=fit.residual_var,
+        log_likelihood=fit.log_likelihood,
+        warnings=notes,
+        confidence=confidence,
+        time_variable="weeks",
     )

@@ -286,6 +286,10 @@ async def test_summary_reports_change_per_arm(
     assert ucla["within_arm"]["control"]["mean_diff"] == -3.0
     assert ucla["within_arm"]["intervention"]["mean_diff"] == -2.0
     assert ucla["between"]["diff"] == 1.0
+    numeric = ucla["mixed_model_numeric_time"]  # time as a number, beside the categorical
+    assert numeric["time_variable"] == "weeks"
+    assert [e["term"] for e in numeric["interactions"]] == ["arm[T.intervention]:weeks"]
+    assert ucla["mixed_model"]["time_variable"] == "categorical"
     assert json.dumps(body)  # JSON all the way down
 
 

@@ -81,6 +81,9 @@ def study(
         within_arm=S.within_arm_changes(long, "baseline", "week 8"),
         between=between,
         mixed=S.mixed_model(long),
+        mixed_numeric=S.mixed_model_numeric(
+            long, {"baseline": 0.0, "week 4": 28.0, "week 8": 56.0}
+        ),
         baseline="baseline",
         follow_up="week 8",
     )
@@ -155,6 +158,11 @@ def test_report_shows_the_right_numbers(rendered: tuple[R.ReportData, str]) -> N
     term = gds.mixed.interaction("intervention", "week 8")
     assert cell(term.coef) in html
     assert f"{term.ci_low:.2f} to {term.ci_high:.2f}" in html
+    assert gds.mixed_numeric is not None  # time as a number, beside the categorical model
+    slope = gds.mixed_numeric.interaction("intervention", S.WEEK_PER_WEEK)
+    assert "<h3>Linear mixed model, time as a number (weeks)</h3>" in html
+    assert "<code>arm[T.intervention]:weeks</code>" in html
+    assert f"{slope.ci_low:.2f} to {slope.ci_high:.2f}" in html
     for arm, change in gds.within_arm.items():
         assert f'<td class="l">{arm}</td><td>{change.n_pairs}</td>' in html
         assert cell(change.mean_diff) in html
@@ -223,6 +231,8 @@ def test_statistics_of_small_groups_are_suppressed_in_tables_plots_and_model() -
     assert gds.mixed is not None
     for term in gds.mixed.fixed_effects:
         assert cell(term.coef) not in html
+    assert gds.mixed_numeric is not None
+    assert "arm[T.intervention]:weeks" not in html
     assert "Not shown: an arm has fewer than 5 participants" in html
     assert '<td class="l">control</td><td class="l">baseline</td><td>3</td>' in html
     # 6 arm-time rows, 2 within-arm rows, the between-arm row and the model.

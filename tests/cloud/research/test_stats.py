@@ -475,3 +475,78 @@ def test_mixed_model_reports_optimiser_trouble_instead_of_raising() -> None:
     res = S.mixed_model(long)
     assert res.warnings
     assert res.n_observations == 30
+
+
+# --------------------------------------------------------------------------- time as a number
+
+DAYS = {"baseline": 0.0, "week 4": 28.0, "week 8": 56.0}
+
+
+def test_numeric_time_model_matches_statsmodels_formula() -> None:
+    long = cohort(70)
+    res = S.mixed_model_numeric(long, DAYS)
+    data = long.dropna(subset=["score"]).reset_index(drop=True)
+    data["weeks"] = data["time"].map(DAYS) / 7.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = smf.mixedlm(
+            "score ~ C(arm, Treatment('control')) * weeks", data, groups=data["participant"]
+        ).fit(reml=True)
+    assert [e.term for e in res.fixed_effects] == [
+        "Intercept",
+        "arm[T.intervention]",
+        "weeks",
+        "arm[T.intervention]:weeks",
+    ]
+    for i, effect in enumerate(res.fixed_effects):
+        assert close(effect.coef, ref.fe_params.iloc[i])
+        assert close(effect.se, ref.bse_fe.iloc[i])
+        assert close(effect.p, ref.pvalues.iloc[i])
+    assert res.time_variable == "weeks"
+    assert res.n_rows_missing == int(long.score.isna().sum())
+    assert "weeks" in res.formula
+
+
+@pytest.mark.parametrize("seed", [71, 72, 73])
+def test_numeric_time_model_recovers_the_planted_slope(seed: int) -> None:
+    # -2 points over 8 weeks in the intervention arm: -0.25 per week beside control.
+    term = S.mixed_model_numeric(cohort(seed, effect_week8=-2.0), DAYS).interaction(
+        "intervention", S.WEEK_PER_WEEK
+    )
+    assert term.ci_low is not None
+    assert term.ci_high is not None
+    assert term.ci_low <= -0.25 <= term.ci_high
+    assert term.ci_high < 0.0
+
+
+def test_numeric_time_model_uses_the_visit_day_when_known() -> None:
+    # Follow-up visits late by 0-20 days: the real day gives the slope, the label overstates it.
+    rng = np.random.default_rng(74)
+    rows = []
+    for arm in ("control", "intervention"):
+        for i in range(40):
+            person = rng.normal(0.0, 1.0)
+            for t in TIMES:
+                day = DAYS[t] + (rng.integers(0, 21) if t != "baseline" else 0)
+                slope = -0.5 if arm == "intervention" else 0.0
+                score = 7.0 + person + slope * day / 7.0 + rng.normal(0.0, 0.3)
+                rows.append(
+                    {"participant": f"{arm}-{i}", "arm": arm, "time": t, "score": score, "day": day}
+                )
+    long = pd.DataFrame(rows)
+    with_days = S.mixed_model_numeric(long, DAYS).interaction("intervention", S.WEEK_PER_WEEK)
+    scheduled = S.mixed_model_numeric(long.drop(columns=["day"]), DAYS).interaction(
+        "intervention", S.WEEK_PER_WEEK
+    )
+    assert abs(with_days.coef - -0.5) < 0.03
+    assert scheduled.coef < -0.55  # late visits read as a steeper slope on the schedule
+    assert with_days.se is not None
+    assert scheduled.se is not None
+    assert with_days.se < scheduled.se
+    model = S.mixed_model_numeric(long, DAYS)
+    assert any("visit date for 240 of 240" in w for w in model.warnings)
+
+
+def test_numeric_time_model_refuses_an_unscheduled_time_point() -> None:
+    with pytest.raises(S.StatsInputError, match="no study day"):
+        S.mixed_model_numeric(cohort(75, n_per_arm=5), {"baseline": 0.0})
