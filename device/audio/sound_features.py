@@ -12,6 +12,7 @@ gain moves few of them. The segment's length is deliberately not a feature (the 
 segments are cut by the gate, not by whoever recorded the training clips).
 """
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -61,17 +62,54 @@ _SCALAR_NAMES: tuple[str, ...] = (
     "voiced_rms_dbfs",
     "spectral_flux_mean",
 )
+N_GROUPS = 8  # mel bands pooled in threes for the voiced/unvoiced spectra
+N_CEPS = 12  # cepstral coefficients 1-12 of the relative log-mel frame
+OCTAVES_HZ = (60.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
+MOD_BANDS_HZ = ((0.0, 500.0), (500.0, 2000.0), (2000.0, 4000.0), (4000.0, 8001.0))
+MOD_RATES_HZ = ((0.5, 2.0), (2.0, 4.0), (4.0, 8.0), (8.0, 16.0))
+BREATH_LAG_S = (0.2, 1.5)  # the loudness envelope's rhythm searched here (breaths, sobs)
+_DETAIL_NAMES: tuple[str, ...] = (
+    *(f"mel{i:02d}_delta_std" for i in range(N_MELS)),
+    *(f"mel{i:02d}_p10" for i in range(N_MELS)),
+    *(f"cep{i:02d}_std" for i in range(1, N_CEPS + 1)),
+    *(f"voiced_band{i}" for i in range(N_GROUPS)),
+    *(f"unvoiced_band{i}" for i in range(N_GROUPS)),
+    "hnr_mean_db",
+    "hnr_p90_db",
+    "cpp_mean",
+    "cpp_p90",
+    "f0_trend_semitones_per_s",
+    "f0_p10_log2",
+    "f0_p90_log2",
+    "f0_range_semitones",
+    "voiced_run_max_s",
+    "voiced_run_mean_s",
+    "voiced_runs_per_s",
+    "breath_rhythm_strength",
+    "breath_rhythm_period_s",
+    *(
+        f"mod_{int(lo)}_{int(hi)}hz_at_{a:g}_{b:g}hz"
+        for lo, hi in MOD_BANDS_HZ
+        for a, b in MOD_RATES_HZ
+    ),
+    "spectral_slope_mean",
+    "spectral_slope_std",
+    *(f"contrast_{int(a)}_{int(b)}hz" for a, b in itertools.pairwise(OCTAVES_HZ)),
+    "active_level_skew",
+    "active_level_kurtosis",
+)
 FEATURE_NAMES: tuple[str, ...] = (
     *_SCALAR_NAMES,
     *(f"mel{i:02d}_mean" for i in range(N_MELS)),
     *(f"mel{i:02d}_std" for i in range(N_MELS)),
     *(f"mel{i:02d}_p90" for i in range(N_MELS)),
+    *_DETAIL_NAMES,
 )
 DIM = len(FEATURE_NAMES)
 
 SPEC: dict[str, Any] = {
-    "name": "dolbom-sound-frames-mel-voicing",
-    "version": 1,
+    "name": "dolbom-sound-frames-mel-voicing-rhythm",
+    "version": 2,
     "dim": DIM,
     "sample_rate_hz": SAMPLE_RATE_HZ,
     "frame": FRAME,
@@ -111,6 +149,23 @@ _WINDOW_AC = (_WINDOW_AC / _WINDOW_AC[0]).astype(np.float32)
 _FREQS = np.fft.rfftfreq(NFFT, 1.0 / SAMPLE_RATE_HZ).astype(np.float32)
 _LOW = _FREQS < 500.0
 _HIGH = _FREQS >= 4000.0
+_DCT = np.cos(
+    np.pi * np.arange(1, N_CEPS + 1)[:, None] * (2 * np.arange(N_MELS)[None, :] + 1) / (2 * N_MELS)
+).astype(np.float32)
+# the cepstral peak's baseline: a straight line fitted over the pitch quefrencies
+_QUEF = np.arange(MIN_LAG, MAX_LAG + 1, dtype=np.float64)
+_QUEF_FIT = np.linalg.pinv(np.stack([_QUEF, np.ones_like(_QUEF)], axis=1))  # (2, lags)
+_MEL_IDX = np.arange(N_MELS, dtype=np.float64) - (N_MELS - 1) / 2.0
+
+
+def _band(lo_hz: float, hi_hz: float) -> np.ndarray:
+    freqs = _FREQS
+    mask: np.ndarray = (freqs >= lo_hz) & (freqs < hi_hz)
+    return mask
+
+
+_OCTAVE_MASKS = [_band(a, b) for a, b in itertools.pairwise(OCTAVES_HZ)]
+_MOD_MASKS = [_band(lo, hi) for lo, hi in MOD_BANDS_HZ]
 
 
 def _frames(x: np.ndarray) -> np.ndarray:
@@ -178,9 +233,10 @@ def featurize(pcm: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarr
     active = energy_db >= float(energy_db.max()) - ACTIVE_DB
     act_frames = frames[active]
 
-    windowed = (act_frames - act_frames.mean(axis=1, keepdims=True)) * _WINDOW
+    windowed = (frames - frames.mean(axis=1, keepdims=True)) * _WINDOW
     spectrum = np.fft.rfft(windowed, n=NFFT, axis=1)
-    power = spectrum.real**2 + spectrum.imag**2
+    power_all = spectrum.real**2 + spectrum.imag**2
+    power = power_all[active]
     band_total = power.sum(axis=1) + EPS
     # spectral shape, independent of the frame's level
     mel_power = power @ _BANK.T
@@ -262,9 +318,118 @@ def featurize(pcm: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarr
             mel.mean(axis=0),
             mel.std(axis=0),
             np.percentile(mel, 90, axis=0),
+            _details(x.size, energy_db, active, power_all, power, mel, best, voicing),
         ]
     )
     return out.astype(np.float32)
+
+
+def _band_modulation(power_all: np.ndarray) -> list[float]:
+    """Per frequency band, the share of its loudness envelope's variation at each rate."""
+    out: list[float] = []
+    rates = np.fft.rfftfreq(power_all.shape[0], HOP / SAMPLE_RATE_HZ)
+    window = np.hanning(power_all.shape[0])
+    for mask in _MOD_MASKS:
+        env = _db(power_all[:, mask].sum(axis=1))
+        env = np.maximum(env, env.max() - 60.0)
+        env = env - env.mean()
+        if env.size < 8 or float(np.abs(env).max()) < 1e-6:
+            out.extend([0.0] * len(MOD_RATES_HZ))
+            continue
+        spec = np.abs(np.fft.rfft(env * window)) ** 2
+        total = float(spec[rates >= 0.5].sum()) + EPS
+        out.extend(float(spec[(rates >= a) & (rates < b)].sum()) / total for a, b in MOD_RATES_HZ)
+    return out
+
+
+def _breath_rhythm(energy_db: np.ndarray) -> tuple[float, float]:
+    """How periodic the loudness envelope is at 0.2-1.5 s (panting, sobbing) and its period."""
+    env = np.maximum(energy_db, energy_db.max() - 60.0)
+    env = env - env.mean()
+    m = env.size
+    lo = int(BREATH_LAG_S[0] * SAMPLE_RATE_HZ / HOP)
+    hi = min(int(BREATH_LAG_S[1] * SAMPLE_RATE_HZ / HOP), m // 2 + 1)
+    if m <= 2 * lo or hi <= lo or float(np.abs(env).max()) < 1e-6:
+        return 0.0, 0.0
+    ac = np.fft.irfft(np.abs(np.fft.rfft(env, 2 * m)) ** 2)[:m]
+    ac = ac / (ac[0] + EPS)
+    k = lo + int(np.argmax(ac[lo:hi]))
+    return float(ac[k]), k * HOP / SAMPLE_RATE_HZ
+
+
+def _details(
+    n_samples: int,
+    energy_db: np.ndarray,
+    active: np.ndarray,
+    power_all: np.ndarray,
+    power: np.ndarray,
+    mel: np.ndarray,
+    best: np.ndarray,
+    voicing: np.ndarray,
+) -> np.ndarray:
+    """Spec v2's additions: how the spectrum moves, breathiness, pitch contour, rhythm."""
+    n = mel.shape[0]
+    delta = np.diff(mel, axis=0) if n > 1 else np.zeros((1, N_MELS))
+    ceps = mel @ _DCT.T
+    voiced = voicing >= VOICED
+    groups = mel.reshape(n, N_GROUPS, -1).mean(axis=2)
+    overall = groups.mean(axis=0)
+    voiced_bands = groups[voiced].mean(axis=0) - overall if voiced.any() else np.zeros(N_GROUPS)
+    unvoiced_bands = (
+        groups[~voiced].mean(axis=0) - overall if (~voiced).any() else np.zeros(N_GROUPS)
+    )
+    # harmonics-to-noise ratio from the periodicity (Boersma) and the cepstral peak prominence
+    r = np.clip(voicing, 1e-4, 1.0 - 1e-4)
+    hnr = 10.0 * np.log10(r / (1.0 - r))
+    cepstrum = np.fft.irfft(np.log(power + EPS), axis=1)[:, MIN_LAG : MAX_LAG + 1]
+    baseline = (cepstrum @ _QUEF_FIT.T) @ np.stack([_QUEF, np.ones_like(_QUEF)])
+    peak = np.argmax(cepstrum, axis=1)
+    rows = np.arange(n)
+    cpp = cepstrum[rows, peak] - baseline[rows, peak]
+    # the pitch contour over voiced frames: its trend and range
+    if int(voiced.sum()) >= 3:
+        times = np.flatnonzero(active)[voiced] * HOP / SAMPLE_RATE_HZ
+        semis = 12.0 * np.log2(SAMPLE_RATE_HZ / (best[voiced] + MIN_LAG))
+        trend = float(np.polyfit(times, semis, 1)[0]) if np.ptp(times) > 0 else 0.0
+        p10, p90 = np.percentile(semis, [10, 90])
+        contour = [float(np.clip(trend, -60.0, 60.0)), p10 / 12.0, p90 / 12.0, p90 - p10]
+    else:
+        contour = [0.0, 0.0, 0.0, 0.0]
+    # voiced runs over the whole segment (a moan is long and voiced, panting short bursts)
+    voiced_all = np.zeros(energy_db.size, dtype=np.int8)
+    voiced_all[np.flatnonzero(active)[voiced]] = 1
+    edges = np.diff(np.concatenate([[0], voiced_all, [0]]))
+    runs = (np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)) * HOP / SAMPLE_RATE_HZ
+    run_stats = [
+        float(min(runs.max(), 3.0)) if runs.size else 0.0,
+        float(runs.mean()) if runs.size else 0.0,
+        runs.size / (n_samples / SAMPLE_RATE_HZ),
+    ]
+    slope = mel @ _MEL_IDX / float(_MEL_IDX @ _MEL_IDX)
+    contrast = []
+    for mask in _OCTAVE_MASKS:
+        peaks, valleys = np.percentile(_db(power[:, mask]), [95, 10], axis=1)
+        contrast.append(float((peaks - valleys).mean()))
+    level = energy_db[active]
+    z = (level - level.mean()) / (level.std() + 1e-6)
+    return np.concatenate(
+        [
+            delta.std(axis=0),
+            np.percentile(mel, 10, axis=0),
+            ceps.std(axis=0),
+            voiced_bands,
+            unvoiced_bands,
+            [float(hnr.mean()), float(np.percentile(hnr, 90))],
+            [float(cpp.mean()), float(np.percentile(cpp, 90))],
+            contour,
+            run_stats,
+            _breath_rhythm(energy_db),
+            _band_modulation(power_all),
+            [float(slope.mean()), float(slope.std())],
+            contrast,
+            [float(np.mean(z**3)), float(np.mean(z**4))],
+        ]
+    ).astype(np.float64)
 
 
 def self_test_signal() -> np.ndarray:
