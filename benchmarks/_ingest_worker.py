@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psutil
+
 import cloud.ingest.worker as worker_module
 from cloud.ingest import IngestOutcome, IngestWorker, Received
 from cloud.ingest.batch import store_batch
@@ -70,6 +72,23 @@ class TimedWorker(IngestWorker):
         self._client.on_message = profiled_on_message
 
 
+def thread_cpu(worker: IngestWorker) -> dict[str, float]:
+    """CPU seconds of the ingest thread, paho's network thread and the rest of the process."""
+    ids: dict[int | None, str] = {}
+    ingest = getattr(worker, "_ingest_thread", None)
+    network = getattr(worker._client, "_thread", None)
+    for name, thread in (("ingest", ingest), ("network", network)):
+        if thread is not None:
+            ids[thread.native_id] = name
+    for thread in threading.enumerate():
+        if thread.native_id not in ids:
+            ids[thread.native_id] = "main" if thread is threading.main_thread() else "other"
+    out = {"ingest": 0.0, "network": 0.0, "main": 0.0, "other": 0.0}
+    for t in psutil.Process().threads():
+        out[ids.get(t.id, "other")] += t.user_time + t.system_time
+    return {k: round(v, 2) for k, v in out.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--path", choices=["bulk", "batched", "naive"], default="bulk")
@@ -89,12 +108,20 @@ def main() -> None:
         sys.exit("could not subscribe")
     print("subscribed", worker.client_id, flush=True)
     stop.wait()
+    threads = thread_cpu(worker)
     worker.stop()
     for name, prof in worker.profiles.items():
         prof.disable()
         prof.dump_stats(f"{args.profile}.{name}")
     with open(args.out, "w", encoding="utf-8") as f:
-        json.dump({"batch_sizes": worker.batch_sizes, "critical_s": worker.critical_s}, f)
+        json.dump(
+            {
+                "batch_sizes": worker.batch_sizes,
+                "critical_s": worker.critical_s,
+                "thread_cpu_s": threads,
+            },
+            f,
+        )
 
 
 if __name__ == "__main__":

@@ -314,6 +314,7 @@ def run(
             "workers": [round(c, 2) for c in worker_cpu],
             "postgres_backends": round(meter.pg_seconds(), 2),
         },
+        "thread_cpu_s": [st.get("thread_cpu_s") for st in stats],
         "broker_disconnects": reconnects,
         "batch_size_mean": round(sum(batches) / len(batches), 1) if batches else 0,
         "alert_from_receipt_s": percentiles(critical),

@@ -52,6 +52,7 @@ from cloud.ingest.handler import (
 )
 from cloud.ingest.inbox import Inbox, Received
 from cloud.ingest.lease import ClientIdLease
+from cloud.ingest.mqttclient import BufferedClient
 from cloud.ingest.stored import StoredPublisher
 from cloud.settings import CloudSettings
 from protocol import STATUS_SUBSCRIPTION, Command, commands_topic
@@ -161,7 +162,7 @@ class IngestWorker:
         self._in_hand = 0
         self._failure: str | None = None
         self._next_renew = 0.0
-        self._client = mqtt.Client(
+        self._client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv5 if self._v5 else mqtt.MQTTv311,
@@ -481,11 +482,9 @@ class IngestWorker:
                 if o is not None and r.message.envelope is not None
             )
             # -- end of the delivery hook --
-            done = 0
-            for received, outcome in zip(pending, outcomes, strict=True):
-                if outcome is not None:
-                    self._ack(received)
-                    done += 1
+            settled = [r for r, o in zip(pending, outcomes, strict=True) if o is not None]
+            self._ack(settled)
+            done = len(settled)
             if done:
                 self._progress = self._beat = self._monotonic()
             rest = [r for r, o in zip(pending, outcomes, strict=True) if o is None]
@@ -503,14 +502,15 @@ class IngestWorker:
                 if self._draining.wait(_RETRY_PAUSE_S):
                     return
 
-    def _ack(self, received: Received) -> None:
-        if received.qos == 0:
-            return
+    def _ack(self, settled: Sequence[Received]) -> None:
+        """Acknowledge stored messages: QoS 1 in one write, of this connection only."""
         with self._ack_lock:
-            if received.generation != self._generation:
-                # That connection is gone; the broker redelivers or has forgotten the mid.
-                return
-            self._client.ack(received.mid, received.qos)
+            # A message of a connection that is gone: the broker redelivers or has forgotten it.
+            current = [r for r in settled if r.generation == self._generation]
+            self._client.ack_many([r.mid for r in current if r.qos == 1])
+            for received in current:
+                if received.qos == 2:
+                    self._client.ack(received.mid, received.qos)
 
     def _topics(self) -> list[str]:
         return [events_subscription(self._settings), STATUS_SUBSCRIPTION]
