@@ -479,10 +479,12 @@ class Retention(StrEnum):
 
 
 class AssessmentSource(StrEnum):
-    """Where an assessment came from: the robot's spoken screening, or entered over the API."""
+    """Where an assessment came from: the robot's spoken screening, entered over the API, or
+    imported from a CSV file of visits (`cloud/research/bulk_import.py`)."""
 
     DEVICE = "device"
     API = "api"
+    IMPORT = "import"
 
 
 class Study(Base):

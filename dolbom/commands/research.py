@@ -397,6 +397,57 @@ def metrics_update(
     )
 
 
+@app.command("import-assessments")
+def import_assessments_cmd(
+    csv_file: Path = typer.Argument(..., help="CSV (UTF-8): one row per visit, see docs."),
+    study_id: str = typer.Option(..., "--study"),
+    database_url: str | None = _DB,
+) -> None:
+    """Import assessments with their visit dates from a CSV file, all or nothing.
+
+    Columns: participant, instrument, visit_date, time_point, item_1..item_15, total,
+    total_reason. A bad row refuses the whole file, naming its line and column.
+    """
+    from cloud.accounts.audit import audit
+    from cloud.research.bulk_import import MAX_BYTES, ImportRefused, import_assessments_csv
+
+    try:
+        with csv_file.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError as e:
+        typer.echo(
+            f"error: 파일을 읽을 수 없습니다 / cannot read {csv_file}: {e.strerror}", err=True
+        )
+        raise typer.Exit(1) from None
+    now = _now()
+    refused: ImportRefused | None = None
+    with _session(database_url) as (session, _):
+        try:
+            result = import_assessments_csv(session, study_id, data, now=now)
+        except ImportRefused as e:  # refused before anything was added: nothing to undo
+            refused = e
+        else:
+            audit(
+                session,
+                CLI,
+                "import",
+                "assessment",
+                now,
+                resource_id=study_id,
+                detail=f"{csv_file.name}: rows={result.rows} total_only={result.total_only}",
+            )
+    if refused is not None:
+        typer.echo("error: 가져오지 않았습니다(저장된 것 없음) / nothing imported:", err=True)
+        for problem in refused.errors:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1)
+    per = ", ".join(f"{k} {v}" for k, v in sorted(result.by_instrument.items()))
+    typer.echo(
+        f"{result.rows}건 가져옴 / imported {result.rows} assessment(s) ({per});"
+        f" total only: {result.total_only}"
+    )
+
+
 @app.command("export")
 def export_cmd(
     study_id: str = typer.Option(..., "--study"),

@@ -14,7 +14,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -531,6 +532,75 @@ def add_assessment(
         )
         audit(session, caller, "create", "assessment", now, resource_id=code)
         return _assessment_out(a, code)
+
+
+class ImportOut(BaseModel):
+    """What a CSV import stored (every row, or nothing and a 422 naming lines and columns)."""
+
+    rows: int
+    by_instrument: dict[str, int]
+    total_only: int
+
+
+@router.post(
+    "/studies/{study_id}/assessments/import",
+    status_code=201,
+    dependencies=Staff,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def import_assessments(
+    request: Request, ctx: Ctx, caller: Caller, study_id: str
+) -> ImportOut:
+    """Import assessments from a CSV file with their visit dates, all or nothing.
+
+    Columns: participant, instrument, visit_date, time_point, item_1..item_15, total,
+    total_reason (see docs/research.md). Study staff import (as they enter assessments one
+    by one); researchers stay read-only. A bad row refuses the whole file (422).
+    """
+    from cloud.research.bulk_import import MAX_BYTES, import_assessments_csv
+
+    data = await _read_body(request, MAX_BYTES)
+
+    def run() -> ImportOut:
+        now = ctx.clock()
+        with ctx.sessions() as session, session.begin():
+            studies.get_study(session, study_id)
+            result = import_assessments_csv(session, study_id, data, now=now)
+            audit(
+                session,
+                caller,
+                "import",
+                "assessment",
+                now,
+                resource_id=study_id,
+                detail=f"rows={result.rows} total_only={result.total_only}",
+            )
+        return ImportOut(
+            rows=result.rows, by_instrument=result.by_instrument, total_only=result.total_only
+        )
+
+    return await run_in_threadpool(run)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    too_big = (
+        f"파일이 너무 큽니다(최대 {limit:,}바이트) /"
+        f" the file is too large (at most {limit:,} bytes)"
+    )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise InvalidInputError(too_big)
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise InvalidInputError(too_big)
+    return bytes(data)
 
 
 @router.get("/studies/{study_id}/assessments")

@@ -383,3 +383,39 @@ async def test_assessments_are_refused_without_screening_consent(
                 now=NOW,
                 source=AssessmentSource.API,
             )
+
+
+async def test_staff_import_assessments_from_csv_all_or_nothing(
+    client: httpx.AsyncClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    codes = await _setup_study(client, tokens["coordinator"])
+    url = "/research/studies/pilot/assessments/import"
+    csv_headers = {**tokens["coordinator"], "Content-Type": "text/csv"}
+    header = "participant,instrument,visit_date,total,total_reason\n"
+    good = "".join(f"{c},sgds_k,2026-05-01,{i % 4},paper form\n" for i, c in enumerate(codes))
+    before = await client.get("/research/studies/pilot/assessments", headers=tokens["researcher"])
+    bad = header + good + f"{codes[0]},sgds_k,2026-05-01,16,paper form\n"
+    r = await client.post(url, headers=csv_headers, content=bad.encode())
+    assert r.status_code == 422
+    assert "line 8, total" in r.json()["detail"]
+    assert "nothing imported" in r.json()["detail"]
+    after = await client.get("/research/studies/pilot/assessments", headers=tokens["researcher"])
+    assert after.json() == before.json()
+    r = await client.post(url, headers=csv_headers, content=(header + good).encode())
+    assert r.status_code == 201, r.text
+    assert r.json() == {
+        "rows": len(codes),
+        "by_instrument": {"sgds_k": len(codes)},
+        "total_only": 6,
+    }
+    rows = await client.get(
+        "/research/studies/pilot/assessments?instrument=sgds_k", headers=tokens["researcher"]
+    )
+    assert {(a["time_point"], a["source"]) for a in rows.json()} == {("baseline", "import")}
+    r = await client.post(
+        url, headers={**tokens["researcher"], "Content-Type": "text/csv"}, content=header.encode()
+    )
+    assert r.status_code == 403  # researchers read, never write
+    r = await client.post(url, headers=csv_headers, content=b"x" * (2 * 1024 * 1024 + 1))
+    assert r.status_code == 422
+    assert "too large" in r.json()["detail"]

@@ -77,6 +77,7 @@ def test_coordinator_round_trip(env: Path) -> None:
         assert code == 0, err
         assert "0/2 robot command(s) sent" in out
         assert "unreachable" in err
+    _import_round_trip(env, codes)
     code, out, err = _run("metrics", "recompute", "--study", "pilot")
     assert code == 0, err
     assert "participant-day rows written" in out
@@ -99,6 +100,35 @@ def test_coordinator_round_trip(env: Path) -> None:
     code, out, err = _run("withdraw", "--study", "pilot", "--participant", codes[0])
     assert code == 0, err
     assert f"{codes[0]} withdrawn; data deleted" in out
+
+
+def _import_round_trip(env: Path, codes: list[str]) -> None:
+    """A CSV with one bad row is refused whole, naming line and column; the fixed one imports."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import func, select
+
+    from cloud.store.models import Assessment, Participant
+
+    engine = make_engine(f"sqlite:///{env / 'cli.sqlite3'}")
+    with make_session_factory(engine)() as s:
+        enrolled = s.scalars(select(Participant.enrolled_at)).first()
+    assert enrolled is not None
+    day = enrolled.astimezone(ZoneInfo("Asia/Seoul")).date()
+    rows = "".join(f"{c},ucla3,{day},,1,2,1\n" for c in codes)
+    header = "participant,instrument,visit_date,time_point,item_1,item_2,item_3\n"
+    (env / "bad.csv").write_text(header + rows + f"{codes[0]},ucla3,{day},,1,2,\n", "utf-8")
+    code, out, err = _run("import-assessments", "bad.csv", "--study", "pilot")
+    assert code == 1
+    assert "nothing imported" in err
+    assert "line 8, visit_date: " in err  # the repeated visit of codes[0]
+    (env / "good.csv").write_text(header + rows, "utf-8")
+    code, out, err = _run("import-assessments", "good.csv", "--study", "pilot")
+    assert code == 0, err
+    assert "imported 6 assessment(s) (ucla3 6); total only: 0" in out
+    with make_session_factory(engine)() as s:
+        assert s.scalar(select(func.count()).select_from(Assessment)) == 6
+    engine.dispose()
 
 
 @pytest.mark.parametrize(
