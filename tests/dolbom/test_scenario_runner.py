@@ -88,7 +88,7 @@ def test_sim_scenario_refuses_a_bad_file_with_a_clear_message(tmp_path: Path) ->
     bad.write_text('name = "x"\nstart = 2026-11-23T09:00:00+09:00\n', encoding="utf-8")
     result = CliRunner().invoke(app, ["sim", "scenario", str(bad)])
     assert result.exit_code == 2
-    assert "`duration` is required" in result.output
+    assert "duration: 꼭 필요한 키입니다 / Field required" in result.output
     assert "Traceback" not in result.output
 
 
