@@ -19,7 +19,10 @@ per offline session, and would drop most of a backlog (a limit of the box, not o
 `--profile` adds a cProfile'd bulk run (1 worker) and says where the ingest thread's time goes.
 Prints a table and writes benchmarks/results/ingest.json.
 
-Usage: .venv/bin/python benchmarks/ingest.py [--robots 3000] [--events 30000] [--profile]
+`--year` adds a day of data for 10,000 seniors: the store's size per robot per day and the time
+of the daily-metrics job (`--paths none --year` measures only that and keeps the drains).
+
+Usage: .venv/bin/python benchmarks/ingest.py [--robots 3000] [--events 30000] [--profile] [--year]
 """
 
 import argparse
@@ -377,6 +380,69 @@ def where_time_goes(prefix: str) -> dict[str, Any]:
     return out
 
 
+def year_of_data(seniors: int, fast_robots: int) -> dict[str, Any]:
+    """Store size per robot per day and the daily-metrics job for `seniors` (PostgreSQL).
+
+    Reuses benchmarks/research.py's cohort and event generator (generated inside PostgreSQL
+    through the real `events` table and its indexes): every senior a study participant with
+    a robot and a day of 40 events (24 hourly heartbeats, mood, activity, conversation, touch,
+    reminders); the day's metrics (`compute_day`, the job run once a day) timed for all of
+    them. Then `fast_robots` of them send a heartbeat every 60 s (the device default) for a
+    second day: the size per robot per day at that rate (a sample: 1,440 rows per robot).
+    """
+    from benchmarks import research  # the research benchmark's cohort and generator, reused
+    from cloud.research.metrics import compute_day
+
+    def size(conn: Any) -> int:
+        return int(conn.scalar(text("SELECT pg_total_relation_size('events')")) or 0)
+
+    with scratch_database(ADMIN, "dolbom_bench_year") as url:
+        migrate(url)
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        research.seed_cohort(sessions, seniors)
+        with engine.begin() as conn:
+            empty = size(conn)
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            conn.execute(text("SELECT setseed(0.16)"))
+            day = {"p0": 0, "p1": seniors - 1, "d0": 0, "d1": 0, "t0": research.T0}
+            conn.execute(text(research._EVENTS_SQL), day)
+        generate_s = time.perf_counter() - started
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE events"))
+            day_rows = int(conn.scalar(text("SELECT count(*) FROM events")) or 0)
+            one_day = size(conn) - empty
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            with sessions() as s, s.begin():
+                metric_rows = compute_day(
+                    s, research.STUDY, research.DAY0, research.T0 + timedelta(days=1)
+                )
+            times.append(time.perf_counter() - started)
+        with engine.begin() as conn:
+            before = size(conn)
+            conn.execute(
+                text(research._HEARTBEATS_SQL),
+                {"p0": 0, "p1": fast_robots - 1, "d": 1, "t0": research.T0},
+            )
+            conn.execute(text("ANALYZE events"))
+            fast = size(conn) - before
+        engine.dispose()
+    return {
+        "seniors": seniors,
+        "events_per_robot_day": day_rows / seniors,
+        "generate_s": round(generate_s, 1),
+        "bytes_per_robot_day_hourly_heartbeats": round(one_day / seniors),
+        "bytes_per_robot_day_60s_heartbeats": round(one_day / seniors + fast / fast_robots),
+        "heartbeat_rows_60s_sample_robots": fast_robots,
+        "bytes_per_event": round(one_day / max(day_rows, 1), 1),
+        "daily_metrics_s": [round(t, 2) for t in times],
+        "daily_metric_rows": metric_rows,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--robots", type=int, default=3000)
@@ -384,6 +450,13 @@ def main() -> None:
     parser.add_argument("--emergency-share", type=float, default=0.005)
     parser.add_argument("--paths", default="naive:1,batched:1,bulk:1,bulk:2")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--year",
+        action="store_true",
+        help="also measure the store's size per robot per day and the daily-metrics job",
+    )
+    parser.add_argument("--year-seniors", type=int, default=10_000)
+    parser.add_argument("--year-fast-robots", type=int, default=1_000)
     parser.add_argument(
         "--batch-max",
         type=int,
@@ -396,12 +469,13 @@ def main() -> None:
     messages = backlog(args.robots, args.events, args.emergency_share)
     runs: list[dict[str, Any]] = []
     profile: dict[str, Any] = {}
+    specs = [] if args.paths == "none" else args.paths.split(",")
     with tempfile.TemporaryDirectory(prefix="dolbom-bench-ingest-") as tmp:
         work = Path(tmp)
         broker = Broker(work)
         broker.start()
         try:
-            for spec in args.paths.split(","):
+            for spec in specs:
                 path, n = spec.split(":")
                 print(f"... {path} with {n} worker(s)", flush=True)
                 runs.append(run(path, int(n), messages, broker, work, batch_max=args.batch_max))
@@ -415,6 +489,14 @@ def main() -> None:
                 profile = where_time_goes(prefix)
         finally:
             broker.stop()
+    year: dict[str, Any] = {}
+    if args.year:
+        print(f"... a day of data for {args.year_seniors:,} seniors", flush=True)
+        year = year_of_data(args.year_seniors, args.year_fast_robots)
+    previous = json.loads(OUT.read_text(encoding="utf-8")) if OUT.exists() else {}
+    if not specs:  # only the year measured: keep the drains of the last run
+        runs, profile = previous.get("runs", []), previous.get("profile", {})
+    year = year or previous.get("year", {})
     naive = next((r for r in runs if r["path"] == "naive"), None)
     print(
         f"\nIngest drain: {args.events:,} events from {args.robots:,} robots "
@@ -444,6 +526,15 @@ def main() -> None:
         for part, p in profile.items():
             shares = ", ".join(f"{k} {v:.0%}" for k, v in list(p["share_by_area"].items())[:6])
             print(f"  {part} thread ({p['own_time_s']} s): {shares}")
+    if year:
+        print(
+            f"\nA day of data ({year['seniors']:,} seniors, research mix of"
+            f" {year['events_per_robot_day']:.0f} events per robot-day):"
+            f" {year['bytes_per_robot_day_hourly_heartbeats'] / 1024:.1f} KiB per robot-day with"
+            f" hourly heartbeats, {year['bytes_per_robot_day_60s_heartbeats'] / 1024:.0f} KiB"
+            f" with a heartbeat every 60 s (sampled on {year['heartbeat_rows_60s_sample_robots']:,}"
+            f" robots); daily metrics for all: {year['daily_metrics_s']} s"
+        )
     result = {
         "benchmark": "ingest",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -459,6 +550,7 @@ def main() -> None:
         "alert_latency": "worker receipt (paho hands the message over) to its alert committed",
         "runs": runs,
         "profile": profile,
+        "year": year,
     }
     OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {OUT.relative_to(REPO)}")

@@ -195,7 +195,10 @@ def _insert_events(
 
 
 # PostgreSQL: one statement per table whatever the batch size, its rows passed as one JSON
-# document (one bound value: no statement to build, no per-value quoting in Python).
+# document (one bound value: no statement to build, no per-value quoting in Python). `events`
+# is partitioned by month of `ts` (migration 0009), so its unique index is (device_id, epoch,
+# seq, ts): `NOT EXISTS` keeps the key (device_id, epoch, seq) unique across partitions, and
+# `ON CONFLICT DO NOTHING` settles two workers inserting the same redelivery at once.
 _PG_DEVICES = text(
     """
     INSERT INTO devices (id, first_seen, last_seen, online, last_heartbeat, last_heartbeat_at)
@@ -215,7 +218,10 @@ _PG_EVENTS = text(
     SELECT r.d, r.e, r.s, r.t, r.p, r.ts, :now, r.pl, r.m
     FROM jsonb_to_recordset(CAST(:rows AS jsonb))
         AS r(d text, e bigint, s bigint, t text, p text, ts timestamptz, pl jsonb, m jsonb)
-    ON CONFLICT (device_id, epoch, seq) DO NOTHING
+    WHERE NOT EXISTS (
+        SELECT 1 FROM events x WHERE x.device_id = r.d AND x.epoch = r.e AND x.seq = r.s
+    )
+    ON CONFLICT DO NOTHING
     RETURNING device_id, epoch, seq
     """
 )

@@ -6,13 +6,14 @@ opens for the robot, and a safety event (emergency, fall, no response, inactivit
 its own alert, so a robot's bookkeeping error never silences a call for help.
 """
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -222,7 +223,57 @@ def store_message(
     if env.type is EventType.HEARTBEAT:
         updates |= {"last_heartbeat": _heartbeat_summary(env), "last_heartbeat_at": now}
     _upsert_device(session, env.device_id, now, updates, seen=True)
-    inserted = session.execute(
+    if session.get_bind().dialect.name == "postgresql":
+        inserted = _pg_insert_event(session, env, now)
+    else:
+        inserted = _sqlite_insert_event(session, env, now)
+    if inserted is None:
+        return _on_conflict(session, message, env, now, alerts or AlertEngine())
+    change = (alerts or AlertEngine()).on_event(session, env, now)
+    if env.type is EventType.SCREENING:  # research: an enrolled participant's assessment
+        record_screening_event(session, env, now)
+    return IngestOutcome(Outcome.STORED, env.device_id, env.seq, alert=change)
+
+
+# `events` is partitioned by month of `ts` on PostgreSQL (migration 0009): its unique index is
+# (device_id, epoch, seq, ts), so the key (device_id, epoch, seq) is checked across partitions
+# with NOT EXISTS; ON CONFLICT settles a redelivery two workers insert at the same moment.
+_PG_INSERT_EVENT = text(
+    """
+    INSERT INTO events (device_id, epoch, seq, type, priority, ts, received_at, payload, model)
+    SELECT r.d, r.e, r.s, r.t, r.p, r.ts, r.now, r.pl, r.m
+    FROM (
+        SELECT CAST(:d AS varchar) AS d, CAST(:e AS bigint) AS e, CAST(:s AS bigint) AS s,
+            CAST(:t AS varchar) AS t, CAST(:p AS varchar) AS p, CAST(:ts AS timestamptz) AS ts,
+            CAST(:now AS timestamptz) AS now, CAST(:pl AS jsonb) AS pl, CAST(:m AS jsonb) AS m
+    ) AS r
+    WHERE NOT EXISTS (
+        SELECT 1 FROM events x WHERE x.device_id = r.d AND x.epoch = r.e AND x.seq = r.s
+    )
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """
+)
+
+
+def _pg_insert_event(session: Session, env: Envelope, now: datetime) -> int | None:
+    model = env.model.model_dump() if env.model else None
+    values = {
+        "d": env.device_id,
+        "e": env.epoch,
+        "s": env.seq,
+        "t": env.type.value,
+        "p": env.priority.value,
+        "ts": env.ts,
+        "now": now,
+        "pl": json.dumps(env.payload),
+        "m": None if model is None else json.dumps(model),
+    }
+    return session.execute(_PG_INSERT_EVENT, values).scalar_one_or_none()
+
+
+def _sqlite_insert_event(session: Session, env: Envelope, now: datetime) -> int | None:
+    return session.execute(
         _insert(session, Event)
         .values(
             device_id=env.device_id,
@@ -238,12 +289,6 @@ def store_message(
         .on_conflict_do_nothing(index_elements=[Event.device_id, Event.epoch, Event.seq])
         .returning(Event.id)
     ).scalar_one_or_none()
-    if inserted is None:
-        return _on_conflict(session, message, env, now, alerts or AlertEngine())
-    change = (alerts or AlertEngine()).on_event(session, env, now)
-    if env.type is EventType.SCREENING:  # research: an enrolled participant's assessment
-        record_screening_event(session, env, now)
-    return IngestOutcome(Outcome.STORED, env.device_id, env.seq, alert=change)
 
 
 def _differences(stored: Event, env: Envelope) -> list[str]:
@@ -264,9 +309,10 @@ def _on_conflict(
 ) -> IngestOutcome:
     """The key is taken: a redelivery (same content) or a robot fault (different content)."""
     stored = session.scalars(
-        select(Event).where(
-            Event.device_id == env.device_id, Event.epoch == env.epoch, Event.seq == env.seq
-        )
+        select(Event)
+        .where(Event.device_id == env.device_id, Event.epoch == env.epoch, Event.seq == env.seq)
+        .order_by(Event.id)
+        .limit(1)
     ).one()
     differ = _differences(stored, env)
     if not differ:

@@ -66,6 +66,45 @@ def migrate_cmd(
         raise typer.Exit(1) from None
 
 
+@app.command("partitions")
+def partitions_cmd(
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Default DOLBOM_DATABASE_URL."
+    ),
+    heartbeat_days: int = typer.Option(90, min=1, help="Days heartbeats are kept."),
+    default_days: int = typer.Option(3 * 365, min=1, help="Days every other event is kept."),
+    ahead_months: int = typer.Option(3, min=1, max=24, help="Months of partitions made ahead."),
+    full: bool = typer.Option(False, "--full", help="Delete every expired row, not a month's."),
+) -> None:
+    """Create the events partitions ahead and apply the retention policy (run daily)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cloud.store import make_engine
+    from cloud.store.partitions import RetentionPolicy, maintain
+
+    settings = _settings(database_url=database_url)
+    policy = RetentionPolicy(
+        days={"heartbeat": heartbeat_days, "battery": heartbeat_days},
+        default_days=max(default_days, heartbeat_days),
+        ahead_months=ahead_months,
+    )
+    engine = make_engine(settings.database_url)
+    try:
+        done = maintain(engine, datetime.now(UTC), policy, full=full)
+    except SQLAlchemyError as e:
+        typer.echo(f"오류: 저장소 작업 실패 / error: the store refused: {e}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"파티션 생성 {len(done.created)}개, 삭제 {len(done.dropped)}개,"
+        f" 행 삭제 {done.deleted_rows}개 (연구 보존 로봇 {done.held_devices}대)"
+        f" / partitions created {len(done.created)},"
+        f" dropped {len(done.dropped)}, rows deleted {done.deleted_rows}"
+        f" (robots kept for research {done.held_devices})"
+    )
+
+
 @app.command("create-account")
 def create_account_cmd(
     username: str = typer.Option(..., "--username", help="Login name (case-insensitive)."),

@@ -1,7 +1,9 @@
 """The store: migrations on SQLite and PostgreSQL, UTC timestamps, the (device_id, seq) key."""
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -108,11 +110,25 @@ def test_foreign_keys_are_enforced(sessions: sessionmaker[Session]) -> None:
             s.commit()
 
 
+def _not_partitioning(obj: Any, name: str | None, type_: str, reflected: bool, _c: Any) -> bool:
+    """PostgreSQL partitions `events` by month of ts (migration 0009): its partitions and the
+    key that must hold ts there (SQLite keeps the models' key) are not in the models."""
+    if type_ == "table" and name is not None and re.fullmatch(r"events_(p\d{6}|default)", name):
+        return False
+    return not (
+        type_ == "unique_constraint"
+        and name in ("uq_events_device_epoch_seq", "uq_events_device_epoch_seq_ts")
+        and obj.table.name == "events"
+    )
+
+
 def test_migrations_match_the_models(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            postgres = conn.dialect.name == "postgresql"
+            opts = {"include_object": _not_partitioning} if postgres else {}
+            diff = compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata)
     finally:
         engine.dispose()
     assert diff == []
