@@ -759,6 +759,12 @@ def _fit_mixed(
     reml: bool,
 ) -> _Fit:
     """Fit MixedLM with a random intercept per participant on a prepared design matrix."""
+    n_groups = int(data["participant"].nunique())
+    if n_groups < 2 or len(data) <= exog.shape[1] + 1:
+        raise StatsInputError(
+            f"too little data for the mixed model: {n_groups} participant(s), {len(data)} "
+            f"score(s) for {exog.shape[1]} fixed effects"
+        )
     from statsmodels.regression.mixed_linear_model import (  # type: ignore[import-untyped]
         MixedLM,
     )
@@ -870,12 +876,6 @@ def mixed_model(
         f"score ~ C(arm, Treatment('{_level_name(reference_arm)}')) * "
         f"C(time, Treatment('{_level_name(reference_time)}')) + (1 | participant)"
     )
-    n_groups = int(data["participant"].nunique())
-    if n_groups < 2 or len(data) <= exog.shape[1] + 1:
-        raise StatsInputError(
-            f"too little data for the mixed model: {n_groups} participant(s), {len(data)} "
-            f"score(s) for {exog.shape[1]} fixed effects"
-        )
     fit = _fit_mixed(data, exog, labels, confidence=confidence, reml=reml)
     notes.extend(fit.notes)
     effects = fit.effects
@@ -965,12 +965,6 @@ def mixed_model_numeric(
     order = ["Intercept"] + [n for n in columns if n.startswith("arm[") and ":" not in n]
     order += ["weeks"] + [n for n in columns if n.endswith(":weeks")]
     exog = pd.DataFrame({n: columns[n] for n in order})
-    n_groups = int(data["participant"].nunique())
-    if n_groups < 2 or len(data) <= exog.shape[1] + 1:
-        raise StatsInputError(
-            f"too little data for the mixed model: {n_groups} participant(s), {len(data)} "
-            f"score(s) for {exog.shape[1]} fixed effects"
-        )
     fit = _fit_mixed(data, exog, labels, confidence=confidence, reml=reml)
     notes = list(fit.notes)
     notes.append(
@@ -986,7 +980,7 @@ def mixed_model_numeric(
         reference_time="study day 0",
         arms=arms,
         times=times,
-        n_participants=n_groups,
+        n_participants=int(data["participant"].nunique()),
         n_observations=len(data),
         n_rows_missing=n_missing,
         converged=fit.converged,
