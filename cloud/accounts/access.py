@@ -1,15 +1,25 @@
-"""Who may see what: roles per resource, and the seniors a caregiver is linked to."""
+"""Who may see what: roles per resource, the seniors a caregiver is linked to, and the seniors
+of the organisation a caregiver works for (issue 15)."""
 
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy import ColumnElement, false, func, select, true, union
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud.accounts.errors import ForbiddenError, NotFoundError
-from cloud.store.models import Alert, CaregiverLink, Device, DeviceAssignment, Role, Senior
+from cloud.store.models import (
+    Alert,
+    CaregiverLink,
+    Device,
+    DeviceAssignment,
+    OrganisationSenior,
+    OrganisationStaff,
+    Role,
+    Senior,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +53,30 @@ def require_role(principal: Principal, allowed: Collection[Role]) -> None:
 
 
 def visible_seniors(session: Session, principal: Principal) -> frozenset[str] | None:
-    """The senior ids a caregiver is linked to; None means every senior (admin)."""
+    """The senior ids a caregiver may see: those linked to them (a family caregiver, a
+    worker's caseload) and, for the staff of an organisation, every senior of it. None means
+    every senior (a platform admin)."""
     if principal.role is Role.ADMIN:
         return None
     if principal.role is not Role.CAREGIVER or principal.account_id is None:
         return frozenset()
-    rows = session.scalars(
-        select(CaregiverLink.senior_id).where(CaregiverLink.account_id == principal.account_id)
+    linked = select(CaregiverLink.senior_id).where(CaregiverLink.account_id == principal.account_id)
+    of_organisation = (
+        select(OrganisationSenior.senior_id)
+        .join(
+            OrganisationStaff,
+            OrganisationStaff.organisation_id == OrganisationSenior.organisation_id,
+        )
+        .where(OrganisationStaff.account_id == principal.account_id)
     )
-    return frozenset(rows)
+    return frozenset(session.scalars(union(linked, of_organisation)))
+
+
+def staff_of(session: Session, principal: Principal) -> OrganisationStaff | None:
+    """The caller's membership of an organisation, if they are a caregiver working for one."""
+    if principal.role is not Role.CAREGIVER or principal.account_id is None:
+        return None
+    return session.get(OrganisationStaff, principal.account_id)
 
 
 def senior_filter(

@@ -42,6 +42,7 @@ from cloud.api.routers import (
     messages,
     metrics,
     model_packages,
+    organisations,
     reminders,
     research,
     seniors,
@@ -179,6 +180,7 @@ def create_app(
     app.include_router(alerts.router)
     app.include_router(seniors.router)
     app.include_router(caregivers.router)
+    app.include_router(organisations.router)  # issue 15: agencies, regions, staff
     app.include_router(devices.router)
     app.include_router(contacts.router)
     app.include_router(escalation.router)

@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 
 from cloud.accounts.access import alert_senior_column
 from cloud.alerts.rules import LIFE_SIGN_TYPES, is_life_sign
-from cloud.store.models import Alert, AlertStatus, Device, Event, Senior, Severity
+from cloud.store.models import (
+    Alert,
+    AlertStatus,
+    Device,
+    Event,
+    OrganisationRegion,
+    OrganisationSenior,
+    Senior,
+    Severity,
+)
 from protocol import EventType
 
 OPEN_STATUSES = (AlertStatus.OPEN, AlertStatus.NOTIFIED, AlertStatus.ACKNOWLEDGED)
@@ -212,6 +221,15 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
                     _aware(alert.created_at, now) or now,
                 )
             )
+    # The region of the senior's organisation; else the older `settings["region"]`.
+    regions: dict[str, str] = {
+        senior_id: name
+        for senior_id, name in session.execute(
+            select(OrganisationSenior.senior_id, OrganisationRegion.name)
+            .join(OrganisationRegion, OrganisationRegion.id == OrganisationSenior.region_id)
+            .where(OrganisationSenior.senior_id.in_(ids))
+        )
+    }
     all_ids = [d.id for own in devices.values() for d in own]
     recent_signs = _newest(
         session, all_ids, LIFE_SIGN_TYPES, now - RECENT_LIFE_SIGN, _LIFE_SIGN_BATCH
@@ -250,7 +268,7 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
             senior_id=senior.id,
             display_name=senior.display_name,
             timezone=senior.timezone,
-            region=_region(senior),
+            region=regions.get(senior.id) or _region(senior),
             level=Level.OK,
             last_life_sign=last,
             no_life_sign=no_life_sign,

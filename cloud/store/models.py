@@ -166,6 +166,58 @@ class CaregiverLink(Base):
     is_primary: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
+class Organisation(Base):
+    """A care agency or a municipal care centre: its staff see its seniors (issue 15)."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class OrganisationRegion(Base):
+    """A region an organisation divides its seniors into (a district, a team's area)."""
+
+    __tablename__ = "organisation_regions"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "name", name="uq_organisation_regions_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    organisation_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organisations.id"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class OrganisationStaff(Base):
+    """A caregiver account working for an organisation (one organisation per account);
+    `is_admin`: may manage the organisation's staff, regions and seniors' regions."""
+
+    __tablename__ = "organisation_staff"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organisations.id"), index=True
+    )
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    added_at: Mapped[datetime]
+
+
+class OrganisationSenior(Base):
+    """Which organisation cares for a senior (at most one), and in which of its regions."""
+
+    __tablename__ = "organisation_seniors"
+
+    senior_id: Mapped[str] = mapped_column(String(64), ForeignKey("seniors.id"), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organisations.id"), index=True
+    )
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("organisation_regions.id"), index=True)
+    assigned_at: Mapped[datetime]
+
+
 class LoginCounter(Base):
     """Failed logins in a fixed window, per `a:<user>` or `s:<user>|<source>` (all workers)."""
 

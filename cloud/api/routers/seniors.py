@@ -15,6 +15,7 @@ from cloud.store.models import (
     Contact,
     Device,
     EscalationPolicy,
+    OrganisationSenior,
     ReminderSchedule,
     RobotMessage,
     Role,
@@ -108,7 +109,14 @@ def delete_senior(ctx: Ctx, caller: Caller, senior_id: str) -> None:
             raise ConflictError(
                 f"senior {senior_id!r} still has {devices} robot(s): register them elsewhere first"
             )
-        for table in (CaregiverLink, Contact, EscalationPolicy, ReminderSchedule, RobotMessage):
+        for table in (
+            CaregiverLink,
+            Contact,
+            EscalationPolicy,
+            ReminderSchedule,
+            RobotMessage,
+            OrganisationSenior,
+        ):
             session.execute(delete(table).where(table.senior_id == senior_id))
         session.execute(delete(Senior).where(Senior.id == senior_id))
         audit(session, caller, "delete", "senior", now, resource_id=senior_id, senior_id=senior_id)
