@@ -1,41 +1,33 @@
 """Provision robots: broker credentials and ACL, the cloud's registry, the robot's config."""
 
-import json
 import logging
 import os
-import secrets
-import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import make_url, select
+from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from cloud.accounts.access import assign_device
+from cloud import provisioning as core
 from cloud.errors import CloudError
+from cloud.provisioning import (
+    CLOUD_USER,
+    LANGUAGES,
+    ProvisioningError,
+    ensure_acl,
+    has_cloud_user,
+    new_device_id,
+    new_password,
+    passwd_users,
+    robot_config_toml,
+)
 from cloud.store.db import make_engine, make_session_factory
 from cloud.store.migrate import migrate
 from cloud.store.models import Device, Senior
-from protocol import ProtocolError, validate_device_id
 
 log = logging.getLogger(__name__)
-
-CLOUD_USER = "dolbom-cloud"
-LANGUAGES = ("ko", "en")
-REPO_ACL = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "dolbom.acl"
-# The lines of deploy/mosquitto/dolbom.acl that pin every robot (username = device id) to its
-# own topics; tests check the committed file still contains them.
-DEVICE_ACL_PATTERNS = (
-    "pattern write dolbom/v1/devices/%u/events",
-    "pattern write dolbom/v1/devices/%u/status",
-    "pattern write dolbom/v1/devices/%u/command-results",
-    "pattern read dolbom/v1/devices/%u/commands",
-    "pattern read dolbom/v1/devices/%u/stored",
-)
-_PASSWD_TIMEOUT_S = 30.0
 
 
 class ProvisionError(Exception):
@@ -77,16 +69,6 @@ class Provisioned:
     notes: tuple[str, ...] = ()
 
 
-def new_device_id() -> str:
-    """A fresh device id, `robot-<8 hex>`."""
-    return f"robot-{secrets.token_hex(4)}"
-
-
-def new_password() -> str:
-    """A strong random broker password (32 URL-safe characters, 192 bits)."""
-    return secrets.token_urlsafe(24)
-
-
 def safe_url(database_url: str) -> str:
     """The store URL with its password hidden, for messages."""
     try:
@@ -95,123 +77,20 @@ def safe_url(database_url: str) -> str:
         return "<invalid database url>"
 
 
-# -- the Mosquitto password file -------------------------------------------------------------
-def passwd_users(path: Path) -> set[str]:
-    """The usernames in a Mosquitto password file (empty when it does not exist yet)."""
-    if not path.exists():
-        return set()
-    text = path.read_text(encoding="utf-8", errors="replace")
-    return {line.split(":", 1)[0] for line in text.splitlines() if ":" in line}
-
-
 def mosquitto_passwd_binary() -> str:
     """Where `mosquitto_passwd` is, or a ProvisionError saying how to install it."""
-    binary = shutil.which("mosquitto_passwd")
-    if binary is None:
-        raise ProvisionError(
-            "mosquitto_passwd is not installed: `sudo apt-get install mosquitto` (it ships it)"
-        )
-    return binary
+    try:
+        return core.mosquitto_passwd_binary()
+    except ProvisioningError as e:
+        raise ProvisionError(str(e)) from None
 
 
 def set_broker_password(binary: str, path: Path, username: str, password: str) -> None:
-    """Add or update `username` in the password file with `mosquitto_passwd -b` (-c creates)."""
-    create = [] if path.exists() else ["-c"]
+    """Add or update `username` in Mosquitto's password file (`cloud.provisioning`)."""
     try:
-        done = subprocess.run(
-            [binary, *create, "-b", str(path), username, password],
-            capture_output=True,
-            text=True,
-            timeout=_PASSWD_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise ProvisionError(f"mosquitto_passwd failed on {path}: {e}") from None
-    if done.returncode != 0:
-        # Never echo the command line: it holds the password.
-        detail = (done.stderr or done.stdout).strip().splitlines()
-        raise ProvisionError(
-            f"mosquitto_passwd could not write {path}: "
-            + (detail[0] if detail else f"exit {done.returncode}")
-        )
-
-
-# -- the Mosquitto ACL ------------------------------------------------------------------------
-def missing_acl_lines(text: str) -> list[str]:
-    """The device pattern lines an ACL file's text lacks (whitespace-insensitive)."""
-    present = {" ".join(line.split()) for line in text.splitlines()}
-    return [line for line in DEVICE_ACL_PATTERNS if line not in present]
-
-
-def has_cloud_user(text: str) -> bool:
-    """Whether the ACL grants the cloud's user anything."""
-    return any(line.split() == ["user", CLOUD_USER] for line in text.splitlines())
-
-
-def ensure_acl(path: Path) -> str:
-    """Create the ACL from the committed one, or append the missing device patterns; say which."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if REPO_ACL.exists():
-            shutil.copyfile(REPO_ACL, path)
-            return f"created from {REPO_ACL.name}"
-        path.write_text(
-            "# dolbom broker ACL: each robot (username = device id) only on its own topics.\n"
-            + "\n".join(DEVICE_ACL_PATTERNS)
-            + "\n",
-            encoding="utf-8",
-        )
-        return "created (device patterns only)"
-    text = path.read_text(encoding="utf-8")
-    missing = missing_acl_lines(text)
-    if not missing:
-        return "already has the device patterns"
-    lead = "" if text.endswith("\n") or not text else "\n"
-    with path.open("a", encoding="utf-8") as f:
-        f.write(lead + "# dolbom: each robot only on its own topics\n" + "\n".join(missing) + "\n")
-    return f"appended {len(missing)} device pattern line(s)"
-
-
-# -- the robot's config -----------------------------------------------------------------------
-def _toml_str(value: str) -> str:
-    # A JSON string (ASCII, escaped) is a valid TOML basic string.
-    return json.dumps(value)
-
-
-def robot_config_toml(
-    *,
-    device_id: str,
-    password: str,
-    senior_id: str,
-    language: str,
-    broker_host: str,
-    broker_port: int,
-    tls: bool,
-    ca_file: str | None,
-    data_dir: str | None,
-    now: datetime,
-) -> str:
-    """The robot's TOML config (read by `device.config.load_config`); it holds the password."""
-    lines = [
-        f"# dolbom robot config, written by `dolbom provision device` at {now.isoformat()}",
-        f"# for senior {senior_id}. It holds the robot's broker password: keep it mode 0600.",
-        f"device_id = {_toml_str(device_id)}",
-        f"language = {_toml_str(language)}",
-    ]
-    if data_dir is not None:
-        lines.append(f"data_dir = {_toml_str(data_dir)}")
-    lines += [
-        "",
-        "[mqtt]",
-        f"host = {_toml_str(broker_host)}",
-        f"port = {broker_port}",
-        f"username = {_toml_str(device_id)}",
-        f"password = {_toml_str(password)}",
-        f"tls = {'true' if tls else 'false'}",
-    ]
-    if ca_file is not None:
-        lines.append(f"ca_file = {_toml_str(ca_file)}")
-    return "\n".join(lines) + "\n"
+        core.set_broker_password(binary, path, username, password)
+    except ProvisioningError as e:
+        raise ProvisionError(str(e)) from None
 
 
 def write_private(path: Path, text: str) -> None:
@@ -313,28 +192,7 @@ def _register_device(database_url: str, device_id: str, senior_id: str, now: dat
         engine = make_engine(database_url)
         try:
             with make_session_factory(engine)() as session, session.begin():
-                device = session.scalars(
-                    select(Device).where(Device.id == device_id).with_for_update()
-                ).one_or_none()
-                if device is None:
-                    # Not heard from yet: first/last seen are the provisioning time.
-                    session.add(
-                        Device(
-                            id=device_id,
-                            senior_id=senior_id,
-                            first_seen=now,
-                            last_seen=now,
-                            online=False,
-                        )
-                    )
-                    session.flush()
-                    assign_device(session, device_id, senior_id, now)
-                    return "registered"
-                previous = device.senior_id
-                device.senior_id = senior_id
-                if previous != senior_id:  # events are the senior's only from now on
-                    assign_device(session, device_id, senior_id, now, previous=previous)
-                return "re-registered" + (f" (was senior {previous})" if previous else "")
+                return core.register_device(session, device_id, senior_id, now)
         finally:
             engine.dispose()
     except (CloudError, SQLAlchemyError) as e:
@@ -348,15 +206,9 @@ def provision_device(request: DeviceRequest, now: datetime | None = None) -> Pro
     r = request
     device_id = r.device_id or new_device_id()
     try:
-        validate_device_id(device_id)
-    except ProtocolError as e:
+        core.check_device_id(device_id)
+    except ProvisioningError as e:
         raise ProvisionError(str(e)) from None
-    if device_id == CLOUD_USER or device_id.startswith("dolbom-"):
-        # "dolbom-" names the cloud's broker user and its workers' MQTT client ids
-        # (dolbom-ingest-...): a robot (client id = username) must never be able to take one.
-        raise ProvisionError(
-            f"{device_id!r}: ids starting with 'dolbom-' are the cloud's, not a device's"
-        )
     if not 1 <= r.broker_port <= 65535:
         raise ProvisionError(f"invalid broker port {r.broker_port}")
     if r.ca_file is not None and not r.tls:

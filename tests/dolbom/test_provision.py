@@ -14,13 +14,13 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
+from cloud.provisioning import DEVICE_ACL_PATTERNS, REPO_ACL, missing_acl_lines
 from cloud.store.db import make_engine, make_session_factory
 from cloud.store.models import Device
 from device.config import DeviceConfig, load_config
 from device.link.mqtt import MqttLink
 from device.outbox import Outbox
 from dolbom.cli import app
-from dolbom.provisioning import DEVICE_ACL_PATTERNS, REPO_ACL, missing_acl_lines
 from protocol import EventType, events_topic
 from protocol.events import HeartbeatPayload
 from tests.helpers.mosquitto import private_mosquitto
