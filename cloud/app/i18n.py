@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from cloud.app.i18n_family import FAMILY_MESSAGES
+from cloud.app.i18n_orgs import ORG_MESSAGES
 
 Lang = Literal["ko", "en"]
 LANGS: tuple[Lang, ...] = ("ko", "en")
@@ -172,6 +173,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "ev_safety_check": ("안전 확인 (괜찮다고 하심)", "Safety check (said they are fine)"),
 }
 MESSAGES = {**MESSAGES, **FAMILY_MESSAGES}  # the family pages' words (cloud.app.i18n_family)
+MESSAGES = {**MESSAGES, **ORG_MESSAGES}  # the organisation pages' (cloud.app.i18n_orgs)
 
 
 def message(lang: Lang, key: str, **values: object) -> str:

@@ -15,7 +15,13 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from cloud.accounts.access import Principal, get_senior, senior_filter, visible_seniors
+from cloud.accounts.access import (
+    Principal,
+    get_senior,
+    senior_filter,
+    staff_of,
+    visible_seniors,
+)
 from cloud.accounts.audit import audit
 from cloud.accounts.errors import AuthError, InvalidInputError, NotFoundError, RateLimitedError
 from cloud.api.deps import CARE_ROLES, COOKIE_NAME, audit_denial, request_source
@@ -45,6 +51,9 @@ from cloud.store.models import (
     CaregiverLink,
     EscalationStep,
     Event,
+    Organisation,
+    OrganisationStaff,
+    Role,
     Senior,
     StepStatus,
 )
@@ -364,34 +373,66 @@ class _Board:
     rows: list[SeniorStatus]
     regions: list[str]
     workers: list[tuple[str, str]]  # (username, display name) of caregivers of these seniors
+    organisations: list[tuple[str, str]]  # (id, name) the caller may filter by
 
 
-def _workers(request: Request, senior_ids: list[str]) -> dict[str, tuple[str, set[str]]]:
-    """username -> (display name, the seniors linked to them) among `senior_ids`."""
+def _workers(
+    request: Request, principal: Principal, senior_ids: list[str]
+) -> dict[str, tuple[str, set[str]]]:
+    """username -> (display name, the seniors linked to them) among `senior_ids`; for the
+    staff of an organisation, only its staff (their caseloads), never a family's accounts."""
     out: dict[str, tuple[str, set[str]]] = {}
     with context(request).sessions() as session:
-        rows = session.execute(
+        query = (
             select(Account.username, Account.display_name, CaregiverLink.senior_id)
             .join(CaregiverLink, CaregiverLink.account_id == Account.id)
             .where(CaregiverLink.senior_id.in_(senior_ids))
         )
-        for username, name, senior_id in rows:
+        membership = staff_of(session, principal)
+        if membership is not None:
+            query = query.join(OrganisationStaff, OrganisationStaff.account_id == Account.id).where(
+                OrganisationStaff.organisation_id == membership.organisation_id
+            )
+        for username, name, senior_id in session.execute(query):
             out.setdefault(username, (name, set()))[1].add(senior_id)
     return out
 
 
-def _board(request: Request, region: str | None, worker: str | None) -> _Board:
+def _organisations(request: Request, principal: Principal) -> list[tuple[str, str]]:
+    """The organisations the caller may filter the board by: all for a platform admin, their
+    own for staff, none for a family caregiver."""
+    with context(request).sessions() as session:
+        query = select(Organisation.id, Organisation.name).order_by(Organisation.name)
+        if principal.role is not Role.ADMIN:
+            membership = staff_of(session, principal)
+            if membership is None:
+                return []
+            query = query.where(Organisation.id == membership.organisation_id)
+        return [(i, n) for i, n in session.execute(query)]
+
+
+def _board(request: Request, region: str | None, worker: str | None, org: str | None) -> _Board:
     principal = _caller(request)
     if principal is None:
-        return _Board(None, [], [], [])
+        return _Board(None, [], [], [], [])
     rows = _visible(request, principal)
+    if org:  # never widens: rows are already the caller's seniors
+        rows = [r for r in rows if r.organisation == org]
     regions = sorted({r.region for r in rows if r.region})
-    workers = _workers(request, [r.senior_id for r in rows]) if rows else {}
+    workers = _workers(request, principal, [r.senior_id for r in rows]) if rows else {}
     if worker:
         linked = workers.get(worker, ("", set()))[1]
         rows = [r for r in rows if r.senior_id in linked]
     names = sorted((u, n) for u, (n, _) in workers.items())
-    return _Board(principal, triage(rows, region or None), regions, names)
+    orgs = _organisations(request, principal)
+    return _Board(principal, triage(rows, region or None), regions, names, orgs)
+
+
+def _query(region: str | None, worker: str | None, org: str | None) -> str:
+    return urlencode({k: v for k, v in (("org", org), ("region", region), ("worker", worker)) if v})
+
+
+Org = Annotated[str | None, Query(max_length=64)]
 
 
 @router.get("/board")
@@ -399,11 +440,12 @@ def board(
     request: Request,
     region: Annotated[str | None, Query(max_length=64)] = None,
     worker: Annotated[str | None, Query(max_length=100)] = None,
+    org: Org = None,
 ) -> Response:
-    """Every senior the caller may see, most at risk first, by region and by worker;
-    refreshed by htmx every 15 s and on every alert change."""
+    """Every senior the caller may see, most at risk first, by organisation (a platform
+    admin), region and worker; refreshed by htmx every 15 s and on every alert change."""
     try:
-        found = _board(request, region, worker)
+        found = _board(request, region, worker, org)
     except _Denied as denied:
         return _deny(request, signed_in(request), denied)
     if found.principal is None:
@@ -415,7 +457,9 @@ def board(
         "region": region or "",
         "workers": found.workers,
         "worker": worker or "",
-        "query": urlencode({k: v for k, v in (("region", region), ("worker", worker)) if v}),
+        "organisations": found.organisations,
+        "org": org or "",
+        "query": _query(region, worker, org),
         "refresh_s": BOARD_REFRESH_S,
     }
     name = "board_rows.html.j2" if request.headers.get("hx-request") == "true" else "board.html.j2"
@@ -427,11 +471,12 @@ def board_print(
     request: Request,
     region: Annotated[str | None, Query(max_length=64)] = None,
     worker: Annotated[str | None, Query(max_length=100)] = None,
+    org: Org = None,
 ) -> Response:
     """The board as a printable daily report: same scoping and order, no live refresh, and
     a print stylesheet that leaves out the navigation and the forms."""
     try:
-        found = _board(request, region, worker)
+        found = _board(request, region, worker, org)
     except _Denied as denied:
         return _deny(request, signed_in(request), denied)
     if found.principal is None:
@@ -441,7 +486,8 @@ def board_print(
         "rows": found.rows,
         "region": region or "",
         "worker_name": dict(found.workers).get(worker or "", ""),
-        "query": urlencode({k: v for k, v in (("region", region), ("worker", worker)) if v}),
+        "org_name": dict(found.organisations).get(org or "", ""),
+        "query": _query(region, worker, org),
         "made": made,
     }
     return render(request, "board_print.html.j2", values, principal=found.principal)
@@ -458,10 +504,11 @@ def board_csv(
     request: Request,
     region: Annotated[str | None, Query(max_length=64)] = None,
     worker: Annotated[str | None, Query(max_length=100)] = None,
+    org: Org = None,
 ) -> Response:
     """The board as CSV (UTF-8 with BOM so spreadsheets read Korean names), same scoping."""
     try:
-        found = _board(request, region, worker)
+        found = _board(request, region, worker, org)
     except _Denied as denied:
         return _deny(request, signed_in(request), denied)
     if found.principal is None:
@@ -485,6 +532,7 @@ def board_csv(
             "robots",
             "battery_pct",
             "faults",
+            "organisation",
         ]
     )
     for rank, r in enumerate(rows, start=1):
@@ -507,6 +555,7 @@ def board_csv(
                     r.robots,
                     "" if r.battery_pct is None else f"{r.battery_pct:.0f}",
                     " ".join(r.faults),
+                    r.organisation or "",
                 )
             ]
         )

@@ -80,6 +80,7 @@ class SeniorStatus:
     charging: bool | None
     faults: tuple[str, ...]
     open_alerts: tuple[OpenAlert, ...]
+    organisation: str | None = None  # the id of the organisation caring for them
 
     @property
     def active_alerts(self) -> tuple[OpenAlert, ...]:
@@ -221,12 +222,16 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
                     _aware(alert.created_at, now) or now,
                 )
             )
-    # The region of the senior's organisation; else the older `settings["region"]`.
-    regions: dict[str, str] = {
-        senior_id: name
-        for senior_id, name in session.execute(
-            select(OrganisationSenior.senior_id, OrganisationRegion.name)
-            .join(OrganisationRegion, OrganisationRegion.id == OrganisationSenior.region_id)
+    # The senior's organisation and its region for them; else the older `settings["region"]`.
+    placed: dict[str, tuple[str, str | None]] = {
+        senior_id: (organisation_id, region)
+        for senior_id, organisation_id, region in session.execute(
+            select(
+                OrganisationSenior.senior_id,
+                OrganisationSenior.organisation_id,
+                OrganisationRegion.name,
+            )
+            .outerjoin(OrganisationRegion, OrganisationRegion.id == OrganisationSenior.region_id)
             .where(OrganisationSenior.senior_id.in_(ids))
         )
     }
@@ -268,7 +273,7 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
             senior_id=senior.id,
             display_name=senior.display_name,
             timezone=senior.timezone,
-            region=regions.get(senior.id) or _region(senior),
+            region=placed.get(senior.id, ("", None))[1] or _region(senior),
             level=Level.OK,
             last_life_sign=last,
             no_life_sign=no_life_sign,
@@ -278,6 +283,7 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
             charging=low[1] if low else None,
             faults=tuple(faults),
             open_alerts=tuple(alerts[senior.id]),
+            organisation=placed.get(senior.id, (None, None))[0],
         )
         attention = bool(
             status.open_alerts
