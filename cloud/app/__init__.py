@@ -14,11 +14,13 @@ def install(app: FastAPI, settings: CloudSettings) -> None:
     # Imported here: the pages use the API's routers, and the API's factory imports this
     # package; importing `cloud.app.*` first must not find `cloud.api` half-initialised.
     from cloud.app import family, family_messages, pages, shell, trends
+    from cloud.app.admin import router as admin_router
     from cloud.app.web import PREFIX
 
     app.state.app_data_dir = Path(settings.data_dir)
     app.include_router(shell.router)
     app.include_router(pages.router)
+    app.include_router(admin_router)
     app.include_router(family.router)
     app.include_router(family_messages.router)
     app.include_router(trends.router)

@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from typing import Literal
 
+from cloud.app.i18n_admin import ADMIN_MESSAGES
 from cloud.app.i18n_family import FAMILY_MESSAGES
 from cloud.app.i18n_orgs import ORG_MESSAGES
 
@@ -173,6 +174,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "ev_safety_check": ("안전 확인 (괜찮다고 하심)", "Safety check (said they are fine)"),
 }
 MESSAGES = {**MESSAGES, **FAMILY_MESSAGES}  # the family pages' words (cloud.app.i18n_family)
+MESSAGES = {**MESSAGES, **ADMIN_MESSAGES}  # the admin and installer pages' (i18n_admin)
 MESSAGES = {**MESSAGES, **ORG_MESSAGES}  # the organisation pages' (cloud.app.i18n_orgs)
 
 

@@ -141,7 +141,9 @@ async def login_submit(request: Request) -> Response:
         return render(request, "login.html.j2", {"error_key": "bad_form"}, status_code=422)
     except AuthError:
         return render(request, "login.html.j2", {"error_key": "bad_login"}, status_code=401)
-    response = RedirectResponse(f"{PREFIX}/", status_code=303)
+    # installers have no seniors: they start at the robots
+    start = "admin/robots" if out.role.value == "installer" else ""
+    response = RedirectResponse(f"{PREFIX}/{start}", status_code=303)
     response.set_cookie(
         COOKIE_NAME,
         out.access_token,
