@@ -5,6 +5,7 @@ from typing import Literal
 
 from cloud.app.i18n_admin import ADMIN_MESSAGES
 from cloud.app.i18n_family import FAMILY_MESSAGES
+from cloud.app.i18n_research import RESEARCH_MESSAGES
 from cloud.app.i18n_orgs import ORG_MESSAGES
 
 Lang = Literal["ko", "en"]
@@ -175,6 +176,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
 }
 MESSAGES = {**MESSAGES, **FAMILY_MESSAGES}  # the family pages' words (cloud.app.i18n_family)
 MESSAGES = {**MESSAGES, **ADMIN_MESSAGES}  # the admin and installer pages' (i18n_admin)
+MESSAGES = {**MESSAGES, **RESEARCH_MESSAGES}  # the researcher's pages' (i18n_research)
 MESSAGES = {**MESSAGES, **ORG_MESSAGES}  # the organisation pages' (cloud.app.i18n_orgs)
 
 

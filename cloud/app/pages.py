@@ -197,7 +197,10 @@ def _visible(request: Request, principal: Principal) -> list[SeniorStatus]:
 
 @router.get("/")
 def home(request: Request) -> Response:
-    """My seniors: each with their status line."""
+    """My seniors: each with their status line (study staff and researchers: their studies)."""
+    found = signed_in(request)
+    if found is not None and found.role.value in ("researcher", "coordinator"):
+        return RedirectResponse(f"{PREFIX}/research", status_code=303)
     try:
         principal = _caller(request)
     except _Denied as denied:

@@ -195,6 +195,9 @@ async def test_senior_page_shows_status_open_alert_and_timeline(
 async def test_roles_without_seniors_may_not_use_the_app(browser: Browser, world: World) -> None:
     await browser.login("rita")
     r = await browser.get("/app/")
+    assert r.status_code == 303  # a researcher's home is their studies (research_pages)
+    assert r.headers["location"] == "/app/research"
+    r = await browser.get("/app/board")
     assert r.status_code == 403
     assert "cannot use the caregivers" in r.text
 

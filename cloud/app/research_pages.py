@@ -1,0 +1,809 @@
+"""/app/research: the researcher's pages - studies, a study (arms, time points, enrolment per
+arm, consent per stream, completeness, daily-metric charts), a participant (consent, and for
+study staff the identity), the study report, de-identified exports with their disclosure
+report, and the CSV import of assessments.
+
+Everything goes through the research API's own handlers (`cloud.api.routers.research`: the
+same checks and audit rows) or the service functions they use; the roles are the API's:
+researchers read pseudonymous data only, study staff (admin, coordinator) enrol, record consent,
+import and see identities. Caregivers and installers get a 403 page, audited.
+"""
+
+import logging
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from cloud.accounts.access import Principal
+from cloud.accounts.audit import audit
+from cloud.accounts.errors import ConflictError, InvalidInputError, NotFoundError
+from cloud.api.routers import research as research_api
+from cloud.app.charts import bar_chart
+from cloud.app.i18n import message
+from cloud.app.pages import _Denied, _deny, _login_redirect
+from cloud.app.trends import day_chart
+from cloud.app.web import PREFIX, context, csrf_ok, language, read_form, render, signed_in
+from cloud.research import studies
+from cloud.store.models import Assessment, Participant, ParticipantStatus, Retention, Senior
+from protocol.consent import DataStream
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix=f"{PREFIX}/research", include_in_schema=False)
+
+CHART_DAYS = 28
+# Daily metrics a study page charts: column, message key, how a stored value is shown, peak.
+METRICS: dict[str, tuple[str, float, float | None]] = {
+    "talk_minutes": ("rs_m_talk_minutes", 1.0, None),
+    "present_minutes": ("rs_m_present_minutes", 1.0, None),
+    "reminder_adherence": ("rs_m_reminder_adherence", 100.0, 100.0),  # stored 0..1
+    "mood_valence": ("rs_m_mood", 50.0, 100.0),  # stored -1..1, shown (v + 1) * 50
+    "hours_with_data": ("rs_m_hours_with_data", 1.0, 24.0),
+}
+_RETENTIONS = {r.value: r for r in Retention}
+UPLOAD_OVERHEAD = 16 * 1024  # multipart boundaries and the CSRF field around the file
+
+
+# --- who may do what -----------------------------------------------------------------------------
+
+
+def _reader(request: Request) -> Principal | None:
+    """The signed-in caller if they may read studies; _Denied (403) for other roles."""
+    principal = signed_in(request)
+    if principal is not None and principal.role not in research_api.READERS:
+        raise _Denied(403, "rs_not_allowed")
+    return principal
+
+
+def _is_staff(principal: Principal) -> bool:
+    return principal.role in research_api.STAFF
+
+
+def _staff(principal: Principal) -> None:
+    """Study staff only (enrol, consent, import, identities), as the API's `Staff` dependency."""
+    if not _is_staff(principal):
+        raise _Denied(403, "rs_staff_only")
+
+
+def _who(request: Request) -> Principal | None:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal
+
+
+# --- completeness: due vs done per time point ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Completeness:
+    """One time point and instrument: who is due it, who has it, who missed its window."""
+
+    time_point: str
+    day: int
+    window_days: int
+    instrument: str
+    due: int
+    done: int
+    overdue: int
+
+    @property
+    def percent(self) -> float | None:
+        """done / due in %, None when nobody is due yet."""
+        return 100.0 * self.done / self.due if self.due else None
+
+
+def _zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def completeness(session: Session, study_id: str, now: datetime) -> list[Completeness]:
+    """Per time point and instrument: active participants whose window has opened (due, in their
+    own time zone), those with that instrument stored at that time point (done), and those whose
+    window has closed without it (overdue, as the export's `n_missing` counts them)."""
+    people = list(
+        session.execute(
+            select(Participant.id, Participant.enrolled_at, Participant.timezone).where(
+                Participant.study_id == study_id,
+                Participant.status != ParticipantStatus.WITHDRAWN,
+            )
+        )
+    )
+    day_now: dict[int, int] = {}
+    for pid, enrolled, tz in people:
+        zone = _zone(tz)
+        enrolled = enrolled if enrolled.tzinfo else enrolled.replace(tzinfo=ZoneInfo("UTC"))
+        day_now[pid] = (now.astimezone(zone).date() - enrolled.astimezone(zone).date()).days
+    stored: set[tuple[int, str, str]] = set()
+    if day_now:
+        rows = session.execute(
+            select(Assessment.participant_id, Assessment.instrument, Assessment.time_point)
+            .join(Participant, Participant.id == Assessment.participant_id)
+            .where(Participant.study_id == study_id, Assessment.time_point.is_not(None))
+        )
+        stored = {(pid, inst, str(tp)) for pid, inst, tp in rows}
+    out: list[Completeness] = []
+    for tp in studies.schedule_of(session, study_id):
+        for instrument in tp.instruments:
+            due = [pid for pid, d in day_now.items() if d >= tp.day]
+            done = [pid for pid in due if (pid, instrument, tp.label) in stored]
+            closed = [pid for pid in due if day_now[pid] > tp.day + tp.window_days]
+            overdue = [pid for pid in closed if (pid, instrument, tp.label) not in stored]
+            out.append(
+                Completeness(
+                    tp.label, tp.day, tp.window_days, instrument, len(due), len(done), len(overdue)
+                )
+            )
+    return out
+
+
+# --- daily metrics per arm -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArmSeries:
+    """One arm's daily means of one metric (None: no participant had data that day)."""
+
+    arm: str
+    days: list[tuple[date, float | None]]
+    n: list[int]
+
+
+def metric_series(
+    session: Session, study_id: str, metric: str, arms: Sequence[str], today: date
+) -> list[ArmSeries]:
+    """The last CHART_DAYS days of one metric, as the report's trends compute it (in SQL)."""
+    from cloud.research.dataset import metric_trends  # pandas: loaded on first use
+
+    _, scale, _ = METRICS[metric]
+    first = today - timedelta(days=CHART_DAYS - 1)
+    frame = metric_trends(session, study_id, metrics=(metric,))
+    values: dict[tuple[str, date], tuple[float | None, int]] = {}
+    for row in frame.itertuples(index=False):
+        day = row.date if isinstance(row.date, date) else date.fromisoformat(str(row.date))
+        mean = None if row.mean is None or row.mean != row.mean else float(row.mean)
+        if mean is not None:
+            mean = (mean + 1.0) * scale if metric == "mood_valence" else mean * scale
+        values[(str(row.arm), day)] = (mean, int(row.n))
+    out = []
+    for arm in arms:
+        days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
+        got = [values.get((arm, d), (None, 0)) for d in days]
+        out.append(
+            ArmSeries(arm, [(d, g[0]) for d, g in zip(days, got, strict=True)], [g[1] for g in got])
+        )
+    return out
+
+
+# --- studies ------------------------------------------------------------------------------------
+
+
+@router.get("")
+def studies_page(request: Request) -> Response:
+    """Every study with its participants by status (the API's list, audited)."""
+    try:
+        principal = _reader(request)
+        if principal is None:
+            return _login_redirect(request)
+        found = research_api.list_studies(context(request), principal)
+    except _Denied as denied:
+        return _deny(request, _who(request), denied)
+    return render(request, "research_studies.html.j2", {"studies": found}, principal=principal)
+
+
+@dataclass(frozen=True, slots=True)
+class ArmCount:
+    code: str
+    label: str
+    enrolled: int
+    withdrawn: int
+
+    @property
+    def active(self) -> int:
+        return self.enrolled - self.withdrawn
+
+
+def _study_values(
+    request: Request, principal: Principal, study_id: str, metric: str
+) -> dict[str, Any]:
+    """Everything the study page shows (read through the API's handlers: audited there)."""
+    ctx = context(request)
+    now = ctx.clock()
+    try:
+        study = research_api.read_study(ctx, principal, study_id)
+        people = research_api.list_participants(ctx, principal, study_id)
+    except NotFoundError:
+        raise _Denied(404, "not_found") from None
+    arms = [
+        ArmCount(
+            a.code,
+            a.label,
+            sum(1 for p in people if p.arm == a.code),
+            sum(1 for p in people if p.arm == a.code and p.status == "withdrawn"),
+        )
+        for a in study.arms
+    ]
+    today = now.astimezone(_zone(study.timezone)).date()
+    with ctx.sessions() as session, session.begin():
+        done = completeness(session, study_id, now)
+        series = metric_series(session, study_id, metric, [a.code for a in study.arms], today)
+        audit(
+            session,
+            principal,
+            "read",
+            "daily_metric",
+            now,
+            resource_id=study_id,
+            detail=f"app: completeness and {metric} per arm",
+        )
+    lang = language(request)
+    charts = []
+    for instrument in dict.fromkeys(c.instrument for c in done if c.due):
+        title = f"{message(lang, 'rs_percent_done')} · {instrument}"
+        bars = [(c.time_point, c.percent or 0.0) for c in done if c.instrument == instrument]
+        charts.append((title, bar_chart(bars, title)))
+    return {
+        "study": study,
+        "people": people,
+        "completeness_charts": charts,
+        "arms": arms,
+        "completeness": done,
+        "series": series,
+        "metric": metric,
+        "metrics": METRICS,
+        "chart_days": CHART_DAYS,
+        "streams": [s.value for s in DataStream],
+        "staff": _is_staff(principal),
+        "chart": day_chart,
+    }
+
+
+def _study_page(
+    request: Request,
+    principal: Principal,
+    study_id: str,
+    metric: str = "talk_minutes",
+    *,
+    enrol_error: str | None = None,
+    enrol_form: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    values = _study_values(request, principal, study_id, metric)
+    values |= {"enrol_error": enrol_error, "form": dict(enrol_form or {})}
+    return render(
+        request, "research_study.html.j2", values, status_code=status_code, principal=principal
+    )
+
+
+@router.get("/studies/{study_id}")
+def study_page(
+    request: Request,
+    study_id: str,
+    metric: Annotated[str, Query(max_length=32)] = "talk_minutes",
+) -> Response:
+    """A study: arms with enrolment per arm, time points, consent forms, participants with
+    their consent per stream, completeness and daily-metric charts; the staff's enrol form."""
+    try:
+        principal = _reader(request)
+        if principal is None:
+            return _login_redirect(request)
+        return _study_page(
+            request, principal, study_id[:64], metric if metric in METRICS else "talk_minutes"
+        )
+    except _Denied as denied:
+        return _deny(request, _who(request), denied)
+
+
+_ENROL_ERRORS = (
+    ("no senior", "rs_err_no_senior"),
+    ("already enrolled", "rs_err_already"),
+    ("closed", "rs_err_closed"),
+    ("robot", "rs_err_robot"),
+    ("no arm", "rs_err_arm"),
+    ("birth year", "rs_err_birth_year"),
+)
+
+
+def _enrol_error_key(text: str) -> str:
+    for needle, key in _ENROL_ERRORS:
+        if needle in text:
+            return key
+    return "rs_err_rejected"
+
+
+@router.post("/studies/{study_id}/enrol")
+async def enrol(request: Request, study_id: str) -> Response:
+    """Enrol a senior (study staff): the API's handler makes the code and audits it."""
+    form = await read_form(request)
+    if form is None or not csrf_ok(request, form):
+        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
+    study_id = study_id[:64]
+
+    def run() -> Response:
+        try:
+            principal = _reader(request)
+            if principal is None:
+                return _login_redirect(request)
+            _staff(principal)
+            ctx = context(request)
+            fields = {k: (form.get(k) or "").strip() for k in research_api.EnrolIn.model_fields}
+            try:
+                body = research_api.EnrolIn.model_validate(
+                    {k: v for k, v in fields.items() if v or k in ("senior_id", "arm")}
+                )
+                out = research_api.enrol_participant(ctx, principal, study_id, body)
+            except ValidationError as e:
+                bad = {str(err["loc"][0]) for err in e.errors() if err["loc"]}
+                key = "rs_err_birth_year" if "birth_year" in bad else "rs_err_rejected"
+                return _study_page(
+                    request,
+                    principal,
+                    study_id,
+                    enrol_error=key,
+                    enrol_form=fields,
+                    status_code=422,
+                )
+            except NotFoundError as e:
+                if "study" in str(e) and "senior" not in str(e):
+                    raise _Denied(404, "not_found") from None
+                return _study_page(
+                    request,
+                    principal,
+                    study_id,
+                    enrol_error=_enrol_error_key(str(e)),
+                    enrol_form=fields,
+                    status_code=422,
+                )
+            except (ConflictError, InvalidInputError) as e:
+                code = 409 if isinstance(e, ConflictError) else 422
+                return _study_page(
+                    request,
+                    principal,
+                    study_id,
+                    enrol_error=_enrol_error_key(str(e)),
+                    enrol_form=fields,
+                    status_code=code,
+                )
+        except _Denied as denied:
+            return _deny(request, _who(request), denied)
+        url = f"{PREFIX}/research/studies/{study_id}/participants/{out.code}?enrolled=1"
+        return RedirectResponse(url, status_code=303)
+
+    return await run_in_threadpool(run)
+
+
+# --- a participant: consent per stream, identity for staff -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    senior_id: str
+    name: str
+    device_id: str | None
+
+
+def _participant_values(
+    request: Request, principal: Principal, study_id: str, code: str
+) -> dict[str, Any]:
+    ctx = context(request)
+    try:
+        study = research_api.read_study(ctx, principal, study_id)
+        person = research_api.read_participant(ctx, principal, study_id, code)
+        history = research_api.consent_history(ctx, principal, study_id, code)
+        identity = None
+        if _is_staff(principal):
+            ident = research_api.read_identity(ctx, principal, study_id, code)  # audited
+            with ctx.sessions() as session:
+                senior = session.get(Senior, ident.senior_id)
+                name = senior.display_name if senior is not None else ""
+            identity = Identity(ident.senior_id, name, ident.device_id)
+    except NotFoundError:
+        raise _Denied(404, "not_found") from None
+    return {
+        "study": study,
+        "p": person,
+        "history": history,
+        "identity": identity,
+        "staff": _is_staff(principal),
+        "streams": [s.value for s in DataStream],
+        "retentions": [r.value for r in Retention],
+        "notice": None,
+        "error_key": None,
+    }
+
+
+@router.get("/studies/{study_id}/participants/{code}")
+def participant_page(request: Request, study_id: str, code: str, enrolled: int = 0) -> Response:
+    """A participant by code: consent per stream and its history; identity for study staff."""
+    try:
+        principal = _reader(request)
+        if principal is None:
+            return _login_redirect(request)
+        values = _participant_values(request, principal, study_id[:64], code[:16])
+    except _Denied as denied:
+        return _deny(request, _who(request), denied)
+    if enrolled:
+        values["notice"] = ("rs_enrolled_done", {"code": values["p"].code})
+    return render(request, "research_participant.html.j2", values, principal=principal)
+
+
+@router.post("/studies/{study_id}/participants/{code}/consent")
+async def record_consent(request: Request, study_id: str, code: str) -> Response:
+    """Record consent per stream under a form version (study staff); the robot is told."""
+    form = await read_form(request)
+    if form is None or not csrf_ok(request, form):
+        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
+    study_id, code = study_id[:64], code[:16]
+
+    def run() -> Response:
+        try:
+            principal = _reader(request)
+            if principal is None:
+                return _login_redirect(request)
+            _staff(principal)
+            ctx = context(request)
+            version = (form.get("form_version") or "").strip()
+            status_code, notice, error_key = 200, None, None
+            try:
+                study = research_api.read_study(ctx, principal, study_id)
+                asked = next((f.streams for f in study.consent_forms if f.version == version), None)
+                if asked is None:
+                    raise InvalidInputError("no such consent form version")
+                retention = form.get("retention") or ""
+                body = research_api.ConsentIn(
+                    form_version=version,
+                    streams={DataStream(s): form.get(f"stream_{s}") == "1" for s in asked},
+                    retention=Retention(retention)
+                    if retention in {r.value for r in Retention}
+                    else None,
+                )
+                out = research_api.set_consent(ctx, principal, study_id, code, body)
+                notice = (
+                    "rs_consent_done",
+                    {"sent": out.commands_published, "n": out.commands},
+                )
+            except NotFoundError:
+                raise _Denied(404, "not_found") from None
+            except ConflictError:
+                status_code, error_key = 409, "rs_err_withdrawn"
+            except (InvalidInputError, ValidationError, ValueError):
+                status_code, error_key = 422, "rs_err_form"
+            values = _participant_values(request, principal, study_id, code)
+            values |= {"notice": notice, "error_key": error_key}
+            return render(
+                request,
+                "research_participant.html.j2",
+                values,
+                status_code=status_code,
+                principal=principal,
+            )
+        except _Denied as denied:
+            return _deny(request, _who(request), denied)
+
+    return await run_in_threadpool(run)
+
+
+# --- the study report ---------------------------------------------------------------------------
+
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none';"
+    " form-action 'none'; frame-ancestors 'none'; sandbox"
+)
+
+
+@router.get("/studies/{study_id}/report")
+def report(request: Request, study_id: str) -> Response:
+    """The study report, as `dolbom research report` makes it (the API's handler: audited).
+    Self-contained HTML with its own inline style and SVG plots as data URIs: served with a
+    CSP that allows those and nothing else (no script, sandboxed)."""
+    try:
+        principal = _reader(request)
+        if principal is None:
+            return _login_redirect(request)
+        try:
+            page = research_api.report(context(request), principal, study_id[:64])
+        except NotFoundError:
+            raise _Denied(404, "not_found") from None
+    except _Denied as denied:
+        return _deny(request, _who(request), denied)
+    page.headers["Content-Security-Policy"] = REPORT_CSP
+    page.headers["X-Content-Type-Options"] = "nosniff"
+    page.headers["Referrer-Policy"] = "same-origin"
+    page.headers["Cache-Control"] = "no-store"
+    return page
+
+
+# --- exports and their disclosure report ----------------------------------------------------------
+
+Format = Literal["csv", "parquet"]
+
+
+def _min_k(study_min_k: int) -> int:
+    from cloud.research.deid import DEFAULT_K
+
+    return max(DEFAULT_K, study_min_k)
+
+
+@router.get("/studies/{study_id}/export")
+def export_page(
+    request: Request,
+    study_id: str,
+    k: Annotated[int | None, Query(ge=0, le=100_000)] = None,
+    format: Format = "csv",
+) -> Response:
+    """The export form; with `k`, the disclosure report the download would carry (built the
+    same way, audited as a read of the study's disclosure report)."""
+    from cloud.research.deid import DeidError, KAnonymityError
+    from cloud.research.export import build_export
+
+    try:
+        principal = _reader(request)
+        if principal is None:
+            return _login_redirect(request)
+        ctx = context(request)
+        try:
+            study = research_api.read_study(ctx, principal, study_id[:64])
+        except NotFoundError:
+            raise _Denied(404, "not_found") from None
+    except _Denied as denied:
+        return _deny(request, _who(request), denied)
+    lowest = _min_k(study.min_k)
+    values: dict[str, Any] = {
+        "study": study,
+        "k": k if k is not None else lowest,
+        "lowest": lowest,
+        "format": format,
+        "disclosure": None,
+        "refused": None,
+        "error_key": None,
+    }
+    code = 200
+    if k is not None and not lowest <= k <= 1000:
+        values["error_key"], code = "rs_bad_k", 422
+    elif k is not None:
+        now = ctx.clock()
+        with ctx.sessions() as session, session.begin():
+            try:
+                values["disclosure"] = build_export(session, study.id, now, k=k).disclosure
+            except KAnonymityError as e:
+                values["refused"], code = str(e), 409
+            except DeidError as e:
+                values["refused"], code = str(e), 422
+        with ctx.sessions() as session, session.begin():
+            audit(
+                session,
+                principal,
+                "read",
+                "disclosure",
+                now,
+                resource_id=study.id,
+                detail=f"app: export preview k={k} refused={values['refused'] is not None}",
+            )
+    return render(request, "research_export.html.j2", values, status_code=code, principal=principal)
+
+
+@router.get("/studies/{study_id}/export.zip")
+def export_download(
+    request: Request,
+    study_id: str,
+    k: Annotated[int, Query(ge=2, le=1000)] = 5,
+    format: Format = "csv",
+) -> Response:
+    """The de-identified zip, from the API's handler (audited as `export` or `export_refused`)."""
+    try:
+        principal = _reader(request)
+        if principal is None:
+            return _login_redirect(request)
+        ctx = context(request)
+        try:
+            study = research_api.read_study(ctx, principal, study_id[:64])
+            return research_api.export(ctx, principal, study.id, format, k)
+        except NotFoundError:
+            raise _Denied(404, "not_found") from None
+        except (ConflictError, InvalidInputError) as e:
+            values = {
+                "study": study,
+                "k": k,
+                "lowest": _min_k(study.min_k),
+                "format": format,
+                "disclosure": None,
+                "refused": str(e),
+                "error_key": None,
+            }
+            code = 409 if isinstance(e, ConflictError) else 422
+            return render(
+                request, "research_export.html.j2", values, status_code=code, principal=principal
+            )
+    except _Denied as denied:
+        return _deny(request, _who(request), denied)
+
+
+# --- CSV import of assessments ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProblem:
+    line: int
+    column: str | None
+    message: str
+
+
+def _import_values(study: Any, **kw: Any) -> dict[str, Any]:
+    from cloud.research.bulk_import import COLUMNS, MAX_BYTES
+
+    return {
+        "study": study,
+        "columns": COLUMNS,
+        "limit": MAX_BYTES,
+        "result": None,
+        "problems": [],
+        "more": 0,
+        "error_key": None,
+    } | kw
+
+
+@router.get("/studies/{study_id}/import")
+def import_page(request: Request, study_id: str) -> Response:
+    """The upload form (study staff)."""
+    try:
+        principal = _reader(request)
+        if principal is None:
+            return _login_redirect(request)
+        _staff(principal)
+        try:
+            study = research_api.read_study(context(request), principal, study_id[:64])
+        except NotFoundError:
+            raise _Denied(404, "not_found") from None
+    except _Denied as denied:
+        return _deny(request, _who(request), denied)
+    return render(request, "research_import.html.j2", _import_values(study), principal=principal)
+
+
+async def _read_upload(request: Request, limit: int) -> bytes | None:
+    """The request body up to `limit` bytes; None when it is larger (never read further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            return None
+    return bytes(data)
+
+
+async def _parse_upload(request: Request, body: bytes) -> tuple[dict[str, str], bytes | None]:
+    """The text fields and the one file of a multipart form (python-multipart via Starlette)."""
+
+    async def stream() -> AsyncGenerator[bytes]:
+        yield body
+
+    parser = MultiPartParser(request.headers, stream(), max_files=1, max_fields=4)
+    form = await parser.parse()
+    fields: dict[str, str] = {}
+    data: bytes | None = None
+    try:
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if name == "file" and value.filename:
+                    data = await value.read()
+            else:
+                fields[name] = value
+    finally:
+        await form.close()
+    return fields, data
+
+
+@router.post("/studies/{study_id}/import")
+async def import_upload(request: Request, study_id: str) -> Response:
+    """Import assessments from an uploaded CSV (study staff), all or nothing, with
+    `cloud.research.bulk_import` as the API's import does; its errors name line and column."""
+    from cloud.research.bulk_import import MAX_BYTES, ImportRefused, import_assessments_csv
+
+    study_id = study_id[:64]
+    lang = language(request)
+    try:
+        principal = await run_in_threadpool(_reader, request)
+        if principal is None:
+            return _login_redirect(request)
+        _staff(principal)
+    except _Denied as denied:
+        return await run_in_threadpool(_deny, request, _who(request), denied)
+    ctx = context(request)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
+    body = await _read_upload(request, MAX_BYTES + UPLOAD_OVERHEAD)
+    try:
+        study = await run_in_threadpool(research_api.read_study, ctx, principal, study_id)
+    except NotFoundError:
+        return await run_in_threadpool(_deny, request, principal, _Denied(404, "not_found"))
+    if body is None:
+        values = _import_values(study, error_key=("rs_too_large", {"limit": MAX_BYTES}))
+        return render(
+            request, "research_import.html.j2", values, status_code=413, principal=principal
+        )
+    try:
+        fields, data = await _parse_upload(request, body)
+    except MultiPartException:
+        values = _import_values(study, error_key=("rs_bad_upload", {}))
+        return render(
+            request, "research_import.html.j2", values, status_code=400, principal=principal
+        )
+    if not csrf_ok(request, fields):
+        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
+    if not data:
+        values = _import_values(study, error_key=("rs_no_file", {}))
+        return render(
+            request, "research_import.html.j2", values, status_code=422, principal=principal
+        )
+
+    def run() -> Response:
+        now = ctx.clock()
+        try:
+            with ctx.sessions() as session, session.begin():
+                studies.get_study(session, study_id)
+                result = import_assessments_csv(session, study_id, data, now=now)
+                audit(
+                    session,
+                    principal,
+                    "import",
+                    "assessment",
+                    now,
+                    resource_id=study_id,
+                    detail=f"app: rows={result.rows} total_only={result.total_only}",
+                )
+        except ImportRefused as refused:
+            problems = [
+                ImportProblem(e.line, e.column, _in_language(e.message, lang))
+                for e in refused.errors
+            ]
+            shown = len(problems)
+            more = _more(str(refused), shown)
+            with ctx.sessions() as session, session.begin():
+                audit(
+                    session,
+                    principal,
+                    "import_refused",
+                    "assessment",
+                    now,
+                    resource_id=study_id,
+                    detail=f"app: {shown + more} problems",
+                )
+            values = _import_values(study, problems=problems, more=more)
+            return render(
+                request, "research_import.html.j2", values, status_code=422, principal=principal
+            )
+        values = _import_values(study, result=result)
+        return render(request, "research_import.html.j2", values, principal=principal)
+
+    return await run_in_threadpool(run)
+
+
+def _in_language(text: str, lang: str) -> str:
+    """The half of bulk_import's "한국어 / English" message in the page's language (the whole
+    text when it does not split in exactly two)."""
+    parts = text.split(" / ")
+    if len(parts) != 2:
+        return text
+    return parts[0] if lang == "ko" else parts[1]
+
+
+def _more(text: str, shown: int) -> int:
+    """How many problems the refusal counted beyond those it listed ("and N more")."""
+    marker = "/ and "
+    at = text.rfind(marker)
+    if at < 0:
+        return 0
+    words = text[at + len(marker) :].split()
+    return int(words[0]) if words and words[0].isdigit() else 0
