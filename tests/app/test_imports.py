@@ -13,6 +13,7 @@ MODULES = [
     "cloud.app.status",
     "cloud.app.charts",
     "cloud.app.shell",
+    "cloud.app.admin",
 ]
 
 
