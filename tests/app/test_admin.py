@@ -5,14 +5,17 @@ the robot loads, the audited download, and model rollouts with their progress.""
 import logging
 import re
 import tomllib
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as paho
 import pytest
 from fastapi import FastAPI
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from PIL import Image, ImageDraw
 from pyzbar.pyzbar import decode
 from sqlalchemy import select
@@ -26,7 +29,9 @@ from protocol import EventType, ModelRef, encode, events_topic, make_envelope
 from protocol.events import BatteryPayload, CountdownOutcome, FallPayload
 from tests.app.conftest import Browser, browser_client
 from tests.cloud.api.conftest import PASSWORD, SERVICE, Clock, World, add_event
-from tests.cloud.helpers import NOW, heartbeat
+from tests.cloud.helpers import NOW, heartbeat, wait_until
+from tests.helpers.mosquitto import private_mosquitto
+from tests.helpers.ports import free_port
 
 _TEMP = re.compile(r"<code>([a-z2-9]{4}(?:-[a-z2-9]{4}){3})</code>")
 _SEALED = re.compile(r'name="sealed" value="([^"]+)"')
@@ -563,3 +568,47 @@ def test_the_qr_reader_reads_segno_output() -> None:
 
     text = 'device_id = "r-1"\n[mqtt]\npassword = "p"\n'
     assert qr_text(str(qr_svg(text, "t"))) == text
+
+
+@pytest.mark.mosquitto
+async def test_a_robot_provisioned_in_the_app_connects_to_a_locked_mosquitto_with_its_qr_config(
+    world: World, app: FastAPI, tmp_path: Path
+) -> None:
+    port = free_port()
+    passwd, acl = tmp_path / "passwd", tmp_path / "dolbom.acl"
+    app.state.robot_provisioning = RobotProvisioning(
+        passwd_file=passwd, acl_file=acl, broker_host="127.0.0.1", broker_port=port
+    )
+    async with browser_client(app, **{"accept-language": "en"}) as client:
+        browser = Browser(client)
+        await browser.login("ian")
+        await browser.get("/app/admin/provision")
+        r = await browser.post("/app/admin/provision", {"senior_id": "s-a"})
+    assert r.status_code == 200
+    file = tmp_path / "robot.toml"
+    file.write_text(qr_text(r.text), encoding="utf-8")
+    robot = load_config(file)
+    conf = f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
+    with private_mosquitto(conf, port=port):
+        assert _connects(port, robot.device_id, robot.mqtt.password or "") == 0
+        assert _connects(port, robot.device_id, "not-the-password") != 0
+
+
+def _connects(port: int, username: str, password: str) -> int:
+    """The CONNACK reason code (0: accepted) a client gets with these credentials."""
+    got: list[int] = []
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"{username}-{uuid.uuid4().hex[:6]}",
+        protocol=MQTTProtocolVersion.MQTTv311,
+    )
+    client.username_pw_set(username, password)
+    client.on_connect = lambda c, u, flags, reason, props: got.append(reason.value)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        wait_until(lambda: got, 10.0, "a CONNACK")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return got[0]
