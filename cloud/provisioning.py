@@ -2,6 +2,7 @@
 and ACL, its registration in the store and its TOML config. One implementation, used by the
 `dolbom provision device` CLI and by the app's installer pages (issue 15)."""
 
+import fcntl
 import json
 import secrets
 import shutil
@@ -106,16 +107,20 @@ def mosquitto_passwd_binary() -> str:
 
 
 def set_broker_password(binary: str, path: Path, username: str, password: str) -> None:
-    """Add or update `username` in the password file with `mosquitto_passwd -b` (-c creates)."""
-    create = [] if path.exists() else ["-c"]
+    """Add or update `username` in the password file with `mosquitto_passwd -b` (-c creates),
+    holding an exclusive lock on `<file>.lock`: mosquitto_passwd rewrites the whole file, so
+    two provisionings at once (app workers, the CLI) would otherwise lose one of the robots."""
     try:
-        done = subprocess.run(
-            [binary, *create, "-b", str(path), username, password],
-            capture_output=True,
-            text=True,
-            timeout=_PASSWD_TIMEOUT_S,
-            check=False,
-        )
+        with open(f"{path}.lock", "a", encoding="utf-8") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            create = [] if path.exists() else ["-c"]
+            done = subprocess.run(
+                [binary, *create, "-b", str(path), username, password],
+                capture_output=True,
+                text=True,
+                timeout=_PASSWD_TIMEOUT_S,
+                check=False,
+            )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise ProvisioningError(f"mosquitto_passwd failed on {path}: {e}") from None
     if done.returncode != 0:

@@ -107,6 +107,12 @@ ADMIN_MESSAGES: Mapping[str, tuple[str, str]] = {
         "Scan it with the installer's phone: it holds the robot's whole config file.",
     ),
     "pv_qr_title": ("로봇 {device}의 설정 QR 코드", "QR code of robot {device}'s config"),
+    "pv_reload": (
+        "브로커가 비밀번호 파일을 다시 읽은 뒤에 로봇이 접속할 수 있습니다 (운영자: "
+        "systemctl reload mosquitto).",
+        "The robot can connect once the broker has re-read its password file (operator:"
+        " systemctl reload mosquitto).",
+    ),
     "pv_download": ("설정 파일 내려받기 (robot.toml)", "Download the config (robot.toml)"),
     "pv_secret": (
         "설정 파일에는 로봇의 비밀번호가 들어 있습니다. {min}분 안에 내려받고, 다른 사람과 "
