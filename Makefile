@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DEBS := espeak-ng libportaudio2
-TEST_DEBS := mosquitto postgresql espeak-ng sox libportaudio2 chromium fonts-nanum libzbar0
+TEST_DEBS := mosquitto postgresql pgbouncer espeak-ng sox libportaudio2 chromium fonts-nanum libzbar0
 
 .PHONY: demo test lint fmt bench venv services clean check-arm64
 

@@ -16,6 +16,9 @@ class CloudSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOLBOM_", extra="ignore")
 
     database_url: str = "sqlite:///var/cloud/dolbom.sqlite3"
+    # A read replica (or a PgBouncer database pointing at one) for the research report, summary
+    # and exports; unset: the primary. Reads there may lag the primary by the replication delay.
+    reports_database_url: str | None = None
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(default=1883, ge=1, le=65535)

@@ -53,7 +53,7 @@ from cloud.errors import AlertNotFoundError, AlertStateError, CloudError, Config
 from cloud.ingest.worker import CommandPublisher
 from cloud.netpolicy import parse_networks
 from cloud.settings import CloudSettings
-from cloud.store.db import make_engine, make_session_factory
+from cloud.store.db import make_engine, make_reports_engine, make_session_factory
 from protocol.release import version
 
 log = logging.getLogger(__name__)
@@ -136,10 +136,18 @@ def _errors_as_documented(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _report_sessions(settings: CloudSettings) -> sessionmaker[Session] | None:
+    """Read-only sessions on DOLBOM_REPORTS_DATABASE_URL (a replica); None: the primary's."""
+    if not settings.reports_database_url:
+        return None
+    return make_session_factory(make_reports_engine(settings.reports_database_url))
+
+
 def create_app(
     settings: CloudSettings,
     *,
     session_factory: sessionmaker[Session] | None = None,
+    report_session_factory: sessionmaker[Session] | None = None,
     publisher: CommandPublisher | None = None,
     mqtt_connected: Callable[[], bool] | None = None,
     ingest_state: Callable[[], str] | None = None,
@@ -171,6 +179,7 @@ def create_app(
         clock=clock,
         sse_poll_s=settings.sse_poll_s,
         shutdown=shutdown or threading.Event(),
+        report_sessions=report_session_factory or _report_sessions(settings),
     )
     app.include_router(health.router)
     app.include_router(metrics.router)  # issue 16: Prometheus

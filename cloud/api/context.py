@@ -43,3 +43,9 @@ class ApiContext:
     webhook_allow: tuple[IPNetwork, ...] = ()
     resolve: Resolver = system_resolver
     denials: DenialCoalescer = field(default_factory=DenialCoalescer)
+    # Read-only sessions for reports and exports: DOLBOM_REPORTS_DATABASE_URL, else `sessions`.
+    report_sessions: sessionmaker[Session] | None = None
+
+    def reports(self) -> sessionmaker[Session]:
+        """Sessions for the research report, summary and exports (the replica if set)."""
+        return self.report_sessions or self.sessions

@@ -701,9 +701,10 @@ def summary(ctx: Ctx, caller: Caller, study_id: str) -> dict[str, Any]:
     from cloud.research import analysis  # pandas, scipy, statsmodels: loaded on first use
 
     now = ctx.clock()
-    with ctx.sessions() as session, session.begin():
+    with ctx.reports()() as session, session.begin():  # the replica, if set
         studies.get_study(session, study_id)
         who, results = analysis.summarise_study(session, study_id)
+    with ctx.sessions() as session, session.begin():
         audit(session, caller, "read", "statistics", now, resource_id=study_id)
     return {
         "study_id": study_id,
@@ -720,8 +721,9 @@ def report(ctx: Ctx, caller: Caller, study_id: str) -> HTMLResponse:
     from cloud.research.reporting import build_report
 
     now = ctx.clock()
-    with ctx.sessions() as session, session.begin():
+    with ctx.reports()() as session, session.begin():  # the replica, if set
         html = build_report(session, study_id, now)
+    with ctx.sessions() as session, session.begin():
         audit(session, caller, "report", "study", now, resource_id=study_id)
     return HTMLResponse(html)
 
@@ -741,7 +743,7 @@ def export(
 
     now = ctx.clock()
     refused: str | None = None
-    with ctx.sessions() as session, session.begin():
+    with ctx.reports()() as session, session.begin():  # the replica, if set
         try:
             bundle = build_export(session, study_id, now, k=k)
         except KAnonymityError as e:
