@@ -72,6 +72,7 @@ def test_an_account_created_in_the_browser_loses_its_session_when_disabled(
         carol_id = s.scalars(select(Account.id).where(Account.username == "carol")).one()
     admin.click(f"#account-{carol_id} >> text=Disable")
     admin.wait_for_selector("text=carol is disabled; every session it had has ended.")
+    _shot(admin, "accounts-desktop")
     carol.reload()
     carol.wait_for_url("**/app/login")
     assert carol.is_visible("#username")
