@@ -421,9 +421,9 @@ async def test_export_shows_its_disclosure_report_and_downloads_audited(
     assert 'name="k"' in r.text
     r = await browser.get(f"/app/research/studies/{STUDY}/export?k=5&format=csv")
     assert r.status_code == 200
-    report = r.text.split('id="disclosure"')[1].split("</dl>")[0]
-    assert "<dd>5 / " in report
-    assert "<dd>10 / 10 / 0</dd>" in report
+    report = r.text.split('id="disclosure"')[1].split("</table>")[0]
+    assert "<td>5 / " in report
+    assert "<td>10 / 10 / 0</td>" in report
     r = await browser.get(f"/app/research/studies/{STUDY}/export?k=3")
     assert r.status_code == 422
     assert "k must be between 5 and 1000." in r.text

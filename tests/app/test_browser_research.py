@@ -1,0 +1,140 @@
+"""The researcher's pages in Debian's chromium: a coordinator opens the study, imports a CSV of
+visits with a bad row (the error names its line, nothing is stored), then the corrected file,
+and the study's completeness follows; axe-core finds no serious WCAG 2.2 AA violation on the
+research pages in Korean and English at phone and desktop size."""
+
+import pytest
+from playwright.sync_api import Browser, Page
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.store.models import Assessment
+from tests.app.test_browser import (  # noqa: F401  (fixtures)
+    DESKTOP,
+    PHONE,
+    _fits,
+    _open,
+    _serious,
+    _shot,
+    base_url,
+    chromium,
+    plain_http_app,
+    sessions,
+)
+from tests.app.test_research_pages import (  # noqa: F401  (the study fixture)
+    HEADER,
+    STUDY,
+    VISIT,
+    Research,
+    research,
+)
+from tests.cloud.api.conftest import PASSWORD
+
+
+def _login(page: Page, username: str) -> None:
+    """Log in; study staff and researchers land on their studies."""
+    page.goto("/app/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/app/research")
+
+
+def _row(page: Page, time_point: str, instrument: str = "ucla3") -> tuple[str, str, str]:
+    row = f'#completeness tr[data-tp="{time_point}"][data-instrument="{instrument}"]'
+    return (
+        page.inner_text(f"{row} td.due"),
+        page.inner_text(f"{row} td.done"),
+        page.inner_text(f"{row} td.overdue"),
+    )
+
+
+def _problems(page: Page) -> list[str]:
+    """Console errors and page errors, less the log line of the refused import's own 422."""
+    seen: list[str] = page.problems  # type: ignore[attr-defined]
+    return [p for p in seen if "status of 422" not in p]
+
+
+def _stored(sessions: sessionmaker[Session]) -> int:  # noqa: F811
+    with sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(Assessment)) or 0)
+
+
+def test_a_coordinator_imports_visits_and_completeness_follows(
+    chromium: Browser,  # noqa: F811
+    base_url: str,  # noqa: F811
+    research: Research,  # noqa: F811
+    sessions: sessionmaker[Session],  # noqa: F811
+) -> None:
+    a, b = research.codes[:2]
+    page = _open(chromium, base_url, DESKTOP, "en-US")
+    _login(page, "cora")
+    page.click("text=돌봄 파일럿")
+    page.wait_for_selector("h1 >> text=돌봄 파일럿")
+    assert _row(page, "baseline") == ("10", "0", "10")
+    page.click("nav >> text=Import assessments (CSV)")
+    page.wait_for_selector("h1 >> text=Import assessments (CSV)")
+    good = f"{a},ucla3,{VISIT},,1,1,1,,\n{b},ucla3,{VISIT},,,,,4,paper form\n"
+    bad = HEADER + good + f"{a},ucla3,{VISIT},week4,,,,12,paper form\n"
+    page.set_input_files(
+        "#file", {"name": "visits.csv", "mimeType": "text/csv", "buffer": bad.encode()}
+    )
+    page.click("form[enctype] button[type=submit]")
+    page.wait_for_selector("#import-problems")
+    assert "Nothing was imported." in page.inner_text("#import-problems")
+    cells = page.locator("#import-problems tbody tr").first.locator("td").all_inner_texts()
+    assert cells == ["4", "total", "outside 3-9"]
+    assert _stored(sessions) == 0  # nothing half-imported
+    _shot(page, "research-import-error-desktop")
+    page.set_input_files(
+        "#file",
+        {"name": "visits.csv", "mimeType": "text/csv", "buffer": (HEADER + good).encode()},
+    )
+    page.click("form[enctype] button[type=submit]")
+    page.wait_for_selector("#import-result >> text=Imported 2 assessments (1 as a total only).")
+    assert _stored(sessions) == 2
+    page.click("text=Back to the study")
+    page.wait_for_selector("#completeness")
+    assert _row(page, "baseline") == ("10", "2", "8")
+    assert _row(page, "week4") == ("10", "0", "10")
+    _shot(page, "research-study-desktop")
+    assert _problems(page) == []
+
+
+@pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_axe_finds_no_serious_violation_on_the_research_pages(
+    chromium: Browser,  # noqa: F811
+    base_url: str,  # noqa: F811
+    research: Research,  # noqa: F811
+    lang: str,
+    viewport: dict[str, int],
+) -> None:
+    page = _open(chromium, base_url, viewport, lang)
+    _login(page, "cora")
+    study = f"/app/research/studies/{STUDY}"
+    found: dict[str, list[str]] = {}
+    wide: list[str] = []
+    for name, url in (
+        ("studies", "/app/research"),
+        ("study", study),
+        ("participant", f"{study}/participants/{research.codes[0]}"),
+        ("export", f"{study}/export?k=5"),
+        ("import", f"{study}/import"),
+    ):
+        page.goto(url)
+        found[name] = _serious(page)
+        if not _fits(page, viewport["width"]):
+            wide.append(name)
+    page.set_input_files(
+        "#file",
+        {"name": "x.csv", "mimeType": "text/csv", "buffer": (HEADER + "P-000000,x,y\n").encode()},
+    )
+    page.click("form[enctype] button[type=submit]")
+    page.wait_for_selector("#import-problems")
+    found["import errors"] = _serious(page)
+    if viewport == PHONE and lang == "ko-KR":
+        _shot(page, "research-import-error-phone")
+    assert found == {name: [] for name in found}
+    assert wide == []
+    assert _problems(page) == []
