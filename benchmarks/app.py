@@ -11,6 +11,9 @@ network), each page `--repeat` times after one warm-up:
 - an alert page, for the worker.
 Baseline in the same run: the API's JSON `GET /seniors?limit=300` and `GET /alerts` for the
 same worker (no status line computed). Target (issue 15): p95 <= 300 ms per page.
+`--organisations`: the seniors belong to organisations of `--per-agency` each (7 regions
+each) and the worker sees theirs as its staff, with no caregiver link (also times the
+organisation's page, 300 seniors).
 Prints a table and writes benchmarks/results/app.json.
 Usage: .venv/bin/python benchmarks/app.py [--seniors 1000] [--per-agency 300] [--days 14]
 """
@@ -45,7 +48,17 @@ from cloud.api import create_app
 from cloud.ingest import ingest_message
 from cloud.settings import CloudSettings
 from cloud.store import make_engine, make_session_factory, migrate
-from cloud.store.models import CaregiverLink, Device, Event, Role, Senior
+from cloud.store.models import (
+    CaregiverLink,
+    Device,
+    Event,
+    Organisation,
+    OrganisationRegion,
+    OrganisationSenior,
+    OrganisationStaff,
+    Role,
+    Senior,
+)
 from protocol import EventType, encode, events_topic, make_envelope
 from protocol.events import CountdownOutcome, EmergencyPayload, TriggerSource
 
@@ -55,7 +68,13 @@ PASSWORD = "benchmark password 1"  # noqa: S105  (a throwaway store)
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-def seed(sessions: sessionmaker[Session], seniors: int, per_agency: int, days: int) -> int:
+def seed(
+    sessions: sessionmaker[Session],
+    seniors: int,
+    per_agency: int,
+    days: int,
+    organisations: bool = False,
+) -> int:
     """Fill the store; return how many events it holds."""
     passwords = Passwords(PasswordHasher.from_parameters(CHEAPEST))
     with sessions() as s, s.begin():
@@ -85,8 +104,11 @@ def seed(sessions: sessionmaker[Session], seniors: int, per_agency: int, days: i
                 )
             )
         s.flush()
-        for i in range(per_agency):
-            s.add(CaregiverLink(account_id=worker.id, senior_id=f"s{i:05d}", relation="worker"))
+        if organisations:
+            _organise(s, seniors, per_agency, worker.id)
+        else:
+            for i in range(per_agency):
+                s.add(CaregiverLink(account_id=worker.id, senior_id=f"s{i:05d}", relation="worker"))
         s.add(CaregiverLink(account_id=daughter.id, senior_id="s00001", relation="daughter"))
     total = 0
     start = NOW - timedelta(days=days)
@@ -154,6 +176,27 @@ def seed(sessions: sessionmaker[Session], seniors: int, per_agency: int, days: i
     return total
 
 
+def _organise(s: Session, seniors: int, per_agency: int, worker_id: int) -> None:
+    """Organisations of `per_agency` seniors with 7 regions each; the worker on org-000's staff."""
+    for first in range(0, seniors, per_agency):
+        org_id = f"org-{first // per_agency:03d}"
+        s.add(Organisation(id=org_id, name=f"돌봄센터 {first // per_agency}", created_at=NOW))
+        s.flush()
+        regions = [OrganisationRegion(organisation_id=org_id, name=f"지역 {k}") for k in range(7)]
+        s.add_all(regions)
+        s.flush()
+        for i in range(first, min(first + per_agency, seniors)):
+            s.add(
+                OrganisationSenior(
+                    senior_id=f"s{i:05d}",
+                    organisation_id=org_id,
+                    region_id=regions[i % 7].id,
+                    assigned_at=NOW,
+                )
+            )
+    s.add(OrganisationStaff(account_id=worker_id, organisation_id="org-000", added_at=NOW))
+
+
 def _event(
     device: str, seq: int, kind: EventType, ts: datetime, payload: dict[str, Any]
 ) -> dict[str, Any]:
@@ -170,7 +213,9 @@ def _event(
     }
 
 
-async def measure(app: Any, repeat: int, alert_id: int) -> dict[str, dict[str, Any]]:
+async def measure(
+    app: Any, repeat: int, alert_id: int, organisations: bool = False
+) -> dict[str, dict[str, Any]]:
     """Per page: server time percentiles over `repeat` requests (after one warm-up)."""
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     out: dict[str, dict[str, Any]] = {}
@@ -192,6 +237,11 @@ async def measure(app: Any, repeat: int, alert_id: int) -> dict[str, dict[str, A
             ("trends, 30 days (daughter)", daughter, "/app/seniors/s00001/trends?days=30", {}),
             ("care editors (daughter)", daughter, "/app/seniors/s00001/care", {}),
             ("messages (daughter)", daughter, "/app/seniors/s00001/messages", {}),
+            *(
+                [("organisation page (worker)", worker, "/app/orgs/org-000", {})]
+                if organisations
+                else []
+            ),
             ("baseline: API GET /seniors?limit=300", worker, "/seniors?limit=300", {}),
             ("baseline: API GET /alerts", worker, "/alerts", {}),
         ]
@@ -217,6 +267,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default: results/)")
+    parser.add_argument(
+        "--organisations",
+        action="store_true",
+        help="the worker sees its organisation's seniors as staff (no caregiver links)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     console = Console()
@@ -234,7 +289,7 @@ def main() -> None:
         engine = make_engine(url)
         sessions = make_session_factory(engine)
         t0 = time.perf_counter()
-        events = seed(sessions, args.seniors, args.per_agency, args.days)
+        events = seed(sessions, args.seniors, args.per_agency, args.days, args.organisations)
         seed_s = time.perf_counter() - t0
         with sessions() as s:
             alert_id = int(s.execute(text("SELECT min(id) FROM alerts")).scalar_one())
@@ -249,7 +304,7 @@ def main() -> None:
             passwords=Passwords(PasswordHasher.from_parameters(CHEAPEST)),
             clock=lambda: NOW,
         )
-        pages = asyncio.run(measure(app, args.repeat, alert_id))
+        pages = asyncio.run(measure(app, args.repeat, alert_id, args.organisations))
         engine.dispose()
         if args.store == "postgresql":  # the throwaway database goes
             admin = make_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -258,7 +313,7 @@ def main() -> None:
             admin.dispose()
     table = Table(
         title=f"app pages, server time in process ({args.store}, {args.seniors} seniors,"
-        f" {events:,} events)"
+        f" {events:,} events{', organisations' if args.organisations else ''})"
     )
     for col in ("page", "n", "p50 ms", "p95 ms", "max ms", f"p95 ≤ {TARGET_S * 1000:.0f} ms"):
         table.add_column(col, justify="left" if col == "page" else "right")
@@ -278,6 +333,7 @@ def main() -> None:
         "store": args.store,
         "seniors": args.seniors,
         "per_agency": args.per_agency,
+        "organisations": args.organisations,
         "days": args.days,
         "events": events,
         "seed_s": round(seed_s, 1),

@@ -64,7 +64,7 @@ def _may_manage(ctx: ApiContext, principal: Principal, org_id: str) -> bool:
 def load_view(ctx: ApiContext, principal: Principal, org_id: str) -> OrgView:
     """The organisation, its staff, regions and seniors through the API (each read audited)."""
     org = orgs_api.organisation_detail(ctx, principal, org_id)
-    seniors = orgs_api.organisation_seniors(ctx, principal, org_id)
+    seniors = orgs_api.organisation_seniors(ctx, principal, org_id, audit_each=False)
     return OrgView(org, seniors, _may_manage(ctx, principal, org_id))
 
 
