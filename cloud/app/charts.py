@@ -50,11 +50,12 @@ def daily_activity(
     return sorted(totals.items())
 
 
-def bar_chart(values: Sequence[tuple[str, float]], title: str) -> Markup:
-    """An accessible SVG bar chart (role img, its title and every value as text)."""
+def bar_chart(values: Sequence[tuple[str, float]], title: str, peak: float | None = None) -> Markup:
+    """An accessible SVG bar chart (role img, its title and every value as text); the bars
+    scale to `peak` when given (e.g. 100 for percentages), else to the largest value."""
     width, height, top, bottom = 320, 150, 18, 22
     bar_w = width / max(1, len(values))
-    peak = max((v for _, v in values), default=0.0) or 1.0
+    peak = peak or max((v for _, v in values), default=0.0) or 1.0
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img"'
         f' aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',

@@ -91,7 +91,7 @@ RESEARCH_MESSAGES: Mapping[str, tuple[str, str]] = {
     "rs_metric_chart": ("{metric}, {arm}", "{metric}, {arm}"),
     "rs_n": ("인원", "n"),
     "rs_value": ("값", "Value"),
-    "rs_no_metrics": ("아직 일일 지표가 없습니다.", "No daily metrics yet."),
+    "rs_no_metrics": ("이 기간에 자료가 없습니다.", "No data in this period."),
     # enrolment
     "rs_enrol": ("참여자 등록", "Enrol a participant"),
     "rs_enrol_intro": (

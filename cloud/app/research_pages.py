@@ -252,7 +252,7 @@ def _study_values(
     for instrument in dict.fromkeys(c.instrument for c in done if c.due):
         title = f"{message(lang, 'rs_percent_done')} · {instrument}"
         bars = [(c.time_point, c.percent or 0.0) for c in done if c.instrument == instrument]
-        charts.append((title, bar_chart(bars, title)))
+        charts.append((title, bar_chart(bars, title, peak=100.0)))
     return {
         "study": study,
         "people": people,

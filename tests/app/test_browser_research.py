@@ -85,7 +85,6 @@ def test_a_coordinator_imports_visits_and_completeness_follows(
     cells = page.locator("#import-problems tbody tr").first.locator("td").all_inner_texts()
     assert cells == ["4", "total", "outside 3-9"]
     assert _stored(sessions) == 0  # nothing half-imported
-    _shot(page, "research-import-error-desktop")
     page.set_input_files(
         "#file",
         {"name": "visits.csv", "mimeType": "text/csv", "buffer": (HEADER + good).encode()},
