@@ -183,6 +183,7 @@ RESEARCH_MESSAGES: Mapping[str, tuple[str, str]] = {
     "rs_d_method": ("방법", "Method"),
     "rs_none": ("없음", "none"),
     "rs_export_refused": ("내보내기를 거절했습니다", "Export refused"),
+    "rs_bad_format": ("형식은 csv 또는 parquet입니다.", "The format is csv or parquet."),
     "rs_bad_k": ("k는 {lo}에서 1000 사이여야 합니다.", "k must be between {lo} and 1000."),
     # import
     "rs_import": ("평가 가져오기 (CSV)", "Import assessments (CSV)"),

@@ -424,7 +424,9 @@ def _participant_values(
 
 
 @router.get("/studies/{study_id}/participants/{code}")
-def participant_page(request: Request, study_id: str, code: str, enrolled: int = 0) -> Response:
+def participant_page(
+    request: Request, study_id: str, code: str, enrolled: str | None = None
+) -> Response:
     """A participant by code: consent per stream and its history; identity for study staff."""
     try:
         principal = _reader(request)
@@ -433,7 +435,7 @@ def participant_page(request: Request, study_id: str, code: str, enrolled: int =
         values = _participant_values(request, principal, study_id[:64], code[:16])
     except _Denied as denied:
         return _deny(request, _who(request), denied)
-    if enrolled:
+    if enrolled == "1":
         values["notice"] = ("rs_enrolled_done", {"code": values["p"].code})
     return render(request, "research_participant.html.j2", values, principal=principal)
 
@@ -529,6 +531,19 @@ def report(request: Request, study_id: str) -> Response:
 Format = Literal["csv", "parquet"]
 
 
+def _export_args(k: str | None, fmt: str, lowest: int) -> tuple[int | None, Format, str | None]:
+    """k and format from the query: (k or None when not given, format, an error key)."""
+    form: Format = "parquet" if fmt == "parquet" else "csv"
+    if fmt not in ("csv", "parquet"):
+        return None, form, "rs_bad_format"
+    if k is None:
+        return None, form, None
+    text = k.strip()
+    if not text.isdigit() or len(text) > 4 or not lowest <= int(text) <= 1000:
+        return None, form, "rs_bad_k"
+    return int(text), form, None
+
+
 def _min_k(study_min_k: int) -> int:
     from cloud.research.deid import DEFAULT_K
 
@@ -539,11 +554,12 @@ def _min_k(study_min_k: int) -> int:
 def export_page(
     request: Request,
     study_id: str,
-    k: Annotated[int | None, Query(ge=0, le=100_000)] = None,
-    format: Format = "csv",
+    k: Annotated[str | None, Query()] = None,
+    format: Annotated[str, Query()] = "csv",
 ) -> Response:
     """The export form; with `k`, the disclosure report the download would carry (built the
-    same way, audited as a read of the study's disclosure report)."""
+    same way, audited as a read of the study's disclosure report). A bad `k` or format is
+    shown on the page (422), not answered with the API's JSON."""
     from cloud.research.deid import DeidError, KAnonymityError
     from cloud.research.export import build_export
 
@@ -559,23 +575,24 @@ def export_page(
     except _Denied as denied:
         return _deny(request, _who(request), denied)
     lowest = _min_k(study.min_k)
+    chosen, fmt, error_key = _export_args(k, format, lowest)
     values: dict[str, Any] = {
         "study": study,
-        "k": k if k is not None else lowest,
+        "k": chosen if chosen is not None else lowest,
         "lowest": lowest,
-        "format": format,
+        "format": fmt,
         "disclosure": None,
         "refused": None,
-        "error_key": None,
+        "error_key": error_key,
     }
     code = 200
-    if k is not None and not lowest <= k <= 1000:
-        values["error_key"], code = "rs_bad_k", 422
-    elif k is not None:
+    if error_key is not None:
+        code = 422
+    elif chosen is not None:
         now = ctx.clock()
         with ctx.sessions() as session, session.begin():
             try:
-                values["disclosure"] = build_export(session, study.id, now, k=k).disclosure
+                values["disclosure"] = build_export(session, study.id, now, k=chosen).disclosure
             except KAnonymityError as e:
                 values["refused"], code = str(e), 409
             except DeidError as e:
@@ -588,7 +605,7 @@ def export_page(
                 "disclosure",
                 now,
                 resource_id=study.id,
-                detail=f"app: export preview k={k} refused={values['refused'] is not None}",
+                detail=f"app: export preview k={chosen} refused={values['refused'] is not None}",
             )
     return render(request, "research_export.html.j2", values, status_code=code, principal=principal)
 
@@ -597,8 +614,8 @@ def export_page(
 def export_download(
     request: Request,
     study_id: str,
-    k: Annotated[int, Query(ge=2, le=1000)] = 5,
-    format: Format = "csv",
+    k: Annotated[str | None, Query()] = None,
+    format: Annotated[str, Query()] = "csv",
 ) -> Response:
     """The de-identified zip, from the API's handler (audited as `export` or `export_refused`)."""
     try:
@@ -608,25 +625,33 @@ def export_download(
         ctx = context(request)
         try:
             study = research_api.read_study(ctx, principal, study_id[:64])
-            return research_api.export(ctx, principal, study.id, format, k)
         except NotFoundError:
             raise _Denied(404, "not_found") from None
-        except (ConflictError, InvalidInputError) as e:
-            values = {
-                "study": study,
-                "k": k,
-                "lowest": _min_k(study.min_k),
-                "format": format,
-                "disclosure": None,
-                "refused": str(e),
-                "error_key": None,
-            }
-            code = 409 if isinstance(e, ConflictError) else 422
-            return render(
-                request, "research_export.html.j2", values, status_code=code, principal=principal
-            )
     except _Denied as denied:
         return _deny(request, _who(request), denied)
+    lowest = _min_k(study.min_k)
+    chosen, fmt, error_key = _export_args(k or str(lowest), format, lowest)
+    values: dict[str, Any] = {
+        "study": study,
+        "k": chosen if chosen is not None else lowest,
+        "lowest": lowest,
+        "format": fmt,
+        "disclosure": None,
+        "refused": None,
+        "error_key": error_key,
+    }
+    if error_key is not None or chosen is None:
+        return render(
+            request, "research_export.html.j2", values, status_code=422, principal=principal
+        )
+    try:
+        return research_api.export(ctx, principal, study.id, fmt, chosen)
+    except (ConflictError, InvalidInputError) as e:
+        values["refused"] = str(e)
+        code = 409 if isinstance(e, ConflictError) else 422
+        return render(
+            request, "research_export.html.j2", values, status_code=code, principal=principal
+        )
 
 
 # --- CSV import of assessments ------------------------------------------------------------------

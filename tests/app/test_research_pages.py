@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.accounts import Passwords, create_account
 from cloud.accounts.access import SERVICE
 from cloud.research.bulk_import import MAX_BYTES
-from cloud.research.studies import create_study, enrol, publish_consent_form, set_consent
+from cloud.research.studies import (
+    create_study,
+    enrol,
+    get_participant,
+    publish_consent_form,
+    set_consent,
+    withdraw,
+)
 from cloud.store.models import (
     Assessment,
     AuditLog,
@@ -197,6 +204,61 @@ async def test_caregivers_and_installers_get_403_audited(
     with world.sessions() as s:
         denied = s.scalars(select(AuditLog.resource).where(AuditLog.action == "denied")).all()
     assert "http_403" in denied
+
+
+async def test_a_caregivers_posts_are_refused_and_change_nothing(
+    browser: Browser, research: Research, world: World, publisher: FakePublisher
+) -> None:
+    await browser.login("alice")
+    await browser.get("/app/")
+    code = research.codes[0]
+    for url, data in (
+        (f"/app/research/studies/{STUDY}/enrol", {"senior_id": "s-a", "arm": "control"}),
+        (
+            f"/app/research/studies/{STUDY}/participants/{code}/consent",
+            {"form_version": "v1", "stream_mood": "1"},
+        ),
+    ):
+        r = await browser.post(url, data)
+        assert r.status_code == 403, url
+    r = await _upload(browser, (HEADER + f"{code},ucla3,{VISIT},,1,1,1,,\n").encode())
+    assert r.status_code == 403
+    assert _count(world.sessions, Participant) == 11
+    assert _count(world.sessions, Assessment) == 0
+    assert publisher.sent == []
+
+
+async def test_a_withdrawn_participant_takes_no_consent_and_no_import(
+    browser: Browser, research: Research, world: World, publisher: FakePublisher
+) -> None:
+    code = research.codes[1]
+    with world.sessions() as s, s.begin():
+        p = get_participant(s, STUDY, code)
+        withdraw(s, SERVICE, NOW, participant=p)
+    await browser.login("cora")
+    r = await browser.get(f"/app/research/studies/{STUDY}/participants/{code}")
+    assert r.status_code == 200
+    assert "withdrawn" in r.text
+    assert "/consent" not in r.text  # no consent form offered
+    before = _count(world.sessions, ConsentRecord)
+    r = await browser.post(
+        f"/app/research/studies/{STUDY}/participants/{code}/consent",
+        {"form_version": "v1", "stream_mood": "1"},
+    )
+    assert r.status_code == 409
+    assert "The participant has withdrawn." in r.text
+    assert _count(world.sessions, ConsentRecord) == before
+    r = await _upload(browser, (HEADER + f"{code},ucla3,{VISIT},,1,1,1,,\n").encode())
+    assert r.status_code == 422
+    assert "the participant has withdrawn" in r.text
+    r = await browser.http.post(
+        "/app/research/studies/nope/import",
+        data={"csrf": browser.csrf},
+        files={"file": ("v.csv", b"x", "text/csv")},
+    )
+    assert r.status_code == 404
+    assert _count(world.sessions, Assessment) == 0
+    assert publisher.sent == []
 
 
 async def test_signed_out_goes_to_login(browser: Browser, research: Research) -> None:
@@ -430,6 +492,12 @@ async def test_export_shows_its_disclosure_report_and_downloads_audited(
     r = await browser.get(f"/app/research/studies/{STUDY}/export?k=11")
     assert r.status_code == 409
     assert "Export refused" in r.text
+    for query in ("k=abc", "k=99999", "k=-5", "k=5&format=xls"):
+        for path in ("export", "export.zip"):
+            r = await browser.get(f"/app/research/studies/{STUDY}/{path}?{query}")
+            assert r.status_code == 422, (path, query)
+            assert r.headers["content-type"].startswith("text/html")
+    assert "The format is csv or parquet." in r.text
     r = await browser.get(f"/app/research/studies/{STUDY}/export.zip?k=5&format=csv")
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/zip"
