@@ -46,8 +46,19 @@ DEFAULT_GRAMMAR_PHRASES: tuple[str, ...] = (
     "네 괜찮 아요",
 )
 
-DEFAULT_GRAMMAR_TOKENS = frozenset(w for p in DEFAULT_GRAMMAR_PHRASES for w in p.split())
-"""The words of the default safety phrases (everything else the grammar hears is garbage)."""
+SAFETY_GRAMMAR_ANSWERS: tuple[str, ...] = ("아니", "아니요", "아뇨", "아니오", "아니야", "아닙니다")
+"""Not calls for help: the "no" a senior answers "도와 드릴까요?" with, whole words of the model,
+in the safety grammar beside its phrases so that a no has a path of its own. Without them the
+grammar's closest path for a "아니요" was a phrase: espeak-ng's "아니요" was heard as "아파 요"
+(confidence 1.0, the whole utterance), and with a free transcript "아이 였다" that made PAIN
+(P 0.99, issue 12). Phrases of several pieces ("아니 에 요") would take common syllables off the
+garbage path, so only whole words are here; "아니에요" decodes as "아니" and garbage."""
+
+DEFAULT_GRAMMAR_TOKENS = frozenset(
+    w for p in (*DEFAULT_GRAMMAR_PHRASES, *SAFETY_GRAMMAR_ANSWERS) for w in p.split()
+)
+"""The words of the default safety phrases and answers (everything else the grammar hears is
+garbage)."""
 
 PROBE_WAV = Path(__file__).with_name("probe_help.wav")
 """espeak-ng saying "살려 주세요" (made by tests/fixtures/audio/make_espeak_clips.py, 1.6 s):
@@ -294,8 +305,10 @@ class SpeechRecognizer:
         rss_growth_mb: float | None = DEFAULT_RSS_GROWTH_MB,
         *,
         garbage: bool = True,
+        answers: tuple[str, ...] = SAFETY_GRAMMAR_ANSWERS,
     ) -> None:
         check_vocabulary(model, grammar_phrases)
+        check_vocabulary(model, answers)
         check_vocabulary(model, [spell_in_vocabulary(model, p) for p in YES_NO_PHRASES_KO])
         self._model = model
         if rss_growth_mb is not None and rss_growth_mb < 0:
@@ -310,10 +323,15 @@ class SpeechRecognizer:
         # ko-speech-dev, whole clips: a complete safety phrase in 4 with it (most at low
         # share of what was heard), where without it nearly every clip held one.
         self._grammar_phrases = tuple(grammar_phrases)
-        self.grammar_tokens = frozenset(w for p in grammar_phrases for w in p.split())
+        competing = [a for a in answers if a not in grammar_phrases]
+        self.grammar_tokens = frozenset(
+            w for p in (*grammar_phrases, *competing) for w in p.split()
+        )
         noise = [g for g in garbage_syllables(model) if g not in self.grammar_tokens]
         # ensure_ascii=False: with \uXXXX escapes Vosk drops every Korean word of the grammar.
-        grammar = json.dumps([*grammar_phrases, *(noise if garbage else [])], ensure_ascii=False)
+        grammar = json.dumps(
+            [*grammar_phrases, *competing, *(noise if garbage else [])], ensure_ascii=False
+        )
         self._grammar = vosk.KaldiRecognizer(model, SAMPLE_RATE_HZ, grammar)
         self._grammar.SetWords(True)
         self._free_parts: list[str] = []

@@ -22,7 +22,7 @@ from device.audio.vad import (
     SpeechStarted,
 )
 from device.config import VadConfig
-from device.dialog.answers import syllables
+from device.dialog.answers import parse_yes_no, resolve_yes_no, syllables
 from device.dialog.intents import Intent, match_intent
 from device.errors import AsrError
 from device.safety.evidence import SafetyDecision, decide, load_model, sound_decision
@@ -282,13 +282,21 @@ class Listener:
         match = match_intent(
             heard.text, heard.grammar_text, heard.grammar_confidence, self.language
         )
-        decision = decide(heard, match, event.end_s - event.start_s)
+        decoded, self._decoding = self._decoding, None
+        # An answer to "도와 드릴까요?" that the answer grammar heard as a no stays a no: weaker
+        # evidence (the safety grammar, the model) never turns it into a call or a check.
+        answered_no = None
+        if decoded is not None and decoded.kind is AnswerKind.YES_NO:
+            if parse_yes_no(heard.text, self.language) is False:
+                answered_no = 1.0  # whole answer words in the free transcript
+            elif resolve_yes_no(heard.text, heard.answer_text, self.language) is False:
+                answered_no = heard.answer_confidence
+        decision = decide(heard, match, event.end_s - event.start_s, answered_no=answered_no)
         sound = None
         if decision.intent is Intent.NONE and samples is not None:
             sound = self._classify(samples, event.start_s, event.end_s)
             if sound is not None:
                 decision = sound_decision(sound, decision)
-        decoded, self._decoding = self._decoding, None
         if decoded is not None and (heard.text or heard.answer_text):
             with self._expect_lock:
                 if self._expected is decoded:  # answered: the expectation lapses

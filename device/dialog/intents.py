@@ -104,6 +104,9 @@ SHORT_PHRASE_MAX_EXTRA_SYLLABLES = 3
 
 _NEGATED_BEFORE = ("안", "못")
 _NEGATED_AFTER = ("지않", "지못", "지는않")
+_HELP_DECLINED_AFTER_KO = ("도돼", "도되", "도괜찮", "지않아도", "지마", "줄필요없", "실필요없")
+"""What turns a help phrase down right after it: "안 도와줘도 돼요" (you needn't help), "도와주지
+마" (don't help); "왜 안 도와줘" (why won't you help) stays a call."""
 _NEGATABLE = frozenset({Intent.PAIN, Intent.FELL, Intent.FINE})
 _LATIN = re.compile(r"[a-z]")
 
@@ -124,6 +127,13 @@ def _english_words(text: str) -> str:
 
 _NOT_A_FALL = re.compile(r"^\s*(asleep|for|in love)\b")
 """What follows "I fell" in ordinary speech: "I fell asleep", "I fell for it"."""
+_HELP_DECLINED_BEFORE = re.compile(
+    r"\b((dont|do not|doesnt|didnt|wont|not) (really )?(need|want)|need no) (any |your |more )?$"
+)
+_HELP_DECLINED_AFTER = re.compile(r"^\s*(is |isnt )?(not )?needed\b|^\s*not necessary\b")
+"""A help turned down: "I don't need help", "no help needed", "help is not needed". Only these
+forms: "I can't get up, help" and "no, no, help me" are calls (a negation elsewhere before
+"help" says nothing)."""
 
 
 def _score_english(intent: Intent, phrase: str, text: str) -> PhraseScore:
@@ -131,6 +141,11 @@ def _score_english(intent: Intent, phrase: str, text: str) -> PhraseScore:
     pattern = r"\b" + re.escape(_english_words(phrase)) + r"\b"
     for found in re.finditer(pattern, words):
         if intent is Intent.FELL and _NOT_A_FALL.match(words[found.end() :]):
+            continue
+        if intent is Intent.HELP and (
+            _HELP_DECLINED_BEFORE.search(words[: found.start()])
+            or _HELP_DECLINED_AFTER.match(words[found.end() :])
+        ):
             continue
         negated = re.search(r"\b(not|dont|doesnt|didnt)\s*$", words[: found.start()]) is not None
         return PhraseScore(intent, phrase, 1.0, negated and intent in _NEGATABLE)
@@ -154,8 +169,12 @@ def _score_korean(intent: Intent, phrase: str, text: str) -> PhraseScore:
     negated = norm_text[:first].endswith(_NEGATED_BEFORE) or any(
         n in norm_text[last - 1 : last + 3] for n in _NEGATED_AFTER
     )
+    declined = intent is Intent.HELP and norm_text[last:].startswith(_HELP_DECLINED_AFTER_KO)
     return PhraseScore(
-        intent, phrase, found.similarity(len(jamo_phrase)), negated and intent in _NEGATABLE
+        intent,
+        phrase,
+        found.similarity(len(jamo_phrase)),
+        declined or (negated and intent in _NEGATABLE),
     )
 
 

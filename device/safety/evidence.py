@@ -42,8 +42,10 @@ from device.dialog.intents import (
     EMERGENCY_INTENTS,
     PHRASES,
     PRIORITY,
+    SHORT_PHRASE_SYLLABLES,
     Intent,
     IntentMatch,
+    PhraseScore,
     score_phrases,
 )
 from device.dialog.jamo import normalize
@@ -178,9 +180,22 @@ def grammar_phrase(words: tuple[Any, ...]) -> tuple[Intent, float, float, str]:
     return best[0], best[1], share, best[2]
 
 
+def _short_and_inexact(score: PhraseScore) -> bool:
+    """A phrase of two syllables ("아야", "아파") fits another word with one jamo changed:
+    "아예", "아이", "아요", and so the first syllables of "아니에요" and "아니요" (0.75). For these
+    only the exact word is evidence (the act rule has always asked this much: 0.9 on four jamo
+    is exact); a near fit made espeak-ng's "아니에요" a check ("아 이예요" ~ "아야" 0.75)."""
+    short = len(normalize(score.phrase)) <= SHORT_PHRASE_SYLLABLES
+    return short and score.similarity < 1.0 and not any("a" <= c <= "z" for c in score.phrase)
+
+
 def gather(text: str, grammar_words: tuple[Any, ...]) -> Evidence:
     """The evidence of one utterance."""
-    scores = [s for s in score_phrases(text) if s.intent in EMERGENCY_INTENTS and not s.negated]
+    scores = [
+        s
+        for s in score_phrases(text)
+        if s.intent in EMERGENCY_INTENTS and not s.negated and not _short_and_inexact(s)
+    ]
     top = max(
         scores,
         key=lambda s: (s.similarity, -PRIORITY.index(s.intent)),
@@ -199,11 +214,26 @@ def gather(text: str, grammar_words: tuple[Any, ...]) -> Evidence:
     )
 
 
+SAYS_NO = frozenset({Intent.NO, Intent.FINE})
+"""What a senior says to turn the robot's help down ("아니요", "괜찮아요", "no", "I'm fine")."""
+
+
 def decide(
-    heard: TranscriptLike, match: IntentMatch, duration_s: float, model: EvidenceModel | None = None
+    heard: TranscriptLike,
+    match: IntentMatch,
+    duration_s: float,
+    model: EvidenceModel | None = None,
+    *,
+    answered_no: float | None = None,
 ) -> SafetyDecision:
     """The safety band of one utterance; `match` is match_intent's reading (kept for
-    everything that is not an emergency: FINE, and the everyday intents)."""
+    everything that is not an emergency: FINE, and the everyday intents). `answered_no`: the
+    robot expected a yes or no and the utterance answered no, with this confidence (the answer
+    grammar's reading; None: no such answer).
+
+    Words that say no or "I'm fine" are never overruled by weaker evidence: only a close free
+    match of a call in a short utterance ("아니 아파요", "no, help me") still acts; the
+    grammar or the model alone do not make a no a call, nor ask about it."""
     model = model or load_model()
     ev = gather(heard.text, tuple(heard.grammar_words))
     p = model.probability(ev.features())
@@ -225,7 +255,18 @@ def decide(
         f" ask ≥ {model.check_threshold:.2f})",
     ]
     free_acts = ev.free_similarity >= model.free_act_similarity and call_like
-    if intent in EMERGENCY_INTENTS and (free_acts or (call_like and p >= model.act_threshold)):
+    if call_like and not free_acts and match.intent in SAYS_NO:
+        why = f"{match.intent.value}: the words say so ({match.phrase!r}), nothing overrules them"
+        return SafetyDecision(match.intent, match.confidence, (*reasons, why), p, ev)
+    if call_like and not free_acts and answered_no is not None:
+        why = "no: answered no to the robot's question (answer grammar)"
+        return SafetyDecision(Intent.NO, answered_no, (*reasons, why), p, ev)
+    # The model alone acts only when the free transcript at least nearly confirms the call: a
+    # grammar hit with a free transcript of other words ("아이 였다" for espeak-ng's "아니요",
+    # grammar "아파 요", P 0.98) is asked about, never acted on.
+    free_near = ev.free_similarity >= model.free_ask_similarity
+    model_acts = call_like and free_near and p >= model.act_threshold
+    if intent in EMERGENCY_INTENTS and (free_acts or model_acts):
         why = "close free match in a short utterance" if free_acts else "evidence ≥ act threshold"
         return SafetyDecision(intent, max(p, ev.free_similarity), (*reasons, f"act: {why}"), p, ev)
     long_close = ev.free_similarity >= model.free_act_similarity and not call_like

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks.common import harmonic, room_noise
 from device.agent import Agent
-from device.audio.asr import AnswerGrammar, AnswerKind, SpeechRecognizer, Transcript
+from device.audio.asr import AnswerGrammar, AnswerKind, SpeechRecognizer, Transcript, Word
 from device.audio.pipeline import robot_listener
 from device.audio.sound_features import self_test_signal
 from device.audio.sounds import SoundClassifier
@@ -167,3 +168,51 @@ async def test_a_scream_then_im_fine_is_a_safety_check_without_words(tmp_path: P
     assert payload["sound"] == "screaming"
     assert "괜찮" not in str(payload)
     assert not _events(outbox, EventType.EMERGENCY)
+
+
+class MishearingRecognizer(WordlessRecognizer):
+    """A scream (no words), then a "no" as Vosk and the grammars once heard espeak-ng's "아니요"."""
+
+    def __init__(self, reply: Transcript) -> None:
+        super().__init__()
+        self.reply = reply
+
+    def finish(self) -> Transcript:
+        self.segments += 1
+        return Transcript("", "", 0.0) if self.segments == 1 else self.reply
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # free "아 이예요" ~ "아야" 0.75 was a check, and a check while asking escalated at once
+        Transcript("아 이예요", "·", 0.0, answer_text="아니요", answer_confidence=0.69),
+        # the safety grammar's "아파 요" with P 0.98 was PAIN
+        Transcript(
+            "기 요",
+            "아파 요",
+            1.0,
+            answer_text="아니오",
+            answer_confidence=0.84,
+            grammar_words=(Word("아파", 1.0, 0.1, 0.3), Word("요", 1.0, 0.3, 0.5)),
+        ),
+        Transcript("아니 에 요", "아니 ·", 1.0),
+    ],
+    ids=["near-aya", "pain-grammar", "free-no"],
+)
+async def test_a_no_to_do_you_need_help_cancels_whatever_the_grammar_heard(
+    tmp_path: Path, reply: Transcript
+) -> None:
+    recognizer = MishearingRecognizer(reply)
+    answer = np.concatenate([harmonic(0.6, 180.0, -20.0), room_noise(0.8, seed=5)])
+    source = ClipThenQuiet(scream_in_a_quiet_room(), answer)
+    agent, outbox, speaker = _agent(tmp_path, recognizer, source, countdown_s=600.0)
+    source.ready = lambda: not agent.speaking and agent.clock.monotonic() > agent._deaf_until_s
+    speaker.on_say = lambda text: (
+        source.answer.set() if text == render(Prompt.NEED_HELP, "ko") else None
+    )
+    await _run_until(agent, lambda: bool(_events(outbox, EventType.SAFETY_CHECK)), timeout_s=60.0)
+    (payload,) = _events(outbox, EventType.SAFETY_CHECK)
+    assert payload["countdown"] == "cancelled"
+    assert not _events(outbox, EventType.EMERGENCY)
+    assert render(Prompt.HELP_CALLED, "ko") not in speaker.said

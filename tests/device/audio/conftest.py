@@ -8,6 +8,10 @@ import pytest
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "audio"
 HELP_CLIPS = sorted((FIXTURES / "ko-help-calls").glob("*.wav"))
 ESPEAK_ORDINARY = sorted((FIXTURES / "espeak").glob("ordinary_*.wav"))
+ESPEAK_NO = [
+    *sorted((FIXTURES / "espeak").glob("answer_no*.wav")),  # "아니에요", "아니요"
+    FIXTURES / "espeak" / "safety_fine.wav",  # "괜찮아요"
+]
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from device.audio.pipeline import Listener
 from device.audio.source import WavSource, read_wav, split_chunks
 from device.audio.vad import SileroVad
 from device.config import VadConfig, config_from_dict
-from device.dialog.intents import EMERGENCY_INTENTS
+from device.dialog.intents import EMERGENCY_INTENTS, Intent
 from device.errors import AsrError
 from device.main import open_recognizer
 
@@ -77,3 +77,14 @@ def test_a_scale_without_options_is_refused(english: EnglishRecognizer) -> None:
 
 def test_fillers_and_pronunciation_variants_are_cleaned() -> None:
     assert _clean("<s> yes(2) [NOISE] <sil> please </s>") == "yes please"
+
+
+@pytest.mark.parametrize("clip", ["en_no.wav", "en_fine.wav"])
+def test_english_no_and_im_fine_to_the_robots_question_are_never_a_call(
+    english: EnglishRecognizer, clip: str
+) -> None:
+    listener = Listener(english, SileroVad(), VadConfig(), language="en")
+    listener.expect(AnswerKind.YES_NO)
+    heard = list(listener.listen(WavSource(CLIPS / clip)))
+    assert heard
+    assert all(u.intent not in (*EMERGENCY_INTENTS, Intent.CHECK) for u in heard)

@@ -5,14 +5,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from device.audio.asr import SpeechRecognizer, Transcript
+from device.audio.asr import AnswerKind, SpeechRecognizer, Transcript
 from device.audio.pipeline import Listener, robot_listener
+from device.audio.sounds import SoundClassifier
 from device.audio.source import CHUNK_S, AudioChunk, WavSource
 from device.audio.vad import SileroVad
 from device.config import VadConfig
 from device.dialog.intents import Intent
 
-from .conftest import ESPEAK_ORDINARY, HELP_CLIPS
+from .conftest import ESPEAK_NO, ESPEAK_ORDINARY, HELP_CLIPS
 
 
 class ScriptedVad(SileroVad):
@@ -137,3 +138,22 @@ def test_real_listener_raises_no_emergency_on_ordinary_espeak_sentence(
     heard = list(listener.listen(WavSource(clip)))
     assert heard, "the plumbing should produce at least one utterance"
     assert all(u.intent not in (Intent.HELP, Intent.FELL, Intent.PAIN) for u in heard)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("expecting", [None, AnswerKind.YES_NO], ids=["idle", "asked"])
+@pytest.mark.parametrize("clip", ESPEAK_NO, ids=lambda p: p.stem)
+def test_a_spoken_no_or_fine_is_never_a_call_nor_a_check(
+    vosk_model: Any, clip: Any, expecting: AnswerKind | None
+) -> None:
+    """espeak-ng's "아니요" was heard as PAIN (the safety grammar's "아파 요", P 0.99) and its
+    "아니에요" as a check ("아 이예요" ~ "아야"): plumbing, but a no must never be a call."""
+    listener = robot_listener(
+        SpeechRecognizer(vosk_model), VadConfig(), sounds=SoundClassifier.load()
+    )
+    listener.expect(expecting)
+    heard = list(listener.listen(WavSource(clip)))
+    assert heard
+    alarms = (Intent.HELP, Intent.PAIN, Intent.FELL, Intent.CHECK, Intent.DISTRESS)
+    assert [(u.text, u.grammar_text, u.intent) for u in heard if u.intent in alarms] == []
+    assert not any("아파" in u.grammar_text or "아야" in u.grammar_text for u in heard)

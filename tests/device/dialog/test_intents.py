@@ -139,3 +139,36 @@ def test_best_substring_only_matches_whole_syllables_when_asked() -> None:
     whole = best_substring(pattern, to_jamo(text), syllable_boundaries(text))
     assert whole is not None
     assert whole.distance == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't need help",
+        "no I don't need any help",
+        "no help needed",
+        "help is not needed",
+        "I do not need your help",
+        "안 도와줘도 돼요",
+        "안 도와주셔도 돼요",
+        "도와주지 마세요",
+        "도와줄 필요 없어요",
+    ],
+)
+def test_help_turned_down_is_no_call(text: str) -> None:
+    assert match_intent(text, language="en").intent not in (Intent.HELP, Intent.PAIN, Intent.FELL)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't get up help",
+        "no no help me",
+        "no, help",
+        "I need help",
+        "왜 안 도와줘",
+        "도와줘 도와줘",
+    ],
+)
+def test_a_call_with_a_negation_elsewhere_is_still_a_call(text: str) -> None:
+    assert match_intent(text, language="en").intent is Intent.HELP

@@ -90,9 +90,14 @@ def test_the_bands_follow_the_model_thresholds() -> None:
     assert decide_band(heard, IntentMatch(Intent.NONE, 0, ""), 1.0, always_ask).intent is (
         Intent.CHECK
     )
-    always_act = EvidenceModel((0.0, 0.0, 0.0, 0.0), 5.0, 0.9, 0.4, 14, 1.01, 1.01, "t")
+    always_act = EvidenceModel((0.0, 0.0, 0.0, 0.0), 5.0, 0.9, 0.4, 14, 1.01, 0.7, "t")
     assert decide_band(heard, IntentMatch(Intent.NONE, 0, ""), 1.0, always_act).intent is (
         Intent.HELP
+    )
+    # ...but the model acts only when the free transcript nearly confirms the call
+    unconfirmed = EvidenceModel((0.0, 0.0, 0.0, 0.0), 5.0, 0.9, 0.4, 14, 1.01, 1.01, "t")
+    assert decide_band(heard, IntentMatch(Intent.NONE, 0, ""), 1.0, unconfirmed).intent is (
+        Intent.CHECK
     )
     never = EvidenceModel((0.0, 0.0, 0.0, 0.0), -5.0, 0.9, 0.4, 14, 1.01, 1.01, "t")
     assert decide_band(heard, IntentMatch(Intent.NONE, 0, ""), 1.0, never).intent is Intent.NONE
@@ -129,3 +134,69 @@ def test_a_broken_model_file_is_refused_with_the_reason(
         load_model(bad)
     with pytest.raises(EvidenceModelError):
         load_model(tmp_path / "missing.json")
+
+
+# -- a no is a no (issue 12): espeak-ng's "아니요" was once heard as PAIN (P 0.99) ---------------
+
+PAIN_GRAMMAR = words(("아파", 1.0), ("요", 1.0))
+"""What the safety grammar heard in espeak-ng's "아니요" before it had a path for a no."""
+ALARMS = (Intent.HELP, Intent.PAIN, Intent.FELL, Intent.CHECK, Intent.DISTRESS)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("아니에요", Intent.NO),
+        ("아니 에 요", Intent.NO),
+        ("아니요", Intent.NO),
+        ("아니야", Intent.NO),
+        ("괜찮아요", Intent.FINE),
+        ("아니요 괜찮아요", Intent.FINE),
+        ("no", Intent.NO),
+        ("I'm fine", Intent.FINE),
+        ("no I'm fine", Intent.FINE),
+    ],
+)
+def test_no_and_fine_are_never_overruled_by_the_grammar_or_the_model(
+    text: str, said: Intent
+) -> None:
+    language = "en" if text.isascii() else "ko"
+    for grammar in ((), PAIN_GRAMMAR, words(("살려", 1.0), ("주세요", 1.0))):
+        d = decide_band(Heard(text, grammar), match_intent(text, language=language), 0.8)
+        assert d.intent is said, (text, grammar, d.reasons)
+        assert d.reasons[-1].startswith(said.value)
+
+
+def test_a_two_syllable_phrase_counts_only_when_it_is_the_word_itself() -> None:
+    # espeak-ng's "아니에요" / "아니요" / "아뇨" as Vosk wrote them: one jamo from "아야"
+    for text in ("아 이예요", "아예 요", "아 예요", "아이유", "아이 였다"):
+        ev = gather(text, ())
+        assert ev.free_similarity < 0.7, (text, ev)
+        assert decide(Heard(text)).intent not in ALARMS, text
+    assert gather("아야", ()).free_similarity == 1.0
+    assert decide(Heard("아야")).intent is Intent.PAIN
+    assert decide(Heard("아파")).intent is Intent.PAIN
+
+
+def test_a_grammar_hit_the_free_transcript_does_not_confirm_is_asked_never_acted_on() -> None:
+    # espeak-ng's "아니요" before the safety grammar had a path for a no: P 0.98 acted as PAIN
+    d = decide(Heard("아이 였다", PAIN_GRAMMAR), duration_s=0.6)
+    assert d.probability >= load_model().act_threshold
+    assert d.intent is Intent.CHECK, d.reasons
+    # the same with the free transcript nearly confirming acts, as before
+    assert decide(Heard("아파 요", PAIN_GRAMMAR)).intent is Intent.PAIN
+
+
+def test_an_answered_no_stays_a_no_unless_the_words_are_a_clear_call() -> None:
+    heard = Heard("기 요", PAIN_GRAMMAR)
+    always_act = EvidenceModel((0.0, 0.0, 0.0, 0.0), 5.0, 0.9, 0.4, 14, 0.9, 0.7, "t")
+    match = match_intent(heard.text)
+    assert decide_band(heard, match, 0.6, always_act).intent is Intent.CHECK  # without it
+    d = decide_band(heard, match, 0.6, always_act, answered_no=0.84)
+    assert (d.intent, d.confidence) == (Intent.NO, 0.84)
+    assert "answered no" in d.reasons[-1]
+    # "아니 아파요", "no, help me": a close free match of a call still acts
+    for text, intent in (("아니 아파요", Intent.PAIN), ("살려 주세요", Intent.HELP)):
+        call = Heard(text)
+        assert decide_band(call, match_intent(text), 0.9, answered_no=1.0).intent is intent
+    assert decide(Heard("no no help me")).intent is Intent.HELP
