@@ -231,9 +231,10 @@ def decide(
     robot expected a yes or no and the utterance answered no, with this confidence (the answer
     grammar's reading; None: no such answer).
 
-    Words that say no or "I'm fine" are never overruled by weaker evidence: only a close free
-    match of a call in a short utterance ("아니 아파요", "no, help me") still acts; the
-    grammar or the model alone do not make a no a call, nor ask about it."""
+    Words that say no or "I'm fine" are never overruled by weaker evidence: the grammar or the
+    model alone do not make a no a call, nor ask about it. Only free words that hold a call
+    (≥ free_ask_similarity) still count: a close match acts ("아니 아파요", "no, help me"), a
+    near one is decided as before ("아니 고 사례 주세요" may be "아이고 살려 주세요")."""
     model = model or load_model()
     ev = gather(heard.text, tuple(heard.grammar_words))
     p = model.probability(ev.features())
@@ -255,16 +256,17 @@ def decide(
         f" ask ≥ {model.check_threshold:.2f})",
     ]
     free_acts = ev.free_similarity >= model.free_act_similarity and call_like
-    if call_like and not free_acts and match.intent in SAYS_NO:
+    # The free words at least nearly hold a call: "아니 고 사례 주세요" may be "아이고 살려 주세요".
+    free_near = ev.free_similarity >= model.free_ask_similarity
+    if call_like and not free_near and match.intent in SAYS_NO:
         why = f"{match.intent.value}: the words say so ({match.phrase!r}), nothing overrules them"
         return SafetyDecision(match.intent, match.confidence, (*reasons, why), p, ev)
-    if call_like and not free_acts and answered_no is not None:
+    if call_like and not free_near and answered_no is not None:
         why = "no: answered no to the robot's question (answer grammar)"
         return SafetyDecision(Intent.NO, answered_no, (*reasons, why), p, ev)
     # The model alone acts only when the free transcript at least nearly confirms the call: a
     # grammar hit with a free transcript of other words ("아이 였다" for espeak-ng's "아니요",
     # grammar "아파 요", P 0.98) is asked about, never acted on.
-    free_near = ev.free_similarity >= model.free_ask_similarity
     model_acts = call_like and free_near and p >= model.act_threshold
     if intent in EMERGENCY_INTENTS and (free_acts or model_acts):
         why = "close free match in a short utterance" if free_acts else "evidence ≥ act threshold"

@@ -220,7 +220,12 @@ or do nothing. Three rules bound it: a close free-transcript match (similarity �
 {model["free_act_similarity"]}) in an utterance of at most {model["call_max_syllables"]}
 syllables acts whatever the model says; a near one (≥ {model["free_ask_similarity"]}) in such
 an utterance at least asks; a longer utterance never acts on its own (at most the robot
-asks). Fitted {f["at"]} by `models/evidence/fit.py`.
+asks). The model alone acts only when the free transcript at least nearly confirms the call
+(≥ {model["free_ask_similarity"]}): a safety-grammar hit the free words do not confirm is asked
+about. Words that say no or "I'm fine", or a no to "도와 드릴까요?" from the answer grammar,
+are never overruled by the model or the grammar; and a two-syllable phrase ("아야", "아파")
+counts as free evidence only when it is the exact word. Fitted {f["at"]} by
+`models/evidence/fit.py`.
 
 ## Data (development only, read in place, never copied)
 - Positives: `ko-help-calls`, {f["utterances"]["help"]} utterances from 5 human calls for help

@@ -200,3 +200,11 @@ def test_an_answered_no_stays_a_no_unless_the_words_are_a_clear_call() -> None:
         call = Heard(text)
         assert decide_band(call, match_intent(text), 0.9, answered_no=1.0).intent is intent
     assert decide(Heard("no no help me")).intent is Intent.HELP
+
+
+def test_a_no_whose_free_words_nearly_hold_a_call_is_decided_as_before() -> None:
+    # "아이고 살려 주세요" written as "아니 고 사례 주세요": the free words hold a call (0.82)
+    heard = Heard("아니 고 사례 주세요", words(("살려", 1.0), ("주세요", 1.0)))
+    assert match_intent(heard.text).intent is Intent.NO
+    assert decide(heard).intent is Intent.HELP
+    assert decide_band(heard, match_intent(heard.text), 1.0, answered_no=0.9).intent is Intent.HELP
