@@ -31,6 +31,7 @@ from cloud.ingest.handler import (
     _on_conflict,
     store_message,
 )
+from cloud.ingest.rollup import roll_up
 from cloud.store.models import Device, Event
 from protocol import Envelope, EventType, Priority, TopicKind
 
@@ -152,6 +153,17 @@ def _store_routine(
     else:
         _upsert_devices(session, sorted(devices), heartbeat, now)
         inserted = _insert_events(session, [e for _, e in envs if e is not None], now)
+    roll_up(
+        session,
+        [
+            e
+            for _, e in envs
+            if e is not None
+            and e.type is EventType.HEARTBEAT
+            and (e.device_id, e.epoch, e.seq) in inserted
+        ],
+        now,
+    )
     out: list[tuple[int, IngestOutcome]] = []
     for i, env in envs:
         assert env is not None

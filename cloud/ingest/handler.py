@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from cloud.alerts.rules import SEVERITY_OF, AlertDecision
 from cloud.alerts.service import AlertChange, AlertEngine
+from cloud.ingest.rollup import roll_up
 from cloud.research.instruments import record_screening_event
 from cloud.store.models import AlertKind, DeadLetter, Device, Event
 from protocol import (
@@ -229,6 +230,8 @@ def store_message(
         inserted = _sqlite_insert_event(session, env, now)
     if inserted is None:
         return _on_conflict(session, message, env, now, alerts or AlertEngine())
+    if env.type is EventType.HEARTBEAT:
+        roll_up(session, [env], now)  # counted once: only a key that was inserted
     change = (alerts or AlertEngine()).on_event(session, env, now)
     if env.type is EventType.SCREENING:  # research: an enrolled participant's assessment
         record_screening_event(session, env, now)

@@ -30,6 +30,7 @@ from cloud.store.models import (
     DailyMetric,
     Device,
     Event,
+    HeartbeatHour,
     Participant,
     ParticipantStatus,
     Retention,
@@ -113,6 +114,10 @@ def _hours_table(start: datetime, end: datetime) -> Any:
                 literal(h).label("h"),
                 literal(lo, UTCDateTime()).label("lo"),
                 literal(hi, UTCDateTime()).label("hi"),
+                # The UTC hour `lo` falls in: the first heartbeat_hours row that can overlap.
+                literal(
+                    lo.astimezone(UTC).replace(minute=0, second=0, microsecond=0), UTCDateTime()
+                ).label("lo_h"),
             )
         )
         h, lo = h + 1, hi
@@ -197,18 +202,21 @@ def _compute_group(
     fields = _payload_fields()
     hours = _hours_table(start, end)
     for chunk in _chunks(device_ids, 2000):
-        # Uptime: one index probe per robot and local hour ("is there a heartbeat?"), so a
-        # robot beating every minute costs no more than one beating every hour.
+        # Uptime: one probe per robot and local hour ("is there a heartbeat?") into the
+        # heartbeats rolled up per UTC hour at ingest (cloud/ingest/rollup.py): at most two
+        # rows overlap a local hour, and one of first_ts / last_ts lies inside it when any
+        # heartbeat does, so the answer is exact whatever the heartbeat rate.
         for device_id, hour in conn.execute(
             select(Device.id, hours.c.h)
             .select_from(Device.__table__.join(hours, true()))  # every robot × every hour
             .where(
                 Device.id.in_(chunk),
                 exists().where(
-                    Event.device_id == Device.id,
-                    Event.type == EventType.HEARTBEAT.value,
-                    Event.ts >= hours.c.lo,
-                    Event.ts < hours.c.hi,
+                    HeartbeatHour.device_id == Device.id,
+                    HeartbeatHour.hour >= hours.c.lo_h,
+                    HeartbeatHour.hour < hours.c.hi,
+                    HeartbeatHour.last_ts >= hours.c.lo,
+                    HeartbeatHour.first_ts < hours.c.hi,
                 ),
             )
         ).all():

@@ -370,6 +370,34 @@ class Event(Base):
     model: Mapped[dict[str, Any] | None]
 
 
+class HeartbeatHour(Base):
+    """A robot's heartbeats rolled up per UTC hour of the robot's `ts`, updated at ingest.
+
+    Daily metrics (uptime hours) and a robot's health read this, not a row per heartbeat.
+    Only heartbeats whose key ingest actually inserted are counted, so a redelivery (same
+    (device_id, epoch, seq), refused by the events key) is never counted twice. `first_ts` and
+    `last_ts` make "any heartbeat in [lo, hi)" exact for any one-hour window that overlaps
+    the row's hour (one of them lies inside it). Battery has an event type of its own.
+    """
+
+    __tablename__ = "heartbeat_hours"
+
+    device_id: Mapped[str] = mapped_column(String(64), ForeignKey("devices.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    count: Mapped[int]
+    first_ts: Mapped[datetime]
+    last_ts: Mapped[datetime]
+    # Heartbeats in the hour reporting a failed self-test; the largest outbox backlog and RSS.
+    failing: Mapped[int] = mapped_column(default=0, server_default="0")
+    outbox_pending_max: Mapped[int | None]
+    rss_mb_max: Mapped[float | None] = mapped_column(Float)
+    # The latest heartbeat of the hour (by ts): its key and whole payload (self-tests).
+    last_epoch: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]  # when ingest last added to this hour
+
+
 class IngestLease(Base):
     """An ingest worker's claim on an MQTT client id (one persistent session per worker).
 

@@ -198,6 +198,14 @@ def apply_retention(
             },
         )
         done.deleted_rows += max(result.rowcount, 0)
+    # The heartbeats' hourly roll-up (cloud/ingest/rollup.py) outlives the heartbeat rows: it
+    # is what uptime is computed from, kept as long as events are by default.
+    cutoff = now - timedelta(days=policy.default_days)
+    result = conn.execute(
+        text(f"DELETE FROM heartbeat_hours WHERE hour < :cutoff AND {keep}"),  # noqa: S608 (a constant)
+        {"cutoff": cutoff, "held": held_param},
+    )
+    done.deleted_rows += max(result.rowcount, 0)
     return done
 
 

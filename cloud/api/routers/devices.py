@@ -17,7 +17,7 @@ from cloud.accounts.audit import audit, audit_reads
 from cloud.accounts.errors import NotFoundError
 from cloud.api.deps import Caller, Ctx, roles
 from cloud.api.schemas import DeviceHealthOut, DevicePage, DeviceRegisterIn, SelfTestOut
-from cloud.store.models import Device, Event, Role
+from cloud.store.models import Device, HeartbeatHour, Role
 
 router = APIRouter(prefix="/devices", tags=["devices"], dependencies=[Depends(roles(*Role))])
 Installers = [Depends(roles(Role.ADMIN, Role.INSTALLER))]
@@ -89,10 +89,11 @@ def device_health(ctx: Ctx, caller: Caller, device_id: str) -> DeviceHealthOut:
             visible is not None and (device.senior_id is None or device.senior_id not in visible)
         ):
             raise NotFoundError(f"no device with id {device_id!r}")
+        # The latest heartbeat's payload, from its hour's roll-up (cloud/ingest/rollup.py).
         heartbeat = session.scalars(
-            select(Event.payload)
-            .where(Event.device_id == device_id, Event.type == "heartbeat")
-            .order_by(Event.ts.desc(), Event.id.desc())
+            select(HeartbeatHour.last_payload)
+            .where(HeartbeatHour.device_id == device_id)
+            .order_by(HeartbeatHour.hour.desc())
             .limit(1)
         ).first()
         audit(
