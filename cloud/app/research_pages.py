@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -35,7 +35,14 @@ from cloud.app.pages import _Denied, _deny, _login_redirect
 from cloud.app.trends import day_chart
 from cloud.app.web import PREFIX, context, csrf_ok, language, read_form, render, signed_in
 from cloud.research import studies
-from cloud.store.models import Assessment, Participant, ParticipantStatus, Retention, Senior
+from cloud.store.models import (
+    Assessment,
+    DailyMetric,
+    Participant,
+    ParticipantStatus,
+    Retention,
+    Senior,
+)
 from protocol.consent import DataStream
 
 log = logging.getLogger(__name__)
@@ -163,26 +170,34 @@ class ArmSeries:
 def metric_series(
     session: Session, study_id: str, metric: str, arms: Sequence[str], today: date
 ) -> list[ArmSeries]:
-    """The last CHART_DAYS days of one metric, as the report's trends compute it (in SQL)."""
-    from cloud.research.dataset import metric_trends  # pandas: loaded on first use
-
+    """The last CHART_DAYS days of one metric: per day and arm, the mean over participants
+    with a value and their number, computed in the database as the report's trends
+    (`cloud.research.dataset.metric_trends`) are, for these days only."""
     _, scale, _ = METRICS[metric]
     first = today - timedelta(days=CHART_DAYS - 1)
-    frame = metric_trends(session, study_id, metrics=(metric,))
+    column = getattr(DailyMetric, metric)
+    rows = session.execute(
+        select(DailyMetric.day, Participant.arm, func.avg(column), func.count(column))
+        .join(Participant, Participant.id == DailyMetric.participant_id)
+        .where(
+            Participant.study_id == study_id,
+            DailyMetric.day >= first,
+            DailyMetric.day <= today,
+        )
+        .group_by(DailyMetric.day, Participant.arm)
+    )
     values: dict[tuple[str, date], tuple[float | None, int]] = {}
-    for row in frame.itertuples(index=False):
-        day = row.date if isinstance(row.date, date) else date.fromisoformat(str(row.date))
-        mean = None if row.mean is None or row.mean != row.mean else float(row.mean)
+    for day, arm, mean, n in rows:
+        shown = None
         if mean is not None:
-            mean = (mean + 1.0) * scale if metric == "mood_valence" else mean * scale
-        values[(str(row.arm), day)] = (mean, int(row.n))
+            shown = (float(mean) + 1.0) * scale if metric == "mood_valence" else float(mean) * scale
+        values[(str(arm), day)] = (shown, int(n))
+    days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
     out = []
     for arm in arms:
-        days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
         got = [values.get((arm, d), (None, 0)) for d in days]
-        out.append(
-            ArmSeries(arm, [(d, g[0]) for d, g in zip(days, got, strict=True)], [g[1] for g in got])
-        )
+        pairs = [(d, g[0]) for d, g in zip(days, got, strict=True)]
+        out.append(ArmSeries(arm, pairs, [g[1] for g in got]))
     return out
 
 
