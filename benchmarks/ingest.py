@@ -391,10 +391,21 @@ def year_of_data(seniors: int, fast_robots: int) -> dict[str, Any]:
     second day: the size per robot per day at that rate (a sample: 1,440 rows per robot).
     """
     from benchmarks import research  # the research benchmark's cohort and generator, reused
+    from cloud.ingest.rollup import roll_up_stored
     from cloud.research.metrics import compute_day
 
     def size(conn: Any) -> int:
-        return int(conn.scalar(text("SELECT pg_total_relation_size('events')")) or 0)
+        """events with its partitions and indexes, and the heartbeats' hourly roll-up."""
+        return int(
+            conn.scalar(
+                text(
+                    "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+                    " WHERE c.relkind = 'r' AND (c.relname = 'heartbeat_hours'"
+                    " OR c.relname LIKE 'events\\_%' OR c.relname = 'events')"
+                )
+            )
+            or 0
+        )
 
     with scratch_database(ADMIN, "dolbom_bench_year") as url:
         migrate(url)
@@ -408,9 +419,12 @@ def year_of_data(seniors: int, fast_robots: int) -> dict[str, Any]:
             conn.execute(text("SELECT setseed(0.16)"))
             day = {"p0": 0, "p1": seniors - 1, "d0": 0, "d1": 0, "t0": research.T0}
             conn.execute(text(research._EVENTS_SQL), day)
+            # Generated straight into events: roll the heartbeats up as ingest would have.
+            roll_up_stored(conn, research.T0 - timedelta(days=1), research.T0 + timedelta(days=1))
         generate_s = time.perf_counter() - started
         with engine.begin() as conn:
             conn.execute(text("ANALYZE events"))
+            conn.execute(text("ANALYZE heartbeat_hours"))
             day_rows = int(conn.scalar(text("SELECT count(*) FROM events")) or 0)
             one_day = size(conn) - empty
         times = []
@@ -427,8 +441,24 @@ def year_of_data(seniors: int, fast_robots: int) -> dict[str, Any]:
                 text(research._HEARTBEATS_SQL),
                 {"p0": 0, "p1": fast_robots - 1, "d": 1, "t0": research.T0},
             )
+            day1 = research.T0 + timedelta(days=1)
+            roll_up_stored(conn, day1, day1 + timedelta(days=1))
             conn.execute(text("ANALYZE events"))
+            conn.execute(text("ANALYZE heartbeat_hours"))
             fast = size(conn) - before
+            hourly = int(conn.scalar(text("SELECT pg_total_relation_size('heartbeat_hours')")) or 0)
+        # The daily metrics of that day: the fast robots beat every 60 s (1,440 rows each).
+        fast_times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            with sessions() as s, s.begin():
+                compute_day(
+                    s,
+                    research.STUDY,
+                    research.DAY0 + timedelta(days=1),
+                    research.T0 + timedelta(days=2),
+                )
+            fast_times.append(time.perf_counter() - started)
         engine.dispose()
     return {
         "seniors": seniors,
@@ -439,6 +469,8 @@ def year_of_data(seniors: int, fast_robots: int) -> dict[str, Any]:
         "heartbeat_rows_60s_sample_robots": fast_robots,
         "bytes_per_event": round(one_day / max(day_rows, 1), 1),
         "daily_metrics_s": [round(t, 2) for t in times],
+        "daily_metrics_60s_heartbeats_day_s": [round(t, 2) for t in fast_times],
+        "heartbeat_hours_bytes": hourly,
         "daily_metric_rows": metric_rows,
     }
 
@@ -533,7 +565,9 @@ def main() -> None:
             f" {year['bytes_per_robot_day_hourly_heartbeats'] / 1024:.1f} KiB per robot-day with"
             f" hourly heartbeats, {year['bytes_per_robot_day_60s_heartbeats'] / 1024:.0f} KiB"
             f" with a heartbeat every 60 s (sampled on {year['heartbeat_rows_60s_sample_robots']:,}"
-            f" robots); daily metrics for all: {year['daily_metrics_s']} s"
+            f" robots); daily metrics for all: {year['daily_metrics_s']} s; for the day the"
+            f" sample beat every 60 s: {year.get('daily_metrics_60s_heartbeats_day_s')} s;"
+            f" heartbeat_hours {year.get('heartbeat_hours_bytes', 0) / 1024 / 1024:.1f} MiB"
         )
     result = {
         "benchmark": "ingest",

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cloud.accounts.access import SERVICE
+from cloud.ingest.rollup import roll_up_stored
 from cloud.research.export import build_export, write_export
 from cloud.research.metrics import compute_day, update_study
 from cloud.research.reporting import build_report
@@ -326,7 +327,10 @@ def generate_events(engine: Engine, n: int, days: int) -> tuple[int, float]:
             total += result.rowcount
         console.print(f"  events: days {d0}-{d1} ({total:,} rows, {_now() - start:.0f} s)")
     with engine.begin() as conn:
+        # What ingest does as each heartbeat arrives: its hour in heartbeat_hours.
+        roll_up_stored(conn, T0 - timedelta(days=1), T0 + timedelta(days=days + 1))
         conn.execute(text("ANALYZE events"))
+        conn.execute(text("ANALYZE heartbeat_hours"))
     return total, _now() - start
 
 
@@ -373,7 +377,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 text(_EVENTS_SQL), {"p0": 0, "p1": n - 1, "d0": days, "d1": days, "t0": T0}
             )
             conn.execute(text(_HEARTBEATS_SQL), {"p0": 0, "p1": n - 1, "d": days, "t0": T0})
+            day = T0 + timedelta(days=days)
+            roll_up_stored(conn, day, day + timedelta(days=1))  # as ingest would have
             conn.execute(text("ANALYZE events"))
+            conn.execute(text("ANALYZE heartbeat_hours"))
         t = _now()
         with sessions() as s, s.begin():
             compute_day(s, STUDY, DAY0 + timedelta(days=days), T0 + timedelta(days=days + 1))

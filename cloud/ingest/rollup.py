@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func
+from sqlalchemy import ColumnElement, Connection, case, func, text
 from sqlalchemy.orm import Session
 
 from cloud.store.models import HeartbeatHour
@@ -120,3 +120,46 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> Any:
             "received_at": larger(t.received_at, new.received_at),
         },
     )
+
+
+# Heartbeat rows already in `events` (PostgreSQL) rolled up as ingest would have: for data
+# generated or loaded straight into `events` (benchmarks/ingest.py --year, benchmarks/research.py).
+# Each heartbeat row must be rolled up once: call it once per range of `ts`.
+_PG_FROM_EVENTS = text(
+    """
+    INSERT INTO heartbeat_hours AS t (device_id, hour, count, first_ts, last_ts, failing,
+        outbox_pending_max, rss_mb_max, last_epoch, last_seq, last_payload, received_at)
+    SELECT device_id, date_trunc('hour', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*),
+        min(ts), max(ts),
+        count(*) FILTER (WHERE jsonb_path_exists(payload, '$.self_tests[*] ? (@.ok == false)')),
+        max((payload->>'outbox_pending')::bigint), max((payload->>'rss_mb')::float8),
+        (array_agg(epoch ORDER BY ts DESC, id DESC))[1],
+        (array_agg(seq ORDER BY ts DESC, id DESC))[1],
+        (array_agg(payload ORDER BY ts DESC, id DESC))[1],
+        max(received_at)
+    FROM events
+    WHERE type = 'heartbeat' AND ts >= :since AND ts < :until
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (device_id, hour) DO UPDATE SET
+        count = t.count + excluded.count,
+        first_ts = least(t.first_ts, excluded.first_ts),
+        last_ts = greatest(t.last_ts, excluded.last_ts),
+        failing = t.failing + excluded.failing,
+        outbox_pending_max = greatest(t.outbox_pending_max, excluded.outbox_pending_max),
+        rss_mb_max = greatest(t.rss_mb_max, excluded.rss_mb_max),
+        last_epoch = CASE WHEN excluded.last_ts >= t.last_ts
+            THEN excluded.last_epoch ELSE t.last_epoch END,
+        last_seq = CASE WHEN excluded.last_ts >= t.last_ts
+            THEN excluded.last_seq ELSE t.last_seq END,
+        last_payload = CASE WHEN excluded.last_ts >= t.last_ts
+            THEN excluded.last_payload ELSE t.last_payload END,
+        received_at = greatest(t.received_at, excluded.received_at)
+    """
+)
+
+
+def roll_up_stored(conn: Connection, since: datetime, until: datetime) -> int:
+    """PostgreSQL: roll up the heartbeat rows of `events` with `since <= ts < until`."""
+    result = conn.execute(_PG_FROM_EVENTS, {"since": since, "until": until})
+    return max(result.rowcount, 0)

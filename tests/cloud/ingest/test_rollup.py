@@ -359,3 +359,37 @@ def test_daily_uptime_is_read_from_the_roll_up(sessions: sessionmaker[Session]) 
     with sessions() as s:
         (row,) = s.scalars(select(DailyMetric)).all()
     assert row.device_up_hours == 4
+
+
+def test_rolling_up_rows_already_stored_matches_ingest(migrated_pg_url: str) -> None:
+    """PostgreSQL: heartbeats loaded straight into events (the benchmarks' generators) rolled
+    up by `roll_up_stored` equal what ingest rolls up, added to an hour ingest already has."""
+    from cloud.ingest.rollup import roll_up_stored
+
+    engine = make_engine(migrated_pg_url)
+    d = new_device_id()
+    envs = [decode_envelope(raw) for raw in a_day(d)]
+    with engine.begin() as conn:
+        conn.execute(insert(Device).values(id=d, first_seen=NOW, last_seen=NOW, online=True))
+        rows = [
+            {
+                "device_id": d,
+                "epoch": e.epoch,
+                "seq": e.seq,
+                "type": e.type.value,
+                "priority": e.priority.value,
+                "ts": e.ts,
+                "received_at": NOW,
+                "payload": e.payload,
+                "model": None,
+            }
+            for e in envs
+        ]
+        conn.execute(insert(Event), rows)
+        # Two ranges that split hour 1 (1:04 | 1:05): the second run adds to its row.
+        roll_up_stored(conn, H0, H0 + timedelta(minutes=65))
+        roll_up_stored(conn, H0 + timedelta(minutes=65), H0 + timedelta(hours=3))
+    try:
+        assert hours(make_session_factory(engine), d) == EXPECTED
+    finally:
+        engine.dispose()
