@@ -19,7 +19,7 @@ with fall-like impacts that SmartFallMM's everyday trials lack); they are never 
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -148,10 +148,21 @@ def trial_scores(n_trials: int, table: Table, scores: np.ndarray, rows: np.ndarr
     return out
 
 
+Fitter = Callable[[Table, np.ndarray, int], Any]
+"""(table, candidate rows, seed) → a fitted model with predict_proba; `fit` by default."""
+
+
 def grouped_oof(
-    trials: Sequence[Trial], table: Table, idx: np.ndarray, folds: int, seed: int
+    trials: Sequence[Trial],
+    table: Table,
+    idx: np.ndarray,
+    folds: int,
+    seed: int,
+    fitter: Fitter | None = None,
 ) -> np.ndarray:
-    """Out-of-fold trial scores for the trials `idx`, folds grouped by person."""
+    """Out-of-fold trial scores for the trials `idx`, folds grouped by person.
+
+    `fitter` replaces `fit` (the variants of `models/activity/variants.py`)."""
     subjects = sorted({trials[i].subject for i in idx})
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(subjects))
@@ -163,7 +174,7 @@ def grouped_oof(
     for f in range(folds):
         train_rows = np.flatnonzero(in_set[table.trial] & (trial_fold[table.trial] != f))
         test_rows = np.flatnonzero(in_set[table.trial] & (trial_fold[table.trial] == f))
-        clf = fit(table, train_rows, seed)
+        clf = (fitter or fit)(table, train_rows, seed)
         s = clf.predict_proba(table.x[test_rows])[:, 1] if len(test_rows) else np.empty(0)
         part = trial_scores(len(trials), table, s, test_rows)
         test_trials = idx[trial_fold[idx] == f]

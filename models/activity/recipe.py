@@ -401,6 +401,9 @@ false falls on the test side (a ranking figure only: that threshold is never use
 Leave-subjects-out: 10 folds, its own threshold. Same candidates (8,938) and the shipped
 build's 891 hard negatives everywhere; "3 seeds" rows are the mean of seeds 7, 11 and 23
 (trees and folds), the others seed 7 (seed-to-seed spread about ±0.02).
+Every row is re-run by `python -m models.activity.variants [--seed N] [--loso]` on the
+shared set (`models/activity/variants.py`; under a minute of one core per variant, plus a
+minute or two to build each kind of copies).
 
 """
 
