@@ -13,7 +13,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import segno
@@ -71,6 +71,20 @@ QR_SCALE = 4
 _TEMP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or copied
 _ROLLOUT_DETAIL = re.compile(r"^(\S+) (\S+) \(")
 _SEAL_INFO = b"dolbom app provisioned config v1"
+# The events the robot's perception models decide (their envelope names the model): activity,
+# mood, a fall and the safety events a fall or a sound starts. Reading only these keeps the
+# hourly heartbeats and other routine events out of the model-version scans.
+MODEL_EVENT_TYPES = tuple(
+    t.value
+    for t in (
+        EventType.ACTIVITY,
+        EventType.MOOD,
+        EventType.FALL,
+        EventType.EMERGENCY,
+        EventType.SAFETY_CHECK,
+        EventType.NO_RESPONSE,
+    )
+)
 
 
 # --- who may use what ---------------------------------------------------------------------------
@@ -351,29 +365,40 @@ class RobotRow:
     outbox_pending: int | None
 
 
-def newest_models(
+def model_reports(
     session: Session, device_ids: Collection[str], since: datetime
-) -> dict[str, dict[str, str]]:
-    """Each robot's newest version of each model, from its events' envelopes since `since`."""
+) -> dict[str, dict[str, tuple[datetime, str]]]:
+    """Each robot's newest report of each model since `since` (when, which version), from the
+    envelopes of its perception events (MODEL_EVENT_TYPES)."""
     name = Event.model["name"].as_string()
     version = Event.model["version"].as_string()
-    newest: dict[tuple[str, str], tuple[datetime, str]] = {}
+    out: dict[str, dict[str, tuple[datetime, str]]] = defaultdict(dict)
     ids = sorted(device_ids)
     for start in range(0, len(ids), 1000):
         rows = session.execute(
             select(Event.device_id, name, version, func.max(Event.ts))
-            .where(Event.device_id.in_(ids[start : start + 1000]), Event.ts >= since)
+            .where(
+                Event.device_id.in_(ids[start : start + 1000]),
+                Event.type.in_(MODEL_EVENT_TYPES),
+                Event.ts >= since,
+            )
             .where(name.is_not(None), version.is_not(None))
             .group_by(Event.device_id, name, version)
         )
         for device_id, model, ver, ts in rows:
-            key = (device_id, model)
-            if key not in newest or ts > newest[key][0]:
-                newest[key] = (ts, ver)
-    out: dict[str, dict[str, str]] = defaultdict(dict)
-    for (device_id, model), (_, ver) in newest.items():
-        out[device_id][model] = ver
+            ts = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+            seen = out[device_id].get(model)
+            if seen is None or ts > seen[0]:
+                out[device_id][model] = (ts, ver)
     return out
+
+
+def newest_models(
+    session: Session, device_ids: Collection[str], since: datetime
+) -> dict[str, dict[str, str]]:
+    """Each robot's newest version of each model reported since `since`."""
+    reports = model_reports(session, device_ids, since)
+    return {d: {m: v for m, (_, v) in models.items()} for d, models in reports.items()}
 
 
 def _batteries(
@@ -717,10 +742,13 @@ class RolloutRow:
     silent: int
 
 
-def rollouts(session: Session, limit: int = MAX_ROLLOUTS) -> list[RolloutRow]:
+def rollouts(
+    session: Session, now: datetime, limit: int = MAX_ROLLOUTS
+) -> tuple[list[RolloutRow], list[tuple[str, str, int]]]:
     """The rollouts (newest first) from the API's `model_rollout` audit rows, each with how
-    many of its robots have since reported the version on their events, another version, or
-    nothing with that model."""
+    many of its robots have reported the version since it was sent (at most RECENT_MODELS
+    back), another version, or nothing with that model; and (model, version, robots) over
+    every robot's newest report of the last RECENT_MODELS. One scan of the events serves both."""
     audit_rows = session.execute(
         select(AuditLog.at, AuditLog.resource_id, AuditLog.detail)
         .where(AuditLog.action == "model_rollout", AuditLog.resource == "device")
@@ -733,21 +761,25 @@ def rollouts(session: Session, limit: int = MAX_ROLLOUTS) -> list[RolloutRow]:
         if found is None or device_id is None:
             continue
         times, devices = groups.setdefault((found.group(1), found.group(2)), ([], set()))
-        times.append(at)
+        times.append(at if at.tzinfo is not None else at.replace(tzinfo=UTC))
         devices.add(device_id)
     ordered = sorted(groups.items(), key=lambda kv: max(kv[1][0]), reverse=True)[:limit]
+    window = now - RECENT_MODELS
+    reports = model_reports(session, list(session.scalars(select(Device.id))), window)
     out = []
     for (name, version), (times, devices) in ordered:
-        since = min(times)
-        reported = newest_models(session, devices, since)
-        now_on = [reported.get(d, {}).get(name) for d in devices]
+        since = max(min(times), window)
+        now_on = []
+        for device_id in devices:
+            newest = reports.get(device_id, {}).get(name)  # the newest since `window`, so
+            now_on.append(newest[1] if newest and newest[0] >= since else None)  # since `since`
         updated = sum(1 for v in now_on if v == version)
         silent = sum(1 for v in now_on if v is None)
         out.append(
             RolloutRow(
                 name=name,
                 version=version,
-                first_sent=since,
+                first_sent=min(times),
                 last_sent=max(times),
                 targets=len(devices),
                 updated=updated,
@@ -755,17 +787,12 @@ def rollouts(session: Session, limit: int = MAX_ROLLOUTS) -> list[RolloutRow]:
                 silent=silent,
             )
         )
-    return out
-
-
-def fleet_versions(session: Session, since: datetime) -> list[tuple[str, str, int]]:
-    """(model, version, robots) over every robot's newest version of each model since `since`."""
-    ids = list(session.scalars(select(Device.id)))
     counts: dict[tuple[str, str], int] = defaultdict(int)
-    for models in newest_models(session, ids, since).values():
-        for name, version in models.items():
+    for models in reports.values():
+        for name, (_, version) in models.items():
             counts[(name, version)] += 1
-    return sorted(((n, v, c) for (n, v), c in counts.items()), key=lambda r: (r[0], r[1]))
+    fleet = sorted((n, v, c) for (n, v), c in counts.items())
+    return out, fleet
 
 
 @router.get("/rollouts")
@@ -780,8 +807,7 @@ def rollouts_page(request: Request) -> Response:
     ctx = context(request)
     now = ctx.clock()
     with ctx.sessions() as session, session.begin():
-        rows = rollouts(session)
-        fleet = fleet_versions(session, now - RECENT_MODELS)
+        rows, fleet = rollouts(session, now)
         audit(session, principal, "read", "model_rollout", now, detail=f"app: {len(rows)}")
     return render(
         request,
