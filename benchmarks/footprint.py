@@ -144,7 +144,7 @@ def child(args: argparse.Namespace) -> None:
     """The robot: every stage on; one JSON line per simulated hour."""
     from device.agent import Step
     from device.config import DeviceConfig, HalConfig, MqttConfig
-    from device.main import build_agent
+    from device.main import build_agent, open_listener
     from device.speech.tts import PrintSpeaker
 
     logging.basicConfig(level=logging.WARNING)
@@ -161,14 +161,21 @@ def child(args: argparse.Namespace) -> None:
             heard[0] += 1
 
     config = DeviceConfig(
-        device_id="footprint-robot",
+        device_id=f"footprint-robot-{args.graph}",  # two runs side by side: two MQTT clients
         data_dir=Path(args.data_dir),
         speech_out="print",
         mqtt=MqttConfig(port=args.mqtt_port),
         hal=HalConfig(enabled=True, port=args.mcu),
+        asr_graph=args.graph,
     )
+    ears = open_listener(config)
     agent = build_agent(
-        config, source=source, speaker=PrintSpeaker(lambda _t: None), observer=observe, clock=clock
+        config,
+        source=source,
+        speaker=PrintSpeaker(lambda _t: None),
+        observer=observe,
+        clock=clock,
+        listener=ears,
     )
 
     def report(hour: int) -> None:
@@ -178,6 +185,9 @@ def child(args: argparse.Namespace) -> None:
                     "hour": hour,
                     "rss_mb": round(_status_mb("VmRSS"), 1),
                     "hwm_mb": round(_status_mb("VmHWM"), 1),
+                    "anon_mb": round(_status_mb("RssAnon"), 1),
+                    "file_mb": round(_status_mb("RssFile"), 1),
+                    "renewals": getattr(ears.recognizer, "renewals", None),
                     "audio_h": round(source.stream_s / 3600, 3),
                     "utterances_played": source.utterances,
                     "heard": heard[0],
@@ -223,6 +233,7 @@ def parent(args: argparse.Namespace) -> int:
         cmd = [
             sys.executable, __file__, "--child", "--hours", str(args.hours), "--speed",
             str(args.speed), "--every-s", str(args.every_s), "--data-dir", tmp + "/robot",
+            "--graph", args.graph,
             "--mcu", port, "--mqtt-port", str(args.mqtt_port), "--sounds", str(sounds),
         ]  # fmt: skip
         rows: list[dict[str, Any]] = []
@@ -238,7 +249,9 @@ def parent(args: argparse.Namespace) -> int:
                 rows.append(row)
                 print(
                     f"  sim {row['sim_h']:6.2f} h  RSS {row['rss_mb']:6.1f} MB  peak"
-                    f" {row['hwm_mb']:6.1f} MB  heard {row['heard']}/{row['utterances_played']}"
+                    f" {row['hwm_mb']:6.1f} MB  (anon {row['anon_mb']:.0f}, file"
+                    f" {row['file_mb']:.0f})  renewals {row['renewals']}"
+                    f"  heard {row['heard']}/{row['utterances_played']}"
                     f"  audio {row['audio_h']:.2f} h",
                     flush=True,
                 )
@@ -253,6 +266,7 @@ def parent(args: argparse.Namespace) -> int:
     result = {
         "what": "robot RSS, every stage on, over a simulated day (benchmarks/footprint.py)",
         "malloc": args.malloc,
+        "graph": args.graph,
         "malloc_arena_max": (args.arenas or "glibc default") if args.malloc == "glibc" else None,
         "commit": commit,
         "host": os.uname().machine,
@@ -280,7 +294,8 @@ def parent(args: argparse.Namespace) -> int:
     )
     print("|---|---|---|---|")
     target, before = f"≤ {TARGET_MB:.0f} MB", f"{BASELINE_PEAK_MB:.0f} MB"
-    print(f"| peak RSS (VmHWM), {args.malloc} | {target} | {before} | {peak:.0f} MB {ok} |")
+    what = f"{args.malloc}, graph {args.graph}"
+    print(f"| peak RSS (VmHWM), {what} | {target} | {before} | {peak:.0f} MB {ok} |")
     print(f"| RSS at 1 h | | | {one['rss_mb']:.0f} MB |")
     print(f"| RSS at {last['hour']} h | | | {last['rss_mb']:.0f} MB |")
     counts = f"{last['heard']} / {last['utterances_played']}"
@@ -297,6 +312,12 @@ def main() -> int:
     ap.add_argument("--every-s", type=float, default=300.0, help="simulated s between utterances")
     ap.add_argument("--mqtt-port", type=int, default=1883)
     ap.add_argument("--malloc", choices=("jemalloc", "glibc"), default="jemalloc")
+    ap.add_argument(
+        "--graph",
+        choices=("heap", "mapped"),
+        default="heap",
+        help="the speech graph read into the heap or mapped (DeviceConfig.asr_graph)",
+    )
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--arenas", type=int, default=2, help="glibc's MALLOC_ARENA_MAX (0: default)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

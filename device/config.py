@@ -179,6 +179,9 @@ class DeviceConfig:
     reply_cache_mb: Annotated[Float, Field(ge=0)] = 32.0  # synthesised replies kept, LRU
     heartbeat_interval_s: Seconds = 60.0
     asr_rss_growth_mb: Annotated[Float, Field(gt=0)] | None = 70.0  # renew the free recognizer
+    # "mapped": the speech model's lexicon graph is mapped from an aligned copy under data_dir
+    # (device.speech_graph; -130 MB at start, pages come in as the decoder touches them)
+    asr_graph: Literal["heap", "mapped"] = "heap"
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     audio: AudioConfig = Field(default_factory=AudioConfig)
     vad: VadConfig = Field(default_factory=VadConfig)

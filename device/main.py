@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from device.agent import Agent, Ears, Observer
-from device.audio.asr import Recognizer, SpeechRecognizer, load_model
+from device.audio.asr import Recognizer, SpeechRecognizer, default_model_path, load_model
 from device.audio.pipeline import Listener, robot_listener
 from device.audio.sounds import SoundClassifier
 from device.audio.source import AudioSource, MicSource, WavSource
@@ -28,6 +28,7 @@ from device.speech.tts import (
     SoundDevicePlayer,
     Speaker,
 )
+from device.speech_graph import load_mapped_model
 from device.stages import Stage
 from device.watchdog import Notifier, WatchdogStage
 
@@ -49,7 +50,12 @@ def open_recognizer(config: DeviceConfig, language: str | None = None) -> Recogn
         from device.audio.asr_english import EnglishRecognizer  # optional extra
 
         return EnglishRecognizer()
-    return SpeechRecognizer(load_model(), rss_growth_mb=config.asr_rss_growth_mb)
+    model = None
+    if config.asr_graph == "mapped":  # None when it can't be mapped (logged): read as usual
+        model = load_mapped_model(default_model_path(), config.data_dir / "speech-graph")
+    return SpeechRecognizer(
+        model if model is not None else load_model(), rss_growth_mb=config.asr_rss_growth_mb
+    )
 
 
 def open_sounds() -> SoundClassifier | None:
