@@ -72,6 +72,7 @@ def test_an_integer_is_accepted_where_a_float_is_expected(tmp_path: Path) -> Non
             "[dialog] reminder_repeat_min",
         ),
         ('device_id = "robot-1"\n[dialog]\nrobot_name = "  "\n', "[dialog] robot_name"),
+        ('device_id = "robot-1"\nasr_graph = "mmap"\n', "asr_graph = 'mmap'"),
     ],
 )
 def test_wrong_values_name_their_key(tmp_path: Path, body: str, expected: str) -> None:
