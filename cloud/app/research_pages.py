@@ -33,7 +33,16 @@ from cloud.app.charts import bar_chart
 from cloud.app.i18n import message
 from cloud.app.pages import _Denied, _deny, _login_redirect
 from cloud.app.trends import day_chart
-from cloud.app.web import PREFIX, context, csrf_ok, language, read_form, render, signed_in
+from cloud.app.web import (
+    PREFIX,
+    context,
+    csrf_ok,
+    language,
+    read_form,
+    render,
+    secure_response,
+    signed_in,
+)
 from cloud.research import studies
 from cloud.store.models import (
     Assessment,
@@ -305,7 +314,7 @@ def _study_page(
 def study_page(
     request: Request,
     study_id: str,
-    metric: Annotated[str, Query(max_length=32)] = "talk_minutes",
+    metric: Annotated[str, Query()] = "talk_minutes",
 ) -> Response:
     """A study: arms with enrolment per arm, time points, consent forms, participants with
     their consent per stream, completeness and daily-metric charts; the staff's enrol form."""
@@ -320,13 +329,14 @@ def study_page(
         return _deny(request, _who(request), denied)
 
 
+# The service's refusals (`cloud.research.studies.enrol`, English) as the page's messages.
 _ENROL_ERRORS = (
-    ("no senior", "rs_err_no_senior"),
-    ("already enrolled", "rs_err_already"),
-    ("closed", "rs_err_closed"),
-    ("robot", "rs_err_robot"),
-    ("no arm", "rs_err_arm"),
+    ("is already enrolled in", "rs_err_already"),
+    ("is closed to enrolment", "rs_err_closed"),
+    ("has no arm", "rs_err_arm"),
+    ("is not registered for", "rs_err_robot"),
     ("birth year", "rs_err_birth_year"),
+    ("no senior with id", "rs_err_no_senior"),
 )
 
 
@@ -393,7 +403,7 @@ async def enrol(request: Request, study_id: str) -> Response:
         except _Denied as denied:
             return _deny(request, _who(request), denied)
         url = f"{PREFIX}/research/studies/{study_id}/participants/{out.code}?enrolled=1"
-        return RedirectResponse(url, status_code=303)
+        return secure_response(RedirectResponse(url, status_code=303), context(request))
 
     return await run_in_threadpool(run)
 
@@ -660,7 +670,7 @@ def export_download(
             request, "research_export.html.j2", values, status_code=422, principal=principal
         )
     try:
-        return research_api.export(ctx, principal, study.id, fmt, chosen)
+        return secure_response(research_api.export(ctx, principal, study.id, fmt, chosen), ctx)
     except (ConflictError, InvalidInputError) as e:
         values["refused"] = str(e)
         code = 409 if isinstance(e, ConflictError) else 422

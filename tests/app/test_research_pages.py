@@ -35,6 +35,7 @@ from cloud.store.models import (
     Participant,
     Role,
     Senior,
+    Study,
 )
 from protocol import CommandType
 from protocol.consent import DataStream
@@ -338,6 +339,25 @@ async def test_a_coordinator_enrols_and_records_consent(
     assert ("enrol", "participant") in audited
     assert ("consent", "participant") in audited
     assert ("read", "identity") in audited
+
+
+async def test_a_closed_study_takes_no_enrolment(
+    browser: Browser, research: Research, world: World
+) -> None:
+    with world.sessions() as s, s.begin():
+        s.add(Senior(id="s-new", display_name="최영희", settings={}, created_at=NOW))
+        study = s.get(Study, STUDY)
+        assert study is not None
+        study.closed = True
+    await browser.login("cora")
+    r = await browser.get(f"/app/research/studies/{STUDY}")
+    assert "closed to enrolment" in r.text
+    r = await browser.post(
+        f"/app/research/studies/{STUDY}/enrol", {"senior_id": "s-new", "arm": "control"}
+    )
+    assert r.status_code == 409
+    assert "The study is closed to enrolment." in r.text
+    assert _count(world.sessions, Participant) == 11
 
 
 async def test_a_researcher_cannot_act_as_study_staff(
