@@ -161,7 +161,7 @@ def child(args: argparse.Namespace) -> None:
             heard[0] += 1
 
     config = DeviceConfig(
-        device_id=f"footprint-robot-{args.graph}",  # two runs side by side: two MQTT clients
+        device_id=f"footprint-robot-{os.getpid()}",  # runs side by side: distinct MQTT clients
         data_dir=Path(args.data_dir),
         speech_out="print",
         mqtt=MqttConfig(port=args.mqtt_port),
