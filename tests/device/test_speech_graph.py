@@ -162,3 +162,34 @@ def test_the_mapped_model_hears_what_the_heap_model_hears(tmp_path: Path) -> Non
         heard.append(rec.finish())
     assert heard[0] == heard[1]
     assert 0 < sg.resident_bytes(graph) < sg.mapped_bytes(graph)
+
+
+def test_the_robot_maps_the_graph_only_when_its_config_asks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`asr_graph = "mapped"` loads the mapped model from data_dir/speech-graph, and falls back
+    to the model read as usual when it can't be mapped; "heap" (the default) never tries."""
+    import device.main as main
+    from device.config import DeviceConfig
+
+    tried: list[Path] = []
+
+    def cannot_map(model: Path, cache: Path) -> None:
+        tried.append(cache)
+
+    monkeypatch.setattr(main, "load_mapped_model", cannot_map)
+    monkeypatch.setattr(main, "load_model", lambda: "heap model")
+    monkeypatch.setattr(
+        main, "SpeechRecognizer", lambda model, rss_growth_mb: (model, rss_growth_mb)
+    )
+    mapped = DeviceConfig(device_id="robot-1", data_dir=tmp_path, asr_graph="mapped")
+    got: object = main.open_recognizer(mapped)
+    assert got == ("heap model", 70.0)
+    assert tried == [tmp_path / "speech-graph"]
+    monkeypatch.setattr(main, "load_mapped_model", lambda model, cache: "mapped model")
+    now_mapped: object = main.open_recognizer(mapped)
+    assert now_mapped == ("mapped model", 70.0)
+    heap = DeviceConfig(device_id="robot-1", data_dir=tmp_path)
+    from_heap: object = main.open_recognizer(heap)
+    assert from_heap == ("heap model", 70.0)
+    assert len(tried) == 1
