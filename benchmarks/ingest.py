@@ -495,7 +495,9 @@ def main() -> None:
         default=CloudSettings().ingest_batch_max,
         help="DOLBOM_INGEST_BATCH_MAX",
     )
+    parser.add_argument("--out", type=Path, default=OUT, help="the results file (JSON)")
     args = parser.parse_args()
+    out: Path = args.out.resolve()
     if not 1 <= args.robots <= args.events <= 1_000_000:
         parser.error("need 1 <= robots <= events <= 1,000,000")
     messages = backlog(args.robots, args.events, args.emergency_share)
@@ -525,7 +527,7 @@ def main() -> None:
     if args.year:
         print(f"... a day of data for {args.year_seniors:,} seniors", flush=True)
         year = year_of_data(args.year_seniors, args.year_fast_robots)
-    previous = json.loads(OUT.read_text(encoding="utf-8")) if OUT.exists() else {}
+    previous = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     if not specs:  # only the year measured: keep the drains of the last run
         runs, profile = previous.get("runs", []), previous.get("profile", {})
     year = year or previous.get("year", {})
@@ -586,8 +588,8 @@ def main() -> None:
         "profile": profile,
         "year": year,
     }
-    OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {OUT.relative_to(REPO)}")
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":
