@@ -5,8 +5,8 @@ from typing import Literal
 
 from cloud.app.i18n_admin import ADMIN_MESSAGES
 from cloud.app.i18n_family import FAMILY_MESSAGES
-from cloud.app.i18n_research import RESEARCH_MESSAGES
 from cloud.app.i18n_orgs import ORG_MESSAGES
+from cloud.app.i18n_research import RESEARCH_MESSAGES
 
 Lang = Literal["ko", "en"]
 LANGS: tuple[Lang, ...] = ("ko", "en")
@@ -176,8 +176,8 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
 }
 MESSAGES = {**MESSAGES, **FAMILY_MESSAGES}  # the family pages' words (cloud.app.i18n_family)
 MESSAGES = {**MESSAGES, **ADMIN_MESSAGES}  # the admin and installer pages' (i18n_admin)
-MESSAGES = {**MESSAGES, **RESEARCH_MESSAGES}  # the researcher's pages' (i18n_research)
 MESSAGES = {**MESSAGES, **ORG_MESSAGES}  # the organisation pages' (cloud.app.i18n_orgs)
+MESSAGES = {**MESSAGES, **RESEARCH_MESSAGES}  # the researcher's pages' (i18n_research)
 
 
 def message(lang: Lang, key: str, **values: object) -> str:
