@@ -20,8 +20,8 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	@deploy/dev/ensure-system.sh $(DEMO_DEBS)
-	$(BIN)/dolbom demo
 	$(BIN)/dolbom sim scenario firmware_sim/scenarios/fall-no-response.toml
+	$(BIN)/dolbom demo
 
 services:
 	@deploy/dev/ensure-system.sh $(TEST_DEBS)

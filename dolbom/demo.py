@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 from pydantic import SecretStr
@@ -41,6 +41,13 @@ HELP_CLIP = FIXTURES / "ko-help-calls" / "call_clean_2.wav"
 
 class DemoError(Exception):
     """The demo could not run; the message says why."""
+
+
+class Hold(Protocol):
+    """Called once the story is told, before anything stops (`dolbom demo` serves the app)."""
+
+    def __call__(self, timeline: "Timeline", cloud: CloudService, api: str, device_id: str) -> None:
+        """Run with every part up; everything stops when this returns or raises."""
 
 
 def _mono(at: datetime) -> float:
@@ -116,10 +123,13 @@ def run_demo(
     broker: ExternalBroker | None = None,
     database_url: str | None = None,
     device_id: str = DEVICE_ID,
+    hold: Hold | None = None,
 ) -> Timeline:
     """Run everything, wait for the alert and its acknowledgement, then stop everything.
 
     By default the parts are embedded (amqtt, SQLite); tests pass a real broker and store.
+    `hold`, if given, runs after the story with every part still up (the app with its demo
+    logins until Ctrl-C); everything stops when it returns or raises.
     """
     _check_clips()
     shutil.rmtree(workdir, ignore_errors=True)
@@ -229,6 +239,8 @@ def run_demo(
         if not timeline.told_senior.wait(10):
             raise DemoError("the robot did not hear the acknowledgement within 10 s")
         time.sleep(0.2)
+        if hold is not None:
+            hold(timeline, cloud, api, device_id)
         return timeline
     finally:
         if loop_ref:
