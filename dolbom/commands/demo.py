@@ -38,10 +38,7 @@ class _Hold:
             "앱이 실행 중입니다. 끝내려면 Ctrl-C를 누르세요."
             " / The app is running; press Ctrl-C to stop."
         )
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            console.print("\n[yellow]멈췄습니다 / stopped[/]")
+        threading.Event().wait()  # Ctrl-C: run_demo stops every part, the command says so
 
 
 def demo(
