@@ -98,6 +98,17 @@ def _staff(request: Request, allowed: Collection[Role]) -> Principal | None:
     return principal
 
 
+def _caller(request: Request, allowed: Collection[Role]) -> Principal | Response:
+    """The signed-in caller allowed here, or the page to answer instead (log in, or refused)."""
+    try:
+        principal = _staff(request, allowed)
+    except _Denied as denied:
+        return _refused(request, denied)
+    if principal is None:
+        return _login_redirect(request)
+    return principal
+
+
 def _refused(request: Request, denied: _Denied) -> Response:
     principal: Principal | None = getattr(request.state, "principal", None)
     return _deny(request, principal, denied)
@@ -120,12 +131,9 @@ def _provisioning(request: Request) -> RobotProvisioning:
 @router.get("")
 def admin_home(request: Request) -> Response:
     """Admins start at the accounts, installers at the robots."""
-    try:
-        principal = _staff(request, FLEET)
-    except _Denied as denied:
-        return _refused(request, denied)
-    if principal is None:
-        return _login_redirect(request)
+    principal = _caller(request, FLEET)
+    if isinstance(principal, Response):
+        return principal
     target = "accounts" if principal.role is Role.ADMIN else "robots"
     return secure_response(
         RedirectResponse(f"{PREFIX}/admin/{target}", status_code=303), context(request)
@@ -220,12 +228,9 @@ def _accounts_page(
 @router.get("/accounts")
 def accounts_page(request: Request) -> Response:
     """Every account with its role and state, and the new-account form."""
-    try:
-        principal = _staff(request, ADMINS)
-    except _Denied as denied:
-        return _refused(request, denied)
-    if principal is None:
-        return _login_redirect(request)
+    principal = _caller(request, ADMINS)
+    if isinstance(principal, Response):
+        return principal
     return _accounts_page(request, principal, _load_accounts(context(request), principal))
 
 
@@ -468,12 +473,9 @@ def robot_rows(session: Session, now: datetime, limit: int) -> tuple[list[RobotR
 @router.get("/robots")
 def robots_page(request: Request) -> Response:
     """Every robot: online, last heartbeat, battery, faults, model versions (admin, installer)."""
-    try:
-        principal = _staff(request, FLEET)
-    except _Denied as denied:
-        return _refused(request, denied)
-    if principal is None:
-        return _login_redirect(request)
+    principal = _caller(request, FLEET)
+    if isinstance(principal, Response):
+        return principal
     ctx = context(request)
     now = ctx.clock()
     with ctx.sessions() as session, session.begin():
@@ -647,12 +649,9 @@ def provision_page(
     request: Request, senior: Annotated[str | None, Query(max_length=64)] = None
 ) -> Response:
     """The provisioning form (admin, installer)."""
-    try:
-        principal = _staff(request, FLEET)
-    except _Denied as denied:
-        return _refused(request, denied)
-    if principal is None:
-        return _login_redirect(request)
+    principal = _caller(request, FLEET)
+    if isinstance(principal, Response):
+        return principal
     return _provision_page(request, principal, form={"senior_id": senior or ""})
 
 
@@ -798,12 +797,9 @@ def rollouts(
 @router.get("/rollouts")
 def rollouts_page(request: Request) -> Response:
     """Model rollouts and their progress, and the versions the fleet runs now (admin)."""
-    try:
-        principal = _staff(request, ADMINS)
-    except _Denied as denied:
-        return _refused(request, denied)
-    if principal is None:
-        return _login_redirect(request)
+    principal = _caller(request, ADMINS)
+    if isinstance(principal, Response):
+        return principal
     ctx = context(request)
     now = ctx.clock()
     with ctx.sessions() as session, session.begin():
