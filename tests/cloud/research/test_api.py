@@ -92,6 +92,21 @@ def tokens(sessions: sessionmaker[Session], passwords: Passwords) -> dict[str, d
     return out
 
 
+# UCLA-3 answers per (arm: 0 control, 1 intervention; position in the arm) at baseline and week 8:
+# totals 6/7/8 at baseline in both arms, 3/5/4 (control, mean 4) and 4/6/5 (intervention, mean 5)
+# at week 8 — mean changes -3 and -2 — with participants differing and changes varying, so the
+# mixed models are well posed (identical scores leave no residual variance: a singular fit that
+# came and went with the order of the random participant codes).
+_UCLA = {
+    (0, 0): ([2, 2, 2], [1, 1, 1]),
+    (0, 1): ([3, 2, 2], [2, 2, 1]),
+    (0, 2): ([3, 3, 2], [1, 1, 2]),
+    (1, 0): ([2, 2, 2], [1, 1, 2]),
+    (1, 1): ([3, 2, 2], [2, 2, 2]),
+    (1, 2): ([3, 3, 2], [2, 2, 1]),
+}
+
+
 async def _setup_study(client: httpx.AsyncClient, staff: dict[str, str]) -> list[str]:
     r = await client.post(
         "/research/studies", headers=staff, json={"id": "pilot", "title": "Hyodol pilot"}
@@ -135,7 +150,7 @@ async def _setup_study(client: httpx.AsyncClient, staff: dict[str, str]) -> list
                 headers=staff,
                 json={
                     "instrument": "ucla3",
-                    "answers": [3, 2, 2] if tp == "baseline" else [1 + i % 2, 1, 2],
+                    "answers": _UCLA[(i % 2, i // 2)][tp == "week8"],
                     "administered_at": (T0 + timedelta(days=day)).isoformat(),
                     "time_point": tp,
                 },
@@ -282,11 +297,12 @@ async def test_summary_reports_change_per_arm(
     body = r.json()
     (ucla,) = body["instruments"]
     assert (ucla["baseline"], ucla["follow_up"]) == ("baseline", "week8")
-    # control (even i): 7 -> 4; intervention (odd i): 7 -> 5
+    # control (even i): mean 7 -> 4; intervention (odd i): mean 7 -> 5 (see _UCLA)
     assert ucla["within_arm"]["control"]["mean_diff"] == -3.0
     assert ucla["within_arm"]["intervention"]["mean_diff"] == -2.0
     assert ucla["between"]["diff"] == 1.0
     numeric = ucla["mixed_model_numeric_time"]  # time as a number, beside the categorical
+    assert numeric is not None, ucla["problems"]
     assert numeric["time_variable"] == "weeks"
     assert [e["term"] for e in numeric["interactions"]] == ["arm[T.intervention]:weeks"]
     assert ucla["mixed_model"]["time_variable"] == "categorical"
