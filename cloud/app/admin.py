@@ -36,8 +36,8 @@ from cloud.api.routers import accounts as accounts_api
 from cloud.api.schemas import AccountIn, AccountOut, PasswordSetIn
 from cloud.app.family import error_text, first, read_form_values
 from cloud.app.i18n import Lang, message
-from cloud.app.pages import _Denied, _deny, _login_redirect
-from cloud.app.web import PREFIX, context, csrf_ok, language, render, secure_response, signed_in
+from cloud.app.pages import _Denied, _deny, _login_redirect, denial_principal, signed_in_as
+from cloud.app.web import PREFIX, context, csrf_ok, language, render, secure_response
 from cloud.provisioning import (
     LANGUAGES,
     ProvisioningError,
@@ -92,10 +92,7 @@ MODEL_EVENT_TYPES = tuple(
 
 def _staff(request: Request, allowed: Collection[Role]) -> Principal | None:
     """The signed-in caller if their role is allowed here; _Denied (403) for other roles."""
-    principal = signed_in(request)
-    if principal is not None and principal.role not in allowed:
-        raise _Denied(403, "not_allowed_admin")
-    return principal
+    return signed_in_as(request, allowed, "not_allowed_admin")
 
 
 def _caller(request: Request, allowed: Collection[Role]) -> Principal | Response:
@@ -110,8 +107,7 @@ def _caller(request: Request, allowed: Collection[Role]) -> Principal | Response
 
 
 def _refused(request: Request, denied: _Denied) -> Response:
-    principal: Principal | None = getattr(request.state, "principal", None)
-    return _deny(request, principal, denied)
+    return _deny(request, denial_principal(request), denied)
 
 
 def _bad_form(request: Request) -> Response:

@@ -3,6 +3,7 @@
 import csv
 import io
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,12 +84,24 @@ def _login_redirect(request: Request) -> Response:
     return RedirectResponse(f"{PREFIX}/login", status_code=303)
 
 
+def signed_in_as(request: Request, allowed: Collection[Role], refusal: str) -> Principal | None:
+    """The signed-in caller if their role is allowed (None: not signed in); _Denied (403, with
+    the message key `refusal`) for other roles. Every page module's gate."""
+    principal = signed_in(request)
+    if principal is not None and principal.role not in allowed:
+        raise _Denied(403, refusal)
+    return principal
+
+
+def denial_principal(request: Request) -> Principal | None:
+    """Who a denial's audit names: the caller `signed_in` found (the cookie is not read again)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal
+
+
 def _caller(request: Request) -> Principal | None:
     """The signed-in caller if they may use the app; _Denied (403) for other roles."""
-    principal = signed_in(request)
-    if principal is not None and principal.role not in CARE_ROLES:
-        raise _Denied(403, "not_allowed")
-    return principal
+    return signed_in_as(request, CARE_ROLES, "not_allowed")
 
 
 def _deny(request: Request, principal: Principal | None, denied: _Denied) -> HTMLResponse:

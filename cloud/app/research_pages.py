@@ -31,7 +31,7 @@ from cloud.accounts.errors import ConflictError, InvalidInputError, NotFoundErro
 from cloud.api.routers import research as research_api
 from cloud.app.charts import bar_chart
 from cloud.app.i18n import message
-from cloud.app.pages import _Denied, _deny, _login_redirect
+from cloud.app.pages import _Denied, _deny, _login_redirect, denial_principal, signed_in_as
 from cloud.app.trends import day_chart
 from cloud.app.web import (
     PREFIX,
@@ -41,7 +41,6 @@ from cloud.app.web import (
     read_form,
     render,
     secure_response,
-    signed_in,
 )
 from cloud.research import studies
 from cloud.store.models import (
@@ -75,10 +74,7 @@ UPLOAD_OVERHEAD = 16 * 1024  # multipart boundaries and the CSRF field around th
 
 def _reader(request: Request) -> Principal | None:
     """The signed-in caller if they may read studies; _Denied (403) for other roles."""
-    principal = signed_in(request)
-    if principal is not None and principal.role not in research_api.READERS:
-        raise _Denied(403, "rs_not_allowed")
-    return principal
+    return signed_in_as(request, research_api.READERS, "rs_not_allowed")
 
 
 def _is_staff(principal: Principal) -> bool:
@@ -89,11 +85,6 @@ def _staff(principal: Principal) -> None:
     """Study staff only (enrol, consent, import, identities), as the API's `Staff` dependency."""
     if not _is_staff(principal):
         raise _Denied(403, "rs_staff_only")
-
-
-def _who(request: Request) -> Principal | None:
-    principal: Principal | None = getattr(request.state, "principal", None)
-    return principal
 
 
 # --- completeness: due vs done per time point ----------------------------------------------------
@@ -222,7 +213,7 @@ def studies_page(request: Request) -> Response:
             return _login_redirect(request)
         found = research_api.list_studies(context(request), principal)
     except _Denied as denied:
-        return _deny(request, _who(request), denied)
+        return _deny(request, denial_principal(request), denied)
     return render(request, "research_studies.html.j2", {"studies": found}, principal=principal)
 
 
@@ -326,7 +317,7 @@ def study_page(
             request, principal, study_id[:64], metric if metric in METRICS else "talk_minutes"
         )
     except _Denied as denied:
-        return _deny(request, _who(request), denied)
+        return _deny(request, denial_principal(request), denied)
 
 
 # The service's refusals (`cloud.research.studies.enrol`, English) as the page's messages.
@@ -401,7 +392,7 @@ async def enrol(request: Request, study_id: str) -> Response:
                     status_code=code,
                 )
         except _Denied as denied:
-            return _deny(request, _who(request), denied)
+            return _deny(request, denial_principal(request), denied)
         url = f"{PREFIX}/research/studies/{study_id}/participants/{out.code}?enrolled=1"
         return secure_response(RedirectResponse(url, status_code=303), context(request))
 
@@ -459,7 +450,7 @@ def participant_page(
             return _login_redirect(request)
         values = _participant_values(request, principal, study_id[:64], code[:16])
     except _Denied as denied:
-        return _deny(request, _who(request), denied)
+        return _deny(request, denial_principal(request), denied)
     if enrolled == "1":
         values["notice"] = ("rs_enrolled_done", {"code": values["p"].code})
     return render(request, "research_participant.html.j2", values, principal=principal)
@@ -516,7 +507,7 @@ async def record_consent(request: Request, study_id: str, code: str) -> Response
                 principal=principal,
             )
         except _Denied as denied:
-            return _deny(request, _who(request), denied)
+            return _deny(request, denial_principal(request), denied)
 
     return await run_in_threadpool(run)
 
@@ -543,7 +534,7 @@ def report(request: Request, study_id: str) -> Response:
         except NotFoundError:
             raise _Denied(404, "not_found") from None
     except _Denied as denied:
-        return _deny(request, _who(request), denied)
+        return _deny(request, denial_principal(request), denied)
     page.headers["Content-Security-Policy"] = REPORT_CSP
     page.headers["X-Content-Type-Options"] = "nosniff"
     page.headers["Referrer-Policy"] = "same-origin"
@@ -598,7 +589,7 @@ def export_page(
         except NotFoundError:
             raise _Denied(404, "not_found") from None
     except _Denied as denied:
-        return _deny(request, _who(request), denied)
+        return _deny(request, denial_principal(request), denied)
     lowest = _min_k(study.min_k)
     chosen, fmt, error_key = _export_args(k, format, lowest)
     values: dict[str, Any] = {
@@ -653,7 +644,7 @@ def export_download(
         except NotFoundError:
             raise _Denied(404, "not_found") from None
     except _Denied as denied:
-        return _deny(request, _who(request), denied)
+        return _deny(request, denial_principal(request), denied)
     lowest = _min_k(study.min_k)
     chosen, fmt, error_key = _export_args(k or str(lowest), format, lowest)
     values: dict[str, Any] = {
@@ -716,7 +707,7 @@ def import_page(request: Request, study_id: str) -> Response:
         except NotFoundError:
             raise _Denied(404, "not_found") from None
     except _Denied as denied:
-        return _deny(request, _who(request), denied)
+        return _deny(request, denial_principal(request), denied)
     return render(request, "research_import.html.j2", _import_values(study), principal=principal)
 
 
@@ -769,7 +760,7 @@ async def import_upload(request: Request, study_id: str) -> Response:
             return _login_redirect(request)
         _staff(principal)
     except _Denied as denied:
-        return await run_in_threadpool(_deny, request, _who(request), denied)
+        return await run_in_threadpool(_deny, request, denial_principal(request), denied)
     ctx = context(request)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
