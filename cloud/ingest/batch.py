@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from cloud.alerts.service import AlertEngine
 from cloud.ingest.handler import (
+    PG_INSERT_EVENTS,
     SAFETY_TYPES,
     IngestOutcome,
     Outcome,
@@ -29,6 +30,7 @@ from cloud.ingest.handler import (
     _heartbeat_summary,
     _insert,
     _on_conflict,
+    pg_event_row,
     store_message,
 )
 from cloud.ingest.rollup import roll_up
@@ -207,10 +209,8 @@ def _insert_events(
 
 
 # PostgreSQL: one statement per table whatever the batch size, its rows passed as one JSON
-# document (one bound value: no statement to build, no per-value quoting in Python). `events`
-# is partitioned by month of `ts` (migration 0009), so its unique index is (device_id, epoch,
-# seq, ts): `NOT EXISTS` keeps the key (device_id, epoch, seq) unique across partitions, and
-# `ON CONFLICT DO NOTHING` settles two workers inserting the same redelivery at once.
+# document (one bound value: no statement to build, no per-value quoting in Python); the events'
+# statement is the handler's PG_INSERT_EVENTS (the key across partitions is explained there).
 _PG_DEVICES = text(
     """
     INSERT INTO devices (id, first_seen, last_seen, online, last_heartbeat, last_heartbeat_at)
@@ -224,19 +224,6 @@ _PG_DEVICES = text(
         last_heartbeat_at = COALESCE(excluded.last_heartbeat_at, devices.last_heartbeat_at)
     """
 )
-_PG_EVENTS = text(
-    """
-    INSERT INTO events (device_id, epoch, seq, type, priority, ts, received_at, payload, model)
-    SELECT r.d, r.e, r.s, r.t, r.p, r.ts, :now, r.pl, r.m
-    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
-        AS r(d text, e bigint, s bigint, t text, p text, ts timestamptz, pl jsonb, m jsonb)
-    WHERE NOT EXISTS (
-        SELECT 1 FROM events x WHERE x.device_id = r.d AND x.epoch = r.e AND x.seq = r.s
-    )
-    ON CONFLICT DO NOTHING
-    RETURNING device_id, epoch, seq
-    """
-)
 
 
 def _pg_store(
@@ -246,20 +233,8 @@ def _pg_store(
     ids = sorted({env.device_id for env in envs})
     devices = [{"id": d, "hb": heartbeat.get(d)} for d in ids]
     session.execute(_PG_DEVICES, {"now": now, "rows": json.dumps(devices)})
-    rows = [
-        {
-            "d": env.device_id,
-            "e": env.epoch,
-            "s": env.seq,
-            "t": env.type.value,
-            "p": env.priority.value,
-            "ts": env.ts.isoformat(),
-            "pl": env.payload,
-            "m": env.model.model_dump() if env.model else None,
-        }
-        for env in envs
-    ]
-    result = session.execute(_PG_EVENTS, {"now": now, "rows": json.dumps(rows)})
+    rows = [pg_event_row(env) for env in envs]
+    result = session.execute(PG_INSERT_EVENTS, {"now": now, "rows": json.dumps(rows)})
     return {(d, e, s) for d, e, s in result.all()}
 
 

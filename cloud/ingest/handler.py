@@ -228,7 +228,7 @@ def store_message(
         inserted = _pg_insert_event(session, env, now)
     else:
         inserted = _sqlite_insert_event(session, env, now)
-    if inserted is None:
+    if not inserted:
         return _on_conflict(session, message, env, now, alerts or AlertEngine())
     if env.type is EventType.HEARTBEAT:
         roll_up(session, [env], now)  # counted once: only a key that was inserted
@@ -238,45 +238,48 @@ def store_message(
     return IngestOutcome(Outcome.STORED, env.device_id, env.seq, alert=change)
 
 
-# `events` is partitioned by month of `ts` on PostgreSQL (migration 0009): its unique index is
-# (device_id, epoch, seq, ts), so the key (device_id, epoch, seq) is checked across partitions
-# with NOT EXISTS; ON CONFLICT settles a redelivery two workers insert at the same moment.
-_PG_INSERT_EVENT = text(
+# PostgreSQL: the events as one JSON document (one bound value, whatever the batch size). `events`
+# is partitioned by month of `ts` (migration 0009), so its unique index is (device_id, epoch, seq,
+# ts): `NOT EXISTS` keeps the key (device_id, epoch, seq) unique across partitions, and
+# `ON CONFLICT DO NOTHING` settles two workers inserting the same redelivery at once. The one
+# insert of both the single and the batched path.
+PG_INSERT_EVENTS = text(
     """
     INSERT INTO events (device_id, epoch, seq, type, priority, ts, received_at, payload, model)
-    SELECT r.d, r.e, r.s, r.t, r.p, r.ts, r.now, r.pl, r.m
-    FROM (
-        SELECT CAST(:d AS varchar) AS d, CAST(:e AS bigint) AS e, CAST(:s AS bigint) AS s,
-            CAST(:t AS varchar) AS t, CAST(:p AS varchar) AS p, CAST(:ts AS timestamptz) AS ts,
-            CAST(:now AS timestamptz) AS now, CAST(:pl AS jsonb) AS pl, CAST(:m AS jsonb) AS m
-    ) AS r
+    SELECT r.d, r.e, r.s, r.t, r.p, r.ts, :now, r.pl, r.m
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+        AS r(d text, e bigint, s bigint, t text, p text, ts timestamptz, pl jsonb, m jsonb)
     WHERE NOT EXISTS (
         SELECT 1 FROM events x WHERE x.device_id = r.d AND x.epoch = r.e AND x.seq = r.s
     )
     ON CONFLICT DO NOTHING
-    RETURNING id
+    RETURNING device_id, epoch, seq
     """
 )
 
 
-def _pg_insert_event(session: Session, env: Envelope, now: datetime) -> int | None:
-    model = env.model.model_dump() if env.model else None
-    values = {
+def pg_event_row(env: Envelope) -> dict[str, Any]:
+    """One envelope as a row of PG_INSERT_EVENTS' JSON document."""
+    return {
         "d": env.device_id,
         "e": env.epoch,
         "s": env.seq,
         "t": env.type.value,
         "p": env.priority.value,
-        "ts": env.ts,
-        "now": now,
-        "pl": json.dumps(env.payload),
-        "m": None if model is None else json.dumps(model),
+        "ts": env.ts.isoformat(),
+        "pl": env.payload,
+        "m": env.model.model_dump() if env.model else None,
     }
-    return session.execute(_PG_INSERT_EVENT, values).scalar_one_or_none()
 
 
-def _sqlite_insert_event(session: Session, env: Envelope, now: datetime) -> int | None:
-    return session.execute(
+def _pg_insert_event(session: Session, env: Envelope, now: datetime) -> bool:
+    rows = json.dumps([pg_event_row(env)])
+    return bool(session.execute(PG_INSERT_EVENTS, {"now": now, "rows": rows}).all())
+
+
+def _sqlite_insert_event(session: Session, env: Envelope, now: datetime) -> bool:
+    """Whether the key was free (inserted); SQLite's events keep the key's unique index."""
+    inserted = session.execute(
         _insert(session, Event)
         .values(
             device_id=env.device_id,
@@ -292,6 +295,7 @@ def _sqlite_insert_event(session: Session, env: Envelope, now: datetime) -> int 
         .on_conflict_do_nothing(index_elements=[Event.device_id, Event.epoch, Event.seq])
         .returning(Event.id)
     ).scalar_one_or_none()
+    return inserted is not None
 
 
 def _differences(stored: Event, env: Envelope) -> list[str]:
