@@ -10,7 +10,6 @@ import ctypes
 import ctypes.util
 import json
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -274,19 +273,24 @@ _LIBC = _load_libc()
 
 
 DEFAULT_RSS_GROWTH_MB = 70.0
-"""When the process has grown this much past its size at the first utterance (everything
-loaded: the model, the perception models, the stages), the free recognizer is renewed at the
-next utterance's start."""
+"""When the process's anonymous memory has grown this much past its size at the first
+utterance (everything loaded: the model, the perception models, the stages), the free
+recognizer is renewed at the next utterance's start."""
 
 
-def _rss_mb() -> float:
-    """This process's resident set size (Linux /proc; 0 where it can't be read)."""
+def _anon_mb() -> float:
+    """This process's anonymous resident memory, MB (Linux /proc; 0 where it can't be read).
+
+    The recognisers' growth is heap; the file-backed part of the RSS is not theirs to renew
+    (the mapped speech graph's pages come in as speech touches them, and stay)."""
     try:
-        with open("/proc/self/statm", encoding="ascii") as f:
-            pages = int(f.read().split()[1])
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024
     except (OSError, ValueError, IndexError):
         return 0.0
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return 0.0
 
 
 def release_free_memory() -> None:
@@ -314,7 +318,7 @@ class SpeechRecognizer:
         if rss_growth_mb is not None and rss_growth_mb < 0:
             raise AsrError(f"rss_growth_mb must be positive or None, not {rss_growth_mb}")
         self.rss_growth_mb = rss_growth_mb
-        self._baseline_mb: float | None = None  # the process's size at the first utterance
+        self._baseline_mb: float | None = None  # anonymous memory at the first utterance
         self.renewals = 0
         self._free = self._new_free()
         # The safety grammar has a garbage path (every single-syllable word of the model that is
@@ -388,13 +392,14 @@ class SpeechRecognizer:
         # RSS over a few dozen utterances) and Reset() keeps them; a fresh recognizer frees
         # them but decodes its first utterance ~0.5 s slower (cold caches). So: reuse it while
         # the process is within its memory budget, start a fresh one once it is over (measured).
-        # The budget is growth past the size at the first utterance, not an absolute size: an
+        # The budget is anonymous memory's growth past its size at the first utterance (file
+        # pages, such as the mapped graph's, are not the recogniser's), not an absolute size: an
         # absolute one set before the perception models existed renewed at every utterance once
         # they were loaded (+~50 MB), and every first decode after a renewal is ~0.5 s slower.
-        rss = _rss_mb()
+        anon = _anon_mb()
         if self._baseline_mb is None:
-            self._baseline_mb = rss
-        if self.rss_growth_mb is not None and rss - self._baseline_mb > self.rss_growth_mb:
+            self._baseline_mb = anon
+        if self.rss_growth_mb is not None and anon - self._baseline_mb > self.rss_growth_mb:
             # Free the old one before building its replacement: holding both made the day's peak.
             self._free = None
             release_free_memory()

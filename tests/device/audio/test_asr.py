@@ -79,6 +79,25 @@ def test_free_recognizer_is_renewed_only_past_the_memory_budget(vosk_model: Any)
     assert over.renewals == 2
 
 
+def test_file_pages_do_not_count_as_the_recognisers_growth(
+    vosk_model: Any, tmp_path: Path
+) -> None:
+    """A mapped file's pages (the mapped speech graph's) grow the RSS, not the heap: no renewal."""
+    import mmap
+
+    recognizer = SpeechRecognizer(vosk_model, rss_growth_mb=100.0)
+    recognizer.start()
+    pages = tmp_path / "graph.bin"
+    with open(pages, "wb") as f:
+        f.truncate(300 * 2**20)
+    with open(pages, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        touched = sum(mapped[i] for i in range(0, len(mapped), mmap.PAGESIZE))  # 300 MB resident
+        for _ in range(2):
+            recognizer.start()
+    assert touched == 0
+    assert recognizer.renewals == 0
+
+
 def test_a_negative_memory_budget_is_refused(vosk_model: Any) -> None:
     with pytest.raises(AsrError, match="rss_growth_mb"):
         SpeechRecognizer(vosk_model, rss_growth_mb=-1.0)
