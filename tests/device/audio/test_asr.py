@@ -79,9 +79,7 @@ def test_free_recognizer_is_renewed_only_past_the_memory_budget(vosk_model: Any)
     assert over.renewals == 2
 
 
-def test_file_pages_do_not_count_as_the_recognisers_growth(
-    vosk_model: Any, tmp_path: Path
-) -> None:
+def test_file_pages_do_not_count_as_the_recognisers_growth(vosk_model: Any, tmp_path: Path) -> None:
     """A mapped file's pages (the mapped speech graph's) grow the RSS, not the heap: no renewal."""
     import mmap
 
