@@ -86,8 +86,8 @@ def test_file_pages_do_not_count_as_the_recognisers_growth(vosk_model: Any, tmp_
     recognizer = SpeechRecognizer(vosk_model, rss_growth_mb=100.0)
     recognizer.start()
     pages = tmp_path / "graph.bin"
-    with open(pages, "wb") as f:
-        f.truncate(300 * 2**20)
+    with open(pages, "wb") as out:
+        out.truncate(300 * 2**20)
     with open(pages, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
         touched = sum(mapped[i] for i in range(0, len(mapped), mmap.PAGESIZE))  # 300 MB resident
         for _ in range(2):
