@@ -76,6 +76,12 @@ class CloudService:
         alerts = AlertEngine(s.webhook_urls)
         if s.webhook_urls and s.webhook_secret is None:
             log.warning("no DOLBOM_WEBHOOK_SECRET: webhooks are sent unsigned")
+        pusher = PushSender(  # the app's Web Push: new alerts, and the escalation's push channel
+            self._sessions,
+            Path(s.data_dir),
+            s.push_subject,
+            allow=parse_networks(s.webhook_allow_networks),
+        )
         self.dispatcher = WebhookDispatcher(
             self._sessions,
             secret=s.webhook_secret.get_secret_value() if s.webhook_secret else None,
@@ -90,6 +96,7 @@ class CloudService:
             mailer=_mailer(s),
             mail_from=s.smtp_from,
             url_check=webhook_url_check(s.webhook_allow_networks),
+            push=pusher,
         )
         self.dispatcher.start()
         dispatcher = self.dispatcher
@@ -104,14 +111,7 @@ class CloudService:
         )
         self.escalation.start()
 
-        self.push = PushNotifier(
-            PushSender(
-                self._sessions,
-                Path(s.data_dir),
-                s.push_subject,
-                allow=parse_networks(s.webhook_allow_networks),
-            )
-        )
+        self.push = PushNotifier(pusher)
         self.push.start()
         push = self.push
 

@@ -1,4 +1,5 @@
-"""Delivers stored notifications (webhook or e-mail): claimed, sent, retried, or marked dead."""
+"""Delivers stored notifications (webhook, e-mail or Web Push): claimed, sent, retried, or marked
+dead."""
 
 import logging
 import random
@@ -7,6 +8,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import httpx
 from sqlalchemy import select, update
@@ -31,6 +33,21 @@ def retry_delay_s(attempts: int, base_s: float, max_s: float, jitter: float) -> 
     """Delay after `attempts` failures: base doubling, capped, equal jitter (`jitter` in 0..1)."""
     delay = min(max_s, base_s * 2.0 ** max(0, attempts - 1))
     return delay / 2 + delay / 2 * jitter
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """One push delivery: how many browsers took it, else why not and whether to stop trying."""
+
+    sent: int
+    error: str | None
+    permanent: bool = False
+
+
+class PushChannel(Protocol):
+    """Sends an alert by Web Push to one account's browsers (cloud.app.push.PushSender)."""
+
+    def send_to_account(self, alert_id: int, username: str) -> PushResult: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +79,10 @@ class WebhookDispatcher:
         mailer: Mailer | None = None,
         mail_from: str = "dolbom@localhost",
         url_check: Callable[[str], None] | None = None,
+        push: PushChannel | None = None,
     ) -> None:
         self._sessions = session_factory
+        self._push = push
         self._mailer = mailer
         self._mail_from = mail_from
         # SSRF guard (cloud.netpolicy), run before every webhook POST so DNS rebinding after
@@ -154,6 +173,11 @@ class WebhookDispatcher:
             if delivery.channel == Channel.EMAIL.value:
                 self._attempt_email(session, delivery)
                 return
+            if delivery.channel == Channel.PUSH.value:
+                alert_id, username = delivery.alert_id, delivery.target
+                session.close()  # no transaction open while talking to push services
+                self._attempt_push(delivery_id, alert_id, username)
+                return
             alert = session.get_one(Alert, delivery.alert_id)
             body = alert_body(alert, delivery.id)
             target = delivery.target
@@ -210,6 +234,17 @@ class WebhookDispatcher:
         except (OSError, smtplib.SMTPException) as e:
             error = f"{type(e).__name__}: {e}"[:1000]
         self._record(delivery_id, error)
+
+    def _attempt_push(self, delivery_id: int, alert_id: int, username: str) -> None:
+        if self._push is None:
+            self._record(delivery_id, "Web Push is not configured", permanent=True)
+            return
+        try:
+            result = self._push.send_to_account(alert_id, username)
+        except Exception as e:  # a push service's surprise is this delivery's failure only
+            log.exception("alert %d: push to %s failed", alert_id, username)
+            result = PushResult(0, type(e).__name__)
+        self._record(delivery_id, result.error, permanent=result.permanent)
 
     def _record(self, delivery_id: int, error: str | None, *, permanent: bool = False) -> None:
         now = self._clock()

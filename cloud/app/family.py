@@ -155,6 +155,8 @@ def _api_input_error(
                 key = "err_webhook_url"
             elif "e-mail" in reason:
                 key = "err_email"
+            elif "push contact" in reason:
+                key = "err_push_target"
             else:
                 key = "err_blocked_target"
         return FormErrors({f"{prefix}-{name}": message(lang, key)})

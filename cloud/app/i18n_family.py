@@ -37,6 +37,7 @@ FAMILY_MESSAGES: Mapping[str, tuple[str, str]] = {
     "ch_email_opt": ("이메일", "E-mail"),
     "ch_webhook_opt": ("웹훅 (문자·전화 게이트웨이)", "Webhook (SMS or phone gateway)"),
     "ch_sse_opt": ("앱 실시간 알림", "Live in the app"),
+    "ch_push_opt": ("휴대폰 알림 (앱 아이디)", "Phone notification (app username)"),
     "contact_added": ("연락처를 추가했습니다.", "Contact added."),
     # escalation policy
     "policy": ("비상 연락 순서", "Escalation order"),
@@ -112,6 +113,10 @@ FAMILY_MESSAGES: Mapping[str, tuple[str, str]] = {
     "err_duplicates": ("같은 값이 두 번 있습니다.", "The same value appears twice."),
     "err_invalid": ("올바르지 않은 값입니다.", "This value is not valid."),
     "err_email": ("이메일 주소를 적어 주세요 (예: name@example.com).", "Enter an e-mail address."),
+    "err_push_target": (
+        "이 어르신을 볼 수 있는 보호자나 기관 직원의 앱 아이디를 적어 주세요.",
+        "Enter the app username of a caregiver or staff member who can see this senior.",
+    ),
     "err_webhook_url": (
         "http:// 또는 https://로 시작하는 주소를 적어 주세요.",
         "Enter a URL that starts with http:// or https://.",

@@ -1,5 +1,6 @@
 """Web Push for the app: the server's VAPID key (made on first use, kept in the data dir), the
-browsers' subscriptions, and an alert's notification sent to the seniors' caregivers."""
+browsers' subscriptions, an alert's notification sent to the seniors' caregivers, and the
+escalation's `push` channel (one contact's account, sent by the alert dispatcher)."""
 
 import base64
 import binascii
@@ -22,7 +23,8 @@ from pywebpush import WebPushException, webpush
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.accounts.access import alert_senior_column
+from cloud.accounts.access import Principal, alert_senior_column, visible_seniors
+from cloud.alerts.dispatcher import PushResult
 from cloud.alerts.service import AlertChange
 from cloud.app.i18n import Lang, message
 from cloud.netpolicy import (
@@ -32,7 +34,16 @@ from cloud.netpolicy import (
     check_webhook_url,
     system_resolver,
 )
-from cloud.store.models import Alert, CaregiverLink, Device, PushSubscription, Senior
+from cloud.store.models import (
+    Account,
+    Alert,
+    CaregiverLink,
+    Channel,
+    Contact,
+    Device,
+    PushSubscription,
+    Senior,
+)
 
 log = logging.getLogger(__name__)
 
@@ -182,37 +193,51 @@ class PushSender:
         self._lang = lang
         self._timeout_s = timeout_s
 
+    def _alert(self, session: Session, alert_id: int) -> tuple[Alert, str, str] | None:
+        """The alert, its senior's id and name; None when it has no senior."""
+        row = session.execute(
+            select(Alert, alert_senior_column())
+            .outerjoin(Device, Device.id == Alert.device_id)
+            .where(Alert.id == alert_id)
+        ).one_or_none()
+        if row is None or row[1] is None:
+            return None
+        alert, senior_id = row[0], str(row[1])
+        senior = session.get(Senior, senior_id)
+        return alert, senior_id, senior.display_name if senior else senior_id
+
     def _targets(self, alert_id: int) -> tuple[dict[str, str], list[PushTarget]] | None:
         with self._sessions() as session:
-            senior_col = alert_senior_column()
-            row = session.execute(
-                select(Alert, senior_col)
-                .outerjoin(Device, Device.id == Alert.device_id)
-                .where(Alert.id == alert_id)
-            ).one_or_none()
-            if row is None or row[1] is None:
+            found = self._alert(session, alert_id)
+            if found is None:
                 return None
-            alert, senior_id = row
-            senior = session.get(Senior, senior_id)
-            name = senior.display_name if senior else str(senior_id)
+            alert, senior_id, name = found
             payload = alert_payload(alert, name, self._lang)
+            # A push contact of the senior hears through the escalation (the dispatcher), once.
+            escalated = select(Contact.account_id).where(
+                Contact.senior_id == senior_id,
+                Contact.channel == Channel.PUSH,
+                Contact.account_id.is_not(None),
+            )
             subs = session.scalars(
                 select(PushSubscription)
                 .join(CaregiverLink, CaregiverLink.account_id == PushSubscription.account_id)
-                .where(CaregiverLink.senior_id == senior_id)
+                .where(
+                    CaregiverLink.senior_id == senior_id,
+                    PushSubscription.account_id.not_in(escalated),
+                )
                 .order_by(PushSubscription.id)
             )
             return payload, [PushTarget(s.id, s.endpoint, s.p256dh, s.auth) for s in subs]
 
-    def send_alert(self, alert_id: int) -> int:
-        """Push the alert; return how many browsers accepted it. Gone subscriptions are dropped."""
-        found = self._targets(alert_id)
-        if found is None:
-            return 0
-        payload, targets = found
+    def _post_all(
+        self, payload: dict[str, str], targets: Sequence[PushTarget]
+    ) -> tuple[int, list[str], bool]:
+        """Post to each browser: (how many accepted, why the others failed, any worth a retry).
+        Subscriptions the push service says are gone (404/410) are dropped."""
         key = vapid_key(self._data_dir)
         data = json.dumps(payload, ensure_ascii=False)
-        sent, gone = 0, []
+        sent, gone, errors, retry = 0, [], [], False
         for target in targets:
             try:
                 check_endpoint(target.endpoint, self._allow, self._resolve, registering=False)
@@ -230,15 +255,76 @@ class PushSender:
                 sent += 1
             except WebPushException as e:
                 status = e.response.status_code if e.response is not None else None
-                if status in (404, 410):
+                if status is None:  # refused before sending (e.g. an invalid p256dh key)
+                    errors.append(f"subscription {target.id}: unusable keys")
+                elif status in (404, 410):
                     gone.append(target.id)
+                    errors.append(f"subscription {target.id}: gone (HTTP {status})")
+                else:
+                    retry = retry or status == 429 or status >= 500
+                    errors.append(f"subscription {target.id}: HTTP {status}")
                 log.warning("push to subscription %d failed: %s", target.id, status or e)
-            except (BlockedAddressError, requests.RequestException) as e:
+            except BlockedAddressError as e:
+                errors.append(f"subscription {target.id}: blocked: the address is not allowed")
+                log.warning("push to subscription %d not sent: %s", target.id, e)
+            except requests.RequestException as e:
+                retry = True
+                errors.append(f"subscription {target.id}: {type(e).__name__}")
+                log.warning("push to subscription %d not sent: %s", target.id, e)
+            except (ValueError, TypeError) as e:  # a stored key the encryption cannot use
+                errors.append(f"subscription {target.id}: unusable keys")
                 log.warning("push to subscription %d not sent: %s", target.id, e)
         if gone:
             with self._sessions() as session, session.begin():
                 session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
-        return sent
+        return sent, errors, retry
+
+    def send_alert(self, alert_id: int) -> int:
+        """Push the alert; return how many browsers accepted it. Gone subscriptions are dropped."""
+        found = self._targets(alert_id)
+        if found is None:
+            return 0
+        payload, targets = found
+        return self._post_all(payload, targets)[0]
+
+    def send_to_account(self, alert_id: int, username: str) -> PushResult:
+        """The escalation's push channel: the alert to every browser of `username`, when that
+        account is enabled and may still see the alert's senior (never another senior's)."""
+        with self._sessions() as session:
+            found = self._alert(session, alert_id)
+            if found is None:
+                return PushResult(0, "the alert has no senior", permanent=True)
+            alert, senior_id, name = found
+            account = session.scalar(select(Account).where(Account.username == username))
+            if account is None or account.disabled:
+                return PushResult(0, "no enabled account of that username", permanent=True)
+            who = Principal(account.role, account.id, account.username, account.display_name)
+            visible = visible_seniors(session, who)
+            if visible is not None and senior_id not in visible:
+                return PushResult(0, "the account may not see this senior", permanent=True)
+            language = session.scalar(
+                select(Contact.language)
+                .where(
+                    Contact.senior_id == senior_id,
+                    Contact.channel == Channel.PUSH,
+                    Contact.target == username,
+                )
+                .limit(1)
+            )
+            lang: Lang = "en" if language == "en" else "ko" if language else self._lang
+            payload = alert_payload(alert, name, lang)
+            subs = session.scalars(
+                select(PushSubscription)
+                .where(PushSubscription.account_id == account.id)
+                .order_by(PushSubscription.id)
+            )
+            targets = [PushTarget(s.id, s.endpoint, s.p256dh, s.auth) for s in subs]
+        if not targets:
+            return PushResult(0, "no browser of this account is subscribed", permanent=True)
+        sent, errors, retry = self._post_all(payload, targets)
+        if sent:
+            return PushResult(sent, None)
+        return PushResult(0, "; ".join(errors)[:1000], permanent=not retry)
 
 
 class PushNotifier:

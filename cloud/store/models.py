@@ -84,6 +84,7 @@ class Channel(StrEnum):
     WEBHOOK = "webhook"
     EMAIL = "email"
     SSE = "sse"
+    PUSH = "push"  # Web Push to the browsers of the contact's app account (issue 15)
 
 
 class StepStatus(StrEnum):

@@ -7,14 +7,14 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cloud.accounts.access import get_senior
+from cloud.accounts.access import Principal, get_senior, visible_seniors
 from cloud.accounts.audit import audit
 from cloud.accounts.errors import ConflictError, InvalidInputError, NotFoundError
 from cloud.api.context import ApiContext
 from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
 from cloud.api.schemas import ContactIn, ContactOut
 from cloud.netpolicy import BlockedAddressError, check_webhook_url
-from cloud.store.models import Channel, Contact, EscalationPolicy
+from cloud.store.models import Account, Channel, Contact, EscalationPolicy
 
 router = APIRouter(
     prefix="/seniors/{senior_id}/contacts",
@@ -37,6 +37,22 @@ def check_target(ctx: ApiContext, channel: Channel, target: str) -> None:
             raise InvalidInputError(f"body.target: {e}") from None
     elif channel is Channel.EMAIL and not _EMAIL.fullmatch(target):
         raise InvalidInputError("body.target: an email contact needs an e-mail address")
+
+
+def push_account(session: Session, senior_id: str, channel: Channel, target: str) -> int | None:
+    """A push contact's account (an enabled one that may see the senior: a caregiver linked to
+    them, or staff of their organisation); None for the other channels."""
+    if channel is not Channel.PUSH:
+        return None
+    account = session.scalar(select(Account).where(Account.username == target))
+    if account is not None and not account.disabled:
+        who = Principal(account.role, account.id, account.username, account.display_name)
+        visible = visible_seniors(session, who)
+        if visible is None or senior_id in visible:
+            return account.id
+    raise InvalidInputError(
+        "body.target: a push contact needs the username of an account that can see this senior"
+    )
 
 
 def _contact(session: Session, senior_id: str, contact_id: int) -> Contact:
@@ -67,7 +83,8 @@ def add_contact(ctx: Ctx, caller: Caller, senior_id: str, body: ContactIn) -> Co
     now = ctx.clock()
     with ctx.sessions() as session, session.begin():
         get_senior(session, caller, senior_id)
-        contact = Contact(senior_id=senior_id, **body.model_dump())
+        account_id = push_account(session, senior_id, body.channel, body.target)
+        contact = Contact(senior_id=senior_id, account_id=account_id, **body.model_dump())
         session.add(contact)
         session.flush()
         audit(
@@ -97,8 +114,10 @@ def replace_contact(
     with ctx.sessions() as session, session.begin():
         get_senior(session, caller, senior_id)
         contact = _contact(session, senior_id, contact_id)
+        account_id = push_account(session, senior_id, body.channel, body.target)
         for name, value in body.model_dump().items():
             setattr(contact, name, value)
+        contact.account_id = account_id
         audit(
             session, caller, "update", "contact", now, resource_id=contact_id, senior_id=senior_id
         )
