@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, bindparam, func, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from cloud.accounts.access import alert_senior_column
@@ -161,28 +162,49 @@ def _battery(session: Session, device_id: str) -> tuple[float, bool] | None:
 def _newest(
     session: Session, device_ids: Sequence[str], types: Sequence[str], since: datetime, k: int
 ) -> dict[str, list[tuple[str, datetime, dict[str, Any]]]]:
-    """Up to `k` newest events of `types` per robot since `since`, newest first: one query for
-    a whole board (a window function; the (device_id, ts) index bounds each robot's range)."""
-    ranked = (
-        select(
-            Event.device_id,
-            Event.type,
-            Event.ts,
-            Event.payload,
-            func.row_number()
-            .over(partition_by=Event.device_id, order_by=(Event.ts.desc(), Event.id.desc()))
-            .label("rank"),
+    """Up to `k` newest events of `types` per robot since `since`, newest first, in one query
+    for a whole board. PostgreSQL: per robot a LATERAL top-k that walks its (device_id, ts)
+    index backwards and stops after k rows, the ids as one array parameter; SQLite (no
+    LATERAL): a window function over the robots' rows in the window."""
+    if not device_ids:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        robots = (
+            func.unnest(bindparam("robots", list(device_ids), type_=ARRAY(String)))
+            .table_valued("id")
+            .render_derived(name="robot")
         )
-        .where(Event.device_id.in_(device_ids), Event.type.in_(types), Event.ts >= since)
-        .subquery()
-    )
+        newest = (
+            select(Event.type, Event.ts, Event.payload)
+            .where(Event.device_id == robots.c.id, Event.type.in_(types), Event.ts >= since)
+            .order_by(Event.ts.desc(), Event.id.desc())
+            .limit(k)
+            .lateral("newest")
+        )
+        query = select(robots.c.id, newest.c.type, newest.c.ts, newest.c.payload).join_from(
+            robots, newest, true()
+        )
+    else:
+        ranked = (
+            select(
+                Event.device_id,
+                Event.type,
+                Event.ts,
+                Event.payload,
+                func.row_number()
+                .over(partition_by=Event.device_id, order_by=(Event.ts.desc(), Event.id.desc()))
+                .label("rank"),
+            )
+            .where(Event.device_id.in_(device_ids), Event.type.in_(types), Event.ts >= since)
+            .subquery()
+        )
+        query = (
+            select(ranked.c.device_id, ranked.c.type, ranked.c.ts, ranked.c.payload)
+            .where(ranked.c.rank <= k)
+            .order_by(ranked.c.device_id, ranked.c.rank)
+        )
     out: dict[str, list[tuple[str, datetime, dict[str, Any]]]] = {}
-    rows = session.execute(
-        select(ranked.c.device_id, ranked.c.type, ranked.c.ts, ranked.c.payload)
-        .where(ranked.c.rank <= k)
-        .order_by(ranked.c.device_id, ranked.c.rank)
-    )
-    for device_id, event_type, ts, payload in rows:
+    for device_id, event_type, ts, payload in session.execute(query):
         out.setdefault(device_id, []).append((event_type, ts, payload))
     return out
 
