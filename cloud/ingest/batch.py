@@ -30,7 +30,9 @@ from cloud.ingest.handler import (
     _heartbeat_summary,
     _insert,
     _on_conflict,
+    below_floor,
     pg_event_row,
+    settled_floors,
     store_message,
 )
 from cloud.ingest.rollup import roll_up
@@ -180,7 +182,13 @@ def _store_routine(
 def _insert_events(
     session: Session, envs: Sequence[Envelope], now: datetime
 ) -> set[tuple[str, int, int]]:
-    """Multi-row `INSERT ... VALUES` (any dialect); the keys actually inserted."""
+    """Multi-row `INSERT ... VALUES` (any dialect); the keys actually inserted.
+
+    Called after the devices' upsert (the transaction's first write): keys at or below a
+    settled floor are left out (already stored; their rows may have been deleted).
+    """
+    floors = settled_floors(session, {env.device_id for env in envs})
+    envs = [env for env in envs if not below_floor(env, floors)]
     chunk = _CHUNK.get(session.get_bind().dialect.name, 100)
     inserted: set[tuple[str, int, int]] = set()
     for start in range(0, len(envs), chunk):

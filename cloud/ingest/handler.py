@@ -8,6 +8,7 @@ its own alert, so a robot's bookkeeping error never silences a call for help.
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -21,7 +22,7 @@ from cloud.alerts.rules import SEVERITY_OF, AlertDecision
 from cloud.alerts.service import AlertChange, AlertEngine
 from cloud.ingest.rollup import roll_up
 from cloud.research.instruments import record_screening_event
-from cloud.store.models import AlertKind, DeadLetter, Device, Event
+from cloud.store.models import AlertKind, DeadLetter, Device, Event, SettledFloor
 from protocol import (
     Envelope,
     EventType,
@@ -241,8 +242,10 @@ def store_message(
 # PostgreSQL: the events as one JSON document (one bound value, whatever the batch size). `events`
 # is partitioned by month of `ts` (migration 0009), so its unique index is (device_id, epoch, seq,
 # ts): `NOT EXISTS` keeps the key (device_id, epoch, seq) unique across partitions, and
-# `ON CONFLICT DO NOTHING` settles two workers inserting the same redelivery at once. The one
-# insert of both the single and the batched path.
+# `ON CONFLICT DO NOTHING` settles two workers inserting the same redelivery at once. A key at or
+# below the robot's settled floor (`event_floors`, written by retention in the transaction that
+# deletes rows) is refused too: one statement sees either the row or the floor, never neither.
+# The one insert of both the single and the batched path.
 PG_INSERT_EVENTS = text(
     """
     INSERT INTO events (device_id, epoch, seq, type, priority, ts, received_at, payload, model)
@@ -251,6 +254,8 @@ PG_INSERT_EVENTS = text(
         AS r(d text, e bigint, s bigint, t text, p text, ts timestamptz, pl jsonb, m jsonb)
     WHERE NOT EXISTS (
         SELECT 1 FROM events x WHERE x.device_id = r.d AND x.epoch = r.e AND x.seq = r.s
+    ) AND NOT EXISTS (
+        SELECT 1 FROM event_floors f WHERE f.device_id = r.d AND f.epoch = r.e AND f.seq >= r.s
     )
     ON CONFLICT DO NOTHING
     RETURNING device_id, epoch, seq
@@ -277,8 +282,33 @@ def _pg_insert_event(session: Session, env: Envelope, now: datetime) -> bool:
     return bool(session.execute(PG_INSERT_EVENTS, {"now": now, "rows": rows}).all())
 
 
+def settled_floors(session: Session, device_ids: Iterable[str]) -> dict[tuple[str, int], int]:
+    """The settled floor of each (device, epoch) of these robots (`event_floors`).
+
+    SQLite: read after the batch's first write, so no retention run commits in between (one
+    writer at a time); PostgreSQL checks the floor inside its insert statement instead.
+    """
+    ids = sorted(set(device_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(SettledFloor.device_id, SettledFloor.epoch, SettledFloor.seq).where(
+            SettledFloor.device_id.in_(ids)
+        )
+    ).all()
+    return {(d, e): s for d, e, s in rows}
+
+
+def below_floor(env: Envelope, floors: dict[tuple[str, int], int]) -> bool:
+    """True when the envelope's key is at or below its robot's settled floor (pure)."""
+    floor = floors.get((env.device_id, env.epoch))
+    return floor is not None and env.seq <= floor
+
+
 def _sqlite_insert_event(session: Session, env: Envelope, now: datetime) -> bool:
     """Whether the key was free (inserted); SQLite's events keep the key's unique index."""
+    if below_floor(env, settled_floors(session, [env.device_id])):
+        return False
     inserted = session.execute(
         _insert(session, Event)
         .values(
@@ -320,7 +350,9 @@ def _on_conflict(
         .where(Event.device_id == env.device_id, Event.epoch == env.epoch, Event.seq == env.seq)
         .order_by(Event.id)
         .limit(1)
-    ).one()
+    ).one_or_none()
+    if stored is None:
+        return _on_settled(session, message, env, now, alerts)
     differ = _differences(stored, env)
     if not differ:
         log.debug("duplicate event %s epoch %d #%d", env.device_id, env.epoch, env.seq)
@@ -337,6 +369,27 @@ def _on_conflict(
     if env.type in SAFETY_TYPES:
         # The robot reused a seq, but the senior may really need help: alert as if stored.
         change = alerts.on_event(session, env, now) or change
+    return IngestOutcome(Outcome.DEAD_LETTERED, env.device_id, env.seq, reason, change)
+
+
+def _on_settled(
+    session: Session, message: ParsedMessage, env: Envelope, now: datetime, alerts: AlertEngine
+) -> IngestOutcome:
+    """The key is at or below the settled floor and its row was deleted by retention.
+
+    A routine event (a heartbeat days old) is a redelivery: it was stored and counted once.
+    Its content can no longer be compared, so a safety event, whose rows are kept for years
+    and whose key should never come back, is treated as a conflict: dead letter, and its alert.
+    """
+    if env.type not in SAFETY_TYPES:
+        log.debug("settled event %s epoch %d #%d again", env.device_id, env.epoch, env.seq)
+        return IngestOutcome(Outcome.DUPLICATE, env.device_id, env.seq)
+    reason = (
+        f"conflict: {env.device_id} epoch {env.epoch} seq {env.seq} was stored and removed by"
+        f" retention; this {env.type.value} event cannot be compared with it"
+    )
+    dead_letter(session, message.topic, message.raw, reason, now)
+    change = alerts.on_event(session, env, now)
     return IngestOutcome(Outcome.DEAD_LETTERED, env.device_id, env.seq, reason, change)
 
 

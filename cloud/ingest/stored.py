@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.store.models import Event
+from cloud.store.models import Event, SettledFloor
 from protocol import EventType, ProtocolError
 from protocol.delivery import (
     MAX_MISSING_RANGES,
@@ -205,56 +205,82 @@ class StoredPublisher:
 
     def report(self, session: Session, device_id: str, epoch: int) -> Progress:
         """The current report for one device's epoch, read from the store."""
-        key = (device_id, epoch)
-        base = self._base.get(key)
-        if base is None:
-            base = _cold_base(session, device_id, epoch)
-        dropped = _declared_dropped(session, device_id, epoch, base)
-        seqs: list[int] = []
-        after = base
-        holes = 0  # an upper bound on missing ranges (declared drops not subtracted)
-        for _ in range(_MAX_WINDOWS):
-            window = session.scalars(
-                select(Event.seq)
-                .where(Event.device_id == device_id, Event.epoch == epoch, Event.seq > after)
-                .order_by(Event.seq)
-                .limit(self.window)
-            ).all()
-            seqs += window
-            for seq in window:
-                holes += seq > after + 1
-                after = seq
-            if len(window) < self.window or holes > MAX_MISSING_RANGES:
-                break
-        progress = advance(epoch, base, seqs, dropped)
-        return progress
+        return settled_progress(
+            session, device_id, epoch, self._base.get((device_id, epoch)), self.window
+        )
 
 
+def settled_progress(
+    session: Session, device_id: str, epoch: int, base: int | None, window: int = DEFAULT_WINDOW
+) -> Progress:
+    """The report of one device's epoch from a known watermark (None: found from the store)."""
+    if base is None:
+        base = _cold_base(session, device_id, epoch)
+    else:  # retention may have settled (and deleted) past a cached watermark
+        base = max(base, _floor(session, device_id, epoch))
+    dropped = _declared_dropped(session, device_id, epoch, base)
+    seqs: list[int] = []
+    after = base
+    holes = 0  # an upper bound on missing ranges (declared drops not subtracted)
+    for _ in range(_MAX_WINDOWS):
+        rows = session.scalars(
+            select(Event.seq)
+            .where(Event.device_id == device_id, Event.epoch == epoch, Event.seq > after)
+            .order_by(Event.seq)
+            .limit(window)
+        ).all()
+        seqs += rows
+        for seq in rows:
+            holes += seq > after + 1
+            after = seq
+        if len(rows) < window or holes > MAX_MISSING_RANGES:
+            break
+    return advance(epoch, base, seqs, dropped)
+
+
+# The watermark of a key not cached starts at its settled floor (retention may have deleted the
+# rows below it), else 0.
 _PG_CONTIGUOUS = text(
     """
     SELECT k.d, k.e, k.b, count(ev.seq), coalesce(max(ev.seq), k.b)
-    FROM jsonb_to_recordset(CAST(:keys AS jsonb)) AS k(d text, e bigint, b bigint)
+    FROM (
+        SELECT k.d, k.e, greatest(k.b, coalesce(f.seq, 0)) AS b
+        FROM jsonb_to_recordset(CAST(:keys AS jsonb)) AS k(d text, e bigint, b bigint)
+        LEFT JOIN event_floors f ON f.device_id = k.d AND f.epoch = k.e
+    ) k
     LEFT JOIN events ev ON ev.device_id = k.d AND ev.epoch = k.e AND ev.seq > k.b
     GROUP BY k.d, k.e, k.b
     """
 )
 
 
+def _floor(session: Session, device_id: str, epoch: int) -> int:
+    """The epoch's settled floor (`event_floors`), 0 when retention has not set one."""
+    seq = session.scalar(
+        select(SettledFloor.seq).where(
+            SettledFloor.device_id == device_id, SettledFloor.epoch == epoch
+        )
+    )
+    return int(seq or 0)
+
+
 def _cold_base(session: Session, device_id: str, epoch: int) -> int:
-    """The longest stored prefix 1..n of an epoch: an index-only count when there is no hole,
-    else one ordered index scan that stops at the first hole."""
-    where = (Event.device_id == device_id, Event.epoch == epoch)
+    """The longest settled prefix 1..n of an epoch: from the settled floor (retention deletes
+    rows only below it), an index-only count when there is no hole above it, else one ordered
+    index scan that stops at the first hole."""
+    floor = _floor(session, device_id, epoch)
+    where = (Event.device_id == device_id, Event.epoch == epoch, Event.seq > floor)
     n, low, top = session.execute(
         select(
             func.count(),
-            func.coalesce(func.min(Event.seq), 0),
-            func.coalesce(func.max(Event.seq), 0),
+            func.coalesce(func.min(Event.seq), floor),
+            func.coalesce(func.max(Event.seq), floor),
         ).where(*where)
     ).one()
-    if n == top:
+    if n == top - floor:
         return int(top)
-    if low != 1:
-        return 0
+    if low != floor + 1:
+        return floor
     ordered = (
         select(Event.seq.label("seq"), func.lead(Event.seq).over(order_by=Event.seq).label("nxt"))
         .where(*where)

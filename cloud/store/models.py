@@ -399,6 +399,23 @@ class HeartbeatHour(Base):
     received_at: Mapped[datetime]  # when ingest last added to this hour
 
 
+class SettledFloor(Base):
+    """Per robot and epoch, the seq up to which every event was stored (or declared dropped).
+
+    Written by retention (`cloud/store/partitions.py`) before it deletes rows, in the same
+    transaction; read by ingest, which refuses a key at or below it as already stored, and by
+    the stored report, which starts its watermark there. So retention may delete rows (a
+    heartbeat after a few days) without a redelivery of their key being stored and counted again.
+    """
+
+    __tablename__ = "event_floors"
+
+    device_id: Mapped[str] = mapped_column(String(64), ForeignKey("devices.id"), primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    settled_at: Mapped[datetime]
+
+
 class IngestLease(Base):
     """An ingest worker's claim on an MQTT client id (one persistent session per worker).
 

@@ -24,9 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, insert, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
+from cloud.ingest.stored import settled_progress
+from cloud.store.models import SettledFloor
+from cloud.store.types import UTCDateTime
 from protocol import EventType
 
 log = logging.getLogger(__name__)
@@ -40,7 +44,7 @@ class RetentionPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     days: dict[str, int] = Field(
-        default_factory=lambda: {"heartbeat": 90, "battery": 90, "device_fault": 180}
+        default_factory=lambda: {"heartbeat": 3, "battery": 90, "device_fault": 180}
     )
     default_days: int = Field(default=3 * 365, ge=1)
     ahead_months: int = Field(default=3, ge=1, le=24)
@@ -59,6 +63,7 @@ class Maintenance:
     dropped: list[str] = field(default_factory=list)
     deleted_rows: int = 0
     held_devices: int = 0
+    floors_raised: int = 0
 
 
 def _month_start(year: int, month: int) -> datetime:
@@ -147,6 +152,66 @@ def held_devices(conn: Connection) -> list[str]:
     return list(conn.scalars(text(_HELD_DEVICES)).all())
 
 
+# Per (device, epoch), the end of the run of consecutive seqs just above the current floor:
+# `seq - dense_rank()` equals the floor exactly along that run (seqs start at 1 in an epoch).
+# Only rows above the floors are read: each nightly run reads what came since the last one.
+_SETTLE = """
+    INSERT INTO event_floors (device_id, epoch, seq, settled_at)
+    SELECT a.device_id, a.epoch, max(a.seq), :now FROM (
+        SELECT e.device_id, e.epoch, e.seq, coalesce(f.seq, 0) AS floor,
+            e.seq - dense_rank() OVER (PARTITION BY e.device_id, e.epoch ORDER BY e.seq) AS run
+        FROM events e
+        LEFT JOIN event_floors f ON f.device_id = e.device_id AND f.epoch = e.epoch
+        WHERE e.seq > coalesce(f.seq, 0)
+    ) a
+    WHERE a.run = a.floor
+    GROUP BY a.device_id, a.epoch
+    ON CONFLICT (device_id, epoch) DO UPDATE
+    SET seq = excluded.seq, settled_at = excluded.settled_at
+    WHERE excluded.seq > event_floors.seq
+"""
+
+# Robots that declared seqs dropped (a device_fault) above their floor: a hole they made on
+# purpose, which the stored report counts as settled (cloud/ingest/stored.py).
+_DECLARING = """
+    SELECT DISTINCT e.device_id, e.epoch FROM events e
+    LEFT JOIN event_floors f ON f.device_id = e.device_id AND f.epoch = e.epoch
+    WHERE e.type = 'device_fault' AND e.seq > coalesce(f.seq, 0)
+"""
+
+_RAISE_FLOOR = """
+    UPDATE event_floors SET seq = :seq, settled_at = :now
+    WHERE device_id = :device_id AND epoch = :epoch AND seq < :seq
+"""
+
+
+def settle_floors(conn: Connection, now: datetime) -> int:
+    """Raise each robot's settled floor (`event_floors`) to the end of its stored prefix.
+
+    Every seq up to the floor was stored (or declared dropped by the robot), so retention may
+    then delete rows at or below it: ingest refuses those keys as already stored. Run in the
+    transaction that deletes. The number of (device, epoch) floors raised.
+    """
+    now_param = bindparam("now", type_=UTCDateTime())
+    raised = max(conn.execute(text(_SETTLE).bindparams(now_param), {"now": now}).rowcount, 0)
+    for device_id, epoch in conn.execute(text(_DECLARING)).all():
+        with Session(bind=conn) as session:  # joins the caller's transaction
+            progress = settled_progress(session, device_id, epoch, None)
+        result = conn.execute(
+            text(_RAISE_FLOOR).bindparams(now_param),
+            {"seq": progress.base, "now": now, "device_id": device_id, "epoch": epoch},
+        )
+        if result.rowcount == 0 and progress.base > 0:  # no floor yet: the prefix was empty
+            conn.execute(
+                insert(SettledFloor).values(
+                    device_id=device_id, epoch=epoch, seq=progress.base, settled_at=now
+                )
+            )
+            raised += 1
+        raised += max(result.rowcount, 0)
+    return raised
+
+
 def apply_retention(
     conn: Connection, now: datetime, policy: RetentionPolicy, *, full: bool = False
 ) -> Maintenance:
@@ -157,6 +222,7 @@ def apply_retention(
     partitions); `full` deletes every row past it (after a policy change or missed runs).
     """
     done = Maintenance()
+    done.floors_raised = settle_floors(conn, now)
     held = held_devices(conn)
     done.held_devices = len(held)
     partitioned = is_partitioned(conn)
@@ -177,6 +243,11 @@ def apply_retention(
             done.dropped.append(name)
     cutoffs = {**dict.fromkeys((t.value for t in EventType), policy.default_days), **policy.days}
     held_param: list[str] | str = held
+    # Only rows at or below their robot's settled floor go: their keys stay deduplicated.
+    settled = (
+        "EXISTS (SELECT 1 FROM event_floors f WHERE f.device_id = events.device_id"
+        " AND f.epoch = events.epoch AND f.seq >= events.seq)"
+    )
     keep = "NOT (device_id = ANY(:held))"
     if conn.dialect.name != "postgresql":
         keep, held_param = "device_id NOT IN (SELECT value FROM json_each(:held))", json.dumps(held)
@@ -188,7 +259,7 @@ def apply_retention(
         result = conn.execute(
             text(
                 "DELETE FROM events WHERE type = :type AND ts < :cutoff AND ts >= :since"  # noqa: S608 (a constant)
-                f" AND {keep}"
+                f" AND {keep} AND {settled}"
             ),
             {
                 "type": event_type,
