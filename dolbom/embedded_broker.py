@@ -7,29 +7,14 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
+from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
 from amqtt.broker import Broker
 
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 10.0
-
-
-class _Broker(Broker):  # type: ignore[misc]  # amqtt ships no type hints
-    """amqtt's broker, closing each client's socket when its connection ends (amqtt leaks some)."""
-
-    async def stream_connected(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
-    ) -> None:
-        # Cancellation only happens when the broker stops; it is swallowed because Python
-        # 3.11's stream callback logs a cancelled client task as an unhandled exception.
-        with contextlib.suppress(asyncio.CancelledError):
-            try:
-                await super().stream_connected(reader, writer, listener_name)
-            finally:
-                writer.close()
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await writer.wait_closed()
+_LISTENER = "default"
 
 
 class EmbeddedBrokerError(RuntimeError):
@@ -106,25 +91,67 @@ class EmbeddedBroker:
             loop.close()
 
     async def _serve(self, started: "Future[int]") -> None:
+        # The listener is ours (amqtt's public "external" listener type): this loop's TCP server
+        # hands each connection to `Broker.external_connected`, and the port it bound (0: any
+        # free one) is read from our own server, not from the broker's private listeners.
         config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "listeners": {_LISTENER: {"type": "external"}},
             # Only anonymous auth: amqtt's default packet/event loggers and $SYS plugin are noise.
             "plugins": {
                 "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
             },
         }
-        broker = _Broker(config)
+        broker = Broker(config)
         self._broker = broker
         self._stopped = asyncio.Event()
         await broker.start()
+        server: asyncio.Server | None = None
+        writers: set[asyncio.StreamWriter] = set()  # clients not served to the end yet
+        tasks: set[asyncio.Future[None]] = set()
+
+        def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writers.add(writer)  # forgotten once served: _connected closes it
+            task = asyncio.ensure_future(_connected(broker, reader, writer, writers))
+            tasks.add(task)  # a reference while it runs
+            task.add_done_callback(tasks.discard)
+
         try:
-            server = broker._servers["default"].instance
+            server = await asyncio.start_server(accept, self.host, self.port, reuse_address=True)
             port = int(server.sockets[0].getsockname()[1])
             started.set_result(port)
             await self._stopped.wait()
         finally:
+            # The broker first: its awaits let a connection accepted just before `stop` get its
+            # transport (closing the server under it fails the transport in asyncio 3.11).
             await broker.shutdown()
             await _cancel_leftover_tasks()
+            for writer in writers:  # a client cancelled before it was served
+                writer.close()
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+
+
+async def _connected(
+    broker: Any,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    writers: set[asyncio.StreamWriter],
+) -> None:
+    """One client's connection, served by amqtt; its socket closed when it ends (amqtt leaks
+    some)."""
+    # Cancellation only happens when the broker stops; it is swallowed because Python 3.11's
+    # stream callback logs a cancelled client task as an unhandled exception.
+    with contextlib.suppress(asyncio.CancelledError):
+        try:
+            await broker.external_connected(
+                StreamReaderAdapter(reader), StreamWriterAdapter(writer), _LISTENER
+            )
+        finally:
+            writers.discard(writer)
+            writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await writer.wait_closed()
 
 
 async def _cancel_leftover_tasks() -> None:
