@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import room_noise
 from device.audio.asr import SpeechRecognizer, load_model
+from device.audio.denoise import NoiseSuppressor
 from device.audio.gate import EnergyGate, GateConfig
 from device.audio.pipeline import Listener
 from device.audio.sounds import SoundClassifier
@@ -54,7 +55,14 @@ def _chunks(x: np.ndarray) -> list[AudioChunk]:
 
 def _listener(recognizer: SpeechRecognizer, sounds: SoundClassifier, gated: bool) -> Listener:
     gate = EnergyGate(GateConfig(enabled=gated))
-    return Listener(recognizer, SileroVad(), VadConfig(), gate=gate, sounds=sounds)
+    return Listener(
+        recognizer,
+        SileroVad(),
+        VadConfig(),
+        gate=gate,
+        sounds=sounds,
+        denoiser=NoiseSuppressor(),  # as the robot runs: it keeps the room's last chunks
+    )
 
 
 def idle(

@@ -82,12 +82,21 @@ class Clip:
 
 
 class Ears:
-    def __init__(self, sounds: SoundClassifier) -> None:
-        self.recognizer = SpeechRecognizer(load_model())
+    def __init__(
+        self,
+        sounds: SoundClassifier,
+        *,
+        denoise: bool = True,
+        recognizer: SpeechRecognizer | None = None,
+    ) -> None:
+        self.recognizer = recognizer or SpeechRecognizer(load_model())
         self.sounds = sounds
+        self.denoise = denoise
 
     def run(self, name: str, samples: np.ndarray) -> Clip:
-        listener = robot_listener(self.recognizer, VadConfig(), "ko", sounds=self.sounds)
+        listener = robot_listener(
+            self.recognizer, VadConfig(), "ko", sounds=self.sounds, denoise=self.denoise
+        )
         t0 = time.perf_counter()
         utterances, early = [], 0
         for chunk in split_chunks(samples):
@@ -169,6 +178,12 @@ def main() -> None:
     evidence = load_evidence()
 
     helps = [ears.run(p.name, read_wav(p)) for p in sorted((data / "ko-help-calls").glob("*.wav"))]
+    # The same calls without the steady-noise suppressor in front of the recogniser (the ears
+    # before 2026-12-05 20:00): the baseline of the suppressor, in the same run.
+    raw_ears = Ears(ears.sounds, denoise=False, recognizer=ears.recognizer)
+    helps_raw = [
+        raw_ears.run(p.name, read_wav(p)) for p in sorted((data / "ko-help-calls").glob("*.wav"))
+    ]
     with (data / "ko-speech-dev" / "transcripts.tsv").open(encoding="utf-8") as f:
         references = {row["file"]: row["text"] for row in csv.DictReader(f, delimiter="\t")}
     dev = []
@@ -181,6 +196,10 @@ def main() -> None:
     ]
 
     nonverbal: dict[str, Any] = {}
+    if args.no_nonverbal and OUT.exists():  # keep the last measured figures, saying so
+        previous = json.loads(OUT.read_text(encoding="utf-8")).get("nonverbal") or {}
+        if previous:
+            nonverbal = {**previous, "not_re_run": "--no-nonverbal: from the previous run"}
     if not args.no_nonverbal:
         from models.sound.data import DISTRESS
 
@@ -239,6 +258,10 @@ def main() -> None:
             "emergency_at_once": sum(c.emergency for c in helps),
             "emergency_or_check": sum(c.emergency or c.asked > 0 for c in helps),
             "baseline_emergency": sum(c.baseline for c in helps),
+            "without_noise_suppressor": {
+                "emergency_at_once": sum(c.emergency for c in helps_raw),
+                "emergency_or_check": sum(c.emergency or c.asked > 0 for c in helps_raw),
+            },
             "per_clip": {
                 c.name: [
                     {
@@ -272,6 +295,11 @@ def main() -> None:
         f"{'calls for help (5)':<30}{h['emergency_at_once']:>12}"
         f"{h['emergency_or_check'] - h['emergency_at_once']:>8}{'':>20}"
         f"{h['baseline_emergency']:>10}"
+    )
+    raw = h["without_noise_suppressor"]
+    print(
+        f"{'  without noise suppressor':<30}{raw['emergency_at_once']:>12}"
+        f"{raw['emergency_or_check'] - raw['emergency_at_once']:>8}"
     )
     for name, key in (
         ("ordinary dev clips (81)", "ordinary_dev_clips"),

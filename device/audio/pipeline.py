@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from device.audio.asr import AnswerGrammar, AnswerKind, Recognizer, Word
+from device.audio.denoise import NoiseSuppressor
 from device.audio.gate import EnergyGate, GateConfig, GateDecision, GateState, level_dbfs
 from device.audio.sound_spans import SoundSpan, SoundSpans
 from device.audio.sounds import SoundClassifier, SoundEvent, SoundInputError
 from device.audio.source import SAMPLE_RATE_HZ, AudioChunk, AudioSource
 from device.audio.vad import (
+    SegmenterState,
     SegmentEvent,
     SileroVad,
     SpeechContinues,
@@ -94,6 +96,7 @@ class Listener:
         *,
         gate: EnergyGate | None = None,
         sounds: SoundClassifier | None = None,
+        denoiser: NoiseSuppressor | None = None,
     ) -> None:
         self.recognizer = recognizer
         self.vad = vad
@@ -103,6 +106,8 @@ class Listener:
         # The robot, `transcribe` and the benchmarks build theirs with `robot_listener`.
         self.gate = gate if gate is not None else EnergyGate(GateConfig(enabled=False))
         self.sounds = sounds
+        self.denoiser = denoiser
+        """Takes the room's steady noise out of what the recogniser hears (None: raw audio)."""
         self._gate_was_closed = False
         self._gate: GateDecision | None = None  # the gate's view of the last chunk
         self._loud_chunks = 0
@@ -161,6 +166,8 @@ class Listener:
         """
         prob = self._speech_probability(chunk)
         utterance = self._handle(self.segmenter.process(prob, chunk))
+        if self.denoiser is not None and self.segmenter.state is SegmenterState.IDLE:
+            self.denoiser.hear_room(chunk)
         self._listen_for_sounds(chunk)
         if utterance is None and self._pending:
             utterance = self._pending.popleft()
@@ -277,6 +284,10 @@ class Listener:
         yield from self.flush()
 
     def _ended(self, event: SpeechEnded) -> Utterance:
+        if self.denoiser is not None:
+            tail = self.denoiser.finish()
+            if tail is not None:
+                self.recognizer.accept(tail)
         heard = self.recognizer.finish()
         samples = np.concatenate(self._segment) if self._segment else None
         match = match_intent(
@@ -356,6 +367,10 @@ class Listener:
             logger.warning("sound classifier refused a segment: %s", e)
             return None
 
+    def _clean(self, chunk: AudioChunk) -> AudioChunk:
+        """What the recogniser hears: the chunk without the room's steady noise."""
+        return chunk if self.denoiser is None else self.denoiser.process(chunk)
+
     def _handle(self, events: list[SegmentEvent]) -> Utterance | None:
         utterance = None
         for event in events:
@@ -367,12 +382,14 @@ class Listener:
                     self._installed = expected
                 self._decoding = expected
                 self.recognizer.start()
+                if self.denoiser is not None:
+                    self.denoiser.start()
                 self._segment = []
                 for chunk in event.pre_roll:
-                    self.recognizer.accept(chunk)
+                    self.recognizer.accept(self._clean(chunk))
                     self._segment.append(chunk.samples)
             elif isinstance(event, SpeechContinues):
-                self.recognizer.accept(event.chunk)
+                self.recognizer.accept(self._clean(event.chunk))
                 self._segment.append(event.chunk.samples)
             elif isinstance(event, SpeechEnded):
                 utterance = self._ended(event)
@@ -386,6 +403,7 @@ def robot_listener(
     *,
     sounds: SoundClassifier | None = None,
     gate: GateConfig | None = None,
+    denoise: bool = True,
 ) -> Listener:
     """The ears as the robot runs them: the energy gate, Silero, the recogniser, the safety
     evidence and (when given) the sound classifier. The agent, `transcribe`, `chat --mic` and
@@ -397,4 +415,5 @@ def robot_listener(
         language,
         gate=EnergyGate(gate or GateConfig()),
         sounds=sounds,
+        denoiser=NoiseSuppressor() if denoise else None,
     )
