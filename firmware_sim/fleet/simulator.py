@@ -82,6 +82,23 @@ class _Client(paho.Client):
         return sock
 
 
+_CLOSE_READS = 10_000
+
+
+def _close_socket(client: paho.Client) -> None:
+    """Close the client's connection without a DISCONNECT through paho's public loop: shut the
+    socket down and let paho read the end of it, so paho closes it and its socket callbacks
+    unregister it from the asyncio loop."""
+    sock = client.socket()
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        for _ in range(_CLOSE_READS):  # packets already received come first, then the end
+            if client.socket() is None:
+                break
+            client.loop_read()
+
+
 @dataclass(slots=True)
 class _Pending:
     """One event in a robot's outbox."""
@@ -434,9 +451,9 @@ class FleetSimulator:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for d in self.devices:
-            if d.client is not None:
-                d.client._sock_close()  # the socket callbacks unregister it from the loop
-                d.client = None
+            client, d.client = d.client, None  # paho's disconnect callback ignores it now
+            if client is not None:
+                _close_socket(client)
                 d.connected = False
 
     # -- connections ----------------------------------------------------------------------------
@@ -502,7 +519,7 @@ class FleetSimulator:
         if not ok:
             if dev.client is client:
                 dev.client = None
-            client._sock_close()
+            _close_socket(client)
             sock.close()
         return ok
 
