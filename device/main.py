@@ -141,9 +141,11 @@ def build_agent(
     `offline`: no MQTT link; events stay in the outbox (the chat console).
     """
     ears = listener if listener is not None else open_listener(config)
-    asr_check = None  # the Korean recogniser's probe; English (pocketsphinx) has none yet
+    asr_check = None  # the recogniser's probe: Vosk Korean or pocketsphinx English
     if isinstance(ears, Listener) and isinstance(ears.recognizer, SpeechRecognizer):
         asr_check = ears.recognizer.self_test
+    elif isinstance(ears, Listener):
+        asr_check = getattr(ears.recognizer, "self_test", None)  # English: an optional extra
     outbox = Outbox(config.outbox_path, config.device_id)
     agent_ref: list[Agent] = []
     link = (
