@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DEBS := espeak-ng libportaudio2
 TEST_DEBS := mosquitto postgresql pgbouncer espeak-ng sox libportaudio2 chromium fonts-nanum libzbar0
 
-.PHONY: demo test lint fmt bench venv services clean check-arm64
+.PHONY: demo test lint i18n fmt bench venv services clean check-arm64
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dolbom needs Python 3.11 or newer")'
@@ -31,6 +31,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy protocol device cloud models firmware_sim dolbom benchmarks tests
+
+# The app's words (docs/app.md): extract from code and templates, update both catalogues, compile.
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F cloud/app/babel.cfg -k message:2 --sort-output --project dolbom \
+	  --version 1 --copyright-holder dolbom --msgid-bugs-address "" -o cloud/app/locale/dolbom.pot .
+	$(BIN)/pybabel update -i cloud/app/locale/dolbom.pot -d cloud/app/locale -D dolbom --no-fuzzy-matching
+	$(BIN)/pybabel compile -d cloud/app/locale -D dolbom
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

@@ -92,14 +92,14 @@ def error_text(error: ErrorDetails, lang: Lang) -> str:
     if kind in ("missing", "string_too_short"):
         return message(lang, "err_required")
     if kind == "too_short":
-        return message(lang, "err_days" if "days" in where else "err_required")
+        return message(lang, "err_days") if "days" in where else message(lang, "err_required")
     if kind == "string_too_long":
         return message(lang, "err_too_long", max=ctx.get("max_length", "?"))
     if kind == "too_long":
         return message(lang, "err_too_many", max=ctx.get("max_length", "?"))
     if kind == "string_pattern_mismatch":
         timed = any(w in ("times", "start", "end") for w in where)
-        return message(lang, "err_time" if timed else "err_format")
+        return message(lang, "err_time") if timed else message(lang, "err_format")
     if kind in ("enum", "literal_error"):
         return message(lang, "err_choice")
     if kind.startswith(("int_", "float_")) or kind in (

@@ -157,9 +157,10 @@ class PushTarget:
 
 def alert_payload(alert: Alert, senior_name: str, lang: Lang) -> dict[str, str]:
     """What the notification says: the kind and the senior's name, never any words."""
+    kind, status = f"kind_{alert.kind.value}", f"st_{alert.status.value}"  # msgids.py
     return {
-        "title": f"{message(lang, 'kind_' + alert.kind.value)} — {senior_name}",
-        "body": message(lang, "st_" + alert.status.value),
+        "title": f"{message(lang, kind)} — {senior_name}",
+        "body": message(lang, status),
         "url": f"/app/alerts/{alert.id}",
         "tag": f"alert-{alert.id}",
         "alert_id": str(alert.id),

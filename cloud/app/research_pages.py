@@ -30,7 +30,7 @@ from cloud.accounts.audit import audit
 from cloud.accounts.errors import ConflictError, InvalidInputError, NotFoundError
 from cloud.api.routers import research as research_api
 from cloud.app.charts import bar_chart
-from cloud.app.i18n import message
+from cloud.app.i18n import message, number
 from cloud.app.pages import _Denied, _deny, _login_redirect, denial_principal, signed_in_as
 from cloud.app.trends import day_chart
 from cloud.app.web import (
@@ -770,7 +770,8 @@ async def import_upload(request: Request, study_id: str) -> Response:
     except NotFoundError:
         return await run_in_threadpool(_deny, request, principal, _Denied(404, "not_found"))
     if body is None:
-        values = _import_values(study, error_key=("rs_too_large", {"limit": MAX_BYTES}))
+        limit = number(MAX_BYTES, language(request))  # '1,048,576' as Babel groups it
+        values = _import_values(study, error_key=("rs_too_large", {"limit": limit}))
         return render(
             request, "research_import.html.j2", values, status_code=413, principal=principal
         )

@@ -13,12 +13,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from cloud.accounts.access import Principal
 from cloud.accounts.errors import AuthError
 from cloud.api.context import ApiContext
 from cloud.api.deps import COOKIE_NAME, principal_for
-from cloud.app.i18n import LANG_COOKIE, Lang, message, pick_language
+from cloud.app.i18n import (
+    LANG_COOKIE,
+    LANGS,
+    Lang,
+    local_datetime,
+    message,
+    pick_language,
+    translations,
+)
 
 PREFIX = "/app"
 CSRF_COOKIE = "dolbom_csrf"
@@ -37,13 +46,34 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 
-templates = Environment(
-    loader=FileSystemLoader(_HERE / "templates"),
-    autoescape=select_autoescape(["html", "j2"], default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=StrictUndefined,  # a missing value is an error in the tests, not a blank
-)
+
+def _environment(lang: Lang) -> Environment:
+    """The templates in one language: Jinja2's i18n extension with that Babel catalogue.
+
+    `_("key", n=3)` is newstyle gettext (`%(n)s` filled in, values escaped). A translation is
+    text, escaped like any value (install_gettext_translations would trust it as markup), so
+    the pages read exactly as the catalogue's words, quotes and all."""
+    env = Environment(
+        loader=FileSystemLoader(_HERE / "templates"),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=StrictUndefined,  # a missing value is an error in the tests, not a blank
+        extensions=["jinja2.ext.i18n"],
+    )
+    catalogue = translations(lang)
+
+    def gettext(key: str) -> Markup:
+        return escape(catalogue.gettext(key))
+
+    def ngettext(singular: str, plural: str, n: int) -> Markup:
+        return escape(catalogue.ngettext(singular, plural, n))
+
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+templates: dict[Lang, Environment] = {lang: _environment(lang) for lang in LANGS}
 
 
 def context(request: Request) -> ApiContext:
@@ -121,7 +151,7 @@ def local_time(ts: datetime | None, tz: str, lang: Lang) -> str:
         zone = ZoneInfo("UTC")
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=ZoneInfo("UTC"))
-    return ts.astimezone(zone).strftime("%m-%d %H:%M")
+    return local_datetime(ts, zone, lang)
 
 
 def ago(ts: datetime | None, now: datetime, lang: Lang) -> str:
@@ -149,22 +179,22 @@ def render(
     lang = language(request)
     seed, new_seed = _csrf_seed(request)
 
-    def t(key: str, **kw: object) -> str:
-        return message(lang, key, **kw)
-
-    html = templates.get_template(name).render(
-        {
-            "lang": lang,
-            "t": t,
-            "csrf": csrf_token(ctx, seed),
-            "csrf_field": CSRF_FIELD,
-            "user": principal,
-            "path": request.url.path,
-            "now": ctx.clock(),
-            "local": lambda ts, tz: local_time(ts, tz, lang),
-            "ago": lambda ts: ago(ts, ctx.clock(), lang),
-            **values,
-        }
+    html = (
+        templates[lang]
+        .get_template(name)
+        .render(
+            {
+                "lang": lang,
+                "csrf": csrf_token(ctx, seed),
+                "csrf_field": CSRF_FIELD,
+                "user": principal,
+                "path": request.url.path,
+                "now": ctx.clock(),
+                "local": lambda ts, tz: local_time(ts, tz, lang),
+                "ago": lambda ts: ago(ts, ctx.clock(), lang),
+                **values,
+            }
+        )
     )
     response = HTMLResponse(html, status_code=status_code)
     secure_response(response, ctx)
