@@ -72,6 +72,38 @@ def visible_seniors(session: Session, principal: Principal) -> frozenset[str] | 
     return frozenset(session.scalars(union(linked, of_organisation)))
 
 
+def viewers(session: Session, senior_ids: Collection[str]) -> dict[str, frozenset[int]]:
+    """`visible_seniors` the other way round: for each senior, the caregiver accounts that
+    may see them (linked, or staff of their organisation). Platform admins see every senior
+    and are not listed: `may_see` adds them. One query for many seniors (the live alert feed)."""
+    ids = sorted(set(senior_ids))
+    found: dict[str, set[int]] = {i: set() for i in ids}
+    if ids:
+        linked = select(CaregiverLink.senior_id, CaregiverLink.account_id).where(
+            CaregiverLink.senior_id.in_(ids)
+        )
+        of_organisation = (
+            select(OrganisationSenior.senior_id, OrganisationStaff.account_id)
+            .join(
+                OrganisationStaff,
+                OrganisationStaff.organisation_id == OrganisationSenior.organisation_id,
+            )
+            .where(OrganisationSenior.senior_id.in_(ids))
+        )
+        for senior_id, account_id in session.execute(union(linked, of_organisation)):
+            found[senior_id].add(account_id)
+    return {i: frozenset(a) for i, a in found.items()}
+
+
+def may_see(principal: Principal, senior_viewers: frozenset[int] | None) -> bool:
+    """Whether the caller sees a senior whose `viewers` are given (None: no senior)."""
+    if principal.role is Role.ADMIN:
+        return True
+    if principal.role is not Role.CAREGIVER or principal.account_id is None:
+        return False
+    return senior_viewers is not None and principal.account_id in senior_viewers
+
+
 def staff_of(session: Session, principal: Principal) -> OrganisationStaff | None:
     """The caller's membership of an organisation, if they are a caregiver working for one."""
     if principal.role is not Role.CAREGIVER or principal.account_id is None:
