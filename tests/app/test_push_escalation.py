@@ -33,6 +33,7 @@ from cloud.store.models import (
     PushSubscription,
     Role,
 )
+from tests.app.conftest import Browser
 from tests.app.test_push import BrowserKeys, PushService, _subscribe
 from tests.cloud.api.conftest import PASSWORD, World, http, login
 from tests.cloud.helpers import NOW
@@ -306,3 +307,24 @@ async def test_the_api_takes_a_push_contact_only_for_an_account_that_sees_the_se
     with sessions() as s:
         rows = s.scalars(select(Contact).where(Contact.channel == Channel.PUSH)).all()
     assert [(c.target, c.account_id) for c in rows] == [("alice", world.ids["alice"])]
+
+
+async def test_the_alert_page_shows_who_was_told_by_push(
+    browser: Browser,
+    world: World,
+    sessions: sessionmaker[Session],
+    service: PushService,
+    tmp_path: Path,
+) -> None:
+    _subscribe(sessions, world.ids["alice"], BrowserKeys(), f"{service.base}/alice")
+    _push_contact(sessions, "s-a", "alice")
+    _escalate(sessions, world.alerts["s-a"])
+    node = _dispatcher(sessions, _sender(sessions, tmp_path))
+    node.run_once()
+    node.stop()
+    await browser.login("alice")
+    page = await browser.get(
+        f"/app/alerts/{world.alerts['s-a']}", headers={"Accept-Language": "en"}
+    )
+    assert page.status_code == 200
+    assert "phone notification (alice) · delivered" in page.text
