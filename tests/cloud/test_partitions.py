@@ -2,6 +2,8 @@
 key (device_id, epoch, seq) still unique across partitions, partitions created ahead, and the
 retention policy per event type that keeps what a study still needs (and works on SQLite)."""
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -149,6 +151,64 @@ def test_the_key_stays_unique_across_partitions(engine: Engine, bulk: bool) -> N
     with sessions() as s:
         assert s.scalar(select(func.count()).where(Event.device_id == device)) == 1
         assert (s.scalar(select(func.count()).select_from(DeadLetter)) or 0) >= 1
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_the_same_key_with_another_ts_on_two_workers_at_once_is_stored_once(
+    pg_fresh: str, bulk: bool
+) -> None:
+    """Two workers store one key with two ts (two partitions) at once: the second waits on
+    the robot's device row, which the first locked with its upsert before inserting, then its
+    insert sees the first's row: a conflict, dead-lettered, never a second row."""
+    engine = make_engine(pg_fresh)
+    sessions = make_session_factory(engine)
+    device = f"part-race-{str(bulk).lower()}"
+    first = _heartbeat(device, 1, NOW - timedelta(days=1))
+    clash = _heartbeat(device, 1, NOW - timedelta(days=120), uptime=2.0)
+
+    def store(s: Session, raw: bytes) -> Outcome:
+        if bulk:
+            message = parse_message(events_topic(device), raw)
+            return store_batch(s, [message], NOW)[0][1].outcome
+        return ingest_message(s, events_topic(device), raw, NOW).outcome
+
+    with sessions() as s, s.begin():
+        store(s, _heartbeat(device, 2, NOW))  # the robot is known
+    outcomes: dict[str, Outcome] = {}
+    with sessions() as a:
+        a.begin()
+        outcomes["a"] = store(a, first)
+        a_pid = a.scalar(text("SELECT pg_backend_pid()"))
+
+        def b() -> None:
+            with sessions() as s, s.begin():
+                outcomes["b"] = store(s, clash)
+
+        worker = threading.Thread(target=b)
+        worker.start()
+        with engine.connect() as watch:  # until b waits for a's lock
+            blocked = False
+            for _ in range(3000):
+                blocked = bool(
+                    watch.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity"
+                            " WHERE :a = ANY(pg_blocking_pids(pid))"
+                        ),
+                        {"a": a_pid},
+                    )
+                )
+                if blocked or not worker.is_alive():
+                    break
+                time.sleep(0.01)
+        assert blocked, "the second worker did not wait for the first"
+        a.commit()
+    worker.join()
+    assert outcomes == {"a": Outcome.STORED, "b": Outcome.DEAD_LETTERED}
+    with sessions() as s:
+        keys = s.scalar(select(func.count()).where(Event.device_id == device, Event.seq == 1))
+        assert keys == 1
+    engine.dispose()
 
 
 def _hold_for_study(sessions: sessionmaker[Session], device: str, *, closed: bool) -> None:
