@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
-from argon2.profiles import CHEAPEST
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -158,23 +156,27 @@ def test_caregiver_b_never_gets_senior_a_push_even_if_named_as_a_contact(
     assert "may not see this senior" in _last_error(sessions)
 
 
-def test_staff_of_the_seniors_organisation_can_be_told_by_push(
-    world: World, sessions: sessionmaker[Session], service: PushService, tmp_path: Path
-) -> None:
+def _staff_member(sessions: sessionmaker[Session], passwords: Passwords) -> int:
+    """wendy: a care worker on the staff of the organisation of senior s-a (not linked to her)."""
     with sessions() as s, s.begin():
         worker = create_account(
-            s,
-            Passwords(PasswordHasher.from_parameters(CHEAPEST)),
-            username="wendy",
-            role=Role.CAREGIVER,
-            password=PASSWORD,
-            now=NOW,
+            s, passwords, username="wendy", role=Role.CAREGIVER, password=PASSWORD, now=NOW
         )
         s.add(Organisation(id="org-1", name="돌봄센터", created_at=NOW))
         s.flush()
         s.add(OrganisationStaff(account_id=worker.id, organisation_id="org-1", added_at=NOW))
         s.add(OrganisationSenior(senior_id="s-a", organisation_id="org-1", assigned_at=NOW))
-        worker_id = worker.id
+        return worker.id
+
+
+def test_staff_of_the_seniors_organisation_can_be_told_by_push(
+    world: World,
+    sessions: sessionmaker[Session],
+    passwords: Passwords,
+    service: PushService,
+    tmp_path: Path,
+) -> None:
+    worker_id = _staff_member(sessions, passwords)
     keys = BrowserKeys()
     _subscribe(sessions, worker_id, keys, f"{service.base}/wendy")
     _push_contact(sessions, "s-a", "wendy", language="ko")
@@ -328,3 +330,30 @@ async def test_the_alert_page_shows_who_was_told_by_push(
     )
     assert page.status_code == 200
     assert "phone notification (alice) · delivered" in page.text
+
+
+async def test_a_care_worker_subscribes_and_is_a_push_contact_of_her_organisations_seniors_only(
+    app: FastAPI,
+    browser: Browser,
+    world: World,
+    sessions: sessionmaker[Session],
+    passwords: Passwords,
+) -> None:
+    worker_id = _staff_member(sessions, passwords)
+    await browser.login("wendy")
+    await browser.get("/app/")
+    sub = BrowserKeys().subscription("https://93.184.216.34/push/wendy")
+    r = await browser.http.post(
+        "/app/push/subscribe", json=sub, headers={"X-CSRF-Token": browser.csrf}
+    )
+    assert r.status_code == 201
+    with sessions() as s:
+        assert s.scalars(select(PushSubscription.account_id)).all() == [worker_id]
+    async with http(app) as client:
+        ada = await login(client, "ada")
+        contact = {"name": "복지사", "relation": "worker", "channel": "push", "target": "wendy"}
+        assert (
+            await client.post("/seniors/s-a/contacts", json=contact, headers=ada)
+        ).status_code == 201
+        r = await client.post("/seniors/s-b/contacts", json=contact, headers=ada)
+        assert r.status_code == 422  # s-b is not her organisation's
