@@ -45,6 +45,7 @@ KST = timezone(timedelta(hours=9))
 START = datetime(2026, 12, 7, 7, 0, tzinfo=KST)  # a Monday, 07:00
 BASELINE_PEAK_MB = 745.0  # README, "Re-measured with every stage on", before issue 17
 TARGET_MB = 650.0
+UNIT_MALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"  # deploy/pi/dolbom-robot.service
 
 
 def _status_mb(field: str) -> float:
@@ -227,6 +228,7 @@ def parent(args: argparse.Namespace) -> int:
         pty = PtyMcu(VirtualMcu(World(segments, touches), 17, battery=Battery(80, True)), clock)
         port = pty.start()
         commit = _commit()  # the code measured: HEAD when the run starts
+        load_start = Path("/proc/loadavg").read_text().split()[:3]
         sounds = Path(tmp) / "sounds.npz"
         np.savez(sounds, *(), noise=room_sound(), **clip_arrays())  # type: ignore[arg-type]
         started = time.monotonic()
@@ -240,6 +242,7 @@ def parent(args: argparse.Namespace) -> int:
         env = dict(os.environ)
         if args.malloc == "jemalloc":  # as deploy/pi/dolbom-robot.service runs the robot
             env["LD_PRELOAD"] = str(jemalloc_path())
+            env["MALLOC_CONF"] = args.malloc_conf
         elif args.arenas:
             env["MALLOC_ARENA_MAX"] = str(args.arenas)
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) as proc:
@@ -266,7 +269,10 @@ def parent(args: argparse.Namespace) -> int:
     result = {
         "what": "robot RSS, every stage on, over a simulated day (benchmarks/footprint.py)",
         "malloc": args.malloc,
+        "malloc_conf": args.malloc_conf if args.malloc == "jemalloc" else None,
         "graph": args.graph,
+        "loadavg_start": load_start,
+        "loadavg_end": Path("/proc/loadavg").read_text().split()[:3],
         "malloc_arena_max": (args.arenas or "glibc default") if args.malloc == "glibc" else None,
         "commit": commit,
         "host": os.uname().machine,
@@ -315,8 +321,13 @@ def main() -> int:
     ap.add_argument(
         "--graph",
         choices=("heap", "mapped"),
-        default="heap",
-        help="the speech graph read into the heap or mapped (DeviceConfig.asr_graph)",
+        default="mapped",
+        help="the speech graph mapped (as deploy/pi/robot.toml ships) or read into the heap",
+    )
+    ap.add_argument(
+        "--malloc-conf",
+        default=UNIT_MALLOC_CONF,
+        help="jemalloc's MALLOC_CONF (default: the unit's; '' for jemalloc's own defaults)",
     )
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--arenas", type=int, default=2, help="glibc's MALLOC_ARENA_MAX (0: default)")

@@ -105,6 +105,7 @@ def test_unit_preloads_the_jemalloc_that_install_installs() -> None:
     env = _service()["Environment"]
     assert "LD_PRELOAD=/usr/lib/aarch64-linux-gnu/libjemalloc.so.2" in env
     assert "MALLOC_ARENA_MAX=2" in env  # if jemalloc is missing, glibc serves with two arenas
+    assert "MALLOC_CONF=dirty_decay_ms:0,muzzy_decay_ms:0" in env  # freed pages go back at once
     install = (PI / "install.sh").read_text(encoding="utf-8")
     debs = next(line for line in install.splitlines() if line.startswith("DEBS="))
     assert "libjemalloc2" in debs.split()
