@@ -403,7 +403,9 @@ build's 891 hard negatives everywhere; "3 seeds" rows are the mean of seeds 7, 1
 (trees and folds), the others seed 7 (seed-to-seed spread about ±0.02).
 Every row is re-run by `python -m models.activity.variants [--seed N] [--loso]` on the
 shared set (`models/activity/variants.py`; under a minute of one core per variant, plus a
-minute or two to build each kind of copies).
+minute or two to build each kind of copies); the CNN rows by `python -m models.activity.cnn
+[--seed N] [--loso] [--post-s 5] [--filters 8,12,16 --epochs 6]` (`models/activity/cnn.py`;
+its trees reproduce the 3.0.0 row; a few minutes of one core per run).
 
 """
 
@@ -593,6 +595,39 @@ _RUN_LOG_ROWS: Final = (
         "0.744 / 0.057",
         "",
     ),
+    (
+        "1-D CNN over the raw −2..+2 s around the candidate (|a|, along and across the "
+        "gravity direction, its turn, |ω|, |ω along gravity|; ±8 g clip; 16/24/32 filters; "
+        "jittered and 25 Hz training copies) (3 seeds)",
+        "0.558 / 0.030; 0.658",
+        "0.498 / 0.064; 0.412",
+        "0.803 / 0.048 (seed 7)",
+    ),
+    (
+        "mean of that CNN and the 3.0.0 trees (3 seeds)",
+        "0.661 / 0.032; 0.696",
+        "0.770 / 0.107; 0.570",
+        "0.837 / 0.048 (seed 7)",
+    ),
+    ("CNN over −2..+5 s", "0.590 / 0.037; 0.626", "0.432 / 0.059; 0.379", ""),
+    (
+        "mean of the −2..+5 s CNN and the trees",
+        "0.727 / 0.034; 0.740",
+        "0.725 / 0.084; 0.553",
+        "",
+    ),
+    (
+        "smaller CNN (8/12/16 filters, 6 epochs), −2..+5 s",
+        "0.313 / 0.029; 0.388",
+        "0.327 / 0.150; 0.036",
+        "",
+    ),
+    (
+        "mean of the smaller CNN and the trees",
+        "0.551 / 0.037; 0.599",
+        "0.763 / 0.094; 0.641",
+        "",
+    ),
 )
 
 _RUN_LOG_TAIL: Final = """
@@ -629,6 +664,22 @@ None is better in both directions at ≤ 5 % false falls, so 3.0.0 stays. What t
   of 19 g/s (found: 4.2 g, 57 g/s), inside FallAllD's everyday range; more robust gyro or
   bandwidth features do not separate them, and augmentations that help the other direction
   cost this one.
+- **A small CNN over the raw window transfers worse than the phase features.** Its six
+  channels are magnitudes and angles against the gravity direction of the window's first
+  second, so rotated or mirrored copies would be identical and none were made; its training
+  copies went through the robot's resampler after bursty timestamps and a 25 Hz watch, with
+  ±0.1 s shifts and ±15 % gain (never scored). Leave-subjects-out it comes near the trees
+  (0.803 against 0.847 at 4.8 %), so it learns falls from the mix, but across sources it
+  ranks 0.66 / 0.41 against 0.74 / 0.64 (3 seeds) and swings with the seed (FallAllD →
+  SmartFallMM 0.61-0.75, the trees 0.74 every time), probably because the raw shape
+  carries more of each source's particulars (bandwidth, cropping) than the magnitudes and
+  angles do (not measured). Averaged
+  with the trees it is never better in both directions: the ±2 s net lowers both rankings
+  (0.70 / 0.57), the 5 s one keeps FallAllD → SmartFallMM (0.740) and lowers the other
+  (0.553), the smaller one keeps SmartFallMM → FallAllD (0.641) and lowers the other
+  (0.599). Size and speed were no obstacle: 28 KB as ONNX, 0.023 ms per window on one
+  onnxruntime thread (p50, load ~9 on the shared 2 cores). torch stays in the `models`
+  extra; nothing ships.
 - The diagnosis looks at the test sources' misses and false falls (disclosed: with two data
   sets every look sees a test source); as nothing ships, no choice rests on it. Medians
   above are per candidate, seed 7.
