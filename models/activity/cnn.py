@@ -7,7 +7,11 @@ same hard negatives (seed 7), same folds and the same threshold rule as `fall.va
 operating point comes from the training source's own out-of-fold everyday trials (≤ 5 %),
 never from the test side.
 
-    python -m models.activity.cnn [--seed 7] [--loso] [--json FILE] [--onnx FILE]
+    python -m models.activity.cnn [--seed 7] [--loso] [--post-s 2] [--filters 16,24,32]
+                                  [--epochs 12] [--json FILE] [--onnx FILE]
+
+Results (seeds 7, 11, 23) are in the card's run log: the net transfers worse than the trees,
+and averaging it with them is not better in both directions, so nothing here ships.
 
 The window's channels are all invariant to how the watch is turned and to the wrist it is on
 (so rotated / mirrored copies would be identical and are not made): |a|, the acceleration
