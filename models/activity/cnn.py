@@ -48,7 +48,7 @@ CLIP_G: Final = 8.0
 CHANNELS: Final = ("amag_g", "along_g", "across_g", "turn_cos", "gyro_100dps", "gyro_along_100dps")
 EPOCHS: Final = 12
 COPIES: Final = ("bursty_jitter_resampled", "25_hz_input")
-MODES: Final = ("trees", "cnn", "mean")
+MODES: Final = ("trees", "cnn", "mean", "rank")
 
 
 def channels(seg: np.ndarray) -> np.ndarray:
@@ -238,17 +238,32 @@ def net_scores(net: Any, x: np.ndarray) -> np.ndarray:
 
 
 class Both:
-    """The trees and the net fitted on the same rows; `mode` says which score is given."""
+    """The trees and the net fitted on the same rows; `mode` says which score is given.
 
-    def __init__(self, trees: Any, net: Any, w: Windows) -> None:
+    `rank` averages each model's score read as its share of the training rows' everyday
+    candidates it exceeds (in-sample), so the net's scores, crowded near 0 and 1, do not
+    outweigh the trees'."""
+
+    def __init__(self, trees: Any, net: Any, w: Windows, everyday: np.ndarray) -> None:
         self.trees, self.net, self.w = trees, net, w
         self.mode = "mean"
+        t, c = self._both(everyday) if len(everyday) else (np.empty(0), np.empty(0))
+        self.ref_t, self.ref_c = np.sort(t), np.sort(c)
+
+    def _both(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = np.asarray(self.trees.predict_proba(x[:, :-1]))[:, 1]
+        c = net_scores(self.net, self.w.x[x[:, -1].astype(int)])
+        return t, c
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """x: the table's features then the window id in the last column."""
-        t = np.asarray(self.trees.predict_proba(x[:, :-1]))[:, 1]
-        c = net_scores(self.net, self.w.x[x[:, -1].astype(int)])
-        p = {"trees": t, "cnn": c, "mean": 0.5 * (t + c)}[self.mode]
+        t, c = self._both(x)
+        if self.mode == "rank":
+            qt = np.searchsorted(self.ref_t, t, side="right") / max(1, len(self.ref_t))
+            qc = np.searchsorted(self.ref_c, c, side="right") / max(1, len(self.ref_c))
+            p = 0.5 * (qt + qc)
+        else:
+            p = {"trees": t, "cnn": c, "mean": 0.5 * (t + c)}[self.mode]
         return np.stack([1.0 - p, p], axis=1)
 
 
@@ -269,7 +284,7 @@ class Fitter:
             ya = np.concatenate([y, np.zeros(len(hard), np.int64)])
             trees = F.make_classifier(seed).fit(xa[:, :-1], ya)
             net = train_net(self.w, xa[:, -1].astype(int), ya, seed, self.cfg)
-            self.memo[key] = Both(trees, net, self.w)
+            self.memo[key] = Both(trees, net, self.w, x[y == 0])
         both = self.memo[key]
         both.mode = self.mode
         return both
@@ -300,7 +315,7 @@ def run(
     fitters = {m: Fitter(w, m, cfg) for m in MODES}
     shared: dict[str, Both] = {}
     for f in fitters.values():
-        f.memo = shared  # one fit per rows, three readings of it
+        f.memo = shared  # one fit per rows, a reading of it per mode
     datasets = np.asarray([t.dataset for t in trials])
     out: dict[str, dict[str, Any]] = {m: {"variant": m, "seed": seed} for m in MODES}
     names = sorted(set(datasets.tolist()))
@@ -375,7 +390,7 @@ def export_onnx(net: Any, path: Path, post: int = POST) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Run the three modes on the shared real set; optionally write JSON and an ONNX file."""
+    """Run the modes on the shared real set; optionally write JSON and an ONNX file."""
     import torch
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)

@@ -55,7 +55,7 @@ def test_each_accelerometer_axis_is_clipped_at_8_g() -> None:
     assert C.channels(seg)[0, 150] == pytest.approx(C.CLIP_G - 1.0)
 
 
-def test_a_tiny_run_scores_both_directions_with_trees_net_and_their_mean(
+def test_a_tiny_run_scores_both_directions_with_trees_net_and_their_combinations(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOLBOM_CACHE", str(tmp_path))
@@ -83,6 +83,11 @@ def test_a_tiny_run_scores_both_directions_with_trees_net_and_their_mean(
         both.mode = mode
         by[mode] = both.predict_proba(rows)[:, 1]
     np.testing.assert_allclose(by["mean"], 0.5 * (by["trees"] + by["cnn"]), atol=1e-6)
+    # rank: each model's score as the share of training everyday candidates at or below it
+    share_t = np.mean(both.ref_t[None, :] <= by["trees"][:, None], axis=1)
+    share_c = np.mean(both.ref_c[None, :] <= by["cnn"][:, None], axis=1)
+    np.testing.assert_allclose(by["rank"], 0.5 * (share_t + share_c), atol=1e-9)
+    assert len(both.ref_t) == int(np.sum(t.y == 0))  # the real everyday candidates only
     again = C.build_windows(trials, table, 7, hard_persons=1)  # from the cache
     assert np.array_equal(again.x, w.x)
 
