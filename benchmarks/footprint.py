@@ -168,6 +168,7 @@ def child(args: argparse.Namespace) -> None:
         mqtt=MqttConfig(port=args.mqtt_port),
         hal=HalConfig(enabled=True, port=args.mcu),
         asr_graph=args.graph,
+        asr_rss_growth_mb=args.rss_growth_mb,
     )
     ears = open_listener(config)
     agent = build_agent(
@@ -235,7 +236,7 @@ def parent(args: argparse.Namespace) -> int:
         cmd = [
             sys.executable, __file__, "--child", "--hours", str(args.hours), "--speed",
             str(args.speed), "--every-s", str(args.every_s), "--data-dir", tmp + "/robot",
-            "--graph", args.graph,
+            "--graph", args.graph, "--rss-growth-mb", str(args.rss_growth_mb),
             "--mcu", port, "--mqtt-port", str(args.mqtt_port), "--sounds", str(sounds),
         ]  # fmt: skip
         rows: list[dict[str, Any]] = []
@@ -271,6 +272,7 @@ def parent(args: argparse.Namespace) -> int:
         "malloc": args.malloc,
         "malloc_conf": args.malloc_conf if args.malloc == "jemalloc" else None,
         "graph": args.graph,
+        "asr_rss_growth_mb": args.rss_growth_mb,
         "loadavg_start": load_start,
         "loadavg_end": Path("/proc/loadavg").read_text().split()[:3],
         "malloc_arena_max": (args.arenas or "glibc default") if args.malloc == "glibc" else None,
@@ -328,6 +330,12 @@ def main() -> int:
         "--malloc-conf",
         default=UNIT_MALLOC_CONF,
         help="jemalloc's MALLOC_CONF (default: the unit's; '' for jemalloc's own defaults)",
+    )
+    ap.add_argument(
+        "--rss-growth-mb",
+        type=float,
+        default=70.0,
+        help="DeviceConfig.asr_rss_growth_mb: the free recogniser's renewal budget",
     )
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--arenas", type=int, default=2, help="glibc's MALLOC_ARENA_MAX (0: default)")

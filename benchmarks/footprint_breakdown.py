@@ -54,7 +54,7 @@ def child(args: argparse.Namespace) -> None:
     import vosk  # noqa: F401
 
     step("vosk")
-    from device.audio.asr import SpeechRecognizer, default_model_path, load_model
+    from device.audio.asr import AnswerKind, SpeechRecognizer, default_model_path, load_model
     from device.audio.sounds import SoundClassifier
     from device.audio.source import CHUNK_SAMPLES, AudioChunk
     from device.audio.vad import SileroVad
@@ -64,6 +64,18 @@ def child(args: argparse.Namespace) -> None:
     from device.speech_graph import load_mapped_model
 
     step("device packages")
+    if args.ort_lean:  # the sessions without onnxruntime's CPU arena and memory patterns
+        import device.perception.loader as loader
+
+        shipped = loader.session_options
+
+        def lean(threads: int) -> Any:
+            opts = shipped(threads)
+            opts.enable_cpu_mem_arena = False
+            opts.enable_mem_pattern = False
+            return opts
+
+        loader.session_options = lean
     with tempfile.TemporaryDirectory(prefix="dolbom-breakdown-") as tmp:
         model = None
         if args.graph == "mapped":
@@ -93,6 +105,17 @@ def child(args: argparse.Namespace) -> None:
             recognizer.finish()
             if n in (1, 5, len(clips)):
                 step(f"after {n} utterance(s), {recognizer.renewals} renewals")
+        recognizer.use_answer(recognizer.answer_grammar(AnswerKind.YES_NO))
+        step("+ a yes/no answer grammar (built, cached)")
+        for samples in clips[:5]:
+            recognizer.start()
+            for i in range(0, len(samples) - CHUNK_SAMPLES + 1, CHUNK_SAMPLES):
+                recognizer.accept(AudioChunk(np.asarray(samples[i : i + CHUNK_SAMPLES]), 0.0))
+            recognizer.finish()
+        step("after 5 more utterances with it")
+
+
+UNIT_MALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"  # deploy/pi/dolbom-robot.service
 
 
 def main() -> int:
@@ -100,7 +123,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--graph", choices=("heap", "mapped"), default="mapped")
     ap.add_argument("--clips", type=int, default=20)
-    ap.add_argument("--malloc-conf", default=os.environ.get("MALLOC_CONF", ""))
+    ap.add_argument("--ort-lean", action="store_true", help="ONNX sessions without arena/patterns")
+    ap.add_argument("--malloc-conf", default=UNIT_MALLOC_CONF, help="default: the Pi unit's")
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -111,12 +135,14 @@ def main() -> int:
 
     env = dict(os.environ, LD_PRELOAD=str(jemalloc_path()), MALLOC_CONF=args.malloc_conf)
     cmd = [sys.executable, __file__, "--child", "--graph", args.graph, "--clips", str(args.clips)]
+    cmd += ["--ort-lean"] if args.ort_lean else []
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if run.returncode != 0:
         print(run.stderr, file=sys.stderr)
         return 1
     rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
-    print(f"| step (jemalloc, MALLOC_CONF={args.malloc_conf!r}) | RSS | +RSS | anon | file |")
+    lean = ", ONNX arena and memory patterns off" if args.ort_lean else ""
+    print(f"| step (jemalloc, MALLOC_CONF={args.malloc_conf!r}{lean}) | RSS | +RSS | anon | file |")
     print("|---|---|---|---|---|")
     before = 0.0
     for r in rows:
@@ -135,6 +161,7 @@ def main() -> int:
         "graph": args.graph,
         "malloc": "jemalloc",
         "malloc_conf": args.malloc_conf,
+        "ort_lean": args.ort_lean,
         "commit": commit,
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
         "steps": rows,
