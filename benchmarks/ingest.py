@@ -393,6 +393,7 @@ def year_of_data(seniors: int, fast_robots: int) -> dict[str, Any]:
     from benchmarks import research  # the research benchmark's cohort and generator, reused
     from cloud.ingest.rollup import roll_up_stored
     from cloud.research.metrics import compute_day
+    from cloud.store.partitions import RetentionPolicy, maintain
 
     def size(conn: Any) -> int:
         """events with its partitions and indexes, and the heartbeats' hourly roll-up."""
@@ -438,7 +439,7 @@ def year_of_data(seniors: int, fast_robots: int) -> dict[str, Any]:
         with engine.begin() as conn:
             before = size(conn)
             conn.execute(
-                text(research._HEARTBEATS_SQL),
+                text(_FAST_HEARTBEATS_SQL),
                 {"p0": 0, "p1": fast_robots - 1, "d": 1, "t0": research.T0},
             )
             day1 = research.T0 + timedelta(days=1)
@@ -459,6 +460,20 @@ def year_of_data(seniors: int, fast_robots: int) -> dict[str, Any]:
                     research.T0 + timedelta(days=2),
                 )
             fast_times.append(time.perf_counter() - started)
+        # The nightly retention three days later: heartbeat rows go (3 days by default), their
+        # hours stay; VACUUM FULL so the size is what the store keeps from these two days.
+        # The study is closed first: an open study holds its robots' events (research data are
+        # kept under the study's own rules), and every robot here is a participant's.
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE studies SET closed = true"))
+        started = time.perf_counter()
+        done = maintain(engine, research.T0 + timedelta(days=5), RetentionPolicy())
+        retention_s = time.perf_counter() - started
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM FULL events"))
+            conn.execute(text("VACUUM FULL heartbeat_hours"))
+            kept = size(conn) - empty
+            left = int(conn.scalar(text("SELECT count(*) FROM events")) or 0)
         engine.dispose()
     return {
         "seniors": seniors,
@@ -472,7 +487,31 @@ def year_of_data(seniors: int, fast_robots: int) -> dict[str, Any]:
         "daily_metrics_60s_heartbeats_day_s": [round(t, 2) for t in fast_times],
         "heartbeat_hours_bytes": hourly,
         "daily_metric_rows": metric_rows,
+        "retention": {
+            "policy": "heartbeat rows 3 days (default), roll-up kept, the study closed",
+            "run_s": round(retention_s, 2),
+            "floors_raised": done.floors_raised,
+            "rows_deleted": done.deleted_rows,
+            "rows_left": left,
+            "bytes_kept_after_vacuum": kept,
+            "bytes_kept_per_robot_day": round(kept / (seniors + fast_robots)),
+            "robot_days": f"{seniors} research-mix days + {fast_robots} days of 60-s heartbeats",
+        },
     }
+
+
+# `fast_robots` beating every 60 s on day `d`, seqs right after the research day's 40 (a robot's
+# seqs are contiguous, as ingest stores them: retention's settled floor covers them).
+_FAST_HEARTBEATS_SQL = """
+INSERT INTO events (device_id, seq, type, priority, ts, received_at, payload, model)
+SELECT 'bench-' || lpad(p::text, 5, '0'), 41 + m, 'heartbeat', 'low',
+       CAST(:t0 AS timestamptz) + make_interval(days => CAST(:d AS int), mins => m),
+       CAST(:t0 AS timestamptz) + make_interval(days => CAST(:d AS int), mins => m, secs => 2),
+       jsonb_build_object('uptime_s', m * 60.0, 'agent_version', '0.2.0',
+                          'outbox_pending', 0, 'self_tests', '[]'::jsonb),
+       NULL
+FROM generate_series(CAST(:p0 AS int), CAST(:p1 AS int)) AS p, generate_series(0, 1439) AS m
+"""
 
 
 def main() -> None:
@@ -571,6 +610,14 @@ def main() -> None:
             f" sample beat every 60 s: {year.get('daily_metrics_60s_heartbeats_day_s')} s;"
             f" heartbeat_hours {year.get('heartbeat_hours_bytes', 0) / 1024 / 1024:.1f} MiB"
         )
+        kept = year.get("retention")
+        if kept:
+            print(
+                f"Retention 3 days later ({kept['policy']}): {kept['run_s']} s,"
+                f" {kept['rows_deleted']:,} rows deleted, {kept['rows_left']:,} left;"
+                f" {kept['bytes_kept_after_vacuum'] / 1024 / 1024:.1f} MiB kept"
+                f" ({kept['bytes_kept_per_robot_day'] / 1024:.1f} KiB per robot-day)"
+            )
     result = {
         "benchmark": "ingest",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
