@@ -71,7 +71,10 @@ def partitions_cmd(
     database_url: str | None = typer.Option(
         None, "--database-url", help="Default DOLBOM_DATABASE_URL."
     ),
-    heartbeat_days: int = typer.Option(90, min=1, help="Days heartbeats are kept."),
+    heartbeat_days: int = typer.Option(
+        3, min=1, help="Days heartbeat rows are kept (their hourly roll-up stays)."
+    ),
+    battery_days: int = typer.Option(90, min=1, help="Days battery reports are kept."),
     default_days: int = typer.Option(3 * 365, min=1, help="Days every other event is kept."),
     ahead_months: int = typer.Option(3, min=1, max=24, help="Months of partitions made ahead."),
     full: bool = typer.Option(False, "--full", help="Delete every expired row, not a month's."),
@@ -84,8 +87,8 @@ def partitions_cmd(
 
     settings = _settings(database_url=database_url)
     policy = RetentionPolicy(
-        days={"heartbeat": heartbeat_days, "battery": heartbeat_days},
-        default_days=max(default_days, heartbeat_days),
+        days={**RetentionPolicy().days, "heartbeat": heartbeat_days, "battery": battery_days},
+        default_days=max(default_days, heartbeat_days, battery_days),
         ahead_months=ahead_months,
     )
     engine = make_engine(settings.database_url)
@@ -98,10 +101,12 @@ def partitions_cmd(
         engine.dispose()
     typer.echo(
         f"파티션 생성 {len(done.created)}개, 삭제 {len(done.dropped)}개,"
-        f" 행 삭제 {done.deleted_rows}개 (연구 보존 로봇 {done.held_devices}대)"
+        f" 행 삭제 {done.deleted_rows}개 (연구 보존 로봇 {done.held_devices}대,"
+        f" 저장 하한 갱신 {done.floors_raised}개)"
         f" / partitions created {len(done.created)},"
         f" dropped {len(done.dropped)}, rows deleted {done.deleted_rows}"
-        f" (robots kept for research {done.held_devices})"
+        f" (robots kept for research {done.held_devices}, settled floors raised"
+        f" {done.floors_raised})"
     )
 
 

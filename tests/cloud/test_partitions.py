@@ -297,6 +297,26 @@ def test_retention_per_type_keeps_what_a_study_needs(engine: Engine) -> None:
             assert sorted(left) == [4, 5]
 
 
+def test_the_daily_job_keeps_heartbeat_rows_three_days_by_default(tmp_path: Path) -> None:
+    """Without options, heartbeat rows go after 3 days and battery reports stay their 90."""
+    from typer.testing import CliRunner
+
+    from dolbom.cli import app
+
+    url = f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
+    migrate(url)
+    sessions = make_session_factory(make_engine(url))
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+    with sessions() as s, s.begin():
+        ingest_message(s, events_topic("part-days"), _heartbeat("part-days", 1, week_ago), NOW)
+        battery = _event("part-days", 2, EventType.BATTERY, week_ago)
+        ingest_message(s, events_topic("part-days"), battery, NOW)
+    result = CliRunner().invoke(app, ["cloud", "partitions", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    with sessions() as s:
+        assert list(s.scalars(select(Event.type))) == ["battery"]
+
+
 def test_the_daily_job_runs_from_the_command_line(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -314,5 +334,7 @@ def test_the_daily_job_runs_from_the_command_line(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "행 삭제 1개" in result.output
     assert "rows deleted 1" in result.output
+    assert "settled floors raised 1" in result.output
+    assert "저장 하한 갱신 1개" in result.output
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Event)) == 0
