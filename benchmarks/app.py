@@ -25,7 +25,8 @@ published every `--sse-every-s`; every alert each client received is counted aga
 In the live parts the inactivity/offline sweep is off (the seeded robots are silent; the sweep
 would raise thousands of alerts that are not the point): the output says so.
 `--full`: the issue's size: 10,000 seniors, organisations of 300, PostgreSQL, a year of daily
-events and 2 days hourly, --live 20, 1,000 SSE clients held 300 s.
+events and 2 days hourly, --live 20, 1,000 SSE clients held 300 s (`--live 0 --sse-clients 0`:
+only the pages' server time; `--keep` reuses the seeded database).
 Prints a table and writes benchmarks/results/app.json (app_postgresql.json, app_full.json).
 Usage: .venv/bin/python benchmarks/app.py [--seniors 1000] [--per-agency 300] [--days 14] [--full]
 """
@@ -622,8 +623,10 @@ def main() -> None:
         action="store_true",
         help="the worker sees its organisation's seniors as staff (no caregiver links)",
     )
-    parser.add_argument("--live", type=int, default=0, help="emergencies timed to the browser")
-    parser.add_argument("--sse-clients", type=int, default=0)
+    parser.add_argument(
+        "--live", type=int, default=None, help="emergencies timed to the browser (--full: 20)"
+    )
+    parser.add_argument("--sse-clients", type=int, default=None, help="(--full: 1000)")
     parser.add_argument("--sse-hold-s", type=float, default=300.0)
     parser.add_argument("--sse-every-s", type=float, default=10.0)
     parser.add_argument("--mqtt-host", default="127.0.0.1")
@@ -646,9 +649,10 @@ def main() -> None:
     if args.full:
         args.seniors, args.per_agency, args.organisations = 10_000, 300, True
         args.store, args.days, args.daily_days = "postgresql", 2, 365
-        args.live = args.live or 20
-        args.sse_clients = args.sse_clients or 1000
+        args.live = 20 if args.live is None else args.live  # --live 0: only the pages
+        args.sse_clients = 1000 if args.sse_clients is None else args.sse_clients
         args.out = args.out or RESULTS.with_name("app_full.json")
+    args.live, args.sse_clients = args.live or 0, args.sse_clients or 0
     logging.basicConfig(level=logging.ERROR)
     console = Console()
     load_before = _loadavg()

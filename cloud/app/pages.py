@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, load_only
 from starlette.concurrency import run_in_threadpool
 
 from cloud.accounts.access import (
@@ -33,7 +34,7 @@ from cloud.api.schemas import AckOut, AlertDetail, ResolveIn
 from cloud.app import push
 from cloud.app.charts import bar_chart, daily_activity
 from cloud.app.i18n import LANG_COOKIE, LANGS, message
-from cloud.app.status import SeniorStatus, statuses, triage
+from cloud.app.status import SeniorStatus, among, statuses, triage
 from cloud.app.web import (
     PREFIX,
     context,
@@ -200,12 +201,36 @@ def switch_language(request: Request, code: str, next: str | None = None) -> Res
 
 def _visible(request: Request, principal: Principal) -> list[SeniorStatus]:
     ctx = context(request)
-    now = ctx.clock()
     with ctx.sessions() as session, session.begin():
-        where = senior_filter(Senior.id, visible_seniors(session, principal))
-        seniors = list(session.scalars(select(Senior).where(where).order_by(Senior.id)))
-        audit(session, principal, "read", "senior", now, detail=f"app: {len(seniors)} seniors")
-        return statuses(session, seniors, now)
+        return _visible_in(session, principal, ctx.clock())
+
+
+def _visible_in(session: Session, principal: Principal, now: datetime) -> list[SeniorStatus]:
+    """The caller's seniors with their status (RBAC as `visible_seniors`), audited."""
+    visible = visible_seniors(session, principal)
+    where = (
+        senior_filter(Senior.id, visible)
+        if visible is None or not visible
+        else among(session, Senior.id, sorted(visible))
+    )
+    seniors = list(
+        session.scalars(
+            select(Senior)
+            .options(
+                load_only(
+                    Senior.id,
+                    Senior.display_name,
+                    Senior.timezone,
+                    Senior.inactivity_hours,
+                    Senior.settings,
+                )
+            )
+            .where(where)
+            .order_by(Senior.id)
+        )
+    )
+    audit(session, principal, "read", "senior", now, detail=f"app: {len(seniors)} seniors")
+    return statuses(session, seniors, now)
 
 
 @router.get("/")
@@ -395,54 +420,58 @@ class _Board:
 
 
 def _workers(
-    request: Request, principal: Principal, senior_ids: list[str]
+    session: Session,
+    membership: OrganisationStaff | None,
+    senior_ids: list[str],
 ) -> dict[str, tuple[str, set[str]]]:
     """username -> (display name, the seniors linked to them) among `senior_ids`; for the
     staff of an organisation, only its staff (their caseloads), never a family's accounts."""
     out: dict[str, tuple[str, set[str]]] = {}
-    with context(request).sessions() as session:
-        query = (
-            select(Account.username, Account.display_name, CaregiverLink.senior_id)
-            .join(CaregiverLink, CaregiverLink.account_id == Account.id)
-            .where(CaregiverLink.senior_id.in_(senior_ids))
+    query = (
+        select(Account.username, Account.display_name, CaregiverLink.senior_id)
+        .join(CaregiverLink, CaregiverLink.account_id == Account.id)
+        .where(among(session, CaregiverLink.senior_id, senior_ids))
+    )
+    if membership is not None:
+        query = query.join(OrganisationStaff, OrganisationStaff.account_id == Account.id).where(
+            OrganisationStaff.organisation_id == membership.organisation_id
         )
-        membership = staff_of(session, principal)
-        if membership is not None:
-            query = query.join(OrganisationStaff, OrganisationStaff.account_id == Account.id).where(
-                OrganisationStaff.organisation_id == membership.organisation_id
-            )
-        for username, name, senior_id in session.execute(query):
-            out.setdefault(username, (name, set()))[1].add(senior_id)
+    for username, name, senior_id in session.execute(query):
+        out.setdefault(username, (name, set()))[1].add(senior_id)
     return out
 
 
-def _organisations(request: Request, principal: Principal) -> list[tuple[str, str]]:
+def _organisations(
+    session: Session, principal: Principal, membership: OrganisationStaff | None
+) -> list[tuple[str, str]]:
     """The organisations the caller may filter the board by: all for a platform admin, their
     own for staff, none for a family caregiver."""
-    with context(request).sessions() as session:
-        query = select(Organisation.id, Organisation.name).order_by(Organisation.name)
-        if principal.role is not Role.ADMIN:
-            membership = staff_of(session, principal)
-            if membership is None:
-                return []
-            query = query.where(Organisation.id == membership.organisation_id)
-        return [(i, n) for i, n in session.execute(query)]
+    query = select(Organisation.id, Organisation.name).order_by(Organisation.name)
+    if principal.role is not Role.ADMIN:
+        if membership is None:
+            return []
+        query = query.where(Organisation.id == membership.organisation_id)
+    return [(i, n) for i, n in session.execute(query)]
 
 
 def _board(request: Request, region: str | None, worker: str | None, org: str | None) -> _Board:
     principal = _caller(request)
     if principal is None:
         return _Board(None, [], [], [], [])
-    rows = _visible(request, principal)
-    if org:  # never widens: rows are already the caller's seniors
-        rows = [r for r in rows if r.organisation == org]
+    ctx = context(request)
+    # One session (one connection, one transaction) for the whole board.
+    with ctx.sessions() as session, session.begin():
+        rows = _visible_in(session, principal, ctx.clock())
+        if org:  # never widens: rows are already the caller's seniors
+            rows = [r for r in rows if r.organisation == org]
+        membership = staff_of(session, principal)
+        workers = _workers(session, membership, [r.senior_id for r in rows]) if rows else {}
+        orgs = _organisations(session, principal, membership)
     regions = sorted({r.region for r in rows if r.region})
-    workers = _workers(request, principal, [r.senior_id for r in rows]) if rows else {}
     if worker:
         linked = workers.get(worker, ("", set()))[1]
         rows = [r for r in rows if r.senior_id in linked]
     names = sorted((u, n) for u, (n, _) in workers.items())
-    orgs = _organisations(request, principal)
     return _Board(principal, triage(rows, region or None), regions, names, orgs)
 
 

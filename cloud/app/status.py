@@ -1,12 +1,12 @@
 """A senior's one-second status and the triage order, read from the store (no FastAPI here)."""
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, select, true
+from sqlalchemy import ColumnElement, String, any_, bindparam, func, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -209,6 +209,17 @@ def _newest(
     return out
 
 
+def among(session: Session, column: Any, ids: Sequence[str]) -> ColumnElement[bool]:
+    """`column IN ids`; on PostgreSQL as `= ANY(array)`: one parameter instead of one per id,
+    so a board of hundreds of seniors is not hundreds of placeholders that SQLAlchemy renders
+    and psycopg parses again on every request (its query cache skips long statements)."""
+    if session.get_bind().dialect.name == "postgresql":
+        found: ColumnElement[bool] = column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
+        return found
+    found = column.in_(ids)
+    return found
+
+
 def _aware(ts: datetime | None, like: datetime) -> datetime | None:
     """SQLite returns naive datetimes (stored as UTC): give them `like`'s zone."""
     if ts is None or ts.tzinfo is not None:
@@ -221,31 +232,32 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
     ids = [s.id for s in seniors]
     if not ids:
         return []
-    devices: dict[str, list[Device]] = {i: [] for i in ids}
-    for device in session.scalars(select(Device).where(Device.senior_id.in_(ids))):
-        if device.senior_id is not None:
-            devices[device.senior_id].append(device)
+    # Plain rows, not ORM objects: only the columns the status needs.
+    devices: dict[str, list[tuple[str, bool, dict[str, Any] | None]]] = {i: [] for i in ids}
+    for device_id, senior_id, online, heartbeat in session.execute(
+        select(Device.id, Device.senior_id, Device.online, Device.last_heartbeat).where(
+            among(session, Device.senior_id, ids)
+        )
+    ):
+        if senior_id is not None:
+            devices[senior_id].append((device_id, bool(online), heartbeat))
     alerts: dict[str, list[OpenAlert]] = {i: [] for i in ids}
     senior_col = alert_senior_column()
     rows = session.execute(
-        select(Alert, senior_col)
+        select(Alert.id, Alert.kind, Alert.severity, Alert.status, Alert.created_at, senior_col)
         .outerjoin(Device, Device.id == Alert.device_id)
-        .where(Alert.status.in_(OPEN_STATUSES), senior_col.in_(ids))
+        .where(Alert.status.in_(OPEN_STATUSES), among(session, senior_col, ids))
         .order_by(Alert.created_at.desc(), Alert.id.desc())
     )
-    for alert, senior_id in rows:
+    for alert_id, kind, severity, alert_status, created_at, senior_id in rows:
         if senior_id in alerts:
             alerts[senior_id].append(
                 OpenAlert(
-                    alert.id,
-                    alert.kind.value,
-                    alert.severity,
-                    alert.status,
-                    _aware(alert.created_at, now) or now,
+                    alert_id, kind.value, severity, alert_status, _aware(created_at, now) or now
                 )
             )
     # The senior's organisation and its region for them; else the older `settings["region"]`.
-    placed: dict[str, tuple[str, str | None]] = {
+    placed: dict[str, tuple[str | None, str | None]] = {
         senior_id: (organisation_id, region)
         for senior_id, organisation_id, region in session.execute(
             select(
@@ -254,10 +266,10 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
                 OrganisationRegion.name,
             )
             .outerjoin(OrganisationRegion, OrganisationRegion.id == OrganisationSenior.region_id)
-            .where(OrganisationSenior.senior_id.in_(ids))
+            .where(among(session, OrganisationSenior.senior_id, ids))
         )
     }
-    all_ids = [d.id for own in devices.values() for d in own]
+    all_ids = [d[0] for own in devices.values() for d in own]
     recent_signs = _newest(
         session, all_ids, LIFE_SIGN_TYPES, now - RECENT_LIFE_SIGN, _LIFE_SIGN_BATCH
     )
@@ -277,44 +289,55 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
     out = []
     for senior in seniors:
         own = devices[senior.id]
-        signs = [_aware(life_sign(d.id), now) for d in own]
+        signs = [_aware(life_sign(d[0]), now) for d in own]
         last = max((s for s in signs if s is not None), default=None)
         window = timedelta(hours=senior.inactivity_hours)
         no_life_sign = last is None or now - last > window
-        batteries = [b for b in (battery(d.id) for d in own) if b is not None]
+        batteries = [b for b in (battery(d[0]) for d in own) if b is not None]
         low = min(batteries, default=None)
-        faults = sorted(
-            {
-                name
-                for d in own
-                for name in (d.last_heartbeat or {}).get("failed_self_tests") or []
-                if isinstance(name, str)
-            }
+        faults = tuple(
+            sorted(
+                {
+                    name
+                    for d in own
+                    for name in (d[2] or {}).get("failed_self_tests") or []
+                    if isinstance(name, str)
+                }
+            )
         )
-        status = SeniorStatus(
-            senior_id=senior.id,
-            display_name=senior.display_name,
-            timezone=senior.timezone,
-            region=placed.get(senior.id, ("", None))[1] or _region(senior),
-            level=Level.OK,
-            last_life_sign=last,
-            no_life_sign=no_life_sign,
-            robots=len(own),
-            robots_online=sum(1 for d in own if d.online),
-            battery_pct=low[0] if low else None,
-            charging=low[1] if low else None,
-            faults=tuple(faults),
-            open_alerts=tuple(alerts[senior.id]),
-            organisation=placed.get(senior.id, (None, None))[0],
-        )
+        online = sum(1 for d in own if d[1])
+        open_alerts = tuple(alerts[senior.id])
+        active = sum(1 for a in open_alerts if a.status is not AlertStatus.ACKNOWLEDGED)
+        battery_pct = low[0] if low else None
+        charging = low[1] if low else None
+        low_battery = battery_pct is not None and not charging and battery_pct < LOW_BATTERY_PCT
         attention = bool(
-            status.open_alerts
-            or status.no_life_sign
-            or status.offline
-            or status.low_battery
-            or status.faults
+            open_alerts
+            or no_life_sign
+            or not own
+            or online < len(own)  # offline, as SeniorStatus.offline
+            or low_battery
+            or faults
         )
-        out.append(replace(status, level=_level(len(status.active_alerts), attention)))
+        organisation, region = placed.get(senior.id, (None, None))
+        out.append(
+            SeniorStatus(
+                senior_id=senior.id,
+                display_name=senior.display_name,
+                timezone=senior.timezone,
+                region=region or _region(senior),
+                level=_level(active, attention),
+                last_life_sign=last,
+                no_life_sign=no_life_sign,
+                robots=len(own),
+                robots_online=online,
+                battery_pct=battery_pct,
+                charging=charging,
+                faults=faults,
+                open_alerts=open_alerts,
+                organisation=organisation,
+            )
+        )
     return out
 
 
