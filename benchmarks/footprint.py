@@ -190,6 +190,7 @@ def child(args: argparse.Namespace) -> None:
                     "anon_mb": round(_status_mb("RssAnon"), 1),
                     "file_mb": round(_status_mb("RssFile"), 1),
                     "renewals": getattr(ears.recognizer, "renewals", None),
+                    "cpu_s": round(sum(os.times()[:2]), 1),
                     "audio_h": round(source.stream_s / 3600, 3),
                     "utterances_played": source.utterances,
                     "heard": heard[0],
