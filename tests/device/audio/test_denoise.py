@@ -53,11 +53,25 @@ def _db(x: np.ndarray) -> float:
 
 
 def test_a_quiet_room_leaves_the_voice_as_it_was() -> None:
-    room = _noise(3.0, 3.0)  # about -80 dBFS
+    suppressor = NoiseSuppressor()
+    for chunk in split_chunks(_noise(3.0, 100.0).astype(np.int16)):  # about -50 dBFS
+        suppressor.hear_room(chunk)
+    suppressor.start()
+    assert not suppressor.engaged
+    assert suppressor.room_dbfs == pytest.approx(-50.3, abs=0.5)
+    chunk = AudioChunk(_voice(CHUNK_S, 3000.0).astype(np.int16), 1.0)
+    assert suppressor.process(chunk) is chunk
+    assert suppressor.finish() is None
+
+
+def test_gain_one_gives_back_the_input_delayed_by_one_hop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("device.audio.denoise.GAIN_FLOOR", 1.0)  # an all-pass filter
     voice = _voice(1.024, 3000.0)
-    out = _run(NoiseSuppressor(), room, voice)
+    out = _run(NoiseSuppressor(), _noise(3.0, 1000.0), voice)
     error = out[: len(voice)] - voice.astype(np.int16)
-    assert _db(voice) - _db(error) > 30  # within the int16 rounding and the gain's edges
+    assert np.abs(error).max() <= 1  # perfect reconstruction, up to int16 rounding
 
 
 def test_a_steady_noise_is_taken_out_and_the_voice_kept() -> None:
