@@ -1,12 +1,13 @@
 """A senior's one-second status and the triage order, read from the store (no FastAPI here)."""
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, func, select, true
+from sqlalchemy import ColumnElement, String, Text, any_, bindparam, cast, func, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -160,14 +161,21 @@ def _battery(session: Session, device_id: str) -> tuple[float, bool] | None:
 
 
 def _newest(
-    session: Session, device_ids: Sequence[str], types: Sequence[str], since: datetime, k: int
-) -> dict[str, list[tuple[str, datetime, dict[str, Any]]]]:
+    session: Session,
+    device_ids: Sequence[str],
+    types: Sequence[str],
+    since: datetime,
+    k: int,
+    raw: bool = False,
+) -> dict[str, list[tuple[str, datetime, Any]]]:
     """Up to `k` newest events of `types` per robot since `since`, newest first, in one query
     for a whole board. PostgreSQL: per robot a LATERAL top-k that walks its (device_id, ts)
     index backwards and stops after k rows, the ids as one array parameter; SQLite (no
-    LATERAL): a window function over the robots' rows in the window."""
+    LATERAL): a window function over the robots' rows in the window. `raw`: each payload as
+    its JSON text, for the caller to decode only the ones it reads."""
     if not device_ids:
         return {}
+    payload = (cast(Event.payload, Text) if raw else Event.payload).label("payload")
     if session.get_bind().dialect.name == "postgresql":
         robots = (
             func.unnest(bindparam("robots", list(device_ids), type_=ARRAY(String)))
@@ -175,7 +183,7 @@ def _newest(
             .render_derived(name="robot")
         )
         newest = (
-            select(Event.type, Event.ts, Event.payload)
+            select(Event.type, Event.ts, payload)
             .where(Event.device_id == robots.c.id, Event.type.in_(types), Event.ts >= since)
             .order_by(Event.ts.desc(), Event.id.desc())
             .limit(k)
@@ -190,7 +198,7 @@ def _newest(
                 Event.device_id,
                 Event.type,
                 Event.ts,
-                Event.payload,
+                payload,
                 func.row_number()
                 .over(partition_by=Event.device_id, order_by=(Event.ts.desc(), Event.id.desc()))
                 .label("rank"),
@@ -203,9 +211,9 @@ def _newest(
             .where(ranked.c.rank <= k)
             .order_by(ranked.c.device_id, ranked.c.rank)
         )
-    out: dict[str, list[tuple[str, datetime, dict[str, Any]]]] = {}
-    for device_id, event_type, ts, payload in session.execute(query):
-        out.setdefault(device_id, []).append((event_type, ts, payload))
+    out: dict[str, list[tuple[str, datetime, Any]]] = {}
+    for device_id, event_type, ts, body in session.execute(query):
+        out.setdefault(device_id, []).append((event_type, ts, body))
     return out
 
 
@@ -270,14 +278,16 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
         )
     }
     all_ids = [d[0] for own in devices.values() for d in own]
+    # The payloads as JSON text: the newest is most often a life sign, so about one decoded
+    # per robot instead of all _LIFE_SIGN_BATCH.
     recent_signs = _newest(
-        session, all_ids, LIFE_SIGN_TYPES, now - RECENT_LIFE_SIGN, _LIFE_SIGN_BATCH
+        session, all_ids, LIFE_SIGN_TYPES, now - RECENT_LIFE_SIGN, _LIFE_SIGN_BATCH, raw=True
     )
     recent_battery = _newest(session, all_ids, (EventType.BATTERY.value,), now - RECENT_BATTERY, 1)
 
     def life_sign(device_id: str) -> datetime | None:
-        for event_type, ts, payload in recent_signs.get(device_id, []):
-            if is_life_sign(event_type, payload):
+        for event_type, ts, body in recent_signs.get(device_id, []):
+            if is_life_sign(event_type, json.loads(body) if body else {}):
                 return ts
         return _last_life_sign(session, device_id)  # none lately: look further back
 

@@ -3,6 +3,7 @@ index that leads with the robot (EXPLAIN of the SQL the code sends, sequential s
 the same newest rows as SQLite's window function."""
 
 import itertools
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -108,6 +109,11 @@ def test_postgresql_and_sqlite_agree_on_each_robots_newest_events(
                 signs = _newest(s, robots, LIFE_SIGN_TYPES, NOW - RECENT_LIFE_SIGN, 5)
                 battery = _newest(s, robots, (EventType.BATTERY.value,), NOW - timedelta(2), 1)
                 none = _newest(s, [], LIFE_SIGN_TYPES, NOW - RECENT_LIFE_SIGN, 5)
+                raw = _newest(s, robots, LIFE_SIGN_TYPES, NOW - RECENT_LIFE_SIGN, 5, raw=True)
+            # raw: the same rows, each payload as JSON text that decodes to the same payload
+            decoded = {r: [(t, ts, json.loads(p)) for t, ts, p in got] for r, got in raw.items()}
+            assert decoded == signs
+            assert all(isinstance(p, str) for rows in raw.values() for _, _, p in rows)
             found.append(
                 (
                     [[(t, ts.replace(tzinfo=UTC), p) for t, ts, p in signs[r]] for r in robots],
