@@ -1,0 +1,154 @@
+"""Web Push end to end in Debian's chromium: an emergency ingested through the server's real path
+is pushed, encrypted, to a local push endpoint; the payload the server sent, decrypted with
+http_ece, is delivered to the page's service worker through the DevTools protocol; the
+notification is shown and, with the app's tab closed, a tap on it opens the alert's page."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, BrowserContext, Page, Worker
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.alerts.service import AlertEngine
+from cloud.app import push
+from cloud.ingest.handler import ingest_message
+from cloud.netpolicy import parse_networks
+from cloud.store.models import CaregiverLink, Device, Senior
+from protocol import events_topic
+from tests.app.test_browser import (  # noqa: F401  (fixtures)
+    PHONE,
+    _login,
+    _open,
+    base_url,
+    chromium,
+    plain_http_app,
+    sessions,
+)
+from tests.app.test_push import BrowserKeys, PushService, _subscribe
+from tests.cloud.api.conftest import World
+from tests.cloud.helpers import NOW, emergency, wait_until
+
+
+def _registration(page: Page, scope: str) -> tuple[Any, str]:
+    """A DevTools session on `page` and the id of the service worker registered for `scope`."""
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    cdp = page.context.new_cdp_session(page)
+    found: list[dict[str, Any]] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: found.extend(e["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    for _ in range(2400):  # the registration event follows `enable` (60 s cap)
+        if any(r["scopeURL"] == scope for r in found):
+            break
+        page.wait_for_timeout(25)
+    [registration] = [r for r in found if r["scopeURL"] == scope and not r["isDeleted"]]
+    return cdp, str(registration["registrationId"])
+
+
+def _worker(context: BrowserContext, origin: str) -> Worker:
+    [worker] = [w for w in context.service_workers if w.url == f"{origin}/app/sw.js"]
+    return worker
+
+
+def test_the_servers_encrypted_push_shows_a_notification_whose_tap_opens_the_alert(
+    chromium: Browser,  # noqa: F811
+    base_url: str,  # noqa: F811
+    world: World,
+    sessions: sessionmaker[Session],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # a third senior of alice's, with a robot; alice's phone is subscribed at a local push service
+    with sessions() as s, s.begin():
+        s.add(Senior(id="s-c", display_name="최영희", settings={}, created_at=NOW))
+        s.flush()
+        s.add(CaregiverLink(account_id=world.ids["alice"], senior_id="s-c", relation="son"))
+        s.add(Device(id="dev-c", senior_id="s-c", first_seen=NOW, last_seen=NOW))
+    service = PushService()
+    keys = BrowserKeys()
+    _subscribe(sessions, world.ids["alice"], keys, f"{service.base}/alice")
+    notifier = push.PushNotifier(
+        push.PushSender(
+            sessions,
+            tmp_path / "data",
+            "mailto:ops@dolbom.example",
+            allow=parse_networks(["127.0.0.0/8"]),
+            lang="en",
+        )
+    )
+    notifier.start()
+    try:
+        # the emergency through ingest, as the cloud's ingest worker runs it (on_alert → push)
+        with sessions() as s, s.begin():
+            outcome = ingest_message(
+                s, events_topic("dev-c"), emergency("dev-c", 1), NOW, alerts=AlertEngine()
+            )
+        assert outcome.alert is not None
+        assert outcome.alert.created
+        notifier.notify(outcome.alert)
+        wait_until(lambda: service.received or None, what="the push")
+    finally:
+        notifier.stop()
+        service.close()
+    alert_id = outcome.alert.alert_id
+    [(path, headers, body)] = service.received
+    assert path == "/alice"
+    assert headers["content-encoding"] == "aes128gcm"
+    sent = keys.decrypt(body)  # the server's payload, as the browser's push service hands it on
+    assert sent["url"] == f"/app/alerts/{alert_id}"
+
+    page = _open(chromium, base_url, PHONE, "en-US")
+    context = page.context
+    context.grant_permissions(["notifications"], origin=base_url)
+    _login(page, "alice")
+    cdp, registration_id = _registration(page, f"{base_url}/app/")
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {
+            "origin": base_url,
+            "registrationId": registration_id,
+            "data": json.dumps(sent, ensure_ascii=False),
+        },
+    )
+    worker = _worker(context, base_url)
+    shown = worker.evaluate(
+        """async () => {
+            for (let i = 0; i < 2400; i++) {  // wait for the worker to show it (60 s cap)
+                const shown = await self.registration.getNotifications();
+                if (shown.length) return shown.map(n => [n.title, n.body, n.tag, n.data.url]);
+                await new Promise(r => setTimeout(r, 25));
+            }
+            return [];
+        }"""
+    )
+    assert shown == [
+        ["Emergency call — 최영희", sent["body"], f"alert-{alert_id}", f"/app/alerts/{alert_id}"]
+    ]
+
+    page.close()  # the app's tab is closed; the browser (its context) is still running
+    assert context.pages == []
+    # A tap on the notification: headless chromium has no DevTools command to click one, so the
+    # worker's own `notificationclick` handler is run with the shown notification. Chromium lets
+    # only a trusted (user) click open a window, so the handler's `clients.openWindow` is watched:
+    # the URL it asks for is recorded, and the browser's refusal of an untrusted click is checked.
+    tap = worker.evaluate(
+        """async () => {
+            const [n] = await self.registration.getNotifications();
+            const asked = [];
+            const open = self.clients.openWindow.bind(self.clients);
+            self.clients.openWindow = (url) => { asked.push(url); return open(url); };
+            const e = new NotificationEvent("notificationclick", {notification: n});
+            let done = null;
+            e.waitUntil = (p) => { done = p; };
+            self.dispatchEvent(e);
+            let refused = "";
+            try { await done; } catch (err) { refused = err.name; }
+            const left = await self.registration.getNotifications();
+            return {asked: asked, refused: refused, left: left.length};
+        }"""
+    )
+    assert tap == {"asked": [f"/app/alerts/{alert_id}"], "refused": "InvalidAccessError", "left": 0}
+    opened = context.new_page()  # what the browser does with the handler's URL: a new tab
+    opened.goto(tap["asked"][0])
+    opened.wait_for_selector("text=I'm on it (acknowledge)")
+    assert "최영희" in opened.inner_text("main")
+    assert opened.url == f"{base_url}/app/alerts/{alert_id}"
