@@ -5,8 +5,11 @@ in PostgreSQL, 1,440 rows per robot), rolled up into heartbeat_hours as ingest w
 the uptime query of `compute_day` ("which local hours of the day had a heartbeat?", one probe
 per robot and hour) timed both ways, alternating so the load of the shared box hits both alike:
 `events` (the probe before: the heartbeat rows, by (device_id, type, ts)) and `heartbeat_hours`
-(now). Both must give the same hours. Nothing is stubbed; the events are generated, not sent
-through MQTT. Prints a table and writes benchmarks/results/heartbeat_rollup.json.
+(the roll-up). Both must give the same hours. The job itself no longer runs either SQL probe: it
+reads each robot's roll-up rows of the day by primary key and finds the local hours in Python
+(`cloud.research.metrics.up_hours_of`); the hours table below is the probe as it was.
+Nothing is stubbed; the events are generated, not sent through MQTT. Prints a table and
+writes benchmarks/results/heartbeat_rollup.json.
 
 Usage: .venv/bin/python benchmarks/heartbeat_rollup.py [--robots 1000] [--repeats 5]
 """
@@ -20,23 +23,43 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, select, text, true
+from sqlalchemy import exists, literal, select, text, true, union_all
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import research
 from cloud.ingest.rollup import roll_up_stored
-from cloud.research.metrics import _hours_table
 from cloud.store.db import make_engine, make_session_factory
 from cloud.store.migrate import migrate
 from cloud.store.models import Device, Event, HeartbeatHour
 from cloud.store.scratch import scratch_database
+from cloud.store.types import UTCDateTime
 from protocol import EventType
 
 OUT = Path(__file__).resolve().parent / "results" / "heartbeat_rollup.json"
 ADMIN = os.environ.get(
     "DOLBOM_TEST_PG_ADMIN_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 )
+
+
+def _hours_table(start: datetime, end: datetime) -> Any:
+    """The window's hours as rows (h, lo, hi, lo_h): 23-25 of them, built in SQL from literals."""
+    rows = []
+    h, lo = 0, start
+    while lo < end:
+        hi = min(lo + timedelta(hours=1), end)
+        lo_h = lo.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        rows.append(
+            select(
+                literal(h).label("h"),
+                literal(lo, UTCDateTime()).label("lo"),
+                literal(hi, UTCDateTime()).label("hi"),
+                # the UTC hour `lo` falls in: the first heartbeat_hours row that can overlap
+                literal(lo_h, UTCDateTime()).label("lo_h"),
+            )
+        )
+        h, lo = h + 1, hi
+    return union_all(*rows).cte("hours")
 
 
 def _probe(start: datetime, end: datetime, rolled: bool) -> Any:
