@@ -580,6 +580,9 @@ def board_csv(
             "battery_pct",
             "faults",
             "organisation",
+            "missed_medication_streak",
+            "mood_drop",
+            "screenings_over",
         ]
     )
     for rank, r in enumerate(rows, start=1):
@@ -603,6 +606,9 @@ def board_csv(
                     "" if r.battery_pct is None else f"{r.battery_pct:.0f}",
                     " ".join(r.faults),
                     r.organisation or "",
+                    r.missed_streak,
+                    "" if r.mood_drop is None else f"{r.mood_drop:.2f}",
+                    " ".join(f"{name}:{score:g}" for name, score in r.screenings_over),
                 )
             ]
         )

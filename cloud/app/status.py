@@ -7,12 +7,29 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, Text, any_, bindparam, cast, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Text,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from cloud.accounts.access import alert_senior_column
-from cloud.alerts.rules import LIFE_SIGN_TYPES, is_life_sign
+from cloud.alerts.rules import (
+    DEFAULT_RULES,
+    DEFAULT_SCREENING_THRESHOLDS,
+    LIFE_SIGN_TYPES,
+    is_life_sign,
+)
+from cloud.alerts.service import MEDICATION_REMINDER_KINDS
 from cloud.store.models import (
     Alert,
     AlertStatus,
@@ -33,6 +50,15 @@ _LIFE_SIGN_BATCH = 5  # per robot in the board's one query; none passing: _LIFE_
 # is looked up on its own (further back): most robots report within the window.
 RECENT_LIFE_SIGN = timedelta(hours=26)
 RECENT_BATTERY = timedelta(days=2)
+# The board's care criteria, each its own step of the risk order (docs/app.md "risk criteria").
+MISSED_STREAK = 2  # this many medication reminders missed in a row, newest first
+RECENT_REMINDERS = timedelta(days=14)  # a streak is read among these
+_CARE_SCAN = 12  # newest reminder (given, confirmed, missed) and screening events per robot
+MOOD_WEEK = timedelta(days=7)  # the last 7 days' mean valence ...
+MOOD_BASELINE = timedelta(days=30)  # ... against the 30 days before them
+MOOD_MARGIN = DEFAULT_RULES.mood_drop  # valence (-1..1) this far below the baseline: a decline
+MOOD_MIN_SAMPLES = DEFAULT_RULES.mood_min_samples  # in each window, or no verdict
+RECENT_SCREENING = timedelta(days=180)  # the latest screening per instrument among these
 
 SEVERITY_RANK: dict[Severity, int] = {
     Severity.CRITICAL: 0,
@@ -83,6 +109,9 @@ class SeniorStatus:
     faults: tuple[str, ...]
     open_alerts: tuple[OpenAlert, ...]
     organisation: str | None = None  # the id of the organisation caring for them
+    missed_streak: int = 0  # medication reminders missed in a row, newest first
+    mood_drop: float | None = None  # 30-day baseline minus last 7 days' mean valence
+    screenings_over: tuple[tuple[str, float], ...] = ()  # (instrument, latest score) at cut-off+
 
     @property
     def active_alerts(self) -> tuple[OpenAlert, ...]:
@@ -101,6 +130,16 @@ class SeniorStatus:
         return self.robots == 0 or self.robots_online < self.robots
 
     @property
+    def missed_medication(self) -> bool:
+        """At least MISSED_STREAK medication reminders missed in a row."""
+        return self.missed_streak >= MISSED_STREAK
+
+    @property
+    def mood_declined(self) -> bool:
+        """The last 7 days' mood at least MOOD_MARGIN below the 30 days before."""
+        return self.mood_drop is not None and self.mood_drop >= MOOD_MARGIN
+
+    @property
     def low_battery(self) -> bool:
         return (
             self.battery_pct is not None
@@ -108,9 +147,10 @@ class SeniorStatus:
             and (self.battery_pct < LOW_BATTERY_PCT)
         )
 
-    def risk_key(self) -> tuple[int, int, int, int, int, int, int, float, str]:
+    def risk_key(self) -> tuple[int, int, int, int, int, int, int, int, int, int, float, str]:
         """Sort key, most at risk first: unacknowledged alerts by severity and count, no sign
-        of life, robot offline, acknowledged alerts open, low battery, faults, longest silence."""
+        of life, robot offline, a missed-medication streak, mood decline, a screening over its
+        cut-off, acknowledged alerts open, low battery, faults, longest silence."""
         active = self.active_alerts
         worst = min((SEVERITY_RANK.get(a.severity, 4) for a in active), default=_NO_ALERT_RANK)
         last = self.last_life_sign.timestamp() if self.last_life_sign else float("-inf")
@@ -119,6 +159,9 @@ class SeniorStatus:
             -len(active),
             0 if self.no_life_sign else 1,
             0 if self.offline else 1,
+            0 if self.missed_medication else 1,
+            0 if self.mood_declined else 1,
+            0 if self.screenings_over else 1,
             -len(self.open_alerts),
             0 if self.low_battery else 1,
             -len(self.faults),
@@ -167,12 +210,14 @@ def _newest(
     since: datetime,
     k: int,
     raw: bool = False,
+    by_type: bool = False,
 ) -> dict[str, list[tuple[str, datetime, Any]]]:
     """Up to `k` newest events of `types` per robot since `since`, newest first, in one query
     for a whole board. PostgreSQL: per robot a LATERAL top-k that walks its (device_id, ts)
     index backwards and stops after k rows, the ids as one array parameter; SQLite (no
     LATERAL): a window function over the robots' rows in the window. `raw`: each payload as
-    its JSON text, for the caller to decode only the ones it reads."""
+    its JSON text, for the caller to decode only the ones it reads. `by_type`: k of each type
+    (per robot and type, through the (device_id, type, ts) index), newest first per type."""
     if not device_ids:
         return {}
     payload = (cast(Event.payload, Text) if raw else Event.payload).label("payload")
@@ -182,16 +227,24 @@ def _newest(
             .table_valued("id")
             .render_derived(name="robot")
         )
+        kinds = (
+            func.unnest(bindparam("kinds", list(types), type_=ARRAY(String)))
+            .table_valued("type")
+            .render_derived(name="kind")
+        )
+        of_type = Event.type == kinds.c.type if by_type else Event.type.in_(types)
         newest = (
             select(Event.type, Event.ts, payload)
-            .where(Event.device_id == robots.c.id, Event.type.in_(types), Event.ts >= since)
+            .where(Event.device_id == robots.c.id, of_type, Event.ts >= since)
             .order_by(Event.ts.desc(), Event.id.desc())
             .limit(k)
             .lateral("newest")
         )
-        query = select(robots.c.id, newest.c.type, newest.c.ts, newest.c.payload).join_from(
-            robots, newest, true()
-        )
+        query = select(robots.c.id, newest.c.type, newest.c.ts, newest.c.payload)
+        if by_type:
+            query = query.select_from(robots).join(kinds, true()).join(newest, true())
+        else:
+            query = query.join_from(robots, newest, true())
     else:
         ranked = (
             select(
@@ -200,7 +253,10 @@ def _newest(
                 Event.ts,
                 payload,
                 func.row_number()
-                .over(partition_by=Event.device_id, order_by=(Event.ts.desc(), Event.id.desc()))
+                .over(
+                    partition_by=(Event.device_id, Event.type) if by_type else Event.device_id,
+                    order_by=(Event.ts.desc(), Event.id.desc()),
+                )
                 .label("rank"),
             )
             .where(Event.device_id.in_(device_ids), Event.type.in_(types), Event.ts >= since)
@@ -215,6 +271,88 @@ def _newest(
     for device_id, event_type, ts, body in session.execute(query):
         out.setdefault(device_id, []).append((event_type, ts, body))
     return out
+
+
+def _mood_windows(
+    session: Session, device_ids: Sequence[str], now: datetime
+) -> dict[str, tuple[float, int, float, int]]:
+    """Per robot, in one grouped query for the whole board: the sum and count of mood valences
+    in the last MOOD_WEEK and in the MOOD_BASELINE before it (summaries with speech only)."""
+    if not device_ids:
+        return {}
+    week = now - MOOD_WEEK
+    valence = Event.payload["valence"].as_float()
+    recent = Event.ts > week
+
+    def part(inside: ColumnElement[bool]) -> tuple[Any, Any]:
+        value = case((inside, valence))
+        return func.coalesce(func.sum(value), 0.0), func.count(value)
+
+    query = (
+        select(Event.device_id, *part(recent), *part(~recent))
+        .where(
+            among(session, Event.device_id, device_ids),
+            Event.type == EventType.MOOD.value,
+            Event.ts > week - MOOD_BASELINE,
+            Event.ts <= now,
+            Event.payload["utterances"].as_integer() > 0,
+        )
+        .group_by(Event.device_id)
+    )
+    return {
+        device_id: (float(w_sum), int(w_n), float(b_sum), int(b_n))
+        for device_id, w_sum, w_n, b_sum, b_n in session.execute(query)
+    }
+
+
+def _mood_drop(windows: Iterable[tuple[float, int, float, int]]) -> float | None:
+    """Baseline mean minus last week's mean over a senior's robots; None without enough of each."""
+    w_sum = w_n = b_sum = b_n = 0.0
+    for ws, wn, bs, bn in windows:
+        w_sum, w_n, b_sum, b_n = w_sum + ws, w_n + wn, b_sum + bs, b_n + bn
+    if w_n < MOOD_MIN_SAMPLES or b_n < MOOD_MIN_SAMPLES:
+        return None
+    return b_sum / b_n - w_sum / w_n
+
+
+def _missed_streak(reminders: Iterable[tuple[datetime, dict[str, Any]]]) -> int:
+    """Medication reminders missed in a row, newest first, over all of a senior's robots."""
+    streak = 0
+    for _, p in sorted(reminders, key=lambda r: r[0], reverse=True):
+        if p.get("kind") not in MEDICATION_REMINDER_KINDS:
+            continue
+        status = p.get("status")
+        if status == "missed":
+            streak += 1
+        elif status == "confirmed":
+            break
+    return streak
+
+
+def _cut_offs(senior: Senior) -> dict[str, float]:
+    """The instruments' cut-offs, with the senior's own overrides (as the alert rule reads them)."""
+    rules = (senior.settings or {}).get("rules") or {}
+    own = rules.get("screening_thresholds") if isinstance(rules, dict) else None
+    cut = dict(DEFAULT_SCREENING_THRESHOLDS)
+    if isinstance(own, dict):
+        for name, value in own.items():
+            if isinstance(value, int | float):
+                cut[str(name)] = float(value)
+    return cut
+
+
+def _screenings_over(
+    screenings: Iterable[tuple[datetime, dict[str, Any]]], cut: dict[str, float]
+) -> tuple[tuple[str, float], ...]:
+    """Instruments whose latest complete score is at or over the cut-off, with that score."""
+    latest: dict[str, tuple[datetime, float]] = {}
+    for ts, p in screenings:
+        name = str(p.get("instrument", ""))
+        if not p.get("complete") or name not in cut:
+            continue
+        if name not in latest or ts > latest[name][0]:
+            latest[name] = (ts, float(p.get("score", 0.0)))
+    return tuple(sorted((n, s) for n, (_, s) in latest.items() if s >= cut[n]))
 
 
 def among(session: Session, column: Any, ids: Sequence[str]) -> ColumnElement[bool]:
@@ -284,6 +422,26 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
         session, all_ids, LIFE_SIGN_TYPES, now - RECENT_LIFE_SIGN, _LIFE_SIGN_BATCH, raw=True
     )
     recent_battery = _newest(session, all_ids, (EventType.BATTERY.value,), now - RECENT_BATTERY, 1)
+    # The care criteria: medication reminders and screenings, k of each per robot in one query
+    # (reminders come daily, screenings rarely), and the mood windows in one grouped query.
+    care = _newest(
+        session,
+        all_ids,
+        (EventType.REMINDER.value, EventType.SCREENING.value),
+        now - RECENT_SCREENING,
+        _CARE_SCAN,
+        by_type=True,
+    )
+    moods = _mood_windows(session, all_ids, now)
+    reminder_since = now - RECENT_REMINDERS
+
+    def care_of(device_ids: Iterable[str], kind: EventType) -> list[tuple[datetime, Any]]:
+        return [
+            (_aware(ts, now) or now, p)
+            for d in device_ids
+            for t, ts, p in care.get(d, [])
+            if t == kind
+        ]
 
     def life_sign(device_id: str) -> datetime | None:
         for event_type, ts, body in recent_signs.get(device_id, []):
@@ -329,6 +487,16 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
             or low_battery
             or faults
         )
+        robot_ids = [d[0] for d in own]
+        reminders = [r for r in care_of(robot_ids, EventType.REMINDER) if r[0] >= reminder_since]
+        missed_streak = _missed_streak(reminders)
+        mood_drop = _mood_drop(moods[d] for d in robot_ids if d in moods)
+        over = _screenings_over(care_of(robot_ids, EventType.SCREENING), _cut_offs(senior))
+        attention = attention or bool(
+            missed_streak >= MISSED_STREAK
+            or (mood_drop is not None and mood_drop >= MOOD_MARGIN)
+            or over
+        )
         organisation, region = placed.get(senior.id, (None, None))
         out.append(
             SeniorStatus(
@@ -346,6 +514,9 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
                 faults=faults,
                 open_alerts=open_alerts,
                 organisation=organisation,
+                missed_streak=missed_streak,
+                mood_drop=mood_drop,
+                screenings_over=over,
             )
         )
     return out

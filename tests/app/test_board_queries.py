@@ -79,9 +79,12 @@ def test_the_boards_newest_events_read_each_robot_through_its_index(
                 rows = statuses(s, seniors, NOW)
         assert all(r.last_life_sign is not None for r in rows)
         reads = [(st, p) for st, p in seen if "LATERAL" in st]
-        assert len(reads) == 2, [st for st, _ in seen]  # life signs and battery, one each
-        for statement, parameters in reads:
-            assert "unnest" in statement  # the robots as one array, not an IN list per robot
+        # life signs, battery, and reminders with screenings (k of each type): one each
+        assert len(reads) == 3, [st for st, _ in seen]
+        moods = [(st, p) for st, p in seen if "GROUP BY events.device_id" in st]
+        assert len(moods) == 1, [st for st, _ in seen]  # the mood windows: one grouped read
+        for statement, parameters in reads + moods:
+            assert "ANY" in statement or "unnest" in statement  # one array, not an IN list
             nodes = [
                 n
                 for n in plan_nodes(engine, statement, parameters)
@@ -109,19 +112,34 @@ def test_postgresql_and_sqlite_agree_on_each_robots_newest_events(
                 signs = _newest(s, robots, LIFE_SIGN_TYPES, NOW - RECENT_LIFE_SIGN, 5)
                 battery = _newest(s, robots, (EventType.BATTERY.value,), NOW - timedelta(2), 1)
                 none = _newest(s, [], LIFE_SIGN_TYPES, NOW - RECENT_LIFE_SIGN, 5)
+                kinds = (EventType.ACTIVITY.value, EventType.BATTERY.value)
+                by_type = _newest(s, robots, kinds, NOW - timedelta(2), 2, by_type=True)
                 raw = _newest(s, robots, LIFE_SIGN_TYPES, NOW - RECENT_LIFE_SIGN, 5, raw=True)
             # raw: the same rows, each payload as JSON text that decodes to the same payload
             decoded = {r: [(t, ts, json.loads(p)) for t, ts, p in got] for r, got in raw.items()}
             assert decoded == signs
             assert all(isinstance(p, str) for rows in raw.values() for _, _, p in rows)
+            # by type: the 2 newest of each type per robot (batteries come twice in 30 hours)
+            per_type = [
+                sorted((t, ts.replace(tzinfo=UTC)) for t, ts, _ in by_type[r]) for r in robots
+            ]
+            assert all(
+                [t for t, _ in rows] == ["activity", "activity", "battery", "battery"]
+                for rows in per_type
+            )
             found.append(
                 (
                     [[(t, ts.replace(tzinfo=UTC), p) for t, ts, p in signs[r]] for r in robots],
                     [[p["level_pct"] for _, _, p in battery[r]] for r in robots],
                     none,
+                    per_type,
                 )
             )
-        (pg_signs, pg_battery, pg_none), (lite_signs, lite_battery, lite_none) = found
+        (
+            (pg_signs, pg_battery, pg_none, pg_types),
+            (lite_signs, lite_battery, lite_none, lite_types),
+        ) = found
+        assert pg_types == lite_types
         assert pg_signs == lite_signs
         assert [len(s) for s in pg_signs] == [5, 5, 5]  # the window holds 26 each: k kept
         assert all(a[1] >= b[1] for s in pg_signs for a, b in itertools.pairwise(s))
