@@ -1,12 +1,14 @@
-"""/app/research: the researcher's pages - studies, a study (arms, time points, enrolment per
-arm, consent per stream, completeness, daily-metric charts), a participant (consent, and for
-study staff the identity), the study report, de-identified exports with their disclosure
-report, and the CSV import of assessments.
+"""/app/research: the researcher's pages - studies, a new study with its arms, a study (arms,
+time points, consent forms, enrolment per arm, consent per stream, completeness, daily-metric
+charts), publishing a consent form, a participant (consent, withdrawal, and for study staff the
+identity), the study report, de-identified exports with their disclosure report, and the CSV
+import of assessments.
 
 Everything goes through the research API's own handlers (`cloud.api.routers.research`: the
 same checks and audit rows) or the service functions they use; the roles are the API's:
-researchers read pseudonymous data only, study staff (admin, coordinator) enrol, record consent,
-import and see identities. Caregivers and installers get a 403 page, audited.
+researchers read pseudonymous data only, study staff (admin, coordinator) create studies,
+publish consent forms, enrol, record consent and withdrawals, import and see identities.
+Caregivers and installers get a 403 page, audited.
 """
 
 import logging
@@ -214,7 +216,147 @@ def studies_page(request: Request) -> Response:
         found = research_api.list_studies(context(request), principal)
     except _Denied as denied:
         return _deny(request, denial_principal(request), denied)
-    return render(request, "research_studies.html.j2", {"studies": found}, principal=principal)
+    values = {"studies": found, "staff": _is_staff(principal)}
+    return render(request, "research_studies.html.j2", values, principal=principal)
+
+
+# --- a new study with its arms (study staff, as the API's POST /research/studies) ----------------
+
+ARM_ROWS = 6  # arm rows on the form (the form reader takes at most 20 fields; the API up to 8)
+_NEW_DEFAULTS = {
+    "timezone": "Asia/Seoul",
+    "min_k": "5",
+    "arm_code_1": "intervention",
+    "arm_label_1": "Intervention",
+    "arm_code_2": "control",
+    "arm_label_2": "Control",
+}
+# The service's refusals (`cloud.research.studies.create_study`, English) as the page's messages.
+_CREATE_ERRORS = (
+    ("already exists", "rs_err_study_exists", "id"),
+    ("timezone", "rs_err_timezone", "timezone"),
+    ("two arms", "rs_err_arms", "arm_code_1"),
+    ("arm ", "rs_err_arm_code", "arm_code_1"),
+    ("title", "rs_err_title", "title"),
+    ("study id", "rs_err_study_id", "id"),
+    ("time point", "rs_err_rejected", "id"),
+)
+_CREATE_FIELDS = {
+    "id": "rs_err_study_id",
+    "title": "rs_err_title",
+    "timezone": "rs_err_timezone",
+    "min_k": "rs_err_min_k",
+}
+
+
+class _FormError(Exception):
+    """A refused form: the message key and the field it is about."""
+
+    def __init__(self, key: str, field: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.field = field
+
+
+def _new_study_page(
+    request: Request,
+    principal: Principal,
+    form: Mapping[str, str],
+    error: _FormError | None = None,
+    status_code: int = 200,
+) -> Response:
+    values = {
+        "form": dict(form),
+        "arm_rows": range(1, ARM_ROWS + 1),
+        "error_key": error.key if error else None,
+        "error_field": error.field if error else None,
+    }
+    return render(
+        request, "research_new.html.j2", values, status_code=status_code, principal=principal
+    )
+
+
+@router.get("/new")
+def new_study_page(request: Request) -> Response:
+    """The form for a new study with its arms (study staff)."""
+    try:
+        principal = _reader(request)
+        if principal is None:
+            return _login_redirect(request)
+        _staff(principal)
+    except _Denied as denied:
+        return _deny(request, denial_principal(request), denied)
+    return _new_study_page(request, principal, _NEW_DEFAULTS)
+
+
+def _study_in(form: Mapping[str, str]) -> research_api.StudyIn:
+    """The form as the API's body (its validation); _FormError names the first problem."""
+    arms: list[dict[str, str]] = []
+    for i in range(1, ARM_ROWS + 1):
+        code = (form.get(f"arm_code_{i}") or "").strip()
+        label = (form.get(f"arm_label_{i}") or "").strip()
+        if not code and not label:
+            continue
+        if not code or not label:
+            raise _FormError(
+                "rs_err_arm_incomplete", f"arm_code_{i}" if not code else f"arm_label_{i}"
+            )
+        arms.append({"code": code, "label": label})
+    min_k = (form.get("min_k") or "").strip()
+    try:
+        return research_api.StudyIn.model_validate(
+            {
+                "id": (form.get("id") or "").strip(),
+                "title": (form.get("title") or "").strip(),
+                "timezone": (form.get("timezone") or "").strip() or "Asia/Seoul",
+                "min_k": int(min_k) if min_k.isdigit() and len(min_k) <= 4 else -1,
+                "arms": arms,  # always given: the API's default arms never stand in for none
+            }
+        )
+    except ValidationError as e:
+        loc = next((err["loc"] for err in e.errors() if err["loc"]), ("id",))
+        if loc[0] == "arms":
+            if len(loc) >= 3 and isinstance(loc[1], int):
+                row = f"arm_{'code' if loc[2] == 'code' else 'label'}_{loc[1] + 1}"
+                key = "rs_err_arm_code" if loc[2] == "code" else "rs_err_arm_incomplete"
+                raise _FormError(key, row) from None
+            raise _FormError("rs_err_arms", "arm_code_1") from None
+        field = str(loc[0])
+        raise _FormError(_CREATE_FIELDS.get(field, "rs_err_rejected"), field) from None
+
+
+@router.post("/new")
+async def create_study(request: Request) -> Response:
+    """Create a study with its arms and the default schedule (study staff), through the API's
+    handler: the same validation, the service's rules and its audit row."""
+    form = await read_form(request)
+    if form is None or not csrf_ok(request, form):
+        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
+
+    def run() -> Response:
+        try:
+            principal = _reader(request)
+            if principal is None:
+                return _login_redirect(request)
+            _staff(principal)
+        except _Denied as denied:
+            return _deny(request, denial_principal(request), denied)
+        shown = {k: v[:300] for k, v in form.items() if k != "csrf"}
+        try:
+            out = research_api.create_study(context(request), principal, _study_in(form))
+        except _FormError as e:
+            return _new_study_page(request, principal, shown, e, 422)
+        except (ConflictError, InvalidInputError) as e:
+            key, field = next(
+                ((k, f) for needle, k, f in _CREATE_ERRORS if needle in str(e)),
+                ("rs_err_rejected", "id"),
+            )
+            code = 409 if isinstance(e, ConflictError) else 422
+            return _new_study_page(request, principal, shown, _FormError(key, field), code)
+        url = f"{PREFIX}/research/studies/{out.id}?created=1"
+        return secure_response(RedirectResponse(url, status_code=303), context(request))
+
+    return await run_in_threadpool(run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,10 +434,19 @@ def _study_page(
     *,
     enrol_error: str | None = None,
     enrol_form: Mapping[str, str] | None = None,
+    notice: tuple[str, dict[str, str]] | None = None,
+    cf_error: str | None = None,
+    cf_form: Mapping[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     values = _study_values(request, principal, study_id, metric)
-    values |= {"enrol_error": enrol_error, "form": dict(enrol_form or {})}
+    values |= {
+        "enrol_error": enrol_error,
+        "form": dict(enrol_form or {}),
+        "notice": notice,
+        "cf_error": cf_error,
+        "cf_form": dict(cf_form or {}),
+    }
     return render(
         request, "research_study.html.j2", values, status_code=status_code, principal=principal
     )
@@ -306,15 +457,27 @@ def study_page(
     request: Request,
     study_id: str,
     metric: Annotated[str, Query()] = "talk_minutes",
+    created: str | None = None,
+    published: str | None = None,
 ) -> Response:
     """A study: arms with enrolment per arm, time points, consent forms, participants with
-    their consent per stream, completeness and daily-metric charts; the staff's enrol form."""
+    their consent per stream, completeness and daily-metric charts; the staff's forms to
+    enrol and to publish a consent form. `created`/`published` (after a redirect) show a notice."""
     try:
         principal = _reader(request)
         if principal is None:
             return _login_redirect(request)
+        notice: tuple[str, dict[str, str]] | None = None
+        if created == "1":
+            notice = ("rs_study_created", {})
+        elif published == "1":
+            notice = ("rs_cf_published", {})
         return _study_page(
-            request, principal, study_id[:64], metric if metric in METRICS else "talk_minutes"
+            request,
+            principal,
+            study_id[:64],
+            metric if metric in METRICS else "talk_minutes",
+            notice=notice,
         )
     except _Denied as denied:
         return _deny(request, denial_principal(request), denied)
@@ -399,6 +562,67 @@ async def enrol(request: Request, study_id: str) -> Response:
     return await run_in_threadpool(run)
 
 
+# --- publishing a consent form (study staff, as the API's POST .../consent-forms) ----------------
+
+_CF_FIELDS = {
+    "version": "rs_err_cf_version",
+    "streams": "rs_err_cf_streams",
+    "summary": "rs_err_cf_summary",
+}
+
+
+@router.post("/studies/{study_id}/consent-forms")
+async def publish_consent_form(request: Request, study_id: str) -> Response:
+    """Publish a new consent form version asking for the streams ticked (study staff), through
+    the API's handler: its validation, the service's rules (a version once, one stream at
+    least) and its audit row."""
+    form = await read_form(request)
+    if form is None or not csrf_ok(request, form):
+        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
+    study_id = study_id[:64]
+
+    def run() -> Response:
+        try:
+            principal = _reader(request)
+            if principal is None:
+                return _login_redirect(request)
+            _staff(principal)
+            ctx = context(request)
+            shown = {
+                "version": (form.get("version") or "").strip()[:64],
+                "summary": (form.get("summary") or "")[:600],
+            } | {f"stream_{s}": "1" for s in DataStream if form.get(f"stream_{s}") == "1"}
+            error, code = None, 422
+            try:
+                body = research_api.ConsentFormIn.model_validate(
+                    {
+                        "version": (form.get("version") or "").strip(),
+                        "streams": [s for s in DataStream if form.get(f"stream_{s}") == "1"],
+                        "summary": (form.get("summary") or "").strip(),
+                    }
+                )
+                research_api.add_consent_form(ctx, principal, study_id, body)
+            except ValidationError as e:
+                bad = next((str(err["loc"][0]) for err in e.errors() if err["loc"]), "version")
+                error = _CF_FIELDS.get(bad, "rs_err_rejected")
+            except NotFoundError:
+                raise _Denied(404, "not_found") from None
+            except ConflictError:
+                error, code = "rs_err_cf_exists", 409
+            except InvalidInputError as e:
+                error = "rs_err_cf_streams" if "stream" in str(e) else "rs_err_cf_version"
+            if error is not None:
+                return _study_page(
+                    request, principal, study_id, cf_error=error, cf_form=shown, status_code=code
+                )
+        except _Denied as denied:
+            return _deny(request, denial_principal(request), denied)
+        url = f"{PREFIX}/research/studies/{study_id}?published=1#h-forms"
+        return secure_response(RedirectResponse(url, status_code=303), ctx)
+
+    return await run_in_threadpool(run)
+
+
 # --- a participant: consent per stream, identity for staff -------------------------------------
 
 
@@ -436,6 +660,8 @@ def _participant_values(
         "retentions": [r.value for r in Retention],
         "notice": None,
         "error_key": None,
+        "withdraw_error": None,
+        "reason": "",
     }
 
 
@@ -499,6 +725,69 @@ async def record_consent(request: Request, study_id: str, code: str) -> Response
                 status_code, error_key = 422, "rs_err_form"
             values = _participant_values(request, principal, study_id, code)
             values |= {"notice": notice, "error_key": error_key}
+            return render(
+                request,
+                "research_participant.html.j2",
+                values,
+                status_code=status_code,
+                principal=principal,
+            )
+        except _Denied as denied:
+            return _deny(request, denial_principal(request), denied)
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/studies/{study_id}/participants/{code}/withdraw")
+async def withdraw(request: Request, study_id: str, code: str) -> Response:
+    """Withdraw a participant (study staff), through the API's handler: collection stops, their
+    data are deleted or kept as their consent says, the robot is told to purge; audited. The
+    form asks for a ticked confirmation; a second withdrawal is refused (409)."""
+    form = await read_form(request)
+    if form is None or not csrf_ok(request, form):
+        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
+    study_id, code = study_id[:64], code[:16]
+
+    def run() -> Response:
+        try:
+            principal = _reader(request)
+            if principal is None:
+                return _login_redirect(request)
+            _staff(principal)
+            ctx = context(request)
+            reason = (form.get("reason") or "").strip()
+            status_code, notice, error_key, withdraw_error = 200, None, None, None
+            try:
+                body = research_api.WithdrawIn.model_validate({"reason": reason} if reason else {})
+                if form.get("confirm") != "1":
+                    withdraw_error, status_code = "rs_err_confirm", 422
+                else:
+                    out = research_api.withdraw(ctx, principal, study_id, code, body)
+                    sent = {"sent": str(out.commands_published), "n": str(out.commands)}
+                    if out.participant.retention == Retention.DELETE.value:
+                        notice = (
+                            "rs_withdrawn_deleted",
+                            sent
+                            | {
+                                "assessments": str(out.assessments_deleted),
+                                "days": str(out.metric_days_deleted),
+                            },
+                        )
+                    else:
+                        notice = ("rs_withdrawn_kept", sent)
+            except ValidationError:
+                withdraw_error, status_code = "rs_err_reason", 422
+            except NotFoundError:
+                raise _Denied(404, "not_found") from None
+            except ConflictError:
+                error_key, status_code = "rs_err_already_withdrawn", 409
+            values = _participant_values(request, principal, study_id, code)
+            values |= {
+                "notice": notice,
+                "error_key": error_key,
+                "withdraw_error": withdraw_error,
+                "reason": reason[:300] if withdraw_error else "",
+            }
             return render(
                 request,
                 "research_participant.html.j2",

@@ -29,17 +29,19 @@ from cloud.research.studies import (
 from cloud.store.models import (
     Assessment,
     AuditLog,
+    ConsentForm,
     ConsentRecord,
     DailyMetric,
     Device,
     Participant,
+    Retention,
     Role,
     Senior,
     Study,
 )
 from protocol import CommandType
 from protocol.consent import DataStream
-from tests.app.conftest import Browser
+from tests.app.conftest import Browser, browser_client
 from tests.cloud.api.conftest import PASSWORD, FakePublisher, World
 from tests.cloud.helpers import NOW
 
@@ -562,3 +564,278 @@ async def test_the_page_follows_the_language(
         assert "완료율 (시점별 예정 대비 완료)" in r.text
         assert "참여 중" in r.text
         assert "Completeness" not in r.text
+
+
+# --- a new study, a consent form, a withdrawal (study staff) ------------------------------------
+
+NEW = {
+    "id": "trial-2",
+    "title": "두 번째 연구",
+    "timezone": "Asia/Seoul",
+    "min_k": "5",
+    "arm_code_1": "robot",
+    "arm_label_1": "Robot at home",
+    "arm_code_2": "usual",
+    "arm_label_2": "Usual care",
+}
+NO_ARMS = {k: v for k, v in NEW.items() if not k.startswith("arm_")}
+
+
+def _studies(sessions: sessionmaker[Session]) -> int:
+    return _count(sessions, Study)
+
+
+async def test_a_coordinator_creates_a_study_with_its_arms(
+    browser: Browser, research: Research, world: World
+) -> None:
+    await browser.login("cora")
+    r = await browser.get("/app/research")
+    assert 'href="/app/research/new"' in r.text
+    r = await browser.get("/app/research/new")
+    assert r.status_code == 200
+    assert 'action="/app/research/new"' in r.text
+    assert 'value="intervention"' in r.text  # the usual two arms filled in
+    # Refusals, each in the page's language, with what was typed kept; nothing created.
+    for data, status, text in (
+        (NEW | {"id": "pilot"}, 409, "A study with this id already exists."),
+        (NO_ARMS, 422, "A study needs at least two arms, each with its own code."),
+        (NO_ARMS | {"arm_code_1": "robot", "arm_label_1": "Robot"}, 422, "at least two arms"),
+        (NEW | {"arm_code_2": "robot"}, 422, "at least two arms, each with its own code"),
+        (NEW | {"arm_code_2": "Bad Arm!"}, 422, "An arm&#39;s code is 1-32 lowercase"),
+        (NEW | {"arm_label_2": ""}, 422, "Each arm needs a code and a label"),
+        (NEW | {"arm_label_2": "x" * 101}, 422, "Each arm needs a code and a label"),
+        (NEW | {"id": "Bad Id"}, 422, "The study id is 1-64 lowercase letters"),
+        (NEW | {"id": "a" * 65}, 422, "The study id is 1-64 lowercase letters"),
+        (NEW | {"id": ""}, 422, "The study id is 1-64 lowercase letters"),
+        (NEW | {"title": "  "}, 422, "A study needs a title"),
+        (NEW | {"title": "t" * 201}, 422, "A study needs a title"),
+        (NEW | {"timezone": "Mars/Olympus"}, 422, "Unknown time zone"),
+        (NEW | {"min_k": "3"}, 422, "The minimum k is a whole number from 5 to 100."),
+        (NEW | {"min_k": "-5e9"}, 422, "The minimum k is a whole number from 5 to 100."),
+    ):
+        r = await browser.post("/app/research/new", data)
+        assert r.status_code == status, data
+        assert text in r.text, data
+        assert 'aria-invalid="true"' in r.text
+    # Hostile input is shown back as text, never as markup.
+    r = await browser.post("/app/research/new", NEW | {"id": "x y", "title": "<script>x</script>"})
+    assert r.status_code == 422
+    assert "<script>x</script>" not in r.text
+    assert "&lt;script&gt;x&lt;/script&gt;" in r.text
+    r = await browser.http.post("/app/research/new", data=NEW)  # no CSRF token
+    assert r.status_code == 403
+    r = await browser.post("/app/research/new", NEW | {"title": "t" * 9000})  # over the form limit
+    assert r.status_code == 403
+    assert _studies(world.sessions) == 2
+    r = await browser.post("/app/research/new", NEW)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/app/research/studies/trial-2?created=1"
+    r = await browser.get(r.headers["location"])
+    assert r.status_code == 200
+    assert "Study created. Publish its consent form next." in r.text
+    arms = r.text.split('id="arms"')[1].split("</table>")[0]
+    assert "<td>robot</td><td>Robot at home</td><td>0</td><td>0</td><td>0</td>" in arms
+    assert "<td>usual</td><td>Usual care</td><td>0</td><td>0</td><td>0</td>" in arms
+    assert "No consent form is published yet." in r.text
+    with world.sessions() as s:
+        study = s.get(Study, "trial-2")
+        assert study is not None
+        assert (study.title, study.timezone, study.min_k) == ("두 번째 연구", "Asia/Seoul", 5)
+    assert ("create", "study") in _audit(world.sessions, "coordinator:cora")
+    r = await browser.post("/app/research/new", NEW)  # the same again
+    assert r.status_code == 409
+    assert _studies(world.sessions) == 3
+
+
+async def test_a_coordinator_publishes_a_consent_form(
+    browser: Browser, research: Research, world: World
+) -> None:
+    await browser.login("cora")
+    url = f"/app/research/studies/{STUDY}/consent-forms"
+    r = await browser.get(f"/app/research/studies/{STUDY}")
+    assert f'action="{url}"' in r.text
+    forms = r.text.split('id="consent-forms"')[1].split("</table>")[0]
+    assert "<td>v1</td>" in forms
+    good = {"version": "v2", "stream_mood": "1", "stream_screening": "1", "summary": "<b>2판</b>"}
+    for data, status, text in (
+        ({"version": "v2", "summary": "nothing asked"}, 422, "at least one data stream"),
+        (good | {"version": "v1"}, 409, "already has a consent form of that version"),
+        (good | {"version": "v 2!"}, 422, "The version is 1-32 letters"),
+        (good | {"version": ""}, 422, "The version is 1-32 letters"),
+        (good | {"version": "v" * 33}, 422, "The version is 1-32 letters"),
+        (good | {"summary": "s" * 501}, 422, "The summary is at most 500 characters."),
+        (
+            good | {"stream_audio": "1", "stream_mood": "0", "stream_screening": ""},
+            422,
+            "at least one data stream",
+        ),
+    ):
+        r = await browser.post(url, data)
+        assert r.status_code == status, data
+        assert text in r.text, data
+        assert 'id="cf-error"' in r.text
+    r = await browser.http.post(url, data=good)  # no CSRF token
+    assert r.status_code == 403
+    r = await browser.post("/app/research/studies/nope/consent-forms", good)
+    assert r.status_code == 404
+    with world.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ConsentForm)) == 2  # v1 of each study
+    r = await browser.post(url, good)
+    assert r.status_code == 303
+    r = await browser.get(r.headers["location"])
+    assert "Consent form published." in r.text
+    forms = r.text.split('id="consent-forms"')[1].split("</table>")[0]
+    assert "<td>v2</td><td>mood, screening</td><td>&lt;b&gt;2판&lt;/b&gt;</td>" in forms
+    # The participant's page now records consent under v2, asking for its two streams.
+    r = await browser.get(f"/app/research/studies/{STUDY}/participants/{research.codes[0]}")
+    assert 'name="form_version" value="v2"' in r.text
+    assert 'name="stream_mood"' in r.text
+    assert 'name="stream_activity"' not in r.text
+    assert ("create", "consent_form") in _audit(world.sessions, "coordinator:cora")
+
+
+async def test_a_coordinator_withdraws_a_participant_as_consented(
+    browser: Browser, research: Research, world: World, publisher: FakePublisher
+) -> None:
+    a, b = research.codes[:2]
+    with world.sessions() as s, s.begin():  # b consented to keep their data on withdrawal
+        p = get_participant(s, STUDY, b)
+        set_consent(
+            s,
+            SERVICE,
+            NOW,
+            participant=p,
+            form_version="v1",
+            streams=ALL,
+            retention=Retention.RETAIN,
+        )
+        s.add(
+            DailyMetric(
+                participant_id=p.id,
+                day=(NOW - timedelta(days=1)).date(),
+                talk_minutes=3.0,
+                hours_with_data=5,
+                device_up_hours=24,
+                model_versions={},
+                computed_at=NOW,
+            )
+        )
+    await browser.login("cora")
+    url = f"/app/research/studies/{STUDY}/participants/{a}/withdraw"
+    r = await browser.get(f"/app/research/studies/{STUDY}/participants/{a}")
+    assert f'action="{url}"' in r.text
+    assert "withdrawing deletes this participant" in r.text
+    for data, text in (
+        ({"reason": "moved away"}, "Tick the box to confirm the withdrawal."),
+        ({"reason": "r" * 201, "confirm": "1"}, "The reason is at most 200 characters."),
+    ):
+        r = await browser.post(url, data)
+        assert r.status_code == 422, data
+        assert text in r.text
+        assert 'id="withdraw-error"' in r.text
+    r = await browser.http.post(url, data={"confirm": "1"})  # no CSRF token
+    assert r.status_code == 403
+    assert _count(world.sessions, DailyMetric) == 2
+    assert publisher.sent == []
+    r = await browser.post(url, {"reason": "<i>moved</i> away", "confirm": "1"})
+    assert r.status_code == 200
+    assert (
+        "Withdrawn. Deleted: 0 assessments and 1 days of metrics."
+        " Commands sent to the robot: 3 of 3." in r.text
+    )
+    assert "<td>withdrawn</td>" in r.text
+    assert 'id="withdraw-form"' not in r.text
+    assert [(d, c.type) for d, c in publisher.sent] == [
+        ("dev-a", CommandType.CONSENT),
+        ("dev-a", CommandType.SCHEDULE),
+        ("dev-a", CommandType.DATA_DELETION),
+    ]
+    r = await browser.post(url, {"confirm": "1"})  # withdrawing twice
+    assert r.status_code == 409
+    assert "The participant has already withdrawn." in r.text
+    assert len(publisher.sent) == 3
+    with world.sessions() as s:
+        person = get_participant(s, STUDY, a)
+        assert person.status.value == "withdrawn"
+        assert person.birth_year is None  # deleted as consented
+        details = s.scalars(
+            select(AuditLog.detail).where(AuditLog.action == "withdraw", AuditLog.resource_id == a)
+        ).all()
+    assert details == ["reason=<i>moved</i> away"]
+    assert _count(world.sessions, DailyMetric) == 1  # b's day stays
+    r = await browser.post(
+        f"/app/research/studies/{STUDY}/participants/{b}/withdraw", {"confirm": "1"}
+    )
+    assert r.status_code == 200
+    assert "The data collected until now are kept, as consented." in r.text
+    assert _count(world.sessions, DailyMetric) == 1
+    audited = _audit(world.sessions, "coordinator:cora")
+    assert audited.count(("withdraw", "participant")) == 2
+    assert ("delete_data", "participant") in audited
+    assert ("retain_data", "participant") in audited
+    r = await browser.post(
+        f"/app/research/studies/{STUDY}/participants/{research.other}/withdraw", {"confirm": "1"}
+    )
+    assert r.status_code == 404  # another study's participant
+
+
+async def test_only_study_staff_create_publish_and_withdraw(
+    app: FastAPI,
+    browser: Browser,
+    research: Research,
+    world: World,
+    publisher: FakePublisher,
+) -> None:
+    code = research.codes[0]
+    posts = (
+        ("/app/research/new", NEW),
+        (f"/app/research/studies/{STUDY}/consent-forms", {"version": "v2", "stream_mood": "1"}),
+        (f"/app/research/studies/{STUDY}/participants/{code}/withdraw", {"confirm": "1"}),
+    )
+    await browser.login("rita")
+    r = await browser.get("/app/research")
+    assert "/app/research/new" not in r.text
+    r = await browser.get(f"/app/research/studies/{STUDY}")
+    assert "/consent-forms" not in r.text
+    r = await browser.get(f"/app/research/studies/{STUDY}/participants/{code}")
+    assert "/withdraw" not in r.text
+    r = await browser.get("/app/research/new")
+    assert r.status_code == 403
+    for url, data in posts:
+        r = await browser.post(url, data)
+        assert r.status_code == 403, url
+        assert "Only study coordinators and admins may do this." in r.text
+    async with browser_client(app, **{"accept-language": "en"}) as c:
+        alice = Browser(c)
+        await alice.login("alice")
+        await alice.get("/app/")
+        for url, data in posts:
+            r = await alice.post(url, data)
+            assert r.status_code == 403, url
+            assert "This account cannot use the research pages." in r.text
+    assert _studies(world.sessions) == 2
+    with world.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ConsentForm)) == 2
+        assert get_participant(s, STUDY, code).status.value != "withdrawn"
+    assert publisher.sent == []
+    with world.sessions() as s:
+        denied = s.scalars(select(AuditLog.actor).where(AuditLog.action == "denied")).all()
+    assert "researcher:rita" in denied
+
+
+async def test_the_new_forms_refuse_in_korean(
+    app: FastAPI, research: Research, world: World
+) -> None:
+    async with browser_client(app, **{"accept-language": "ko"}) as client:
+        browser = Browser(client)
+        await browser.login("cora")
+        await browser.get("/app/research/new")
+        r = await browser.post("/app/research/new", NO_ARMS)
+        assert r.status_code == 422
+        assert "연구에는 각자 코드가 다른 군이 두 개 이상 필요합니다." in r.text
+        r = await browser.post(f"/app/research/studies/{STUDY}/consent-forms", {"version": "v2"})
+        assert "동의서는 하나 이상의 데이터 종류를 물어야 합니다." in r.text
+        code = research.codes[0]
+        r = await browser.post(f"/app/research/studies/{STUDY}/participants/{code}/withdraw", {})
+        assert "철회를 확인하려면 상자를 선택하세요." in r.text
+        assert "Tick the box" not in r.text
