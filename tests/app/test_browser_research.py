@@ -118,6 +118,7 @@ def test_axe_finds_no_serious_violation_on_the_research_pages(
     wide: list[str] = []
     for name, url in (
         ("studies", "/app/research"),
+        ("new study", "/app/research/new"),
         ("study", study),
         ("participant", f"{study}/participants/{research.codes[0]}"),
         ("export", f"{study}/export?k=5"),
