@@ -127,7 +127,7 @@ def test_bs_alert_push_never_reaches_as_endpoint(
     try:
         notifier.notify(AlertChange(alert_id=world.alerts["s-b"], created=True, repeat_count=1))
         notifier.notify(AlertChange(alert_id=world.alerts["s-a"], created=True, repeat_count=1))
-        wait_until(lambda: len(service.received) >= 2 or None, what="both pushes")
+        wait_until(lambda: len(service.received) >= 2 or None, timeout_s=60, what="both pushes")
     finally:
         notifier.stop()
         service.close()

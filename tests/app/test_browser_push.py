@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, Page, Worker
+from playwright.sync_api import Browser, Page, Worker
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts.service import AlertEngine
@@ -41,13 +41,20 @@ def _registration(page: Page, scope: str) -> tuple[Any, str]:
         if any(r["scopeURL"] == scope for r in found):
             break
         page.wait_for_timeout(25)
-    [registration] = [r for r in found if r["scopeURL"] == scope and not r["isDeleted"]]
-    return cdp, str(registration["registrationId"])
+    ids = {r["registrationId"] for r in found if r["scopeURL"] == scope and not r["isDeleted"]}
+    [registration_id] = ids  # one registration, however many updates reported it
+    return cdp, str(registration_id)
 
 
-def _worker(context: BrowserContext, origin: str) -> Worker:
-    [worker] = [w for w in context.service_workers if w.url == f"{origin}/app/sw.js"]
-    return worker
+def _worker(page: Page, origin: str) -> Worker:
+    """Playwright's handle on the app's service worker (it may attach after the registration)."""
+    url = f"{origin}/app/sw.js"
+    for _ in range(2400):  # 60 s cap
+        running = [w for w in page.context.service_workers if w.url == url]
+        if running:
+            return running[0]
+        page.wait_for_timeout(25)
+    raise AssertionError(f"no service worker at {url}")
 
 
 def test_the_servers_encrypted_push_shows_a_notification_whose_tap_opens_the_alert(
@@ -85,7 +92,7 @@ def test_the_servers_encrypted_push_shows_a_notification_whose_tap_opens_the_ale
         assert outcome.alert is not None
         assert outcome.alert.created
         notifier.notify(outcome.alert)
-        wait_until(lambda: service.received or None, what="the push")
+        wait_until(lambda: service.received or None, timeout_s=60, what="the push")
     finally:
         notifier.stop()
         service.close()
@@ -109,7 +116,7 @@ def test_the_servers_encrypted_push_shows_a_notification_whose_tap_opens_the_ale
             "data": json.dumps(sent, ensure_ascii=False),
         },
     )
-    worker = _worker(context, base_url)
+    worker = _worker(page, base_url)
     shown = worker.evaluate(
         """async () => {
             for (let i = 0; i < 2400; i++) {  // wait for the worker to show it (60 s cap)
