@@ -7,10 +7,12 @@ from playwright.sync_api import Browser, Page
 
 from cloud.accounts import Passwords
 from tests.app.test_browser import (  # noqa: F401  (fixtures)
+    DESKTOP,
     _fits,
     _login,
     _open,
     _serious,
+    _shot,
     base_url,
     chromium,
     plain_http_app,
@@ -118,4 +120,10 @@ def test_the_main_pages_reflow_at_320_px_and_at_200_percent_zoom(
     _login(page, "alice")
     assert _reflow(page, NARROW["width"], urls) == []
     assert _reflow(page, ZOOMED["width"], urls) == []
+    page.set_viewport_size({"width": DESKTOP["width"], "height": DESKTOP["height"]})
+    page.goto(senior)
+    page.wait_for_selector("main")
+    assert _fits(page, DESKTOP["width"])
+    if lang == "ko-KR":
+        _shot(page, "senior-desktop")
     assert page.problems == []  # type: ignore[attr-defined]
