@@ -12,7 +12,7 @@ Caregivers and installers get a 403 page, audited.
 """
 
 import logging
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -87,6 +87,29 @@ def _staff(principal: Principal) -> None:
     """Study staff only (enrol, consent, import, identities), as the API's `Staff` dependency."""
     if not _is_staff(principal):
         raise _Denied(403, "rs_staff_only")
+
+
+async def _staff_post(
+    request: Request, act: Callable[[Principal, dict[str, str]], Response]
+) -> Response:
+    """A study staff's form POST: the form and its CSRF token first; then, in a worker thread,
+    the caller signed in (else the login page) as study staff (else the refusal page), and
+    `act` with the form; a refusal `act` raises (`_Denied`) is its page too."""
+    form = await read_form(request)
+    if form is None or not csrf_ok(request, form):
+        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
+
+    def run() -> Response:
+        try:
+            principal = _reader(request)
+            if principal is None:
+                return _login_redirect(request)
+            _staff(principal)
+            return act(principal, form)
+        except _Denied as denied:
+            return _deny(request, denial_principal(request), denied)
+
+    return await run_in_threadpool(run)
 
 
 # --- completeness: due vs done per time point ----------------------------------------------------
@@ -329,18 +352,8 @@ def _study_in(form: Mapping[str, str]) -> research_api.StudyIn:
 async def create_study(request: Request) -> Response:
     """Create a study with its arms and the default schedule (study staff), through the API's
     handler: the same validation, the service's rules and its audit row."""
-    form = await read_form(request)
-    if form is None or not csrf_ok(request, form):
-        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
 
-    def run() -> Response:
-        try:
-            principal = _reader(request)
-            if principal is None:
-                return _login_redirect(request)
-            _staff(principal)
-        except _Denied as denied:
-            return _deny(request, denial_principal(request), denied)
+    def act(principal: Principal, form: dict[str, str]) -> Response:
         shown = {k: v[:300] for k, v in form.items() if k != "csrf"}
         try:
             out = research_api.create_study(context(request), principal, _study_in(form))
@@ -356,7 +369,7 @@ async def create_study(request: Request) -> Response:
         url = f"{PREFIX}/research/studies/{out.id}?created=1"
         return secure_response(RedirectResponse(url, status_code=303), context(request))
 
-    return await run_in_threadpool(run)
+    return await _staff_post(request, act)
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,62 +517,52 @@ def _enrol_error_key(text: str) -> str:
 @router.post("/studies/{study_id}/enrol")
 async def enrol(request: Request, study_id: str) -> Response:
     """Enrol a senior (study staff): the API's handler makes the code and audits it."""
-    form = await read_form(request)
-    if form is None or not csrf_ok(request, form):
-        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
     study_id = study_id[:64]
 
-    def run() -> Response:
+    def act(principal: Principal, form: dict[str, str]) -> Response:
+        ctx = context(request)
+        fields = {k: (form.get(k) or "").strip() for k in research_api.EnrolIn.model_fields}
         try:
-            principal = _reader(request)
-            if principal is None:
-                return _login_redirect(request)
-            _staff(principal)
-            ctx = context(request)
-            fields = {k: (form.get(k) or "").strip() for k in research_api.EnrolIn.model_fields}
-            try:
-                body = research_api.EnrolIn.model_validate(
-                    {k: v for k, v in fields.items() if v or k in ("senior_id", "arm")}
-                )
-                out = research_api.enrol_participant(ctx, principal, study_id, body)
-            except ValidationError as e:
-                bad = {str(err["loc"][0]) for err in e.errors() if err["loc"]}
-                key = "rs_err_birth_year" if "birth_year" in bad else "rs_err_rejected"
-                return _study_page(
-                    request,
-                    principal,
-                    study_id,
-                    enrol_error=key,
-                    enrol_form=fields,
-                    status_code=422,
-                )
-            except NotFoundError as e:
-                if "study" in str(e) and "senior" not in str(e):
-                    raise _Denied(404, "not_found") from None
-                return _study_page(
-                    request,
-                    principal,
-                    study_id,
-                    enrol_error=_enrol_error_key(str(e)),
-                    enrol_form=fields,
-                    status_code=422,
-                )
-            except (ConflictError, InvalidInputError) as e:
-                code = 409 if isinstance(e, ConflictError) else 422
-                return _study_page(
-                    request,
-                    principal,
-                    study_id,
-                    enrol_error=_enrol_error_key(str(e)),
-                    enrol_form=fields,
-                    status_code=code,
-                )
-        except _Denied as denied:
-            return _deny(request, denial_principal(request), denied)
+            body = research_api.EnrolIn.model_validate(
+                {k: v for k, v in fields.items() if v or k in ("senior_id", "arm")}
+            )
+            out = research_api.enrol_participant(ctx, principal, study_id, body)
+        except ValidationError as e:
+            bad = {str(err["loc"][0]) for err in e.errors() if err["loc"]}
+            key = "rs_err_birth_year" if "birth_year" in bad else "rs_err_rejected"
+            return _study_page(
+                request,
+                principal,
+                study_id,
+                enrol_error=key,
+                enrol_form=fields,
+                status_code=422,
+            )
+        except NotFoundError as e:
+            if "study" in str(e) and "senior" not in str(e):
+                raise _Denied(404, "not_found") from None
+            return _study_page(
+                request,
+                principal,
+                study_id,
+                enrol_error=_enrol_error_key(str(e)),
+                enrol_form=fields,
+                status_code=422,
+            )
+        except (ConflictError, InvalidInputError) as e:
+            code = 409 if isinstance(e, ConflictError) else 422
+            return _study_page(
+                request,
+                principal,
+                study_id,
+                enrol_error=_enrol_error_key(str(e)),
+                enrol_form=fields,
+                status_code=code,
+            )
         url = f"{PREFIX}/research/studies/{study_id}/participants/{out.code}?enrolled=1"
         return secure_response(RedirectResponse(url, status_code=303), context(request))
 
-    return await run_in_threadpool(run)
+    return await _staff_post(request, act)
 
 
 # --- publishing a consent form (study staff, as the API's POST .../consent-forms) ----------------
@@ -576,51 +579,41 @@ async def publish_consent_form(request: Request, study_id: str) -> Response:
     """Publish a new consent form version asking for the streams ticked (study staff), through
     the API's handler: its validation, the service's rules (a version once, one stream at
     least) and its audit row."""
-    form = await read_form(request)
-    if form is None or not csrf_ok(request, form):
-        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
     study_id = study_id[:64]
 
-    def run() -> Response:
+    def act(principal: Principal, form: dict[str, str]) -> Response:
+        ctx = context(request)
+        shown = {
+            "version": (form.get("version") or "").strip()[:64],
+            "summary": (form.get("summary") or "")[:600],
+        } | {f"stream_{s}": "1" for s in DataStream if form.get(f"stream_{s}") == "1"}
+        error, code = None, 422
         try:
-            principal = _reader(request)
-            if principal is None:
-                return _login_redirect(request)
-            _staff(principal)
-            ctx = context(request)
-            shown = {
-                "version": (form.get("version") or "").strip()[:64],
-                "summary": (form.get("summary") or "")[:600],
-            } | {f"stream_{s}": "1" for s in DataStream if form.get(f"stream_{s}") == "1"}
-            error, code = None, 422
-            try:
-                body = research_api.ConsentFormIn.model_validate(
-                    {
-                        "version": (form.get("version") or "").strip(),
-                        "streams": [s for s in DataStream if form.get(f"stream_{s}") == "1"],
-                        "summary": (form.get("summary") or "").strip(),
-                    }
-                )
-                research_api.add_consent_form(ctx, principal, study_id, body)
-            except ValidationError as e:
-                bad = next((str(err["loc"][0]) for err in e.errors() if err["loc"]), "version")
-                error = _CF_FIELDS.get(bad, "rs_err_rejected")
-            except NotFoundError:
-                raise _Denied(404, "not_found") from None
-            except ConflictError:
-                error, code = "rs_err_cf_exists", 409
-            except InvalidInputError as e:
-                error = "rs_err_cf_streams" if "stream" in str(e) else "rs_err_cf_version"
-            if error is not None:
-                return _study_page(
-                    request, principal, study_id, cf_error=error, cf_form=shown, status_code=code
-                )
-        except _Denied as denied:
-            return _deny(request, denial_principal(request), denied)
+            body = research_api.ConsentFormIn.model_validate(
+                {
+                    "version": (form.get("version") or "").strip(),
+                    "streams": [s for s in DataStream if form.get(f"stream_{s}") == "1"],
+                    "summary": (form.get("summary") or "").strip(),
+                }
+            )
+            research_api.add_consent_form(ctx, principal, study_id, body)
+        except ValidationError as e:
+            bad = next((str(err["loc"][0]) for err in e.errors() if err["loc"]), "version")
+            error = _CF_FIELDS.get(bad, "rs_err_rejected")
+        except NotFoundError:
+            raise _Denied(404, "not_found") from None
+        except ConflictError:
+            error, code = "rs_err_cf_exists", 409
+        except InvalidInputError as e:
+            error = "rs_err_cf_streams" if "stream" in str(e) else "rs_err_cf_version"
+        if error is not None:
+            return _study_page(
+                request, principal, study_id, cf_error=error, cf_form=shown, status_code=code
+            )
         url = f"{PREFIX}/research/studies/{study_id}?published=1#h-forms"
         return secure_response(RedirectResponse(url, status_code=303), ctx)
 
-    return await run_in_threadpool(run)
+    return await _staff_post(request, act)
 
 
 # --- a participant: consent per stream, identity for staff -------------------------------------
@@ -685,57 +678,47 @@ def participant_page(
 @router.post("/studies/{study_id}/participants/{code}/consent")
 async def record_consent(request: Request, study_id: str, code: str) -> Response:
     """Record consent per stream under a form version (study staff); the robot is told."""
-    form = await read_form(request)
-    if form is None or not csrf_ok(request, form):
-        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
     study_id, code = study_id[:64], code[:16]
 
-    def run() -> Response:
+    def act(principal: Principal, form: dict[str, str]) -> Response:
+        ctx = context(request)
+        version = (form.get("form_version") or "").strip()
+        status_code, notice, error_key = 200, None, None
         try:
-            principal = _reader(request)
-            if principal is None:
-                return _login_redirect(request)
-            _staff(principal)
-            ctx = context(request)
-            version = (form.get("form_version") or "").strip()
-            status_code, notice, error_key = 200, None, None
-            try:
-                study = research_api.read_study(ctx, principal, study_id)
-                asked = next((f.streams for f in study.consent_forms if f.version == version), None)
-                if asked is None:
-                    raise InvalidInputError("no such consent form version")
-                retention = form.get("retention") or ""
-                body = research_api.ConsentIn(
-                    form_version=version,
-                    streams={DataStream(s): form.get(f"stream_{s}") == "1" for s in asked},
-                    retention=Retention(retention)
-                    if retention in {r.value for r in Retention}
-                    else None,
-                )
-                out = research_api.set_consent(ctx, principal, study_id, code, body)
-                notice = (
-                    "rs_consent_done",
-                    {"sent": out.commands_published, "n": out.commands},
-                )
-            except NotFoundError:
-                raise _Denied(404, "not_found") from None
-            except ConflictError:
-                status_code, error_key = 409, "rs_err_withdrawn"
-            except (InvalidInputError, ValidationError, ValueError):
-                status_code, error_key = 422, "rs_err_form"
-            values = _participant_values(request, principal, study_id, code)
-            values |= {"notice": notice, "error_key": error_key}
-            return render(
-                request,
-                "research_participant.html.j2",
-                values,
-                status_code=status_code,
-                principal=principal,
+            study = research_api.read_study(ctx, principal, study_id)
+            asked = next((f.streams for f in study.consent_forms if f.version == version), None)
+            if asked is None:
+                raise InvalidInputError("no such consent form version")
+            retention = form.get("retention") or ""
+            body = research_api.ConsentIn(
+                form_version=version,
+                streams={DataStream(s): form.get(f"stream_{s}") == "1" for s in asked},
+                retention=Retention(retention)
+                if retention in {r.value for r in Retention}
+                else None,
             )
-        except _Denied as denied:
-            return _deny(request, denial_principal(request), denied)
+            out = research_api.set_consent(ctx, principal, study_id, code, body)
+            notice = (
+                "rs_consent_done",
+                {"sent": out.commands_published, "n": out.commands},
+            )
+        except NotFoundError:
+            raise _Denied(404, "not_found") from None
+        except ConflictError:
+            status_code, error_key = 409, "rs_err_withdrawn"
+        except (InvalidInputError, ValidationError, ValueError):
+            status_code, error_key = 422, "rs_err_form"
+        values = _participant_values(request, principal, study_id, code)
+        values |= {"notice": notice, "error_key": error_key}
+        return render(
+            request,
+            "research_participant.html.j2",
+            values,
+            status_code=status_code,
+            principal=principal,
+        )
 
-    return await run_in_threadpool(run)
+    return await _staff_post(request, act)
 
 
 @router.post("/studies/{study_id}/participants/{code}/withdraw")
@@ -743,62 +726,52 @@ async def withdraw(request: Request, study_id: str, code: str) -> Response:
     """Withdraw a participant (study staff), through the API's handler: collection stops, their
     data are deleted or kept as their consent says, the robot is told to purge; audited. The
     form asks for a ticked confirmation; a second withdrawal is refused (409)."""
-    form = await read_form(request)
-    if form is None or not csrf_ok(request, form):
-        return render(request, "error.html.j2", {"message_key": "bad_form"}, status_code=403)
     study_id, code = study_id[:64], code[:16]
 
-    def run() -> Response:
+    def act(principal: Principal, form: dict[str, str]) -> Response:
+        ctx = context(request)
+        reason = (form.get("reason") or "").strip()
+        status_code, notice, error_key, withdraw_error = 200, None, None, None
         try:
-            principal = _reader(request)
-            if principal is None:
-                return _login_redirect(request)
-            _staff(principal)
-            ctx = context(request)
-            reason = (form.get("reason") or "").strip()
-            status_code, notice, error_key, withdraw_error = 200, None, None, None
-            try:
-                body = research_api.WithdrawIn.model_validate({"reason": reason} if reason else {})
-                if form.get("confirm") != "1":
-                    withdraw_error, status_code = "rs_err_confirm", 422
+            body = research_api.WithdrawIn.model_validate({"reason": reason} if reason else {})
+            if form.get("confirm") != "1":
+                withdraw_error, status_code = "rs_err_confirm", 422
+            else:
+                out = research_api.withdraw(ctx, principal, study_id, code, body)
+                sent = {"sent": str(out.commands_published), "n": str(out.commands)}
+                if out.participant.retention == Retention.DELETE.value:
+                    notice = (
+                        "rs_withdrawn_deleted",
+                        sent
+                        | {
+                            "assessments": str(out.assessments_deleted),
+                            "days": str(out.metric_days_deleted),
+                        },
+                    )
                 else:
-                    out = research_api.withdraw(ctx, principal, study_id, code, body)
-                    sent = {"sent": str(out.commands_published), "n": str(out.commands)}
-                    if out.participant.retention == Retention.DELETE.value:
-                        notice = (
-                            "rs_withdrawn_deleted",
-                            sent
-                            | {
-                                "assessments": str(out.assessments_deleted),
-                                "days": str(out.metric_days_deleted),
-                            },
-                        )
-                    else:
-                        notice = ("rs_withdrawn_kept", sent)
-            except ValidationError:
-                withdraw_error, status_code = "rs_err_reason", 422
-            except NotFoundError:
-                raise _Denied(404, "not_found") from None
-            except ConflictError:
-                error_key, status_code = "rs_err_already_withdrawn", 409
-            values = _participant_values(request, principal, study_id, code)
-            values |= {
-                "notice": notice,
-                "error_key": error_key,
-                "withdraw_error": withdraw_error,
-                "reason": reason[:300] if withdraw_error else "",
-            }
-            return render(
-                request,
-                "research_participant.html.j2",
-                values,
-                status_code=status_code,
-                principal=principal,
-            )
-        except _Denied as denied:
-            return _deny(request, denial_principal(request), denied)
+                    notice = ("rs_withdrawn_kept", sent)
+        except ValidationError:
+            withdraw_error, status_code = "rs_err_reason", 422
+        except NotFoundError:
+            raise _Denied(404, "not_found") from None
+        except ConflictError:
+            error_key, status_code = "rs_err_already_withdrawn", 409
+        values = _participant_values(request, principal, study_id, code)
+        values |= {
+            "notice": notice,
+            "error_key": error_key,
+            "withdraw_error": withdraw_error,
+            "reason": reason[:300] if withdraw_error else "",
+        }
+        return render(
+            request,
+            "research_participant.html.j2",
+            values,
+            status_code=status_code,
+            principal=principal,
+        )
 
-    return await run_in_threadpool(run)
+    return await _staff_post(request, act)
 
 
 # --- the study report ---------------------------------------------------------------------------
