@@ -17,18 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.provisioning import RobotProvisioning
 from cloud.store.models import Account, Device
-from tests.app.test_browser import (  # noqa: F401  (fixtures)
-    DESKTOP,
-    PHONE,
-    _fits,
-    _open,
-    _serious,
-    _shot,
-    base_url,
-    chromium,
-    plain_http_app,
-    sessions,
-)
+from tests.app.browser.pages import DESKTOP, PHONE, _fits, _open, _serious, _shot
 from tests.cloud.api.conftest import PASSWORD, World
 
 
@@ -41,7 +30,7 @@ def _sign_in(page: Page, username: str, password: str = PASSWORD, lands: str = "
 
 
 @pytest.fixture
-def site(plain_http_app: FastAPI, tmp_path: Path) -> RobotProvisioning:  # noqa: F811
+def site(plain_http_app: FastAPI, tmp_path: Path) -> RobotProvisioning:
     settings = RobotProvisioning(
         passwd_file=tmp_path / "passwd", broker_host="mqtt.example.org", broker_port=1883
     )
@@ -50,10 +39,10 @@ def site(plain_http_app: FastAPI, tmp_path: Path) -> RobotProvisioning:  # noqa:
 
 
 def test_an_account_created_in_the_browser_loses_its_session_when_disabled(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
-    sessions: sessionmaker[Session],  # noqa: F811
+    sessions: sessionmaker[Session],
 ) -> None:
     admin = _open(chromium, base_url, DESKTOP, "en-US")
     _sign_in(admin, "ada")
@@ -81,10 +70,10 @@ def test_an_account_created_in_the_browser_loses_its_session_when_disabled(
 
 
 def test_an_installer_provisions_a_robot_on_a_phone_and_its_qr_code_decodes(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
-    sessions: sessionmaker[Session],  # noqa: F811
+    sessions: sessionmaker[Session],
     site: RobotProvisioning,
 ) -> None:
     page = _open(chromium, base_url, PHONE, "ko-KR")
@@ -118,8 +107,8 @@ def test_an_installer_provisions_a_robot_on_a_phone_and_its_qr_code_decodes(
 @pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_axe_finds_no_serious_violation_on_the_admin_pages(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
     site: RobotProvisioning,
     lang: str,

@@ -13,19 +13,7 @@ from cloud.store.models import CaregiverLink, Contact, Event, RobotMessage
 from protocol import CommandType, EventType, encode, events_topic
 from protocol.envelope import make_envelope
 from protocol.events import MessagePayload, MessageStatus
-from tests.app.test_browser import (  # noqa: F401  (fixtures)
-    DESKTOP,
-    PHONE,
-    _fits,
-    _login,
-    _open,
-    _serious,
-    _shot,
-    base_url,
-    chromium,
-    plain_http_app,
-    sessions,
-)
+from tests.app.browser.pages import DESKTOP, PHONE, _fits, _login, _open, _serious, _shot
 from tests.cloud.api.conftest import FakePublisher, World, add_event
 from tests.cloud.helpers import NOW
 
@@ -45,10 +33,10 @@ def _primary(factory: sessionmaker[Session], world: World) -> None:
 
 
 def test_a_contact_and_a_reminder_are_saved_in_place_on_a_phone(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
-    sessions: sessionmaker[Session],  # noqa: F811
+    sessions: sessionmaker[Session],
     publisher: FakePublisher,
 ) -> None:
     _primary(sessions, world)
@@ -82,10 +70,10 @@ def test_a_contact_and_a_reminder_are_saved_in_place_on_a_phone(
 
 
 def test_a_message_is_sent_from_a_phone_and_shows_when_it_was_heard(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
-    sessions: sessionmaker[Session],  # noqa: F811
+    sessions: sessionmaker[Session],
     publisher: FakePublisher,
 ) -> None:
     page = _open(chromium, base_url, PHONE, "ko-KR")
@@ -114,10 +102,10 @@ def test_a_message_is_sent_from_a_phone_and_shows_when_it_was_heard(
 @pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_axe_finds_no_serious_violation_on_the_family_pages(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
-    sessions: sessionmaker[Session],  # noqa: F811
+    sessions: sessionmaker[Session],
     lang: str,
     viewport: dict[str, int],
 ) -> None:
@@ -199,10 +187,10 @@ def _month_of_days(factory: sessionmaker[Session]) -> None:
 
 
 def test_the_thirty_day_trends_fit_a_phone(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
-    sessions: sessionmaker[Session],  # noqa: F811
+    sessions: sessionmaker[Session],
 ) -> None:
     _month_of_days(sessions)
     page = _open(chromium, base_url, PHONE, "ko-KR")

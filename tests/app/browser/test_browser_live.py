@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from pydantic import SecretStr
 
 from cloud.accounts import Passwords, create_account
@@ -58,14 +58,6 @@ def cloud(
         yield url, device
     finally:
         svc.stop()
-
-
-@pytest.fixture
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 def test_an_emergency_over_mqtt_appears_on_the_open_page_and_the_ack_reaches_the_robot(

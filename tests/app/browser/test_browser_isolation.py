@@ -14,15 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.alerts.service import AlertChange
 from cloud.app import push
 from cloud.netpolicy import parse_networks
-from tests.app.test_browser import (  # noqa: F401  (fixtures)
-    PHONE,
-    _login,
-    _open,
-    base_url,
-    chromium,
-    plain_http_app,
-    sessions,
-)
+from tests.app.browser.pages import PHONE, _login, _open
 from tests.app.test_push import BrowserKeys, PushService, _subscribe
 from tests.cloud.api.conftest import PASSWORD, World
 from tests.cloud.helpers import wait_until
@@ -34,8 +26,8 @@ _FETCH = """async (url) => {
 
 
 def test_caregiver_a_never_sees_senior_b_in_the_browser(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
 ) -> None:
     page = _open(chromium, base_url, PHONE, "en-US")
@@ -65,8 +57,8 @@ def test_caregiver_a_never_sees_senior_b_in_the_browser(
 
 
 def test_the_live_stream_in_as_browser_carries_only_as_alerts(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
 ) -> None:
     page = _open(chromium, base_url, PHONE, "en-US")
@@ -108,7 +100,7 @@ def test_the_live_stream_in_as_browser_carries_only_as_alerts(
 
 def test_bs_alert_push_never_reaches_as_endpoint(
     world: World,
-    sessions: sessionmaker[Session],  # noqa: F811
+    sessions: sessionmaker[Session],
     tmp_path: Path,
 ) -> None:
     service = PushService()

@@ -16,15 +16,7 @@ from cloud.ingest.handler import ingest_message
 from cloud.netpolicy import parse_networks
 from cloud.store.models import CaregiverLink, Device, Senior
 from protocol import events_topic
-from tests.app.test_browser import (  # noqa: F401  (fixtures)
-    PHONE,
-    _login,
-    _open,
-    base_url,
-    chromium,
-    plain_http_app,
-    sessions,
-)
+from tests.app.browser.pages import PHONE, _login, _open
 from tests.app.test_push import BrowserKeys, PushService, _subscribe
 from tests.cloud.api.conftest import World
 from tests.cloud.helpers import NOW, emergency, wait_until
@@ -58,10 +50,10 @@ def _worker(page: Page, origin: str) -> Worker:
 
 
 def test_the_servers_encrypted_push_shows_a_notification_whose_tap_opens_the_alert(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
-    sessions: sessionmaker[Session],  # noqa: F811
+    sessions: sessionmaker[Session],
     tmp_path: Path,
 ) -> None:
     # a third senior of alice's, with a robot; alice's phone is subscribed at a local push service

@@ -11,18 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.store.models import Assessment, ConsentForm, Participant, Study
-from tests.app.test_browser import (  # noqa: F401  (fixtures)
-    DESKTOP,
-    PHONE,
-    _fits,
-    _open,
-    _serious,
-    _shot,
-    base_url,
-    chromium,
-    plain_http_app,
-    sessions,
-)
+from tests.app.browser.pages import DESKTOP, PHONE, _fits, _open, _serious, _shot
 from tests.app.test_research_pages import (  # noqa: F401  (the study fixture)
     HEADER,
     STUDY,
@@ -57,16 +46,16 @@ def _problems(page: Page) -> list[str]:
     return [p for p in seen if "status of 422" not in p]
 
 
-def _stored(sessions: sessionmaker[Session]) -> int:  # noqa: F811
+def _stored(sessions: sessionmaker[Session]) -> int:
     with sessions() as s:
         return int(s.scalar(select(func.count()).select_from(Assessment)) or 0)
 
 
 def test_a_coordinator_imports_visits_and_completeness_follows(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     research: Research,  # noqa: F811
-    sessions: sessionmaker[Session],  # noqa: F811
+    sessions: sessionmaker[Session],
 ) -> None:
     a, b = research.codes[:2]
     page = _open(chromium, base_url, DESKTOP, "en-US")
@@ -105,8 +94,8 @@ def test_a_coordinator_imports_visits_and_completeness_follows(
 @pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_axe_finds_no_serious_violation_on_the_research_pages(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     research: Research,  # noqa: F811
     lang: str,
     viewport: dict[str, int],
@@ -150,10 +139,10 @@ def _submit(page: Page, form: str) -> None:
 
 @pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
 def test_a_coordinator_creates_a_study_publishes_consent_enrols_and_withdraws(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     research: Research,  # noqa: F811
-    sessions: sessionmaker[Session],  # noqa: F811
+    sessions: sessionmaker[Session],
     publisher: FakePublisher,
     lang: str,
 ) -> None:

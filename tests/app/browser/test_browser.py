@@ -1,119 +1,15 @@
 """The app in Debian's chromium (Playwright, no browser download): login, the phone-width pages,
 one-tap acknowledge through htmx, and no CSP violation or script error on any page."""
 
-import os
-import threading
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
-import uvicorn
-from axe_playwright_python.sync_playwright import Axe
-from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.accounts import Passwords
-from cloud.api import create_app
 from cloud.store.models import Alert, AlertStatus
 from protocol import CommandType
-from tests.cloud.api.conftest import PASSWORD, Clock, FakePublisher, World, settings
-
-CHROMIUM = "/usr/bin/chromium"
-PHONE = {"width": 360, "height": 740}
-DESKTOP = {"width": 1280, "height": 800}
-# DOLBOM_APP_SCREENSHOTS=docs/app: the test also saves the screenshots the README shows.
-SHOTS = os.environ.get("DOLBOM_APP_SCREENSHOTS")
-
-
-@pytest.fixture
-def sessions(sqlite_sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    """The browser tests run on SQLite only (the pages' SQL is tested on both stores)."""
-    return sqlite_sessions
-
-
-@pytest.fixture
-def plain_http_app(
-    sessions: sessionmaker[Session],
-    publisher: FakePublisher,
-    clock: Clock,
-    passwords: Passwords,
-    tmp_path: Path,
-) -> FastAPI:
-    return create_app(
-        settings(data_dir=str(tmp_path / "data"), auth_cookie_secure=False),
-        session_factory=sessions,
-        publisher=publisher,
-        mqtt_connected=lambda: True,
-        clock=clock,
-        passwords=passwords,
-    )
-
-
-@pytest.fixture
-def base_url(plain_http_app: FastAPI) -> Iterator[str]:
-    """The app served by uvicorn on a free port of 127.0.0.1."""
-    config = uvicorn.Config(
-        plain_http_app,
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    started = threading.Event()
-    while not started.wait(0.02):
-        if server.started:
-            started.set()
-        assert thread.is_alive(), "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    plain_http_app.state.ctx.shutdown.set()  # ends the open alert streams
-    server.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-def _open(chromium: Browser, base_url: str, viewport: dict[str, int], lang: str) -> Page:
-    context = chromium.new_context(viewport=viewport, locale=lang, base_url=base_url)  # type: ignore[arg-type]
-    page = context.new_page()
-    problems: list[str] = []
-    page.on(
-        "console",
-        lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
-    )
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.problems = problems  # type: ignore[attr-defined]
-    return page
-
-
-def _login(page: Page, username: str) -> None:
-    page.goto("/app/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/app/")
-
-
-def _fits(page: Page, width: int) -> bool:
-    scroll: int = page.evaluate("document.documentElement.scrollWidth")
-    return scroll <= width
-
-
-def _shot(page: Page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True, caret="initial")
+from tests.app.browser.pages import DESKTOP, PHONE, _fits, _login, _open, _serious, _shot
+from tests.cloud.api.conftest import PASSWORD, FakePublisher, World
 
 
 def test_caregiver_logs_in_and_acknowledges_in_one_tap_on_a_phone(
@@ -174,22 +70,6 @@ def test_the_service_worker_registers_and_caches_the_shell(
     )
     assert "/app/static/htmx.min.js" in cached
     assert not any(path.startswith("/app/seniors") or path == "/app/" for path in cached)
-
-
-_WCAG = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}
-}
-
-
-def _serious(page: Page) -> list[str]:
-    """axe-core's serious and critical WCAG 2.2 AA violations on the page, as 'rule: where'."""
-    results = Axe().run(page, options=_WCAG)
-    assert results.response["passes"], "axe-core ran no check"
-    return [
-        f"{v['id']}: {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v.get("impact") in ("serious", "critical")
-    ]
 
 
 def test_the_printed_report_leaves_out_navigation_and_forms(

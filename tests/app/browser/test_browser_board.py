@@ -14,19 +14,7 @@ from sqlalchemy import insert
 from cloud.accounts import Passwords
 from cloud.store.models import Device, Event, OrganisationRegion, OrganisationSenior, Senior
 from protocol import EventType
-from tests.app.test_browser import (  # noqa: F401  (fixtures)
-    DESKTOP,
-    PHONE,
-    SHOTS,
-    _fits,
-    _login,
-    _open,
-    _serious,
-    base_url,
-    chromium,
-    plain_http_app,
-    sessions,
-)
+from tests.app.browser.pages import DESKTOP, PHONE, SHOTS, _fits, _login, _open, _serious
 from tests.cloud.api.conftest import World
 from tests.cloud.api.orgs import add_organisations
 from tests.cloud.helpers import NOW
@@ -113,8 +101,8 @@ def _seed_board(world: World, passwords: Passwords) -> None:
 
 
 def test_a_care_worker_triages_300_seniors_in_the_browser(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
     passwords: Passwords,
 ) -> None:
@@ -155,8 +143,8 @@ def test_a_care_worker_triages_300_seniors_in_the_browser(
 
 @pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
 def test_axe_finds_no_serious_violation_on_the_board_of_300(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
     passwords: Passwords,
     lang: str,

@@ -6,18 +6,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from cloud.accounts import Passwords
-from tests.app.test_browser import (  # noqa: F401  (fixtures)
-    DESKTOP,
-    _fits,
-    _login,
-    _open,
-    _serious,
-    _shot,
-    base_url,
-    chromium,
-    plain_http_app,
-    sessions,
-)
+from tests.app.browser.pages import DESKTOP, _fits, _login, _open, _serious, _shot
 from tests.app.test_research_pages import (  # noqa: F401  (the study fixture)
     STUDY,
     Research,
@@ -32,8 +21,8 @@ ZOOMED = {"width": 640, "height": 400}  # 1280 x 800 at 200 %
 
 @pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
 def test_axe_finds_no_serious_violation_on_the_organisations_list_and_a_404_page(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
     passwords: Passwords,
     lang: str,
@@ -64,8 +53,8 @@ def _research_login(page: Page) -> None:
 
 @pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
 def test_axe_finds_no_serious_violation_on_the_study_report(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     research: Research,  # noqa: F811
     lang: str,
 ) -> None:
@@ -97,8 +86,8 @@ def _reflow(page: Page, width: int, urls: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
 def test_the_main_pages_reflow_at_320_px_and_at_200_percent_zoom(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
     lang: str,
 ) -> None:

@@ -8,19 +8,7 @@ from playwright.sync_api import Browser, Page
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.accounts import Passwords
-from tests.app.test_browser import (  # noqa: F401  (fixtures)
-    DESKTOP,
-    PHONE,
-    _fits,
-    _login,
-    _open,
-    _serious,
-    _shot,
-    base_url,
-    chromium,
-    plain_http_app,
-    sessions,
-)
+from tests.app.browser.pages import DESKTOP, PHONE, _fits, _login, _open, _serious, _shot
 from tests.cloud.api.conftest import World
 from tests.cloud.api.orgs import add_organisations
 
@@ -30,11 +18,11 @@ def _submit(page: Page, field: str) -> None:
 
 
 def test_an_organisation_admin_places_a_senior_in_a_new_region_on_a_phone(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
     passwords: Passwords,
-    sessions: sessionmaker[Session],  # noqa: F811
+    sessions: sessionmaker[Session],
 ) -> None:
     add_organisations(world, passwords)
     page = _open(chromium, base_url, PHONE, "en-US")
@@ -65,8 +53,8 @@ def test_an_organisation_admin_places_a_senior_in_a_new_region_on_a_phone(
 @pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_axe_finds_no_serious_violation_on_the_organisation_pages(
-    chromium: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
+    chromium: Browser,
+    base_url: str,
     world: World,
     passwords: Passwords,
     lang: str,

@@ -18,7 +18,7 @@ from device.sensors import Presence
 from protocol import EventType, commands_topic, decode_command, encode, events_topic
 from protocol.envelope import make_envelope
 from protocol.events import MessagePayload
-from tests.app.test_browser_live import chromium, cloud  # noqa: F401  (fixtures)
+from tests.app.browser.test_browser_live import cloud  # noqa: F401  (fixture)
 from tests.cloud.api.conftest import PASSWORD
 from tests.cloud.helpers import MqttPeer, wait_until
 from tests.device.dialog.test_stage import FakeContext
@@ -31,7 +31,7 @@ SEOUL = ZoneInfo("Asia/Seoul")
 
 def test_a_message_reaches_the_robots_dialog_and_comes_back_heard(
     cloud: tuple[str, str],  # noqa: F811
-    chromium: Browser,  # noqa: F811
+    chromium: Browser,
     mqtt_broker: tuple[str, int],
     tmp_path: Path,
 ) -> None:
