@@ -1,7 +1,9 @@
 """The browser tests' fixtures: the app on SQLite (the pages' SQL is tested on both stores in
-tests/app), served by uvicorn on 127.0.0.1, and Debian's chromium through Playwright."""
+tests/app), served by uvicorn on 127.0.0.1, Debian's chromium through Playwright, and the whole
+cloud on Mosquitto for the live tests."""
 
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,12 +11,17 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, sync_playwright
+from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.accounts import Passwords
+from cloud.accounts import Passwords, create_account
 from cloud.api import create_app
+from cloud.service import CloudService
+from cloud.settings import CloudSettings
+from cloud.store.models import CaregiverLink, Device, Role, Senior
 from tests.app.browser.pages import CHROMIUM
-from tests.cloud.api.conftest import Clock, FakePublisher, settings
+from tests.cloud.api.conftest import PASSWORD, Clock, FakePublisher, settings
+from tests.cloud.helpers import NOW, new_device_id
 
 
 @pytest.fixture
@@ -72,3 +79,41 @@ def chromium() -> Iterator[Browser]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def cloud(
+    mqtt_broker: tuple[str, int], tmp_path: Path, passwords: Passwords
+) -> Iterator[tuple[str, str]]:
+    """The cloud (ingest, alerts, API and app) on Mosquitto; (its URL, the robot's id)."""
+    host, port = mqtt_broker
+    settings = CloudSettings(
+        database_url=f"sqlite:///{tmp_path / 'cloud.sqlite3'}",
+        mqtt_host=host,
+        mqtt_port=port,
+        mqtt_share_group=f"test-{uuid.uuid4().hex[:10]}",
+        api_token=SecretStr("live-test-token-0123"),
+        auth_secret=SecretStr("live-test-secret-0123456789-0123456789-abc"),
+        auth_cookie_secure=False,
+        http_port=0,
+        sse_poll_s=0.05,
+        data_dir=str(tmp_path / "data"),
+    )
+    svc = CloudService(settings)
+    svc.start(mqtt_wait_s=10)
+    try:
+        assert svc.worker is not None
+        assert svc.worker.wait_subscribed(10), "the cloud could not subscribe on Mosquitto"
+        device = new_device_id()
+        with svc.sessions() as s, s.begin():
+            alice = create_account(
+                s, passwords, username="alice", role=Role.CAREGIVER, password=PASSWORD, now=NOW
+            )
+            s.add(Senior(id="s-a", display_name="김순자", settings={}, created_at=NOW))
+            s.flush()
+            s.add(CaregiverLink(account_id=alice.id, senior_id="s-a", relation="daughter"))
+            s.add(Device(id=device, senior_id="s-a", first_seen=NOW, last_seen=NOW))
+        url = svc.start_api()
+        yield url, device
+    finally:
+        svc.stop()

@@ -18,7 +18,7 @@ from device.sensors import Presence
 from protocol import EventType, commands_topic, decode_command, encode, events_topic
 from protocol.envelope import make_envelope
 from protocol.events import MessagePayload
-from tests.app.browser.test_browser_live import cloud  # noqa: F401  (fixture)
+from tests.app.browser.pages import _login
 from tests.cloud.api.conftest import PASSWORD
 from tests.cloud.helpers import MqttPeer, wait_until
 from tests.device.dialog.test_stage import FakeContext
@@ -30,7 +30,7 @@ SEOUL = ZoneInfo("Asia/Seoul")
 
 
 def test_a_message_reaches_the_robots_dialog_and_comes_back_heard(
-    cloud: tuple[str, str],  # noqa: F811
+    cloud: tuple[str, str],
     chromium: Browser,
     mqtt_broker: tuple[str, int],
     tmp_path: Path,
@@ -39,11 +39,7 @@ def test_a_message_reaches_the_robots_dialog_and_comes_back_heard(
     robot = MqttPeer(*mqtt_broker, subscribe=[commands_topic(device)])
     try:
         page = chromium.new_context(base_url=base_url, locale="en-US").new_page()
-        page.goto("/app/login")
-        page.fill("#username", "alice")
-        page.fill("#password", PASSWORD)
-        page.click("main button[type=submit]")
-        page.wait_for_url("**/app/")
+        _login(page, "alice")
         page.goto("/app/seniors/s-a/messages")
         page.fill("#msg-text", TEXT)
         page.fill("#msg-sender", "딸 지영")
