@@ -675,6 +675,26 @@ def participant_page(
     return render(request, "research_participant.html.j2", values, principal=principal)
 
 
+def _participant_page(
+    request: Request,
+    principal: Principal,
+    study_id: str,
+    code: str,
+    status_code: int,
+    **outcome: Any,
+) -> Response:
+    """The participant's page after a staff form: its values, with the form's outcome (notice,
+    error keys, what to show again) over the defaults."""
+    values = _participant_values(request, principal, study_id, code) | outcome
+    return render(
+        request,
+        "research_participant.html.j2",
+        values,
+        status_code=status_code,
+        principal=principal,
+    )
+
+
 @router.post("/studies/{study_id}/participants/{code}/consent")
 async def record_consent(request: Request, study_id: str, code: str) -> Response:
     """Record consent per stream under a form version (study staff); the robot is told."""
@@ -708,14 +728,8 @@ async def record_consent(request: Request, study_id: str, code: str) -> Response
             status_code, error_key = 409, "rs_err_withdrawn"
         except (InvalidInputError, ValidationError, ValueError):
             status_code, error_key = 422, "rs_err_form"
-        values = _participant_values(request, principal, study_id, code)
-        values |= {"notice": notice, "error_key": error_key}
-        return render(
-            request,
-            "research_participant.html.j2",
-            values,
-            status_code=status_code,
-            principal=principal,
+        return _participant_page(
+            request, principal, study_id, code, status_code, notice=notice, error_key=error_key
         )
 
     return await _staff_post(request, act)
@@ -756,19 +770,16 @@ async def withdraw(request: Request, study_id: str, code: str) -> Response:
             raise _Denied(404, "not_found") from None
         except ConflictError:
             error_key, status_code = "rs_err_already_withdrawn", 409
-        values = _participant_values(request, principal, study_id, code)
-        values |= {
-            "notice": notice,
-            "error_key": error_key,
-            "withdraw_error": withdraw_error,
-            "reason": reason[:300] if withdraw_error else "",
-        }
-        return render(
+        return _participant_page(
             request,
-            "research_participant.html.j2",
-            values,
-            status_code=status_code,
-            principal=principal,
+            principal,
+            study_id,
+            code,
+            status_code,
+            notice=notice,
+            error_key=error_key,
+            withdraw_error=withdraw_error,
+            reason=reason[:300] if withdraw_error else "",
         )
 
     return await _staff_post(request, act)
