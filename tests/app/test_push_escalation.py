@@ -58,6 +58,13 @@ def _dispatcher(sessions: sessionmaker[Session], sender: push.PushSender) -> Web
     return WebhookDispatcher(sessions, secret=None, clock=lambda: NOW, push=sender)
 
 
+def _dispatch_once(sessions: sessionmaker[Session], sender: push.PushSender) -> None:
+    """One dispatcher node takes what is due once, then stops."""
+    node = _dispatcher(sessions, sender)
+    node.run_once()
+    node.stop()
+
+
 def _push_contact(
     sessions: sessionmaker[Session], senior_id: str, username: str, language: str = "en"
 ) -> int:
@@ -148,9 +155,7 @@ def test_caregiver_b_never_gets_senior_a_push_even_if_named_as_a_contact(
     _subscribe(sessions, world.ids["bob"], bob, f"{service.base}/bob")
     _push_contact(sessions, "s-a", "bob")  # slipped past the API's check (e.g. link removed)
     _escalate(sessions, world.alerts["s-a"])
-    node = _dispatcher(sessions, _sender(sessions, tmp_path))
-    node.run_once()
-    node.stop()
+    _dispatch_once(sessions, _sender(sessions, tmp_path))
     assert service.received == []
     assert _deliveries(sessions) == [("push", "bob", DeliveryStatus.DEAD)]
     assert "may not see this senior" in _last_error(sessions)
@@ -181,9 +186,7 @@ def test_staff_of_the_seniors_organisation_can_be_told_by_push(
     _subscribe(sessions, worker_id, keys, f"{service.base}/wendy")
     _push_contact(sessions, "s-a", "wendy", language="ko")
     _escalate(sessions, world.alerts["s-a"])
-    node = _dispatcher(sessions, _sender(sessions, tmp_path))
-    node.run_once()
-    node.stop()
+    _dispatch_once(sessions, _sender(sessions, tmp_path))
     [(path, _, body)] = service.received
     assert path == "/wendy"
     assert keys.decrypt(body)["title"] == "긴급 호출 — 김순자"  # in the contact's language
@@ -198,9 +201,7 @@ def test_a_gone_subscription_is_dropped_and_the_delivery_ends(
         _subscribe(sessions, world.ids["alice"], BrowserKeys(), f"{gone.base}/old")
         _push_contact(sessions, "s-a", "alice")
         _escalate(sessions, world.alerts["s-a"])
-        node = _dispatcher(sessions, _sender(sessions, tmp_path))
-        node.run_once()
-        node.stop()
+        _dispatch_once(sessions, _sender(sessions, tmp_path))
     finally:
         gone.close()
     assert len(gone.received) == 1
@@ -217,9 +218,7 @@ def test_a_push_service_error_is_retried_like_the_other_channels(
         _subscribe(sessions, world.ids["alice"], BrowserKeys(), f"{failing.base}/a")
         _push_contact(sessions, "s-a", "alice")
         _escalate(sessions, world.alerts["s-a"])
-        node = _dispatcher(sessions, _sender(sessions, tmp_path))
-        node.run_once()
-        node.stop()
+        _dispatch_once(sessions, _sender(sessions, tmp_path))
     finally:
         failing.close()
     assert len(failing.received) == 1
@@ -237,9 +236,7 @@ def test_a_subscription_on_a_private_address_is_never_posted_to(
     _subscribe(sessions, world.ids["alice"], BrowserKeys(), f"{service.base}/alice")
     _push_contact(sessions, "s-a", "alice")
     _escalate(sessions, world.alerts["s-a"])
-    node = _dispatcher(sessions, _sender(sessions, tmp_path, local=False))  # no allow-list
-    node.run_once()
-    node.stop()
+    _dispatch_once(sessions, _sender(sessions, tmp_path, local=False))  # no allow-list
     assert service.received == []
     assert _deliveries(sessions) == [("push", "alice", DeliveryStatus.DEAD)]
     assert "blocked" in _last_error(sessions)
@@ -260,9 +257,7 @@ def test_a_stored_subscription_with_broken_keys_fails_its_delivery_only(
         )
     _push_contact(sessions, "s-a", "alice")
     _escalate(sessions, world.alerts["s-a"])
-    node = _dispatcher(sessions, _sender(sessions, tmp_path))
-    node.run_once()
-    node.stop()
+    _dispatch_once(sessions, _sender(sessions, tmp_path))
     assert service.received == []
     assert _deliveries(sessions) == [("push", "alice", DeliveryStatus.DEAD)]
     assert "unusable keys" in _last_error(sessions)
@@ -321,9 +316,7 @@ async def test_the_alert_page_shows_who_was_told_by_push(
     _subscribe(sessions, world.ids["alice"], BrowserKeys(), f"{service.base}/alice")
     _push_contact(sessions, "s-a", "alice")
     _escalate(sessions, world.alerts["s-a"])
-    node = _dispatcher(sessions, _sender(sessions, tmp_path))
-    node.run_once()
-    node.stop()
+    _dispatch_once(sessions, _sender(sessions, tmp_path))
     await browser.login("alice")
     page = await browser.get(
         f"/app/alerts/{world.alerts['s-a']}", headers={"Accept-Language": "en"}
