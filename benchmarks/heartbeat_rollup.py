@@ -100,7 +100,7 @@ def main() -> None:
         with engine.begin() as conn:
             conn.execute(
                 text(research._HEARTBEATS_SQL),
-                {"p0": 0, "p1": args.robots - 1, "d": 0, "t0": t0},
+                {"p0": 0, "p1": args.robots - 1, "d": 0, "t0": t0, "seq0": 100000},
             )
         generate_s = time.perf_counter() - started
         started = time.perf_counter()

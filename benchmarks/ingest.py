@@ -438,9 +438,12 @@ def year_of_data(seniors: int, fast_robots: int) -> dict[str, Any]:
             times.append(time.perf_counter() - started)
         with engine.begin() as conn:
             before = size(conn)
+            # `fast_robots` beating every 60 s on day 1, seqs right after the research day's 40
+            # (a robot's seqs are contiguous, as ingest stores them: retention's settled floor
+            # covers them)
             conn.execute(
-                text(_FAST_HEARTBEATS_SQL),
-                {"p0": 0, "p1": fast_robots - 1, "d": 1, "t0": research.T0},
+                text(research._HEARTBEATS_SQL),
+                {"p0": 0, "p1": fast_robots - 1, "d": 1, "t0": research.T0, "seq0": 41},
             )
             day1 = research.T0 + timedelta(days=1)
             roll_up_stored(conn, day1, day1 + timedelta(days=1))
@@ -498,20 +501,6 @@ def year_of_data(seniors: int, fast_robots: int) -> dict[str, Any]:
             "robot_days": f"{seniors} research-mix days + {fast_robots} days of 60-s heartbeats",
         },
     }
-
-
-# `fast_robots` beating every 60 s on day `d`, seqs right after the research day's 40 (a robot's
-# seqs are contiguous, as ingest stores them: retention's settled floor covers them).
-_FAST_HEARTBEATS_SQL = """
-INSERT INTO events (device_id, seq, type, priority, ts, received_at, payload, model)
-SELECT 'bench-' || lpad(p::text, 5, '0'), 41 + m, 'heartbeat', 'low',
-       CAST(:t0 AS timestamptz) + make_interval(days => CAST(:d AS int), mins => m),
-       CAST(:t0 AS timestamptz) + make_interval(days => CAST(:d AS int), mins => m, secs => 2),
-       jsonb_build_object('uptime_s', m * 60.0, 'agent_version', '0.2.0',
-                          'outbox_pending', 0, 'self_tests', '[]'::jsonb),
-       NULL
-FROM generate_series(CAST(:p0 AS int), CAST(:p1 AS int)) AS p, generate_series(0, 1439) AS m
-"""
 
 
 def main() -> None:

@@ -171,7 +171,7 @@ FROM generate_series(CAST(:p0 AS int), CAST(:p1 AS int)) AS p,
 
 _HEARTBEATS_SQL = """
 INSERT INTO events (device_id, seq, type, priority, ts, received_at, payload, model)
-SELECT 'bench-' || lpad(p::text, 5, '0'), 100000 + m, 'heartbeat', 'low',
+SELECT 'bench-' || lpad(p::text, 5, '0'), CAST(:seq0 AS int) + m, 'heartbeat', 'low',
        CAST(:t0 AS timestamptz) + make_interval(days => CAST(:d AS int), mins => m),
        CAST(:t0 AS timestamptz) + make_interval(days => CAST(:d AS int), mins => m, secs => 2),
        jsonb_build_object('uptime_s', m * 60.0, 'agent_version', '0.2.0',
@@ -376,7 +376,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             conn.execute(
                 text(_EVENTS_SQL), {"p0": 0, "p1": n - 1, "d0": days, "d1": days, "t0": T0}
             )
-            conn.execute(text(_HEARTBEATS_SQL), {"p0": 0, "p1": n - 1, "d": days, "t0": T0})
+            conn.execute(
+                text(_HEARTBEATS_SQL),
+                {"p0": 0, "p1": n - 1, "d": days, "t0": T0, "seq0": 100000},
+            )
             day = T0 + timedelta(days=days)
             roll_up_stored(conn, day, day + timedelta(days=1))  # as ingest would have
             conn.execute(text("ANALYZE events"))
