@@ -22,20 +22,35 @@ from tests.cloud.api.conftest import World
 from tests.cloud.helpers import NOW, emergency, wait_until
 
 
-def _registration(page: Page, scope: str) -> tuple[Any, str]:
-    """A DevTools session on `page` and the id of the service worker registered for `scope`."""
+def _registration(page: Page, scope: str) -> tuple[Any, str, list[dict[str, Any]]]:
+    """A DevTools session on `page`, the id of the service worker registered for `scope`, once its
+    active version is `activated` (a push before that may be dropped on a loaded machine), and the
+    list that collects the worker's version updates and error reports from then on."""
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     cdp = page.context.new_cdp_session(page)
     found: list[dict[str, Any]] = []
+    seen: list[dict[str, Any]] = []
     cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: found.extend(e["registrations"]))
+    cdp.on("ServiceWorker.workerVersionUpdated", lambda e: seen.extend(e["versions"]))
+    cdp.on("ServiceWorker.workerErrorReported", lambda e: seen.append(e["errorMessage"]))
     cdp.send("ServiceWorker.enable")
-    for _ in range(2400):  # the registration event follows `enable` (60 s cap)
-        if any(r["scopeURL"] == scope for r in found):
+
+    def activated() -> str | None:
+        ids = {r["registrationId"] for r in found if r["scopeURL"] == scope and not r["isDeleted"]}
+        ready = {
+            v["registrationId"]
+            for v in seen
+            if v.get("registrationId") in ids and v.get("status") == "activated"
+        }
+        return next(iter(ready)) if len(ids) == 1 and ready else None
+
+    for _ in range(2400):  # the registration and version events follow `enable` (60 s cap)
+        if activated():
             break
         page.wait_for_timeout(25)
-    ids = {r["registrationId"] for r in found if r["scopeURL"] == scope and not r["isDeleted"]}
-    [registration_id] = ids  # one registration, however many updates reported it
-    return cdp, str(registration_id)
+    registration_id = activated()
+    assert registration_id, f"no activated worker for {scope}: {found} {seen}"
+    return cdp, registration_id, seen
 
 
 def _worker(page: Page, origin: str) -> Worker:
@@ -99,7 +114,7 @@ def test_the_servers_encrypted_push_shows_a_notification_whose_tap_opens_the_ale
     context = page.context
     context.grant_permissions(["notifications"], origin=base_url)
     _login(page, "alice")
-    cdp, registration_id = _registration(page, f"{base_url}/app/")
+    cdp, registration_id, seen = _registration(page, f"{base_url}/app/")
     cdp.send(
         "ServiceWorker.deliverPushMessage",
         {
@@ -119,9 +134,9 @@ def test_the_servers_encrypted_push_shows_a_notification_whose_tap_opens_the_ale
             return [];
         }"""
     )
-    assert shown == [
+    assert shown == [  # on failure: the worker's versions and errors
         ["Emergency call — 최영희", sent["body"], f"alert-{alert_id}", f"/app/alerts/{alert_id}"]
-    ]
+    ], seen
 
     page.close()  # the app's tab is closed; the browser (its context) is still running
     assert context.pages == []
