@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -91,6 +91,31 @@ class OpenAlert:
     created_at: datetime
 
 
+class Why(StrEnum):
+    """A reason the status line is not OK, one per care criterion (docs/app.md)."""
+
+    ALERT = "alert"  # an alert nobody has acknowledged: its kind, since when
+    ACKNOWLEDGED = "acknowledged"  # an acknowledged alert still open: its kind
+    NO_LIFE_SIGN = "no_life_sign"  # none within the inactivity window: since when (or never)
+    NO_ROBOT = "no_robot"
+    OFFLINE = "offline"  # a robot offline: since when, if the store knows
+    MISSED_MEDICATION = "missed_medication"  # the streak
+    MOOD = "mood"  # the drop in valence
+    SCREENING = "screening"  # instrument and score
+    BATTERY = "battery"  # the lowest robot's charge
+    FAULTS = "faults"  # the failed self-tests
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One reason, with what its words need: a time, a number, a name."""
+
+    why: Why
+    since: datetime | None = None
+    value: float | None = None
+    name: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class SeniorStatus:
     """Everything the status line and the triage board show for one senior."""
@@ -112,6 +137,7 @@ class SeniorStatus:
     missed_streak: int = 0  # medication reminders missed in a row, newest first
     mood_drop: float | None = None  # 30-day baseline minus last 7 days' mean valence
     screenings_over: tuple[tuple[str, float], ...] = ()  # (instrument, latest score) at cut-off+
+    offline_since: datetime | None = None  # the earliest status change of an offline robot
 
     @property
     def active_alerts(self) -> tuple[OpenAlert, ...]:
@@ -146,6 +172,36 @@ class SeniorStatus:
             and not self.charging
             and (self.battery_pct < LOW_BATTERY_PCT)
         )
+
+    def reasons(self) -> tuple[Reason, ...]:
+        """Why the line is not OK, in the board's risk order (empty: OK). The level and the
+        board's order read the same criteria: one set of rules."""
+        out: list[Reason] = []
+        for acked in (False, True):
+            seen: set[str] = set()
+            for a in sorted(self.open_alerts, key=lambda a: SEVERITY_RANK.get(a.severity, 4)):
+                if (a.status is AlertStatus.ACKNOWLEDGED) is acked and a.kind not in seen:
+                    seen.add(a.kind)
+                    why = Why.ACKNOWLEDGED if acked else Why.ALERT
+                    out.append(Reason(why, since=a.created_at, name=a.kind))
+            if not acked:
+                if self.no_life_sign:
+                    out.append(Reason(Why.NO_LIFE_SIGN, since=self.last_life_sign))
+                if self.robots == 0:
+                    out.append(Reason(Why.NO_ROBOT))
+                elif self.offline:
+                    out.append(Reason(Why.OFFLINE, since=self.offline_since))
+                if self.missed_medication:
+                    out.append(Reason(Why.MISSED_MEDICATION, value=self.missed_streak))
+                if self.mood_declined:
+                    out.append(Reason(Why.MOOD, value=self.mood_drop))
+                for instrument, score in self.screenings_over:
+                    out.append(Reason(Why.SCREENING, value=score, name=instrument))
+        if self.low_battery:
+            out.append(Reason(Why.BATTERY, value=self.battery_pct))
+        if self.faults:
+            out.append(Reason(Why.FAULTS, name=", ".join(self.faults)))
+        return tuple(out)
 
     def risk_key(self) -> tuple[int, int, int, int, int, int, int, int, int, int, float, str]:
         """Sort key, most at risk first: unacknowledged alerts by severity and count, no sign
@@ -379,14 +435,16 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
     if not ids:
         return []
     # Plain rows, not ORM objects: only the columns the status needs.
-    devices: dict[str, list[tuple[str, bool, dict[str, Any] | None]]] = {i: [] for i in ids}
-    for device_id, senior_id, online, heartbeat in session.execute(
-        select(Device.id, Device.senior_id, Device.online, Device.last_heartbeat).where(
-            among(session, Device.senior_id, ids)
-        )
+    devices: dict[str, list[tuple[str, bool, dict[str, Any] | None, datetime | None]]] = {
+        i: [] for i in ids
+    }
+    for device_id, senior_id, online, heartbeat, status_at in session.execute(
+        select(
+            Device.id, Device.senior_id, Device.online, Device.last_heartbeat, Device.last_status_at
+        ).where(among(session, Device.senior_id, ids))
     ):
         if senior_id is not None:
-            devices[senior_id].append((device_id, bool(online), heartbeat))
+            devices[senior_id].append((device_id, bool(online), heartbeat, status_at))
     alerts: dict[str, list[OpenAlert]] = {i: [] for i in ids}
     senior_col = alert_senior_column()
     rows = session.execute(
@@ -474,29 +532,13 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
             )
         )
         online = sum(1 for d in own if d[1])
-        open_alerts = tuple(alerts[senior.id])
-        active = sum(1 for a in open_alerts if a.status is not AlertStatus.ACKNOWLEDGED)
-        battery_pct = low[0] if low else None
-        charging = low[1] if low else None
-        low_battery = battery_pct is not None and not charging and battery_pct < LOW_BATTERY_PCT
-        attention = bool(
-            open_alerts
-            or no_life_sign
-            or not own
-            or online < len(own)  # offline, as SeniorStatus.offline
-            or low_battery
-            or faults
+        offline_since = min(
+            (s for s in (_aware(d[3], now) for d in own if not d[1]) if s is not None),
+            default=None,
         )
+        open_alerts = tuple(alerts[senior.id])
         robot_ids = [d[0] for d in own]
         reminders = [r for r in care_of(robot_ids, EventType.REMINDER) if r[0] >= reminder_since]
-        missed_streak = _missed_streak(reminders)
-        mood_drop = _mood_drop(moods[d] for d in robot_ids if d in moods)
-        over = _screenings_over(care_of(robot_ids, EventType.SCREENING), _cut_offs(senior))
-        attention = attention or bool(
-            missed_streak >= MISSED_STREAK
-            or (mood_drop is not None and mood_drop >= MOOD_MARGIN)
-            or over
-        )
         organisation, region = placed.get(senior.id, (None, None))
         out.append(
             SeniorStatus(
@@ -504,22 +546,25 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
                 display_name=senior.display_name,
                 timezone=senior.timezone,
                 region=region or _region(senior),
-                level=_level(active, attention),
+                level=Level.OK,  # set below from the reasons
                 last_life_sign=last,
                 no_life_sign=no_life_sign,
                 robots=len(own),
                 robots_online=online,
-                battery_pct=battery_pct,
-                charging=charging,
+                battery_pct=low[0] if low else None,
+                charging=low[1] if low else None,
                 faults=faults,
                 open_alerts=open_alerts,
                 organisation=organisation,
-                missed_streak=missed_streak,
-                mood_drop=mood_drop,
-                screenings_over=over,
+                missed_streak=_missed_streak(reminders),
+                mood_drop=_mood_drop(moods[d] for d in robot_ids if d in moods),
+                screenings_over=_screenings_over(
+                    care_of(robot_ids, EventType.SCREENING), _cut_offs(senior)
+                ),
+                offline_since=offline_since,
             )
         )
-    return out
+    return [replace(s, level=_level(len(s.active_alerts), bool(s.reasons()))) for s in out]
 
 
 def _region(senior: Senior) -> str | None:

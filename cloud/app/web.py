@@ -28,6 +28,7 @@ from cloud.app.i18n import (
     pick_language,
     translations,
 )
+from cloud.app.reasons import reason_text
 
 PREFIX = "/app"
 CSRF_COOKIE = "dolbom_csrf"
@@ -192,6 +193,7 @@ def render(
                 "now": ctx.clock(),
                 "local": lambda ts, tz: local_time(ts, tz, lang),
                 "ago": lambda ts: ago(ts, ctx.clock(), lang),
+                "why": lambda reason, tz: reason_text(reason, lang, ctx.clock(), tz),
                 **values,
             }
         )
