@@ -171,6 +171,9 @@ def child(args: argparse.Namespace) -> None:
         asr_rss_growth_mb=args.rss_growth_mb,
     )
     ears = open_listener(config)
+    graph = getattr(ears.recognizer, "graph", None)
+    if graph is not None:
+        ears.recognizer.release_graph_pages = args.graph_release == "on"  # type: ignore[attr-defined]
     agent = build_agent(
         config,
         source=source,
@@ -190,6 +193,15 @@ def child(args: argparse.Namespace) -> None:
                     "anon_mb": round(_status_mb("RssAnon"), 1),
                     "file_mb": round(_status_mb("RssFile"), 1),
                     "renewals": getattr(ears.recognizer, "renewals", None),
+                    "graph_releases": None if graph is None else graph.releases,
+                    "graph_release_ms_max": (
+                        None if graph is None else round(graph.release_s_max * 1000, 2)
+                    ),
+                    "graph_release_ms_mean": (
+                        None
+                        if graph is None or not graph.releases
+                        else round(graph.release_s_total / graph.releases * 1000, 2)
+                    ),
                     "cpu_s": round(sum(os.times()[:2]), 1),
                     "audio_h": round(source.stream_s / 3600, 3),
                     "utterances_played": source.utterances,
@@ -238,6 +250,7 @@ def parent(args: argparse.Namespace) -> int:
             sys.executable, __file__, "--child", "--hours", str(args.hours), "--speed",
             str(args.speed), "--every-s", str(args.every_s), "--data-dir", tmp + "/robot",
             "--graph", args.graph, "--rss-growth-mb", str(args.rss_growth_mb),
+            "--graph-release", args.graph_release,
             "--mcu", port, "--mqtt-port", str(args.mqtt_port), "--sounds", str(sounds),
         ]  # fmt: skip
         rows: list[dict[str, Any]] = []
@@ -273,6 +286,7 @@ def parent(args: argparse.Namespace) -> int:
         "malloc": args.malloc,
         "malloc_conf": args.malloc_conf if args.malloc == "jemalloc" else None,
         "graph": args.graph,
+        "graph_release": args.graph_release if args.graph == "mapped" else None,
         "asr_rss_growth_mb": args.rss_growth_mb,
         "loadavg_start": load_start,
         "loadavg_end": Path("/proc/loadavg").read_text().split()[:3],
@@ -304,6 +318,8 @@ def parent(args: argparse.Namespace) -> int:
     print("|---|---|---|---|")
     target, before = f"≤ {TARGET_MB:.0f} MB", f"{BASELINE_PEAK_MB:.0f} MB"
     what = f"{args.malloc}, graph {args.graph}"
+    if args.graph == "mapped":
+        what += f", release {args.graph_release}"
     print(f"| peak RSS (VmHWM), {what} | {target} | {before} | {peak:.0f} MB {ok} |")
     print(f"| RSS at 1 h | | | {one['rss_mb']:.0f} MB |")
     print(f"| RSS at {last['hour']} h | | | {last['rss_mb']:.0f} MB |")
@@ -326,6 +342,12 @@ def main() -> int:
         choices=("heap", "mapped"),
         default="mapped",
         help="the speech graph mapped (as deploy/pi/robot.toml ships) or read into the heap",
+    )
+    ap.add_argument(
+        "--graph-release",
+        choices=("on", "off"),
+        default="on",
+        help="mapped graph: give its pages back when each utterance is decided (as the code does)",
     )
     ap.add_argument(
         "--malloc-conf",

@@ -22,6 +22,7 @@ import vosk
 from device.audio.source import SAMPLE_RATE_HZ, AudioChunk, read_wav
 from device.dialog.intents import GRAMMAR_BREAK
 from device.errors import AsrError, AudioError
+from device.speech_graph import mapped_graph
 
 logger = logging.getLogger(__name__)
 
@@ -320,6 +321,10 @@ class SpeechRecognizer:
         self.rss_growth_mb = rss_growth_mb
         self._baseline_mb: float | None = None  # anonymous memory at the first utterance
         self.renewals = 0
+        self.graph = mapped_graph(model)
+        """The model's mapped lexicon graph (None when it is in the heap)."""
+        self.release_graph_pages = True
+        """Give the mapped graph's pages back when an utterance is decided (`finish`)."""
         self._free = self._new_free()
         # The safety grammar has a garbage path (every single-syllable word of the model that is
         # not a phrase word), like the answer grammars: without it the grammar maps almost every
@@ -452,6 +457,11 @@ class SpeechRecognizer:
         self._free_words = []
         self._grammar_words = []
         self._answer_words = []
+        if self.graph is not None and self.release_graph_pages:
+            # The utterance is decoded: the graph pages it touched leave the process's RSS (they
+            # stay in the page cache and fault back in at the next decode). Measured: the day's
+            # peak and the latency it adds in docs/robot.md.
+            self.graph.release()
         return transcript
 
     def _keep_free(self, result_json: str) -> None:

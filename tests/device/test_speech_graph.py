@@ -153,15 +153,55 @@ def test_the_mapped_model_hears_what_the_heap_model_hears(tmp_path: Path) -> Non
     clip = Path(__file__).resolve().parents[1] / "fixtures" / "audio" / "ko-help-calls"
     samples = read_wav(sorted(clip.glob("*.wav"))[0])
     heard = []
-    for model in (vosk_model, mapped):
+    for model in (vosk_model, mapped, mapped):  # the mapped model twice: after a release too
         rec = SpeechRecognizer(model)
         assert rec.self_test()[0]
+        if model is mapped:
+            assert rec.graph is not None
+            assert 0 < sg.resident_bytes(graph) < sg.mapped_bytes(graph)
         rec.start()
         for i in range(0, len(samples), 512):
             rec.accept(AudioChunk(samples[i : i + 512], i / 16000))
         heard.append(rec.finish())
-    assert heard[0] == heard[1]
-    assert 0 < sg.resident_bytes(graph) < sg.mapped_bytes(graph)
+        if model is mapped:  # decided: the graph's pages are given back
+            assert sg.resident_bytes(graph) == 0
+    assert heard[0] == heard[1] == heard[2]
+    released = sg.mapped_graph(mapped)
+    assert released is not None
+    assert released.releases == 2  # one per decided utterance, none for the probes
+    assert heard[0].text
+    assert SpeechRecognizer(vosk_model).graph is None
+
+
+def test_release_gives_the_mapped_pages_back_and_keeps_every_byte(tmp_path: Path) -> None:
+    """MADV_DONTNEED on a read-only mapping: its pages leave the resident set, and reading
+    them again gives the same bytes (from the page cache); writable mappings are not found."""
+    import mmap
+
+    path = tmp_path / "HCLr.fst"
+    data = bytes(range(256)) * (8 * 2**20 // 256)  # 8 MB, every page different from zero
+    path.write_bytes(data)
+    assert sg.MappedGraph.find(path) is None  # not mapped yet
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        assert bytes(mapped) == data  # every page touched
+        graph = sg.MappedGraph.find(path)
+        assert graph is not None
+        assert graph.size == len(data)
+        assert sg.resident_bytes(path) > len(data) // 2
+        assert graph.release() == len(data)
+        assert sg.resident_bytes(path) == 0
+        assert graph.releases == 1
+        assert bytes(mapped) == data  # faulted back in, unchanged
+        assert sg.resident_bytes(path) > len(data) // 2
+    other = tmp_path / "writable.bin"
+    other.write_bytes(data)
+    with open(other, "r+b") as g, mmap.mmap(g.fileno(), 0) as writable:
+        assert writable[:4] == data[:4]
+        assert sg.MappedGraph.find(other) is None  # only read-only mappings are released
+
+
+def test_a_model_not_loaded_mapped_has_no_graph_to_release() -> None:
+    assert sg.mapped_graph(object()) is None
 
 
 def test_the_robot_maps_the_graph_only_when_its_config_asks(

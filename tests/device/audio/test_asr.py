@@ -63,6 +63,42 @@ def test_finish_starts_a_fresh_utterance(vosk_model: Any) -> None:
     assert (empty.text, empty.grammar_text, empty.grammar_confidence) == ("", "", 0.0)
 
 
+class CountingGraph:
+    """Stands for the mapped graph: counts its releases."""
+
+    def __init__(self) -> None:
+        self.releases = 0
+
+    def release(self) -> int:
+        self.releases += 1
+        return 0
+
+
+def test_the_graph_is_released_when_an_utterance_is_decided_never_during_it(
+    vosk_model: Any,
+) -> None:
+    recognizer = SpeechRecognizer(vosk_model)
+    assert recognizer.graph is None  # the shared model is read into the heap
+    graph = CountingGraph()
+    recognizer.graph = graph  # type: ignore[assignment]
+    clean = next(p for p in HELP_CLIPS if p.name == "call_clean_2.wav")
+    for decided in range(2):
+        recognizer.start()
+        assert graph.releases == decided
+        for chunk in WavSource(clean).chunks():
+            recognizer.accept(chunk)
+            assert graph.releases == decided  # never while the senior speaks
+        heard = recognizer.finish()
+        assert graph.releases == decided + 1  # once the utterance is decoded
+        assert heard.text.replace(" ", "") == "도와주세요"  # the second decode after a release
+    assert recognizer.self_test()[0]  # the probe never releases (it may run mid-utterance)
+    assert graph.releases == 2
+    recognizer.release_graph_pages = False
+    recognizer.start()
+    recognizer.finish()
+    assert graph.releases == 2
+
+
 @pytest.mark.slow
 def test_free_recognizer_is_renewed_only_past_the_memory_budget(vosk_model: Any) -> None:
     within = SpeechRecognizer(vosk_model, rss_growth_mb=1e9)
