@@ -53,6 +53,20 @@ ALL_FEATURES: Final = (*FALL_FEATURES, *EXTRA_FEATURES)
 MARGIN_RATE: Final = 0.025
 _PRE, _POST = 150, 250  # samples around the impact, as fall_features
 TURN_FEATURES: Final = ("turn_deg", "lying_turn_deg")
+STILL_A_FEATURES: Final = ("post_std_g", "settle_std_g", "pre_std_g", "still_after_g")
+STILL_G_FEATURES: Final = ("post_gyro_dps", "pre_gyro_dps", "still_after_dps")
+"""Stillness read as the std of |a| (g) and the mean |gyro| (deg/s): at rest they measure the
+sensor (noise floor, gyro zero-rate offset, the padding's synthetic rest), not the wrist. The
+stillest second of a trial: std of |a| 0.0013-0.0027 g (FallAllD) against 0.010 g (SmartFallMM
+young), mean |gyro| 2.9-3.3 against 6-8 deg/s (medians); the padding 0.004 g and ~0.8 deg/s."""
+GYRO_FEATURES: Final = (
+    "impact_gyro_dps",
+    "rotation_deg",
+    "post_gyro_dps",
+    "pre_gyro_dps",
+    "still_after_dps",
+)
+SIM_FALL_KINDS: Final = ("forward", "backward", "sideways")
 
 
 def net_rotation_deg(gyro_dps: np.ndarray, rate_hz: float = RATE_HZ) -> float:
@@ -239,6 +253,12 @@ class Variant:
     balance_sources: bool = False
     copies: tuple[str, ...] = ()  # make_copies kinds
     gate_share: float | None = None  # e.g. 0.98: turn at least as in 98 % of training falls
+    floors: tuple[float, float] | None = None  # stillness floors (g, deg/s), train and test
+    doubtful_out: bool = False  # falls flagged doubtful (never 2 g in source) not trained on
+    type_weights: bool = False  # every activity of a data set and class weighs the same
+    sim_falls: int = 0  # simulated persons whose falls (SIM_FALL_KINDS) are added as falls
+    caps: tuple[tuple[str, float], ...] = ()  # features held at most at these, train and test
+    relabel: bool = False  # a fall trial's fall: its best-scoring candidate out of fold
 
     def columns(self) -> list[str]:
         """The feature columns this variant trains on."""
@@ -247,6 +267,11 @@ class Variant:
 
 
 ROT = ("net_rot_fall_deg", "rot_ratio")
+CAPS_3G: Final = (("peak_g", 3.0), ("impact_jerk_gps", 40.0))
+"""How hard the impact was stops counting at 3 g and 40 g/s: FallAllD's falls are harder
+than SmartFallMM's (raw peak under 3 g: 43 of 523 against 59 of 227), so trees trained on
+one source learn its impact strength; capped, they must use the other phases above it."""
+CAPS_25G: Final = (("peak_g", 2.5), ("impact_jerk_gps", 30.0))
 VARIANTS: Final = (
     Variant("3.0.0 as shipped"),
     Variant("+ net rotation angle and its ratio to the rotation integral", add=ROT),
@@ -293,6 +318,21 @@ VARIANTS: Final = (
     ),
     Variant("low-passed copies 3-9 samples", copies=("low-pass",)),
     Variant("low-passed copies 2-4 samples", copies=("low-pass-short",)),
+    # after the run log above (issue 13, second pass)
+    Variant("stillness floors 0.02 g / 10 dps", floors=(0.02, 10.0)),
+    Variant("stillness floors 0.05 g / 20 dps", floors=(0.05, 20.0)),
+    Variant("without gyro", drop=GYRO_FEATURES),
+    Variant("doubtful falls out of training", doubtful_out=True),
+    Variant("every activity weighted equally", type_weights=True),
+    Variant("+ simulated falls (24 persons)", sim_falls=24),
+    Variant(
+        "stillness floors 0.02 g / 10 dps + turn gate 98 %", floors=(0.02, 10.0), gate_share=0.98
+    ),
+    Variant("impact capped at 3 g, 40 g/s", caps=CAPS_3G),
+    Variant("impact capped at 2.5 g, 30 g/s", caps=CAPS_25G),
+    Variant("impact capped at 3 g, 40 g/s + turn gate 98 %", caps=CAPS_3G, gate_share=0.98),
+    Variant("fall candidate relabelled out of fold", relabel=True),
+    Variant("fall candidate relabelled + turn gate 98 %", relabel=True, gate_share=0.98),
 )
 
 
@@ -369,8 +409,74 @@ def gate_level(fall_rows: np.ndarray, share: float) -> float:
     return float(np.percentile(fall_rows.max(axis=1), round(100.0 * (1.0 - share), 6)))
 
 
+def apply_floors(
+    x: np.ndarray,
+    names: Sequence[str],
+    floors: tuple[float, float] | None,
+    caps: Sequence[tuple[str, float]] = (),
+) -> np.ndarray:
+    """`x` with the stillness columns raised to the floors (g for |a|, deg/s for |gyro|) and
+    the capped columns held at most at their caps."""
+    out = np.array(x, dtype=np.float32)
+    for j, name in enumerate(names):
+        if floors is not None and name in STILL_A_FEATURES:
+            out[:, j] = np.maximum(out[:, j], floors[0])
+        elif floors is not None and name in STILL_G_FEATURES:
+            out[:, j] = np.maximum(out[:, j], floors[1])
+    for name, cap in caps:
+        if name in names:
+            j = list(names).index(name)
+            out[:, j] = np.minimum(out[:, j], cap)
+    return out
+
+
+class Floored:
+    """A fitted model that sees its input with the floors and caps applied."""
+
+    def __init__(
+        self,
+        model: Any,
+        names: Sequence[str],
+        floors: tuple[float, float] | None,
+        caps: Sequence[tuple[str, float]] = (),
+    ) -> None:
+        self.model, self.names, self.floors, self.caps = model, list(names), floors, tuple(caps)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """The model's scores on the clamped input."""
+        z = apply_floors(x, self.names, self.floors, self.caps)
+        p: np.ndarray = self.model.predict_proba(z)
+        return p
+
+
+def sim_fall_rows(persons: int, seed: int = 7) -> np.ndarray:
+    """ALL_FEATURES of the simulator's falls (SIM_FALL_KINDS, two each per person) at the
+    candidate nearest the impact; falls without a candidate within 0.5 s are left out."""
+    from models.data.imu_synth import Person, synth_fall_clip
+
+    rows: list[np.ndarray] = []
+    for p in range(persons):
+        rng = np.random.default_rng([seed, p, 1313])
+        person = Person.sample(rng)
+        for kind in SIM_FALL_KINDS:
+            for _ in range(2):
+                clip = synth_fall_clip(kind, person, rng)
+                x = np.concatenate([np.repeat(clip.samples[:1], 150, axis=0), clip.samples])
+                amag, _ = magnitudes(x)
+                idx = candidates(amag)
+                impact = clip.impact_index + 150
+                if len(idx) and np.abs(idx - impact).min() <= 25:
+                    rows.append(all_features(x, int(idx[np.argmin(np.abs(idx - impact))])))
+    return np.stack(rows) if rows else np.zeros((0, len(ALL_FEATURES)), np.float32)
+
+
 def make_fitter(
-    variant: Variant, datasets: np.ndarray, copies: Copies | None, cols: Sequence[int]
+    variant: Variant,
+    datasets: np.ndarray,
+    copies: Copies | None,
+    cols: Sequence[int],
+    activities: np.ndarray | None = None,
+    sim: np.ndarray | None = None,
 ) -> F.Fitter:
     """A `fall.fit` for the variant: weights, copies of the training trials, the gate."""
 
@@ -378,6 +484,15 @@ def make_fitter(
         keep = rows[table.y[rows] >= 0]
         x, y = table.x[keep], table.y[keep]
         w = np.ones(len(y))
+        if variant.type_weights and activities is not None:
+            ds, act = datasets[table.trial[keep]], activities[table.trial[keep]]
+            for d in np.unique(ds):
+                for c in (0, 1):
+                    m = (ds == d) & (y == c)
+                    kinds = np.unique(act[m])
+                    for a in kinds:
+                        ma = m & (act == a)
+                        w[ma] = m.sum() / len(kinds) / ma.sum()
         if variant.balance_sources:
             ds = datasets[table.trial[keep]]
             for d in np.unique(ds):
@@ -395,12 +510,21 @@ def make_fitter(
             x = np.concatenate([x, table.hard])
             y = np.concatenate([y, np.zeros(len(table.hard), y.dtype)])
             w = np.concatenate([w, np.full(len(table.hard), variant.hard_weight)])
+        if sim is not None and len(sim):
+            x = np.concatenate([x, sim[:, list(cols)]])
+            y = np.concatenate([y, np.ones(len(sim), y.dtype)])
+            w = np.concatenate([w, np.ones(len(sim))])
+        names = variant.columns()
+        clamp = variant.floors is not None or bool(variant.caps)
+        if clamp:
+            x = apply_floors(x, names, variant.floors, variant.caps)
         model = make_model(variant.model, seed)
         weight_key = "lr__sample_weight" if variant.model.startswith("logistic") else None
         model.fit(x, y, **({weight_key: w} if weight_key else {"sample_weight": w}))
+        if clamp:
+            model = Floored(model, names, variant.floors, variant.caps)
         if variant.gate_share is None:
             return model
-        names = variant.columns()
         turn = [names.index(c) for c in TURN_FEATURES]
         falls = table.x[keep][table.y[keep] == 1][:, turn]
         return TurnGate(model, turn, gate_level(falls, variant.gate_share))
@@ -494,6 +618,40 @@ def sensitivity_at(
     return float(np.mean(falls >= thr)) if len(falls) else float("nan")
 
 
+def relabel_falls(
+    trials: Sequence[Trial],
+    table: F.Table,
+    idx: np.ndarray,
+    folds: int,
+    seed: int,
+    fitter: F.Fitter,
+) -> F.Table:
+    """`table` with the fall of each fall trial in `idx` moved to the candidate that a model
+    trained without that person scores highest (fall onsets are not given; the strongest
+    |a| need not be the fall). Folds grouped by person, as `fall.grouped_oof`."""
+    subjects = sorted({trials[i].subject for i in idx})
+    order = np.random.default_rng(seed + 1).permutation(len(subjects))
+    fold_of = {subjects[j]: f % folds for f, j in enumerate(order)}
+    trial_fold = np.asarray([fold_of.get(t.subject, -1) for t in trials])
+    is_fall = np.asarray([t.is_fall for t in trials])
+    in_set = np.zeros(len(trials), bool)
+    in_set[idx] = True
+    y = table.y.copy()
+    for f in range(folds):
+        train_rows = np.flatnonzero(in_set[table.trial] & (trial_fold[table.trial] != f))
+        rows = np.flatnonzero(
+            in_set[table.trial] & (trial_fold[table.trial] == f) & is_fall[table.trial]
+        )
+        if not len(rows):
+            continue
+        s = fitter(table, train_rows, seed).predict_proba(table.x[rows])[:, 1]
+        for k in np.unique(table.trial[rows]):
+            mine = rows[table.trial[rows] == k]
+            y[mine] = -1
+            y[mine[int(np.argmax(s[table.trial[rows] == k]))]] = 1
+    return F.Table(table.x, table.trial, table.t_s, y, table.hard)
+
+
 def run(variant: Variant, data: Data, seed: int, loso: bool = False) -> dict[str, Any]:
     """Leave-one-dataset-out both ways (and leave-subjects-out) for one variant."""
     trials = data.trials
@@ -506,8 +664,15 @@ def run(variant: Variant, data: Data, seed: int, loso: bool = False) -> dict[str
         data.table.y,
         None if hard is None else hard[:, cols],
     )
+    if variant.doubtful_out:  # still scored as falls; only their training target goes
+        y = table.y.copy()
+        doubtful = np.asarray([F.DOUBTFUL_FLAG in t.flags for t in trials])
+        y[doubtful[table.trial] & (y == 1)] = -1
+        table = F.Table(table.x, table.trial, table.t_s, y, table.hard)
     datasets = np.asarray([t.dataset for t in trials])
-    fitter = make_fitter(variant, datasets, _copies(data, variant.copies), cols)
+    activities = np.asarray([t.activity for t in trials])
+    sim = sim_fall_rows(variant.sim_falls) if variant.sim_falls else None
+    fitter = make_fitter(variant, datasets, _copies(data, variant.copies), cols, activities, sim)
     out: dict[str, Any] = {"variant": variant.name, "seed": seed}
     names = sorted(set(datasets.tolist()))
     for train_ds in names:
@@ -516,8 +681,9 @@ def run(variant: Variant, data: Data, seed: int, loso: bool = False) -> dict[str
                 continue
             tr = np.flatnonzero(datasets == train_ds)
             te = np.flatnonzero(datasets == test_ds)
-            inner = F.grouped_oof(trials, table, tr, 5, seed, fitter)
-            model = fitter(table, np.flatnonzero(np.isin(table.trial, tr)), seed)
+            tab = relabel_falls(trials, table, tr, 5, seed, fitter) if variant.relabel else table
+            inner = F.grouped_oof(trials, tab, tr, 5, seed, fitter)
+            model = fitter(tab, np.flatnonzero(np.isin(tab.trial, tr)), seed)
             rows = np.flatnonzero(np.isin(table.trial, te))
             s = model.predict_proba(table.x[rows])[:, 1] if len(rows) else np.empty(0)
             scores = np.nan_to_num(F.trial_scores(len(trials), table, s, rows), nan=0.0)
@@ -543,6 +709,49 @@ def run(variant: Variant, data: Data, seed: int, loso: bool = False) -> dict[str
             "threshold": thr,
             "sensitivity": r["sensitivity"],
             "false_fall_trial_rate": r["false_fall_trial_rate"],
+        }
+    return out
+
+
+PEAK_BINS: Final = ((0.0, 2.0), (2.0, 3.0), (3.0, float("inf")))
+
+
+def in_source(data: Data, seed: int, folds: int = 5) -> dict[str, Any]:
+    """Each data set on its own (3.0.0's features and trees, folds grouped by person): the
+    sensitivity when the threshold lets 5 % of its own everyday trials through, in all and
+    by the fall's raw peak |a| in the recording. The ceiling a transfer from the other data set
+    can be measured against: what the data set's own people teach about its falls."""
+    trials = data.trials
+    cols = [ALL_FEATURES.index(c) for c in FALL_FEATURES]
+    hard = data.table.hard
+    table = F.Table(
+        data.table.x[:, cols],
+        data.table.trial,
+        data.table.t_s,
+        data.table.y,
+        None if hard is None else hard[:, cols],
+    )
+    datasets = np.asarray([t.dataset for t in trials])
+    out: dict[str, Any] = {}
+    for ds in sorted(set(datasets.tolist())):
+        idx = np.flatnonzero(datasets == ds)
+        oof = F.grouped_oof(trials, table, idx, folds, seed)
+        ids = [int(i) for i in idx]
+        adl = np.sort(np.asarray([oof[i] for i in ids if not trials[i].is_fall]))[::-1]
+        k = int(np.floor(F.TARGET_FALSE_RATE * len(adl)))
+        thr = float(adl[k]) + 1e-9 if k < len(adl) else 0.0
+        falls = [i for i in ids if trials[i].is_fall]
+        peaks = np.asarray(
+            [magnitudes(trials[i].samples[trials[i].lo : trials[i].hi])[0].max() for i in falls]
+        )
+        found = np.asarray([oof[i] >= thr for i in falls])
+        by_peak = {}
+        for lo, hi in PEAK_BINS:
+            m = (peaks >= lo) & (peaks < hi)
+            by_peak[f"{lo:g}-{hi:g} g"] = [int(found[m].sum()), int(m.sum())]
+        out[ds] = {
+            "sensitivity_at_5pct_own_everyday": round(float(found.mean()), 4) if falls else None,
+            "found_by_peak": by_peak,
         }
     return out
 
@@ -574,13 +783,20 @@ def main(
     ap.add_argument("--loso", action="store_true", help="add leave-subjects-out (10 folds)")
     ap.add_argument("--only", nargs="*", default=None, help="variant names to run")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    ap.add_argument(
+        "--in-source", action="store_true", help="also each data set on its own (the ceiling)"
+    )
     args = ap.parse_args(argv)
     chosen = [v for v in VARIANTS if args.only is None or v.name in args.only]
     unknown = set(args.only or ()) - {v.name for v in VARIANTS}
     if unknown:
         ap.error(f"unknown variant(s): {', '.join(sorted(unknown))}")
     data = build_data(list(trials()))
-    results = []
+    results: list[dict[str, Any]] = []
+    if args.in_source:
+        r = {"variant": "in-source", "seed": args.seed, **in_source(data, args.seed)}
+        print(json.dumps(r), flush=True)
+        results.append(r)
     for v in chosen:
         r = run(v, data, args.seed, args.loso)
         print(_line(r), flush=True)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from device.perception.imu_features import FALL_FEATURES, RATE_HZ, fall_features
+from models.activity import fall as F
 from models.activity import variants as V
 from models.activity.wrist import synthetic_trials
 from models.data.imu_synth import Person, synth_fall_clip
@@ -146,3 +147,88 @@ def test_the_command_line_refuses_an_unknown_variant(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit):
         V.main(["--only", "no such variant"], trials=list)
     assert "unknown variant" in capsys.readouterr().err
+
+
+def test_floors_raise_stillness_and_caps_hold_the_impact_on_both_sides() -> None:
+    names = ["peak_g", "post_std_g", "still_after_dps", "turn_deg"]
+    x = np.asarray([[5.0, 0.001, 2.0, 80.0], [2.0, 0.3, 150.0, 10.0]], np.float32)
+    out = V.apply_floors(x, names, (0.02, 10.0), (("peak_g", 3.0),))
+    np.testing.assert_allclose(out, [[3.0, 0.02, 10.0, 80.0], [2.0, 0.3, 150.0, 10.0]], rtol=1e-6)
+    assert np.array_equal(V.apply_floors(x, names, None), x)  # nothing asked, nothing changed
+
+    class _Echo:  # the score is the first column as the model sees it
+        def predict_proba(self, z: np.ndarray) -> np.ndarray:
+            return np.stack([1.0 - z[:, 0], z[:, 0]], axis=1)
+
+    wrapped = V.Floored(_Echo(), names, None, (("peak_g", 0.5),))
+    assert wrapped.predict_proba(np.asarray([[0.9, 0, 0, 0], [0.2, 0, 0, 0]]))[:, 1].tolist() == [
+        pytest.approx(0.5),
+        pytest.approx(0.2),
+    ]
+
+
+def test_relabelling_moves_a_fall_to_its_best_scoring_candidate_out_of_fold() -> None:
+    trials = synthetic_trials(2, 4, clip_s=10.0, falls_per_kind=1, group="young", brisk=True)
+    is_fall = np.asarray([t.is_fall for t in trials])
+    k = int(np.flatnonzero(is_fall)[0])
+    # three candidates of one fall trial: the strongest labelled, the second scores highest
+    x = np.asarray([[9.0, 0.2], [4.0, 0.8], [3.0, 0.1]], np.float32)
+    others = np.flatnonzero(~is_fall)[:4]
+    table = F.Table(
+        np.vstack([x, np.zeros((len(others), 2), np.float32)]),
+        np.r_[[k] * 3, others],
+        np.zeros(3 + len(others)),
+        np.r_[[1, -1, -1], [0] * len(others)].astype(np.int8),
+    )
+    seen: list[np.ndarray] = []
+
+    class _Second:
+        def predict_proba(self, z: np.ndarray) -> np.ndarray:
+            return np.stack([1.0 - z[:, 1], z[:, 1]], axis=1)
+
+    def fitter(t: F.Table, rows: np.ndarray, seed: int) -> _Second:
+        seen.append(np.unique(t.trial[rows]))
+        return _Second()
+
+    out = V.relabel_falls(trials, table, np.arange(len(trials)), 2, 3, fitter)
+    assert out.y[:3].tolist() == [-1, 1, -1]
+    assert np.array_equal(out.y[3:], table.y[3:])  # everyday candidates untouched
+    assert any(k not in s for s in seen)  # the fall's own person was left out of its model
+
+
+def test_simulated_falls_are_candidates_with_every_feature() -> None:
+    rows = V.sim_fall_rows(1)
+    assert rows.shape[1] == len(V.ALL_FEATURES)
+    assert 1 <= len(rows) <= 2 * len(V.SIM_FALL_KINDS)
+    assert np.all(np.isfinite(rows))
+    assert np.all(rows[:, FALL_FEATURES.index("peak_g")] >= 1.6)
+
+
+def test_a_tiny_run_of_the_second_pass_options_and_the_in_source_ceiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOLBOM_CACHE", str(tmp_path))
+    trials = synthetic_trials(3, 6, clip_s=10.0, falls_per_kind=2, group="young", brisk=True)
+    data = V.build_data(trials, seed=7, hard_persons=1)
+    variant = V.Variant(
+        "everything new",
+        floors=(0.02, 10.0),
+        caps=V.CAPS_3G,
+        doubtful_out=True,
+        type_weights=True,
+        sim_falls=1,
+        relabel=True,
+        gate_share=0.95,
+    )
+    r = V.run(variant, data, seed=5)
+    for key in ("sim-a_to_sim-b", "sim-b_to_sim-a"):
+        assert 0.0 <= r[key]["at_5"]["sensitivity"] <= 1.0
+        assert 0.0 <= r[key]["at_5"]["false_fall_trial_rate"] <= 1.0
+    ceiling = V.in_source(data, seed=5, folds=3)
+    assert set(ceiling) == {"sim-a", "sim-b"}
+    for ds, cell in ceiling.items():
+        assert 0.0 <= cell["sensitivity_at_5pct_own_everyday"] <= 1.0
+        found = sum(f for f, _ in cell["found_by_peak"].values())
+        falls = sum(n for _, n in cell["found_by_peak"].values())
+        assert falls == sum(t.is_fall for t in trials if t.dataset == ds)  # every fall binned
+        assert found / falls == pytest.approx(cell["sensitivity_at_5pct_own_everyday"], abs=1e-4)
