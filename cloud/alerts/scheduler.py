@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from cloud.alerts import escalation
+from cloud.alerts import audience, escalation
 from cloud.alerts.escalation import EscalationConfig, Position
 from cloud.alerts.lifecycle import record_transition
 from cloud.alerts.rules import DEVICE_KINDS
@@ -135,7 +135,8 @@ def _notify(
     now: datetime,
 ) -> tuple[int, list[str]]:
     """Queue a delivery to each contact (not SSE: the dashboard shows every alert) and webhook;
-    (deliveries created, who was told)."""
+    (deliveries created, who was told). A push contact naming a group (`audience.GROUPS`) is a
+    delivery per member; each account gets at most one push per step."""
     contacts = {
         c.id: c
         for c in session.scalars(
@@ -144,10 +145,27 @@ def _notify(
     }
     created = 0
     told: list[str] = []
+    pushed: set[str] = set()
     for contact_id in contact_ids:
         contact = contacts.get(contact_id)
         if contact is None:
             log.warning("alert %d: contact %d is not the senior's; skipped", alert.id, contact_id)
+            continue
+        if contact.channel is Channel.PUSH:
+            if audience.is_group(contact.target):
+                found = [u for _, u in audience.members(session, alert.senior_id, contact.target)]
+            else:
+                found = [contact.target]
+            new = [u for u in found if u not in pushed]
+            pushed.update(new)
+            for username in new:
+                session.add(_delivery(alert, Channel.PUSH.value, username, now, now))
+            created += len(new)
+            if audience.is_group(contact.target):
+                who = ", ".join(found) if found else "nobody on that staff"
+                told.append(f"{contact.name} (push {contact.target}: {who})")
+            else:
+                told.append(f"{contact.name} (push)")
             continue
         told.append(f"{contact.name} ({contact.channel.value})")
         if contact.channel is Channel.SSE:

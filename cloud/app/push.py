@@ -1,6 +1,7 @@
 """Web Push for the app: the server's VAPID key (made on first use, kept in the data dir), the
 browsers' subscriptions, an alert's notification sent to the seniors' caregivers, and the
-escalation's `push` channel (one contact's account, sent by the alert dispatcher)."""
+escalation's `push` channel (one contact's account, or each member of the organisation's staff
+a group contact names; sent by the alert dispatcher)."""
 
 import base64
 import binascii
@@ -24,6 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.accounts.access import Principal, alert_senior_column, visible_seniors
+from cloud.alerts import audience
 from cloud.alerts.dispatcher import PushResult
 from cloud.alerts.service import AlertChange
 from cloud.app.i18n import Lang, message
@@ -214,22 +216,36 @@ class PushSender:
                 return None
             alert, senior_id, name = found
             payload = alert_payload(alert, name, self._lang)
-            # A push contact of the senior hears through the escalation (the dispatcher), once.
-            escalated = select(Contact.account_id).where(
-                Contact.senior_id == senior_id,
-                Contact.channel == Channel.PUSH,
-                Contact.account_id.is_not(None),
+            # A push contact of the senior, or a member of a group a push contact names, hears
+            # through the escalation (the dispatcher), once.
+            escalated = set(
+                session.scalars(
+                    select(Contact.account_id).where(
+                        Contact.senior_id == senior_id,
+                        Contact.channel == Channel.PUSH,
+                        Contact.account_id.is_not(None),
+                    )
+                )
             )
+            for group in session.scalars(
+                select(Contact.target).where(
+                    Contact.senior_id == senior_id,
+                    Contact.channel == Channel.PUSH,
+                    Contact.target.in_(audience.GROUPS),
+                )
+            ):
+                escalated.update(i for i, _ in audience.members(session, senior_id, group))
             subs = session.scalars(
                 select(PushSubscription)
                 .join(CaregiverLink, CaregiverLink.account_id == PushSubscription.account_id)
-                .where(
-                    CaregiverLink.senior_id == senior_id,
-                    PushSubscription.account_id.not_in(escalated),
-                )
+                .where(CaregiverLink.senior_id == senior_id)
                 .order_by(PushSubscription.id)
             )
-            return payload, [PushTarget(s.id, s.endpoint, s.p256dh, s.auth) for s in subs]
+            return payload, [
+                PushTarget(s.id, s.endpoint, s.p256dh, s.auth)
+                for s in subs
+                if s.account_id not in escalated
+            ]
 
     def _post_all(
         self, payload: dict[str, str], targets: Sequence[PushTarget]
@@ -303,15 +319,17 @@ class PushSender:
             visible = visible_seniors(session, who)
             if visible is not None and senior_id not in visible:
                 return PushResult(0, "the account may not see this senior", permanent=True)
-            language = session.scalar(
-                select(Contact.language)
-                .where(
-                    Contact.senior_id == senior_id,
-                    Contact.channel == Channel.PUSH,
-                    Contact.target == username,
-                )
-                .limit(1)
+            # The language of the contact naming the account, else of a group contact.
+            languages = dict(
+                session.execute(
+                    select(Contact.target, Contact.language).where(
+                        Contact.senior_id == senior_id,
+                        Contact.channel == Channel.PUSH,
+                        Contact.target.in_((username, *audience.GROUPS)),
+                    )
+                ).all()
             )
+            language = languages.get(username) or next(iter(languages.values()), None)
             lang: Lang = "en" if language == "en" else "ko" if language else self._lang
             payload = alert_payload(alert, name, lang)
             subs = session.scalars(

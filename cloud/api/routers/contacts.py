@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from cloud.accounts.access import Principal, get_senior, visible_seniors
 from cloud.accounts.audit import audit
 from cloud.accounts.errors import ConflictError, InvalidInputError, NotFoundError
+from cloud.alerts import audience
 from cloud.api.context import ApiContext
 from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
 from cloud.api.schemas import ContactIn, ContactOut
@@ -41,9 +42,17 @@ def check_target(ctx: ApiContext, channel: Channel, target: str) -> None:
 
 def push_account(session: Session, senior_id: str, channel: Channel, target: str) -> int | None:
     """A push contact's account (an enabled one that may see the senior: a caregiver linked to
-    them, or staff of their organisation); None for the other channels."""
+    them, or staff of their organisation); None for the other channels and for a group
+    (`org:staff`, `org:admins`: the senior's organisation's staff, read when an alert escalates)."""
     if channel is not Channel.PUSH:
         return None
+    if audience.is_group(target):
+        if audience.has_organisation(session, senior_id):
+            return None
+        raise InvalidInputError(
+            "body.target: a push contact to the organisation's staff needs a senior cared for "
+            "by an organisation"
+        )
     account = session.scalar(select(Account).where(Account.username == target))
     if account is not None and not account.disabled:
         who = Principal(account.role, account.id, account.username, account.display_name)
