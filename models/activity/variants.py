@@ -67,6 +67,25 @@ GYRO_FEATURES: Final = (
     "still_after_dps",
 )
 SIM_FALL_KINDS: Final = ("forward", "backward", "sideways")
+WINDOWS: Final = {
+    "pre_min_g": (-75, 0),
+    "pre_below_06_s": (-75, 0),
+    "pre_below_08_s": (-75, 0),
+    "rotation_deg": (-75, 25),
+    "turn_deg": (-125, 150),
+    "post_std_g": (0, 150),
+    "post_gyro_dps": (0, 150),
+    "post_mean_g": (0, 150),
+    "settle_std_g": (0, 50),
+    "pre_std_g": (-125, 0),
+    "pre_gyro_dps": (-125, 0),
+    "impacts_before": (-150, 0),
+    "impacts_after": (0, 250),
+    "still_after_g": (0, 250),
+    "still_after_dps": (0, 250),
+    "lying_turn_deg": (-125, 250),
+}
+"""Samples before / after the candidate that a feature reads (features not named: ±25)."""
 
 
 def net_rotation_deg(gyro_dps: np.ndarray, rate_hz: float = RATE_HZ) -> float:
@@ -259,6 +278,7 @@ class Variant:
     sim_falls: int = 0  # simulated persons whose falls (SIM_FALL_KINDS) are added as falls
     caps: tuple[tuple[str, float], ...] = ()  # features held at most at these, train and test
     relabel: bool = False  # a fall trial's fall: its best-scoring candidate out of fold
+    mask: str = ""  # "pre" / "both": training features read from the padding are missing
 
     def columns(self) -> list[str]:
         """The feature columns this variant trains on."""
@@ -333,6 +353,9 @@ VARIANTS: Final = (
     Variant("impact capped at 3 g, 40 g/s + turn gate 98 %", caps=CAPS_3G, gate_share=0.98),
     Variant("fall candidate relabelled out of fold", relabel=True),
     Variant("fall candidate relabelled + turn gate 98 %", relabel=True, gate_share=0.98),
+    Variant("training features read from the padding before missing", mask="pre"),
+    Variant("training features read from the padding missing", mask="both"),
+    Variant("padding before missing + turn gate 98 %", mask="pre", gate_share=0.98),
 )
 
 
@@ -470,6 +493,23 @@ def sim_fall_rows(persons: int, seed: int = 7) -> np.ndarray:
     return np.stack(rows) if rows else np.zeros((0, len(ALL_FEATURES)), np.float32)
 
 
+def padding_mask(
+    trials: Sequence[Trial], table: F.Table, names: Sequence[str], post: bool
+) -> np.ndarray:
+    """(rows, columns): the feature reads the rest added before the recording (and, with
+    `post`, after it) rather than the recording itself."""
+    i = np.round(table.t_s * RATE_HZ).astype(int)
+    lo = np.asarray([trials[k].lo for k in table.trial])
+    hi = np.asarray([trials[k].hi for k in table.trial])
+    out = np.zeros((len(i), len(names)), bool)
+    for j, name in enumerate(names):
+        a, b = WINDOWS.get(name, (-25, 25))
+        out[:, j] = i + a < lo
+        if post:
+            out[:, j] |= i + b >= hi
+    return out
+
+
 def make_fitter(
     variant: Variant,
     datasets: np.ndarray,
@@ -477,12 +517,15 @@ def make_fitter(
     cols: Sequence[int],
     activities: np.ndarray | None = None,
     sim: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
 ) -> F.Fitter:
     """A `fall.fit` for the variant: weights, copies of the training trials, the gate."""
 
     def fit(table: F.Table, rows: np.ndarray, seed: int) -> Any:
         keep = rows[table.y[rows] >= 0]
         x, y = table.x[keep], table.y[keep]
+        if mask is not None:  # training only: the robot always has the seconds around
+            x = np.where(mask[keep], np.nan, x).astype(np.float32)
         w = np.ones(len(y))
         if variant.type_weights and activities is not None:
             ds, act = datasets[table.trial[keep]], activities[table.trial[keep]]
@@ -672,7 +715,14 @@ def run(variant: Variant, data: Data, seed: int, loso: bool = False) -> dict[str
     datasets = np.asarray([t.dataset for t in trials])
     activities = np.asarray([t.activity for t in trials])
     sim = sim_fall_rows(variant.sim_falls) if variant.sim_falls else None
-    fitter = make_fitter(variant, datasets, _copies(data, variant.copies), cols, activities, sim)
+    mask = (
+        padding_mask(trials, table, variant.columns(), variant.mask == "both")
+        if variant.mask
+        else None
+    )
+    fitter = make_fitter(
+        variant, datasets, _copies(data, variant.copies), cols, activities, sim, mask
+    )
     out: dict[str, Any] = {"variant": variant.name, "seed": seed}
     names = sorted(set(datasets.tolist()))
     for train_ds in names:

@@ -232,3 +232,16 @@ def test_a_tiny_run_of_the_second_pass_options_and_the_in_source_ceiling(
         falls = sum(n for _, n in cell["found_by_peak"].values())
         assert falls == sum(t.is_fall for t in trials if t.dataset == ds)  # every fall binned
         assert found / falls == pytest.approx(cell["sensitivity_at_5pct_own_everyday"], abs=1e-4)
+
+
+def test_the_padding_mask_marks_features_read_before_or_after_the_recording() -> None:
+    trials = synthetic_trials(2, 2, clip_s=10.0, falls_per_kind=1, group="young", brisk=True)
+    t = trials[0]
+    names = ["peak_g", "impacts_before", "still_after_g"]
+    at = np.asarray([t.lo + 10, t.lo + 200, t.hi - 20], dtype=float) / RATE_HZ
+    table = F.Table(np.zeros((3, 3), np.float32), np.zeros(3, int), at, np.zeros(3, np.int8))
+    pre = V.padding_mask(trials, table, names, post=False)
+    assert pre.tolist() == [[True, True, False], [False, False, False], [False, False, False]]
+    both = V.padding_mask(trials, table, names, post=True)
+    assert both[:, 2].tolist() == [False, False, True]  # 5 s after, only the last runs out
+    assert both[:, 0].tolist() == [True, False, True]  # ±0.5 s: 0.2 / 0.4 s from an end
