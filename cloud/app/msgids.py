@@ -8,6 +8,11 @@ def N_(key: str) -> str:
 
 
 INDIRECT = (
+    # the daily report's refusals (daily.DayError, daily_pages)
+    N_("day_future"),
+    N_("day_malformed"),
+    N_("day_too_old"),
+    N_("staff_only"),
     # alert kinds (AlertKind)
     N_("kind_device_fault"),
     N_("kind_device_offline"),
