@@ -9,11 +9,15 @@ most of the robot's idle CPU.
 Per chunk the gate measures the RMS level (dBFS) and keeps a noise floor: the 10th percentile of
 the last `floor_window_s` of levels (minimum statistics, as in speech enhancement; digital
 silence, e.g. while the robot talks and its ears are muted, is left out). Until the window has
-filled, the floor is the lower of the first level heard and the percentile of what was heard
-so far (while the room is unknown, the lower guess hears more): a recording that starts in the
-middle of a sound (a clip of panting) finds its quiet gaps within a second, where filling the
-window with the first level kept the floor at the sound itself for 4.5 s, and one that starts
-quietly keeps its quiet start as the floor while a loud noise builds up. Then:
+filled, the floor is the lower of the percentile of what was heard so far and the percentile of
+the first `warmup_first_s` heard (while the room is unknown, the lower guess hears more): a
+recording that starts in the middle of a sound (a clip of panting) finds its quiet gaps within
+a second, and one that starts quietly keeps its quiet start as the floor while a loud noise
+builds up. The first half second, not the first chunk: a single first level (the edge of
+digital silence, the first 32 ms of a drone fading in) held the floor there for the whole
+first 5 s, so a steady drone at -20 dBFS counted as loud voiced sound and stretched every
+segment (docs/hearing.md: the drone calls' loud chunks 70, 83, 99 → 25, 54, 79; a shout over
+the drone is still loud). Then:
 
 - **closed**: the level is within `open_above_floor_db` of the floor and below `open_dbfs`, and
   was for `hold_s`: Silero is not run (speech probability 0).
@@ -57,11 +61,15 @@ class GateConfig:
     """Share of samples at full scale that counts as clipped."""
     floor_window_s: float = 5.0
     floor_percentile: float = 10.0
+    warmup_first_s: float = 0.5
+    """While the window fills, the floor is at most the percentile of this first stretch heard."""
     initial_floor_dbfs: float = -60.0
 
     def __post_init__(self) -> None:
         if self.hold_s < 0 or self.floor_window_s <= CHUNK_S:
             raise ValueError("hold_s must be ≥ 0 and floor_window_s longer than one chunk")
+        if not CHUNK_S <= self.warmup_first_s <= self.floor_window_s:
+            raise ValueError("warmup_first_s must be between one chunk and floor_window_s")
         if not 0 < self.floor_percentile < 100:
             raise ValueError("floor_percentile must be between 0 and 100")
 
@@ -125,7 +133,8 @@ class EnergyGate:
         self._levels = np.full(size, self.config.initial_floor_dbfs, dtype=np.float32)
         self._next = 0
         self._seen = 0  # levels heard so far (the floor is their percentile until the window fills)
-        self._first = self.config.initial_floor_dbfs
+        self._first_chunks = max(1, round(self.config.warmup_first_s / CHUNK_S))
+        self._first = self.config.initial_floor_dbfs  # the percentile of the first stretch heard
         self._floor = self.config.initial_floor_dbfs
         self._open_until_s = -1.0
         self.chunks = 0
@@ -144,12 +153,14 @@ class EnergyGate:
         floor = self._floor  # compare with the floor before this chunk moved it
         if level > SILENCE_DBFS:  # digital silence (muted ears) says nothing about the room
             if self._seen == 0:  # the first sound: the floor starts from it
-                floor = self._first = level
+                floor = level
             self._levels[self._next] = level
             self._next = (self._next + 1) % self._levels.size
             self._seen = min(self._seen + 1, self._levels.size)
             self._floor = float(np.percentile(self._levels[: self._seen], cfg.floor_percentile))
-            if self._seen < self._levels.size:  # warming up: the lower guess hears more
+            if self._seen <= self._first_chunks:  # the ring holds them in order until it wraps
+                self._first = self._floor
+            elif self._seen < self._levels.size:  # warming up: the lower guess hears more
                 self._floor = min(self._floor, self._first)
         self.chunks += 1
         if not cfg.enabled:

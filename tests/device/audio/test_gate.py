@@ -106,6 +106,46 @@ def test_steady_loud_noise_raises_the_floor_so_a_vacuum_cleaner_is_not_a_shout()
     assert gate.floor_dbfs > -25.0
 
 
+def drone(seconds: float, level: float, seed: int = 11) -> np.ndarray:
+    """A steady, periodic machine noise (propellers, a fan's whirr): voiced to the gate."""
+    out: np.ndarray = harmonic(seconds, 140.0, level) + room_noise(seconds, level - 15.0, seed=seed)
+    return out
+
+
+def test_a_quiet_first_chunk_does_not_hold_the_floor_under_a_steady_drone() -> None:
+    # the finding: the stream's first level (the edge of silence, a drone fading in) held the
+    # floor for the whole first 5 s, so a steady drone at -24 dBFS counted as a loud voice
+    gate = EnergyGate()
+    start = [gate.judge(c) for c in chunks(room_noise(0.032, -70.0))]
+    assert start[0].floor_dbfs == pytest.approx(-70.0, abs=1.0)
+    steady = [gate.judge(c) for c in chunks(drone(3.0, -24.0), 0.032)]
+    settled = steady[round(1.0 / 0.032) :]
+    assert all(d.state is not GateState.LOUD for d in settled)
+    assert gate.floor_dbfs == pytest.approx(-24.0, abs=2.0)
+    # a shout over the drone is still loud, inside the first 5 s
+    shout = harmonic(0.5, 420.0, -2.0) + drone(0.5, -24.0, seed=12)
+    assert all(gate.judge(c).state is GateState.LOUD for c in chunks(shout, 3.1))
+
+
+def test_a_quiet_start_stays_the_floor_while_a_long_scream_follows() -> None:
+    gate = EnergyGate()
+    for c in chunks(room_noise(0.5, -55.0)):
+        gate.judge(c)
+    scream = [gate.judge(c) for c in chunks(harmonic(4.0, 420.0, -14.0), 0.5)]
+    assert all(d.state is GateState.LOUD for d in scream)
+    assert gate.floor_dbfs < -50.0
+
+
+def test_a_loud_start_gives_way_to_the_quiet_room_within_the_first_5_s() -> None:
+    gate = EnergyGate()
+    for c in chunks(drone(1.0, -24.0)):
+        gate.judge(c)
+    quiet = [gate.judge(c) for c in chunks(room_noise(1.5, -55.0), 1.0)]
+    assert quiet[-1].floor_dbfs == pytest.approx(-55.0, abs=3.0)
+    shout = [gate.judge(c) for c in chunks(harmonic(0.3, 420.0, -14.0), 2.5)]
+    assert all(d.state is GateState.LOUD for d in shout)
+
+
 def test_digital_silence_while_the_robot_talks_does_not_pull_the_floor_down() -> None:
     gate = EnergyGate()
     for c in chunks(room_noise(6.0)):
@@ -123,6 +163,8 @@ def test_config_is_checked() -> None:
         GateConfig(floor_window_s=0.01)
     with pytest.raises(ValueError, match="percentile"):
         GateConfig(floor_percentile=100)
+    with pytest.raises(ValueError, match="warmup_first_s"):
+        GateConfig(warmup_first_s=6.0)
 
 
 class DeafVad(SileroVad):
