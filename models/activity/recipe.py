@@ -693,6 +693,134 @@ None is better in both directions at ≤ 5 % false falls, so 3.0.0 stays. What t
 """
 
 
+_SECOND_HEAD: Final = """
+### Run log, second pass: where each direction's ceiling lies (issue 13, nothing shipped)
+
+**Each data set on its own first.** `python -m models.activity.variants --in-source` trains
+3.0.0's features and trees on one data set, 5 folds grouped by person, and finds the threshold
+that lets 5 % of that data set's own everyday trials through: what its own people teach about
+its falls, the most a transfer from the other data set can be expected to reach. Falls by
+their raw peak |a| in the recording (found / falls; seeds 7, 11, 23):
+
+| data set on its own | sensitivity at 5 % of its own everyday trials | peak < 2 g | 2-3 g | ≥ 3 g |
+|---|---:|---:|---:|---:|
+| FallAllD | 0.920 / 0.916 / 0.910 | – (0) | 27 / 25 / 23 of 43 | 454 / 454 / 453 of 480 |
+| SmartFallMM | 0.740 / 0.762 / 0.767 | 1 / 0 / 2 of 30 | 5 / 7 / 6 of 29 | 162 / 166 / 166 of 168 |
+
+- **FallAllD → SmartFallMM is at SmartFallMM's own ceiling, not held back by the shift.** The
+  FallAllD model ranks SmartFallMM's falls 0.745 at 5 % of its everyday trials (3 seeds);
+  SmartFallMM's own model 0.756. Both find nearly every fall of 3 g or more (FallAllD's
+  model 163 of 168, seed 7) and almost none below: 6 of the 29 at 2-3 g and 0 of the 30
+  under 2 g. 30 of the 227 SmartFallMM falls never reach 2 g in the recording (26 of them
+  flagged doubtful by the set's README, 12 never reach the 1.6 g candidate level), so a
+  detector that found every fall reaching 2 g would stop at 197 / 227 = 0.868: **0.90 in
+  this direction needs at least 8 falls that never reach 2 g**, while a third of
+  SmartFallMM's everyday trials reach 2 g (9 % reach 3 g). Without the doubtful labels the
+  same model finds 0.845 (at its training-side threshold, 4.5 %), and there the target is
+  not ruled out by arithmetic (196 of the 200 clean falls reach 2 g); the 2-3 g falls are
+  what it misses.
+- **SmartFallMM → FallAllD is a real transfer gap.** FallAllD's own model finds 0.915 of its
+  falls at 5 % (3 seeds); the SmartFallMM model ranks them 0.643 (0.762 with the turn gate).
+  At 5 % of FallAllD's everyday trials it finds 3 of the 43 falls at 2-3 g and 329 of the
+  480 at 3 g or more (seed 7): FallAllD's falls are harder than SmartFallMM's (raw peak
+  under 3 g: 43 of 523 against 59 of 227), and so are its everyday trials (28 % reach 3 g,
+  against 9 %), which SmartFallMM's everyday trials do not teach.
+- The peak bins were chosen after looking at both sources (disclosed: a diagnosis, nothing
+  is chosen by it); the impact caps below were motivated by the same look.
+
+**Variants of the second pass.** Same cells as the table above (3 seeds where marked;
+3.0.0 and the turn gate re-ran to the same means as their rows above):
+
+"""
+
+_SECOND_ROWS: Final = (
+    (
+        "stillness floors: std of \\|a\\| features at least 0.02 g, mean \\|gyro\\| "
+        "features at least 10 deg/s, train and test (at rest they measure the sensor: "
+        "stillest second 0.001-0.003 g and 3 deg/s FallAllD, 0.010 g and 6-8 deg/s "
+        "SmartFallMM young, the added rest 0.004 g; medians) (3 seeds)",
+        "0.661 / 0.045; 0.746",
+        "0.818 / 0.119; 0.629",
+    ),
+    ("the same floors at 0.05 g / 20 deg/s", "0.723 / 0.045; 0.749", "0.792 / 0.106; 0.625"),
+    (
+        "without gyro (peak \\|ω\\|, ∫\\|ω\\|, \\|ω\\| before, after, stillest second) (3 seeds)",
+        "0.742 / 0.060; 0.697",
+        "0.761 / 0.087; 0.585",
+    ),
+    (
+        "the 27 doubtful falls left out of training (still scored) (3 seeds)",
+        "0.734 / 0.043; 0.745",
+        "0.835 / 0.131; 0.635",
+    ),
+    (
+        "every activity of a data set and class weighted the same (3 seeds)",
+        "0.730 / 0.041; 0.743",
+        "0.821 / 0.114; 0.659",
+    ),
+    (
+        "+ 144 simulated falls (forward, backward, sideways; 24 persons; 60 % from walking) "
+        "(3 seeds)",
+        "0.696 / 0.043; 0.742",
+        "0.839 / 0.134; 0.593",
+    ),
+    (
+        "impact capped: peak ≤ 3 g, jerk ≤ 40 g/s, train and test (3 seeds)",
+        "0.718 / 0.042; 0.747",
+        "0.814 / 0.123; 0.586",
+    ),
+    ("impact capped at 2.5 g, 30 g/s", "0.709 / 0.054; 0.700", "0.816 / 0.123; 0.566"),
+    (
+        "the fall of a fall trial moved to its best-scoring candidate out of fold (instead "
+        "of the strongest \\|a\\|) (3 seeds)",
+        "0.678 / 0.043; 0.749",
+        "0.802 / 0.114; 0.639",
+    ),
+    (
+        "training features read from the added rest before the recording left missing "
+        "(ExtraTrees' missing-value splits; the robot always has them) (3 seeds)",
+        "0.734 / 0.043; 0.745",
+        "0.818 / 0.132; 0.530",
+    ),
+    (
+        "the same, the rest after the recording too",
+        "0.731 / 0.045; 0.736",
+        "0.838 / 0.144; 0.516",
+    ),
+    ("turn gate 98 % + stillness floors (3 seeds)", "0.661 / 0.045; 0.742", "0.788 / 0.064; 0.761"),
+    (
+        "turn gate 98 % + impact capped at 3 g (3 seeds)",
+        "0.722 / 0.043; 0.743",
+        "0.783 / 0.058; 0.766",
+    ),
+    (
+        "turn gate 98 % + fall moved to its best candidate (3 seeds)",
+        "0.700 / 0.045; 0.746",
+        "0.769 / 0.061; 0.753",
+    ),
+    ("turn gate 98 % + rest before left missing", "0.731 / 0.045; 0.740", "0.771 / 0.054; 0.761"),
+)
+
+_SECOND_TAIL: Final = """
+None is better than 3.0.0 in both directions; 3.0.0 stays. FallAllD → SmartFallMM ranks
+0.74-0.75 in every row that keeps the gyro and the uncapped peak, as SmartFallMM's own model
+does (0.76): no change of features, weights, labels or training rows moves it, because what
+it misses are SmartFallMM's falls under 3 g, which SmartFallMM's own people do not teach
+either. The stillness floors and the relabelled falls keep its ranking but move its
+training-side threshold (sensitivity 0.66-0.68 at 4.3-4.5 %). Leaving out the gyro or
+capping the impact costs SmartFallMM → FallAllD (ranking 0.57-0.59): they carry information
+the other phases do not replace; the simulator's falls cost it too (0.593). Leaving the
+cropped seconds missing makes SmartFallMM → FallAllD worse (0.53), so the rest added around a
+cropped trial is not what misleads it. With
+the turn gate every combination ranks SmartFallMM → FallAllD 0.75-0.77, the gate alone
+0.762. As FallAllD → SmartFallMM cannot move past SmartFallMM's own ceiling, "better in both
+directions" can only mean better one way and equal the other: the turn gate is that on the
+ranking (0.740 against 0.744; 0.762 against 0.643), but at the operating point it trades
+sensitivity for false falls (0.797 / 0.066 against 0.829 / 0.124) and still misses 5 %; not
+shipped here, and the first candidate if the lead or a pilot judges that trade.
+"""
+
+
 def _run_log() -> str:
     """The run log after 3.0.0 as markdown (rows kept as data so the lines stay short)."""
     head = (
@@ -700,7 +828,22 @@ def _run_log() -> str:
         "|---|---|---|---|"
     )
     rows = ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in _RUN_LOG_ROWS]
-    return _RUN_LOG_HEAD + head + "\n" + "\n".join(rows) + "\n" + _RUN_LOG_TAIL
+    head2 = "| variant | FallAllD → SmartFallMM | SmartFallMM → FallAllD |\n|---|---|---|"
+    rows2 = ["| " + " | ".join(r) + " |" for r in _SECOND_ROWS]
+    return (
+        _RUN_LOG_HEAD
+        + head
+        + "\n"
+        + "\n".join(rows)
+        + "\n"
+        + _RUN_LOG_TAIL
+        + _SECOND_HEAD
+        + head2
+        + "\n"
+        + "\n".join(rows2)
+        + "\n"
+        + _SECOND_TAIL
+    )
 
 
 _LIMITS = """## Known limits
