@@ -26,7 +26,8 @@ In the live parts the inactivity/offline sweep is off (the seeded robots are sil
 would raise thousands of alerts that are not the point): the output says so.
 `--full`: the issue's size: 10,000 seniors, organisations of 300, PostgreSQL, a year of daily
 events and 2 days hourly, --live 20, 1,000 SSE clients held 300 s (`--live 0 --sse-clients 0`:
-only the pages' server time; `--keep` reuses the seeded database).
+only the pages' server time; `--keep` reuses the seeded database). `--report` (with
+`--organisations`): only the board and the daily report of yesterday (page and CSV), same run.
 Prints a table and writes benchmarks/results/app.json (app_postgresql.json, app_full.json).
 Usage: .venv/bin/python benchmarks/app.py [--seniors 1000] [--per-agency 300] [--days 14] [--full]
 """
@@ -280,7 +281,7 @@ def _event(
 
 
 async def measure(
-    app: Any, repeat: int, alert_id: int, organisations: bool = False
+    app: Any, repeat: int, alert_id: int, organisations: bool = False, report: bool = False
 ) -> dict[str, dict[str, Any]]:
     """Per page: server time percentiles over `repeat` requests (after one warm-up)."""
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
@@ -304,13 +305,19 @@ async def measure(
             ("care editors (daughter)", daughter, "/app/seniors/s00001/care", {}),
             ("messages (daughter)", daughter, "/app/seniors/s00001/messages", {}),
             *(
-                [("organisation page (worker)", worker, "/app/orgs/org-000", {})]
+                [
+                    ("organisation page (worker)", worker, "/app/orgs/org-000", {}),
+                    ("daily report, yesterday (worker)", worker, "/app/board/daily", {}),
+                    ("daily report CSV (worker)", worker, "/app/board/daily.csv", {}),
+                ]
                 if organisations
                 else []
             ),
             ("baseline: API GET /seniors?limit=300", worker, "/seniors?limit=300", {}),
             ("baseline: API GET /alerts", worker, "/alerts", {}),
         ]
+        if report:  # --report: the daily report beside the board, in the same run
+            pages = [p for p in pages if p[0].startswith(("board (", "daily report"))]
         for label, client, url, headers in pages:
             times = []
             for i in range(repeat + 1):
@@ -639,6 +646,11 @@ def main() -> None:
     )
     parser.add_argument("--database", default="dolbom_bench_app")
     parser.add_argument("--full", action="store_true", help="the issue's size (see above)")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="only the board and the daily report of yesterday (needs --organisations)",
+    )
     parser.add_argument("--sse-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sse_child:
@@ -715,7 +727,9 @@ def main() -> None:
         load_pages = _loadavg()
         if not args.no_pages:
             print(f"... pages, load {load_pages}", flush=True)
-            pages = asyncio.run(measure(app, args.repeat, alert_id, args.organisations))
+            pages = asyncio.run(
+                measure(app, args.repeat, alert_id, args.organisations, args.report)
+            )
         if args.live or args.sse_clients:
             live = live_parts(url, tmp, sessions, args, visible)
         engine.dispose()

@@ -564,7 +564,13 @@ def statuses(session: Session, seniors: Sequence[Senior], now: datetime) -> list
                 offline_since=offline_since,
             )
         )
-    return [replace(s, level=_level(len(s.active_alerts), bool(s.reasons()))) for s in out]
+    return [_with_level(s) for s in out]
+
+
+def _with_level(status: SeniorStatus) -> SeniorStatus:
+    """The status with the level its reasons give (built as OK; most seniors are)."""
+    level = _level(len(status.active_alerts), bool(status.reasons()))
+    return status if level is status.level else replace(status, level=level)
 
 
 def _region(senior: Senior) -> str | None:

@@ -459,6 +459,7 @@ class Alert(Base):
         ),
         Index("ix_alerts_status", "status"),
         Index("ix_alerts_updated_at", "updated_at"),
+        Index("ix_alerts_created_at", "created_at"),  # the daily report's day (0013)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
