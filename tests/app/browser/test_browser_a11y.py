@@ -1,6 +1,7 @@
-"""The pages the other browser tests leave out of axe-core (the organisations list, a 404 page,
-the study report), in Korean and English; and reflow (WCAG 1.4.10): the main pages at 320 CSS px
-(1280 px at 400 %) and 640 CSS px (1280 px at 200 % zoom) never scroll sideways."""
+"""The pages the other browser tests leave out of axe-core (the organisations list, the daily
+report, a 404 page, the study report), in Korean and English; and reflow (WCAG 1.4.10): the
+main pages at 320 CSS px (1280 px at 400 %) and 640 CSS px (1280 px at 200 % zoom) never scroll
+sideways."""
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -20,7 +21,7 @@ ZOOMED = {"width": 640, "height": 400}  # 1280 x 800 at 200 %
 
 
 @pytest.mark.parametrize("lang", ["ko-KR", "en-US"])
-def test_axe_finds_no_serious_violation_on_the_organisations_list_and_a_404_page(
+def test_axe_finds_no_serious_violation_on_the_organisations_list_daily_report_and_a_404(
     chromium: Browser,
     base_url: str,
     world: World,
@@ -35,6 +36,10 @@ def test_axe_finds_no_serious_violation_on_the_organisations_list_and_a_404_page
     page.wait_for_selector("h1")
     assert "북부 돌봄센터" in page.inner_text("main")
     found["organisations"] = _serious(page)
+    page.goto("/app/board/daily")  # the daily report of yesterday, with its day picker
+    page.wait_for_selector("input#day")
+    assert page.input_value("input#day") == "2026-11-26"
+    found["daily report"] = _serious(page)
     response = page.goto("/app/seniors/s-b")  # south's senior: not carol's to see
     assert response is not None
     assert response.status == 404
