@@ -37,6 +37,10 @@ class Inbox:
         self._urgent: deque[Received] = deque()
         self._normal: deque[Received] = deque()
         self._changed = threading.Condition()
+        # How many routine messages the waiting `take` wants before it stops filling: `put`
+        # wakes it only for the first message, an urgent one, or a full batch, not for each
+        # (a 500-message fill woke the ingest thread 500 times, each a GIL hand-over).
+        self._want = 1
 
     def __len__(self) -> int:
         with self._changed:
@@ -51,8 +55,11 @@ class Inbox:
         with self._changed:
             if not force and not self._changed.wait_for(self._has_room, timeout_s):
                 return False
-            (self._urgent if item.urgent else self._normal).append(item)
-            self._changed.notify_all()
+            urgent = item.urgent
+            (self._urgent if urgent else self._normal).append(item)
+            queued = len(self._urgent) + len(self._normal)
+            if urgent or queued == 1 or len(self._normal) >= self._want:
+                self._changed.notify_all()
             return True
 
     def urgent_waiting(self) -> bool:
@@ -69,11 +76,15 @@ class Inbox:
             if not self._changed.wait_for(self._has_any, wait_s):
                 return []
             deadline = time.monotonic() + fill_s
-            while not self._urgent and len(self._normal) < max_items:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._changed.wait(left)
+            self._want = max_items
+            try:
+                while not self._urgent and len(self._normal) < max_items:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._changed.wait(left)
+            finally:
+                self._want = 1
             if self._urgent:
                 batch = self._take_urgent(max_items)
             else:

@@ -1,11 +1,12 @@
 """The ingest inbox: bounded, and critical messages overtake what is queued."""
 
+import threading
 from datetime import timedelta
 
 from cloud.ingest import Inbox, Received, parse_message
 from protocol import EventType, encode, events_topic, make_envelope
 from protocol.events import InactivityPayload
-from tests.cloud.helpers import NOW, emergency, heartbeat, new_device_id
+from tests.cloud.helpers import NOW, emergency, heartbeat, new_device_id, wait_until
 
 
 def _received(raw: bytes, device_id: str, mid: int) -> Received:
@@ -86,3 +87,49 @@ def test_a_safety_event_overtakes_the_queue_whatever_its_priority() -> None:
     assert inbox.put(_received(inactivity, quiet, 2), timeout_s=0)
     assert inbox.urgent_waiting()
     assert [r.mid for r in inbox.take(10, wait_s=0, fill_s=0)] == [2]
+
+
+class _CountingCondition(threading.Condition):
+    """A condition that counts its notifications (the wake-ups of the ingest thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notified = 0
+
+    def notify_all(self) -> None:
+        self.notified += 1
+        super().notify_all()
+
+
+def _filling_take(inbox: Inbox, max_items: int) -> tuple[threading.Thread, list[list[int]]]:
+    got: list[list[int]] = []
+    taker = threading.Thread(
+        target=lambda: got.append([r.mid for r in inbox.take(max_items, 30.0, 30.0)])
+    )
+    taker.start()
+    return taker, got
+
+
+def test_a_filling_take_is_woken_by_a_full_batch_or_an_urgent_message_not_by_each_put() -> None:
+    dev, sos = new_device_id(), new_device_id()
+    inbox = Inbox(capacity=100)
+    counting = _CountingCondition()
+    inbox._changed = counting
+    inbox.put(_received(heartbeat(dev, 1), dev, 1), timeout_s=0)  # the first: wakes a waiter
+    taker, got = _filling_take(inbox, 10)
+    wait_until(lambda: inbox._want == 10, what="the take filling")
+    before = counting.notified
+    for seq in range(2, 10):  # 9 queued: the batch of 10 is not full, nobody is woken
+        inbox.put(_received(heartbeat(dev, seq), dev, seq), timeout_s=0)
+    assert counting.notified == before
+    inbox.put(_received(heartbeat(dev, 10), dev, 10), timeout_s=0)  # full: the take returns
+    taker.join(20)
+    assert got == [list(range(1, 11))]
+    assert counting.notified == before + 2  # the tenth put, and the take leaving room
+    inbox.put(_received(heartbeat(dev, 11), dev, 11), timeout_s=0)
+    taker, got = _filling_take(inbox, 10)
+    wait_until(lambda: inbox._want == 10, what="the take filling")
+    inbox.put(_received(emergency(sos, 1), sos, 12), timeout_s=0)  # urgent: at once
+    taker.join(20)
+    assert got == [[12]]
+    assert inbox._want == 1

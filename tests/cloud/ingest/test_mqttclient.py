@@ -2,6 +2,7 @@
 `ack_many` acknowledges a batch (the broker redelivers nothing after a reconnect) and an
 unacknowledged message is redelivered, as with paho's own `ack`."""
 
+import struct
 import threading
 import uuid
 
@@ -131,3 +132,56 @@ def test_ack_many_without_a_connection_says_so() -> None:
     client = BufferedClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
     assert client.ack_many([]) == mqtt.MQTT_ERR_SUCCESS
     assert client.ack_many([1, 2]) == mqtt.MQTT_ERR_NO_CONN
+
+
+def _publish_packet(
+    topic: bytes, mid: int, payload: bytes, props: bytes = b"\x00", *, qos: int = 1, flags: int = 0
+) -> tuple[int, bytes]:
+    """(fixed header byte, rest after the remaining length) of an MQTT 5 PUBLISH."""
+    body = struct.pack("!H", len(topic)) + topic
+    if qos:
+        body += struct.pack("!H", mid)
+    return 0x30 | (qos << 1) | flags, body + props + payload
+
+
+def _decoded(client: mqtt.Client, header: int, packet: bytes) -> list[mqtt.MQTTMessage]:
+    got: list[mqtt.MQTTMessage] = []
+    client.on_message = lambda _c, _u, m: got.append(m)
+    client._in_packet = {"command": header, "packet": packet}  # type: ignore[typeddict-item]
+    assert client._handle_publish() == mqtt.MQTT_ERR_SUCCESS
+    return got
+
+
+@pytest.mark.parametrize(
+    ("topic", "props", "qos", "flags"),
+    [
+        (b"dolbom/v1/devices/r-1/events", b"\x00", 1, 0),  # the fast path
+        (b"dolbom/v1/devices/r-1/events", b"\x00", 1, 0x08 | 0x01),  # DUP and RETAIN
+        (b"dolbom/v1/devices/r-\xed\x9a\xa8/events", b"\x00", 1, 0),  # UTF-8 topic
+        (b"t", b"\x07\x26\x00\x01k\x00\x01v", 1, 0),  # a user property: paho's decoder
+        (b"t", b"\x03\x23\x00\x05", 1, 0),  # a topic alias beside a topic
+        (b"t", b"\x00", 0, 0),  # QoS 0: paho's decoder
+    ],
+)
+def test_fast_publish_decoding_matches_paho(
+    topic: bytes, props: bytes, qos: int, flags: int
+) -> None:
+    """The properties-free QoS 1 PUBLISH is decoded like paho decodes it; others by paho."""
+    header, packet = _publish_packet(topic, 4242, b'{"v":1}', props, qos=qos, flags=flags)
+    ours = BufferedClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
+    paho = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
+    [a] = _decoded(ours, header, packet)
+    [b] = _decoded(paho, header, packet)
+    assert (a.topic, bytes(a.payload), a.mid, a.qos, a.dup, a.retain) == (
+        b.topic,
+        bytes(b.payload),
+        b.mid,
+        b.qos,
+        b.dup,
+        b.retain,
+    )
+    assert a.payload == b'{"v":1}'
+    assert a.mid == (4242 if qos else 0)
+    if props != b"\x00":  # properties are kept where a message carries them
+        assert a.properties is not None
+        assert str(a.properties) == str(b.properties)
