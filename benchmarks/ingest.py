@@ -31,6 +31,8 @@ import os
 import platform
 import pstats
 import random
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -216,8 +218,19 @@ def run(
     *,
     batch_max: int,
     profile: str = "",
+    spy: str = "",
+    ref_repo: Path | None = None,
 ) -> dict[str, Any]:
-    """One drain: fresh database, fresh sessions, the backlog, N workers; figures and checks."""
+    """One drain: fresh database, fresh sessions, the backlog, N workers; figures and checks.
+
+    A path named `ref-<path>` runs the workers of `ref_repo` (another checkout: the code
+    before a change) on the same backlog, for an A/B in one run.
+    """
+    code = REPO
+    if path.startswith("ref-"):
+        if ref_repo is None:
+            raise ValueError(f"{path}: needs --ref-repo")
+        code, path = ref_repo, path.removeprefix("ref-")
     expected = len(messages)
     emergencies = [m for m in messages if m[2] == EventType.EMERGENCY.value]
     callers = {m[0] for m in emergencies}
@@ -240,7 +253,7 @@ def run(
             "DOLBOM_MQTT_SESSION": "persistent",
             "DOLBOM_MQTT_SHARE_GROUP": group,
             "DOLBOM_INGEST_BATCH_MAX": "1" if path == "naive" else str(batch_max),
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": str(code),
         }
         meter = CpuMeter(dbname)
         broker_cpu0 = _cpu(broker_ps)
@@ -254,13 +267,14 @@ def run(
             procs.append(
                 subprocess.Popen(
                     cmd,
-                    cwd=REPO,
+                    cwd=code,
                     env=env | {"DOLBOM_MQTT_CLIENT_ID": cid},
                     stdout=subprocess.PIPE,
                     stderr=(work / f"{group}-{k}.log").open("wb"),
                 )
             )
         worker_ps = [psutil.Process(p.pid) for p in procs]
+        spies = [_spy(p.pid, f"{spy}-{k}.txt") for k, p in enumerate(procs)] if spy else []
         stored = 0
         worker_cpu = [0.0] * workers
         while stored < expected:
@@ -275,6 +289,10 @@ def run(
         drained_s = time.monotonic() - start
         meter.sample_pg()
         broker_cpu = _cpu(broker_ps) - broker_cpu0
+        for spy_proc in spies:
+            spy_proc.send_signal(signal.SIGINT)  # py-spy writes its samples on SIGINT
+        for spy_proc in spies:
+            spy_proc.wait(60)
         for p in procs:
             p.terminate()
         for p in procs:
@@ -303,7 +321,8 @@ def run(
     batches = [b for st in stats for b in st["batch_sizes"] if b]
     span_s = float(span or 0.0)
     return {
-        "path": path,
+        "path": path if code == REPO else f"ref-{path}",
+        "code": str(code),
         "workers": workers,
         "batch_max": 1 if path == "naive" else batch_max,
         "events": expected,
@@ -316,6 +335,13 @@ def run(
             "broker": round(broker_cpu, 2),
             "workers": [round(c, 2) for c in worker_cpu],
             "postgres_backends": round(meter.pg_seconds(), 2),
+        },
+        # CPU per 1,000 events stored: what the rate would be on cores of our own, less moved
+        # by the other jobs on a shared box than the rate itself
+        "cpu_s_per_1000_events": {
+            "workers": round(sum(worker_cpu) * 1000 / max(rows, 1), 3),
+            "postgres_backends": round(meter.pg_seconds() * 1000 / max(rows, 1), 3),
+            "broker": round(broker_cpu * 1000 / max(rows, 1), 3),
         },
         "thread_cpu_s": [st.get("thread_cpu_s") for st in stats],
         "broker_disconnects": reconnects,
@@ -334,6 +360,79 @@ def run(
             "emergency_repeats_counted": int(alerts[1]),
         },
         "events_table_bytes_per_event": round((size or 0) / max(rows, 1), 1),
+    }
+
+
+def _spy(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling a worker (on-CPU samples only, per thread, 100 Hz) into `out` (raw)."""
+    exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    cmd = [exe, "record", "--pid", str(pid), "--format", "raw", "--threads", "--nonblocking"]
+    return subprocess.Popen(
+        [*cmd, "--rate", "100", "--output", out],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+# Areas of the sampled leaf frame (the function on CPU), by its file.
+_SPY_AREAS = {
+    "sqlalchemy": "sqlalchemy",
+    "psycopg (driver)": "psycopg",
+    "paho (MQTT)": "paho",
+    "pydantic (validation)": "pydantic",
+    "json": "json/",
+    "cloud.ingest": "cloud/ingest",
+    "cloud.alerts": "cloud/alerts",
+    "protocol (decode)": "protocol/",
+    "threading, queue": "threading",
+}
+
+
+def spy_summary(files: list[Path]) -> dict[str, Any]:
+    """On-CPU samples of py-spy's raw files: share by thread, by area of the leaf frame, and
+    the leaf functions and the benchmark-relevant callers that hold the most samples."""
+    by_thread: dict[str, int] = {}
+    by_area: dict[str, dict[str, int]] = {}
+    leaves: dict[str, int] = {}
+    total = 0
+    for file in files:
+        if not file.exists():
+            continue
+        for line in file.read_text(errors="replace").splitlines():
+            stack, _, count_text = line.rpartition(" ")
+            if not stack or not count_text.isdigit():
+                continue
+            count = int(count_text)
+            frames = stack.split(";")
+            thread = frames[0]
+            kind = "ingest" if any("_loop (cloud/ingest" in f for f in frames) else "other"
+            if kind == "other" and any("_thread_main (paho" in f for f in frames):
+                kind = "network (paho)"
+            leaf = frames[-1]
+            area = next((a for a, key in _SPY_AREAS.items() if key in leaf), "other")
+            total += count
+            by_thread[kind] = by_thread.get(kind, 0) + count
+            areas = by_area.setdefault(kind, {})
+            areas[area] = areas.get(area, 0) + count
+            leaves[leaf] = leaves.get(leaf, 0) + count
+            del thread
+    if not total:
+        return {}
+    return {
+        "samples": total,
+        "share_by_thread": {k: round(v / total, 3) for k, v in by_thread.items()},
+        "share_by_area": {
+            kind: {
+                a: round(v / total, 3)
+                for a, v in sorted(areas.items(), key=lambda kv: -kv[1])
+                if v / total >= 0.005
+            }
+            for kind, areas in by_area.items()
+        },
+        "top_leaves": [
+            {"where": k, "share": round(v / total, 3)}
+            for k, v in sorted(leaves.items(), key=lambda kv: -kv[1])[:15]
+        ],
     }
 
 
@@ -511,6 +610,12 @@ def main() -> None:
     parser.add_argument("--paths", default="naive:1,batched:1,bulk:1,bulk:2")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
+        "--spy",
+        default="",
+        help="also drain with these paths' workers sampled by py-spy (e.g. bulk:1,bulk:2; "
+        "py-spy in the venv, not a dependency): on-CPU samples by thread and area",
+    )
+    parser.add_argument(
         "--year",
         action="store_true",
         help="also measure the store's size per robot per day and the daily-metrics job",
@@ -523,6 +628,13 @@ def main() -> None:
         default=CloudSettings().ingest_batch_max,
         help="DOLBOM_INGEST_BATCH_MAX",
     )
+    parser.add_argument(
+        "--ref-repo",
+        type=Path,
+        default=None,
+        help="another checkout (e.g. `git archive` of the commit before a change) whose workers "
+        "run the paths named ref-<path> (e.g. --paths ref-bulk:1,bulk:1): an A/B in one run",
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="the results file (JSON)")
     args = parser.parse_args()
     out: Path = args.out.resolve()
@@ -531,6 +643,7 @@ def main() -> None:
     messages = backlog(args.robots, args.events, args.emergency_share)
     runs: list[dict[str, Any]] = []
     profile: dict[str, Any] = {}
+    sampled: dict[str, Any] = {}
     specs = [] if args.paths == "none" else args.paths.split(",")
     with tempfile.TemporaryDirectory(prefix="dolbom-bench-ingest-") as tmp:
         work = Path(tmp)
@@ -540,7 +653,17 @@ def main() -> None:
             for spec in specs:
                 path, n = spec.split(":")
                 print(f"... {path} with {n} worker(s)", flush=True)
-                runs.append(run(path, int(n), messages, broker, work, batch_max=args.batch_max))
+                runs.append(
+                    run(
+                        path,
+                        int(n),
+                        messages,
+                        broker,
+                        work,
+                        batch_max=args.batch_max,
+                        ref_repo=args.ref_repo,
+                    )
+                )
             if args.profile:
                 print("... bulk with 1 worker under cProfile", flush=True)
                 prefix = str(work / "prof")
@@ -549,6 +672,15 @@ def main() -> None:
                     | {"profiled": True}
                 )
                 profile = where_time_goes(prefix)
+            for spec in [s for s in args.spy.split(",") if s]:
+                path, n = spec.split(":")
+                print(f"... {path} with {n} worker(s) sampled by py-spy", flush=True)
+                prefix = str(work / f"spy-{path}-{n}")
+                runs.append(
+                    run(path, int(n), messages, broker, work, batch_max=args.batch_max, spy=prefix)
+                    | {"sampled": True}
+                )
+                sampled[spec] = spy_summary([Path(f"{prefix}-{k}.txt") for k in range(int(n))])
         finally:
             broker.stop()
     year: dict[str, Any] = {}
@@ -556,7 +688,7 @@ def main() -> None:
         print(f"... a day of data for {args.year_seniors:,} seniors", flush=True)
         year = year_of_data(args.year_seniors, args.year_fast_robots)
     previous = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
-    if not specs:  # only the year measured: keep the drains of the last run
+    if not runs:  # only the year measured: keep the drains of the last run
         runs, profile = previous.get("runs", []), previous.get("profile", {})
     year = year or previous.get("year", {})
     naive = next((r for r in runs if r["path"] == "naive"), None)
@@ -566,7 +698,7 @@ def main() -> None:
     )
     head = f"{'path':<9}{'workers':>8}{'events/s':>10}{'x naive':>9}{'drain s':>9}"
     head += f"{'cpu broker':>11}{'cpu workers':>13}{'cpu pg':>8}{'batch':>7}{'alert p95 ms':>13}"
-    head += f"{'lost':>6}{'dup':>5}"
+    head += f"{'lost':>6}{'dup':>5}{'cpu s/1k: workers':>19}{'pg':>6}"
     print(head)
     for r in runs:
         ratio = (
@@ -575,19 +707,30 @@ def main() -> None:
             else "-"
         )
         p95 = r["alert_from_receipt_s"]["p95"]
-        name = r["path"] + ("*" if r.get("profiled") else "")
+        name = r["path"] + ("*" if r.get("profiled") else "+" if r.get("sampled") else "")
         print(
             f"{name:<9}{r['workers']:>8}{r['events_per_s'] or 0:>10,.0f}{ratio:>9}"
             f"{r['drained_s']:>9.1f}{r['cpu_s']['broker']:>11.1f}"
             f"{'+'.join(f'{c:.1f}' for c in r['cpu_s']['workers']):>13}"
             f"{r['cpu_s']['postgres_backends']:>8.1f}{r['batch_size_mean']:>7.0f}"
             f"{(p95 or 0) * 1000:>13.0f}{r['check']['lost']:>6}{r['check']['duplicates']:>5}"
+            f"{r['cpu_s_per_1000_events']['workers']:>19.3f}"
+            f"{r['cpu_s_per_1000_events']['postgres_backends']:>6.3f}"
         )
     if profile:
         print("\n* profiled run (cProfile slows it; not a capacity figure). Own time by area:")
         for part, p in profile.items():
             shares = ", ".join(f"{k} {v:.0%}" for k, v in list(p["share_by_area"].items())[:6])
             print(f"  {part} thread ({p['own_time_s']} s): {shares}")
+    for spec, summary in sampled.items():
+        if not summary:
+            continue
+        print(f"\n+ {spec} sampled by py-spy ({summary['samples']:,} on-CPU samples):")
+        for kind, areas in summary["share_by_area"].items():
+            shares = ", ".join(f"{k} {v:.0%}" for k, v in list(areas.items())[:7])
+            print(f"  {kind} thread {summary['share_by_thread'][kind]:.0%}: {shares}")
+        for leaf in summary["top_leaves"][:8]:
+            print(f"    {leaf['share']:6.1%}  {leaf['where']}")
     if year:
         print(
             f"\nA day of data ({year['seniors']:,} seniors, research mix of"
@@ -622,6 +765,7 @@ def main() -> None:
         "alert_latency": "worker receipt (paho hands the message over) to its alert committed",
         "runs": runs,
         "profile": profile,
+        "py_spy": sampled,
         "year": year,
     }
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
