@@ -4,6 +4,7 @@ online share, medication taken and missed, mood and screenings. The day is cut i
 (`report_zone`); its events, alerts and heartbeat hours are read in four queries for the whole
 report, each through an index on (device, time)."""
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,16 +18,15 @@ from sqlalchemy.orm import Session
 from cloud.accounts.access import alert_senior_column
 from cloud.alerts.rules import LIFE_SIGN_TYPES, is_life_sign
 from cloud.alerts.service import MEDICATION_REMINDER_KINDS
-from cloud.app.status import among
+from cloud.app.status import _newest, among
 from cloud.store.models import Alert, AlertStatus, Device, Event, HeartbeatHour, Severity
 from protocol import EventType
 
 DEFAULT_ZONE = "Asia/Seoul"
 MAX_DAYS_BACK = 366  # a year of daily reports; older days are the research exports' job
 SEVERITIES = (Severity.CRITICAL, Severity.HIGH, Severity.MAJOR, Severity.MINOR, Severity.WARNING)
-_DAY_TYPES = tuple(
-    sorted(set(LIFE_SIGN_TYPES) | {EventType.REMINDER.value, EventType.SCREENING.value})
-)
+_CARE_TYPES = (EventType.REMINDER.value, EventType.MOOD.value, EventType.SCREENING.value)
+_LIFE_SIGN_BATCH = 5  # newest life-sign-type events read per robot in the one query
 
 
 class DayError(ValueError):
@@ -187,6 +187,8 @@ def _events(
     start: datetime,
     end: datetime,
 ) -> None:
+    """Reminders, moods and screenings of the day (a few a day each), and each robot's last
+    life sign of the day through the board's per-robot top-k (`status.newest`)."""
     moods: dict[str, list[float]] = {}
     found = session.execute(
         select(Event.device_id, Event.type, Event.ts, Event.payload)
@@ -194,16 +196,13 @@ def _events(
             among(session, Event.device_id, robots),
             Event.ts >= start,
             Event.ts < end,
-            Event.type.in_(_DAY_TYPES),
+            Event.type.in_(_CARE_TYPES),
         )
         .order_by(Event.ts)
     )
-    for device_id, event_type, ts, payload in found:
+    for device_id, event_type, _ts, payload in found:
         row = rows[robot_of[device_id]]
         body: dict[str, Any] = payload or {}
-        if event_type in LIFE_SIGN_TYPES and is_life_sign(event_type, body):
-            row.life_sign = True
-            row.last_life_sign = _aware(ts)
         if event_type == EventType.REMINDER.value and body.get("kind") in MEDICATION_REMINDER_KINDS:
             if body.get("status") == "confirmed":
                 row.medication_taken += 1
@@ -218,6 +217,42 @@ def _events(
     for senior_id, values in moods.items():
         rows[senior_id].mood_mean = sum(values) / len(values)
         rows[senior_id].mood_n = len(values)
+    newest = _newest(session, robots, LIFE_SIGN_TYPES, start, _LIFE_SIGN_BATCH, raw=True, until=end)
+    for device_id in robots:
+        last = _life_sign(session, device_id, newest.get(device_id, []), start, end)
+        if last is not None:
+            row = rows[robot_of[device_id]]
+            row.life_sign = True
+            row.last_life_sign = max(row.last_life_sign or last, last)
+
+
+def _life_sign(
+    session: Session,
+    device_id: str,
+    batch: list[tuple[str, datetime, Any]],
+    start: datetime,
+    end: datetime,
+) -> datetime | None:
+    """The robot's last life sign in [start, end): among its newest events of those types, else
+    (all of them something else, e.g. touches with no contact) further back in the day."""
+    for event_type, ts, body in batch:
+        if is_life_sign(event_type, json.loads(body) if body else {}):
+            return _aware(ts)
+    if len(batch) < _LIFE_SIGN_BATCH:
+        return None  # the day holds no more of them
+    for event_type, ts, payload in session.execute(
+        select(Event.type, Event.ts, Event.payload)
+        .where(
+            Event.device_id == device_id,
+            Event.type.in_(LIFE_SIGN_TYPES),
+            Event.ts >= start,
+            Event.ts < end,
+        )
+        .order_by(Event.ts.desc())
+    ):
+        if is_life_sign(event_type, payload or {}):
+            return _aware(ts)
+    return None
 
 
 def _online(

@@ -267,16 +267,19 @@ def _newest(
     k: int,
     raw: bool = False,
     by_type: bool = False,
+    until: datetime | None = None,
 ) -> dict[str, list[tuple[str, datetime, Any]]]:
     """Up to `k` newest events of `types` per robot since `since`, newest first, in one query
     for a whole board. PostgreSQL: per robot a LATERAL top-k that walks its (device_id, ts)
     index backwards and stops after k rows, the ids as one array parameter; SQLite (no
     LATERAL): a window function over the robots' rows in the window. `raw`: each payload as
     its JSON text, for the caller to decode only the ones it reads. `by_type`: k of each type
-    (per robot and type, through the (device_id, type, ts) index), newest first per type."""
+    (per robot and type, through the (device_id, type, ts) index), newest first per type.
+    `until`: only events before it (a past day's report)."""
     if not device_ids:
         return {}
     payload = (cast(Event.payload, Text) if raw else Event.payload).label("payload")
+    before = true() if until is None else Event.ts < until
     if session.get_bind().dialect.name == "postgresql":
         robots = (
             func.unnest(bindparam("robots", list(device_ids), type_=ARRAY(String)))
@@ -291,7 +294,7 @@ def _newest(
         of_type = Event.type == kinds.c.type if by_type else Event.type.in_(types)
         newest = (
             select(Event.type, Event.ts, payload)
-            .where(Event.device_id == robots.c.id, of_type, Event.ts >= since)
+            .where(Event.device_id == robots.c.id, of_type, Event.ts >= since, before)
             .order_by(Event.ts.desc(), Event.id.desc())
             .limit(k)
             .lateral("newest")
@@ -315,7 +318,9 @@ def _newest(
                 )
                 .label("rank"),
             )
-            .where(Event.device_id.in_(device_ids), Event.type.in_(types), Event.ts >= since)
+            .where(
+                Event.device_id.in_(device_ids), Event.type.in_(types), Event.ts >= since, before
+            )
             .subquery()
         )
         query = (

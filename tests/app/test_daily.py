@@ -12,7 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.accounts import Passwords, create_account
-from cloud.app.daily import DayError, bounds, parse_day, report_zone, zone_of
+from cloud.app.daily import (
+    DayError,
+    ReportSenior,
+    bounds,
+    daily_rows,
+    parse_day,
+    report_zone,
+    zone_of,
+)
 from cloud.store.models import (
     Alert,
     AlertKind,
@@ -255,3 +263,31 @@ async def test_a_bad_day_is_refused_in_both_languages(
         assert r.status_code == 422
         assert words in r.text
         assert "<script>" not in r.text
+
+
+def test_the_last_life_sign_is_found_behind_newer_events_that_are_none(
+    world: World, sessions: sessionmaker[Session]
+) -> None:
+    touch = {"period_start": "x", "period_end": "x", "pat": 0, "squeeze": 0}
+    with sessions() as s, s.begin():
+        _event(s, 30, EventType.TOUCH, NOON, touch | {"hug": 1})
+        for i in range(7):  # newer touches with no contact: no sign of life
+            _event(s, 31 + i, EventType.TOUCH, NOON + timedelta(hours=1 + i), touch | {"hug": 0})
+        # s-b's robot: only touches with no contact that day
+        s.add(
+            Event(
+                device_id="dev-b",
+                seq=40,
+                type=EventType.TOUCH.value,
+                priority="normal",
+                ts=NOON,
+                received_at=NOON,
+                payload=touch | {"hug": 0},
+            )
+        )
+    start, end = bounds(date(2026, 11, 26), SEOUL)
+    seniors = [ReportSenior("s-a", "a", None), ReportSenior("s-b", "b", None)]
+    with sessions() as s:
+        a, b = daily_rows(s, seniors, start, end)
+    assert (a.life_sign, a.last_life_sign) == (True, NOON)
+    assert (b.life_sign, b.last_life_sign) == (False, None)
