@@ -356,6 +356,18 @@ VARIANTS: Final = (
     Variant("training features read from the padding before missing", mask="pre"),
     Variant("training features read from the padding missing", mask="both"),
     Variant("padding before missing + turn gate 98 %", mask="pre", gate_share=0.98),
+    Variant("spliced copies of cropped falls only", copies=("splice-cropped",)),
+    Variant(
+        "spliced copies of cropped falls only + turn gate 98 %",
+        copies=("splice-cropped",),
+        gate_share=0.98,
+    ),
+    Variant(
+        "spliced copies of cropped falls only + turn gate 98 % + hard x3",
+        copies=("splice-cropped",),
+        gate_share=0.98,
+        hard_weight=3.0,
+    ),
 )
 
 
@@ -636,10 +648,30 @@ def build_data(
     )
 
 
+def _copies_of(data: Data, kind: str) -> Copies:
+    if kind not in data.copies:
+        data.copies[kind] = make_copies(data.trials, data.table, kind)
+    return data.copies[kind]
+
+
+def cropped_only(data: Data, copies: Copies) -> Copies:
+    """The copies made from falls whose recording starts less than 3 s before the impact
+    (the seconds before are the added rest): a rule on the training source's own trials."""
+    t = data.table
+    starts_late = np.zeros(len(data.trials), bool)
+    for r in np.flatnonzero(t.y == 1):
+        k = int(t.trial[r])
+        starts_late[k] = data.trials[k].lo > round(float(t.t_s[r]) * RATE_HZ) - _PRE
+    keep = starts_late[copies.trial]
+    return Copies(copies.x[keep], copies.trial[keep], copies.y[keep])
+
+
 def _copies(data: Data, kinds: Sequence[str]) -> Copies | None:
     if not kinds:
         return None
     for kind in kinds:
+        if kind == "splice-cropped" and kind not in data.copies:
+            data.copies[kind] = cropped_only(data, _copies_of(data, "splice"))
         if kind not in data.copies:
             data.copies[kind] = make_copies(data.trials, data.table, kind)
     parts = [data.copies[k] for k in kinds]

@@ -245,3 +245,28 @@ def test_the_padding_mask_marks_features_read_before_or_after_the_recording() ->
     both = V.padding_mask(trials, table, names, post=True)
     assert both[:, 2].tolist() == [False, False, True]  # 5 s after, only the last runs out
     assert both[:, 0].tolist() == [True, False, True]  # ±0.5 s: 0.2 / 0.4 s from an end
+
+
+def test_only_falls_recorded_from_less_than_3_s_before_the_impact_keep_their_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOLBOM_CACHE", str(tmp_path))
+    trials = synthetic_trials(3, 4, clip_s=10.0, falls_per_kind=1, group="young", brisk=True)
+    data = V.build_data(trials, seed=7, hard_persons=1)
+    t = data.table
+    falls = np.flatnonzero(t.y == 1)
+    late = {
+        int(t.trial[r])
+        for r in falls
+        if trials[int(t.trial[r])].lo > round(float(t.t_s[r]) * RATE_HZ) - 3 * RATE_HZ
+    }
+    every = V.Copies(
+        np.zeros((len(falls), len(V.ALL_FEATURES)), np.float32),
+        t.trial[falls],
+        np.ones(len(falls), np.int8),
+    )
+    kept = V.cropped_only(data, every)
+    assert set(kept.trial.tolist()) == late
+    assert 0 < len(late) < len(falls)  # the simulated falls: some start late, some do not
+    assert V._copies(data, ("splice-cropped",)) is not None
+    assert set(data.copies["splice-cropped"].trial.tolist()) <= late
