@@ -2,7 +2,7 @@
 and a browser-like client that keeps cookies and reads the CSRF token from forms."""
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.accounts import Passwords
 from cloud.api import create_app
-from cloud.store import make_engine, make_session_factory, migrate
+from cloud.store import make_engine, make_session_factory
 from tests.cloud import conftest as cloud_fixtures
 from tests.cloud.api import conftest as api
 from tests.cloud.api.conftest import PASSWORD, Clock, FakePublisher, settings
@@ -39,10 +39,11 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 @pytest.fixture
-def sqlite_sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+def sqlite_sessions(
+    tmp_path: Path, migrated_sqlite: Callable[[Path], str]
+) -> Iterator[sessionmaker[Session]]:
     """A migrated SQLite store only (the browser tests)."""
-    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
-    migrate(url)
+    url = migrated_sqlite(tmp_path / "app.sqlite3")
     engine = make_engine(url)
     yield make_session_factory(engine)
     engine.dispose()

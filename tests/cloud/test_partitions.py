@@ -4,7 +4,7 @@ retention policy per event type that keeps what a study still needs (and works o
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,8 +53,8 @@ def pg_fresh() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
-        migrate(url)
+        make: Callable[[Path], str] = request.getfixturevalue("migrated_sqlite")
+        url = make(tmp_path / "cloud.sqlite3")
     else:
         url = request.getfixturevalue("pg_fresh")
     eng = make_engine(url)

@@ -1,6 +1,7 @@
 """Login, tokens, the login rate limit, the cookie, and the auth settings."""
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -14,16 +15,14 @@ from cloud.accounts import Passwords
 from cloud.accounts.ratelimit import RATE_LIMITED
 from cloud.api import create_app
 from cloud.settings import CloudSettings
-from cloud.store import migrate
 from cloud.store.models import Account, AuditLog
 from tests.cloud.api.conftest import PASSWORD, SECRET, TOKEN, Clock, World, http, login
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> str:
     """Auth does not depend on the database engine: SQLite only."""
-    url = f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
-    migrate(url)
+    url = migrated_sqlite(tmp_path / "cloud.sqlite3")
     return url
 
 

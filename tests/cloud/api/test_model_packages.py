@@ -6,7 +6,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from cloud.api.routers.model_packages import CHUNK_BYTES, TOKEN_TTL_S, PackageStore
-from cloud.store import migrate
 from device.perception.motion import FALL_EXPECT
 from device.perception.rollout import HttpFetcher, ModelStore, Rollout, RolloutError
 from protocol import CommandType
@@ -27,10 +26,9 @@ TINY = Path(__file__).resolve().parents[2] / "fixtures" / "models"
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> str:
     """Packages are files; the store only holds devices and the audit log: SQLite is enough."""
-    url = f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
-    migrate(url)
+    url = migrated_sqlite(tmp_path / "cloud.sqlite3")
     return url
 
 

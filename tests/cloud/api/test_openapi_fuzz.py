@@ -1,13 +1,13 @@
 """Schemathesis over the app's own OpenAPI spec (issue 14 item 15): no request, however
 malformed and whoever sends it, ends in a 5xx, and every response matches the spec."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 
 from cloud.accounts.tokens import issue_token
-from cloud.store import migrate
 from cloud.store.models import Role
 from tests.cloud.api.apifuzz import fuzz
 from tests.cloud.api.conftest import SECRET, SERVICE, World, http
@@ -15,10 +15,9 @@ from tests.cloud.helpers import NOW
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> str:
     """Generated requests exercise the API, not the engine: SQLite only."""
-    url = f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
-    migrate(url)
+    url = migrated_sqlite(tmp_path / "cloud.sqlite3")
     return url
 
 

@@ -3,7 +3,7 @@
 import io
 import json
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +19,6 @@ from cloud.accounts.tokens import issue_token
 from cloud.api import create_app
 from cloud.research import studies
 from cloud.research.instruments import record_assessment
-from cloud.store import migrate
 from cloud.store.models import AssessmentSource, AuditLog, Device, Role, Senior
 from protocol import CommandType
 from tests.cloud.api.conftest import SECRET, FakePublisher, http, settings
@@ -30,10 +29,9 @@ SENIOR_NAMES = ("김순자", "박말순", "이영희", "최복순", "정옥자",
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> str:
     """Role checks exercise the API, not the engine: SQLite only (the store tests run both)."""
-    url = f"sqlite:///{tmp_path / 'research-api.sqlite3'}"
-    migrate(url)
+    url = migrated_sqlite(tmp_path / "research-api.sqlite3")
     return url
 
 

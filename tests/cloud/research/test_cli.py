@@ -1,22 +1,24 @@
 """`dolbom research`: a coordinator's whole round trip, with clear errors."""
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from cloud.store import make_engine, make_session_factory, migrate
+from cloud.store import make_engine, make_session_factory
 from cloud.store.models import Device, Senior
 from dolbom.cli import app
 from tests.helpers.ports import free_port
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-    migrate(url)
+def env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_sqlite: Callable[[Path], str]
+) -> Path:
+    url = migrated_sqlite(tmp_path / "cli.sqlite3")
     engine = make_engine(url)
     now = datetime.now(UTC) - timedelta(days=3)
     with make_session_factory(engine)() as s, s.begin():
