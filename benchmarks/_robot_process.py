@@ -8,12 +8,17 @@ stdout line, times on CLOCK_MONOTONIC, which is system-wide on Linux):
   {"step": name, "at": t, "detail": text}           an agent Step
   {"mqtt_acked": seq, "at": t}                      the broker acknowledged outbox event seq
 With --model-rss it only loads the Vosk model and prints the process's VmRSS before and after.
+The speech graph is read into the heap (the code's default) unless DOLBOM_BENCH_ASR_GRAPH=mapped
+(as deploy/pi/robot.toml ships it); with it mapped, DOLBOM_BENCH_GRAPH_RELEASE=off keeps its
+pages between utterances (default: given back when each utterance is decided, as the code does).
+voice_to_alert.py passes its environment on, so both are measured with the same benchmark.
 """
 
 import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -26,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from device.agent import State, Step
 from device.audio.source import AudioChunk, ScriptedSource
 from device.config import DeviceConfig, MqttConfig
-from device.main import build_agent
+from device.main import build_agent, open_listener
 from device.speech.tts import PrintSpeaker
 
 _out_lock = threading.Lock()
@@ -104,6 +109,7 @@ def run_robot(args: argparse.Namespace) -> None:
         data_dir=args.data_dir,
         speech_out="print",
         mqtt=MqttConfig(host=args.mqtt_host, port=args.mqtt_port, reconnect_max_s=2.0),
+        asr_graph="mapped" if os.environ.get("DOLBOM_BENCH_ASR_GRAPH") == "mapped" else "heap",
     )
 
     def on_step(step: Step) -> None:
@@ -112,12 +118,18 @@ def run_robot(args: argparse.Namespace) -> None:
     def on_acked(seq: int) -> None:
         emit({"mqtt_acked": seq, "at": time.monotonic()})
 
+    ears = open_listener(config)
+    graph = getattr(ears.recognizer, "graph", None)
+    if graph is not None and os.environ.get("DOLBOM_BENCH_GRAPH_RELEASE") == "off":
+        ears.recognizer.release_graph_pages = False  # type: ignore[attr-defined]
+    emit({"asr_graph": config.asr_graph, "graph_mapped": graph is not None})
     agent = build_agent(
         config,
         source=clock,
         speaker=PrintSpeaker(lambda _text: None),
         observer=on_step,
         on_acked=on_acked,
+        listener=ears,
     )
 
     async def main() -> None:

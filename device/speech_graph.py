@@ -18,10 +18,10 @@ when two things hold:
 After loading, `advise_random` tells the kernel the mapping is read at random (no
 read-ahead), so only the pages the decoder touches are read and count in the resident set.
 Those pages stay resident in the process once touched (they made ~110 MB of the robot's RSS by
-the end of a day); `MappedGraph.release` (the recogniser calls it when an utterance is decided)
-unmaps them from the process with madvise(MADV_DONTNEED): they stay in the kernel's page cache
-and the next decode maps them again with minor faults (no disk read unless the kernel dropped
-them under memory pressure). The mapping is read-only, so nothing is lost.
+the end of a day). `MappedGraph.release` unmaps them from the process with madvise(MADV_DONTNEED)
+(the recogniser asks for it, on the graph's own thread, when an utterance is decoded): they stay
+in the kernel's page cache and the next decode maps them again with minor faults (no disk read
+unless the kernel dropped them under memory pressure). The mapping is read-only: nothing is lost.
 
 Anything unexpected (another file layout, another libvosk, no room on the disk) leaves the
 model as it is: read into the heap as before, logged. Measured by benchmarks/footprint.py
@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -274,6 +275,10 @@ class MappedGraph:
         self.release_s_total = 0.0  # time spent in madvise, for the benchmarks
         self.release_s_max = 0.0
         self._libc = _libc()
+        self._due = threading.Event()
+        self._done = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def find(cls, path: Path) -> "MappedGraph | None":
@@ -289,21 +294,45 @@ class MappedGraph:
     def release(self) -> int:
         """madvise(MADV_DONTNEED) on the mapping: its resident pages leave this process's RSS
         (they stay in the page cache; the next decode faults them back in). Returns the bytes
-        advised (0 when the kernel refused, logged)."""
+        advised (0 when the kernel refused, logged). Safe beside a decoder reading the graph:
+        a page it needs again is faulted back in."""
         done = 0
         started = time.perf_counter()
         for lo, hi in self.spans:
             if self._libc.madvise(lo, hi - lo, MADV_DONTNEED) == 0:
                 done += hi - lo
             else:
-                log.warning(
-                    "madvise(DONTNEED) on the speech graph failed: errno %d", ctypes.get_errno()
-                )
+                errno = ctypes.get_errno()
+                log.warning("madvise(DONTNEED) on the speech graph failed: errno %d", errno)
         took = time.perf_counter() - started
-        self.releases += 1
-        self.release_s_total += took
-        self.release_s_max = max(self.release_s_max, took)
+        with self._done:
+            self.releases += 1
+            self.release_s_total += took
+            self.release_s_max = max(self.release_s_max, took)
+            self._done.notify_all()
         return done
+
+    def release_soon(self) -> None:
+        """Release on this graph's own thread, off the caller's path: measured under load, one
+        release took up to 270 ms (mean 40-60 ms), which the decision must not wait for."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="speech-graph-release", daemon=True
+                )
+                self._thread.start()
+        self._due.set()
+
+    def wait_released(self, count: int, timeout_s: float) -> bool:
+        """Wait until `count` releases have been done (for tests and benchmarks)."""
+        with self._done:
+            return self._done.wait_for(lambda: self.releases >= count, timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            self._due.wait()
+            self._due.clear()
+            self.release()
 
 
 _graphs: dict[int, MappedGraph] = {}

@@ -163,7 +163,9 @@ def test_the_mapped_model_hears_what_the_heap_model_hears(tmp_path: Path) -> Non
         for i in range(0, len(samples), 512):
             rec.accept(AudioChunk(samples[i : i + 512], i / 16000))
         heard.append(rec.finish())
-        if model is mapped:  # decided: the graph's pages are given back
+        if model is mapped:  # decided: the graph's pages are given back, on its own thread
+            assert rec.graph is not None
+            assert rec.graph.wait_released(len(heard) - 1, timeout_s=60)
             assert sg.resident_bytes(graph) == 0
     assert heard[0] == heard[1] == heard[2]
     released = sg.mapped_graph(mapped)
@@ -193,6 +195,10 @@ def test_release_gives_the_mapped_pages_back_and_keeps_every_byte(tmp_path: Path
         assert graph.releases == 1
         assert bytes(mapped) == data  # faulted back in, unchanged
         assert sg.resident_bytes(path) > len(data) // 2
+        graph.release_soon()  # the same, on the graph's own thread
+        assert graph.wait_released(2, timeout_s=60)
+        assert sg.resident_bytes(path) == 0
+        assert bytes(mapped) == data
     other = tmp_path / "writable.bin"
     other.write_bytes(data)
     with open(other, "r+b") as g, mmap.mmap(g.fileno(), 0) as writable:
