@@ -122,9 +122,12 @@ class Recorder:
         info.wait_for_publish(_CONNECT_TIMEOUT_S)
 
 
-def clear_retained(port: int, topic: str, host: str = "127.0.0.1") -> None:
+def clear_retained(
+    port: int, topic: str, host: str = "127.0.0.1", protocol: Literal["5", "3.1.1"] = "3.1.1"
+) -> None:
     """Remove a retained message so tests leave the shared broker as they found it."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv311)
+    version = MQTTProtocolVersion.MQTTv5 if protocol == "5" else MQTTProtocolVersion.MQTTv311
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=version)
     client.connect(host, port, keepalive=30)
     client.loop_start()
     try:

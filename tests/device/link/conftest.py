@@ -1,4 +1,5 @@
-"""Brokers for the link tests: the machine's Mosquitto (MQTT 5) and the embedded amqtt (3.1.1)."""
+"""Brokers for the link tests: the machine's Mosquitto (MQTT 5), rumqttd (a second MQTT 5
+implementation, issue 16) and the embedded amqtt (3.1.1)."""
 
 import uuid
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ import pytest
 
 from dolbom.embedded_broker import EmbeddedBroker
 from tests.helpers.mosquitto import system_mosquitto_port
+from tests.helpers.rumqttd import private_rumqttd
 
 
 @dataclass(frozen=True)
@@ -20,10 +22,19 @@ class BrokerSpec:
     protocol: Literal["5", "3.1.1"]
 
 
-@pytest.fixture(params=["mosquitto", "amqtt"])
+@pytest.fixture(scope="session")
+def rumqttd_port() -> Iterator[int]:
+    """One rumqttd for the session: tests keep apart by their own device ids."""
+    with private_rumqttd() as port:
+        yield port
+
+
+@pytest.fixture(params=["mosquitto", "rumqttd", "amqtt"])
 def broker(request: pytest.FixtureRequest) -> Iterator[BrokerSpec]:
     if request.param == "mosquitto":
         yield BrokerSpec("mosquitto", system_mosquitto_port(), "5")
+    elif request.param == "rumqttd":
+        yield BrokerSpec("rumqttd", request.getfixturevalue("rumqttd_port"), "5")
     else:
         with EmbeddedBroker() as embedded:
             yield BrokerSpec("amqtt", embedded.port, "3.1.1")

@@ -83,7 +83,7 @@ def robot(tmp_path: Path, device_id: str, broker: BrokerSpec) -> Iterator[Robot]
     if r.link is not None:
         r.link.stop()
     r.outbox.close()
-    clear_retained(broker.port, status_topic(device_id))
+    clear_retained(broker.port, status_topic(device_id), protocol=broker.protocol)
 
 
 def seqs_of(messages: list[Received]) -> list[int]:
