@@ -22,6 +22,7 @@ from device.perception.imu_features import (
     resample,
 )
 from models.activity import fall as F
+from models.activity import variants as V
 from models.activity import wrist as W
 from models.activity.features import OPSET, FeatureExtractor
 from models.activity.real import Trial
@@ -29,23 +30,82 @@ from models.activity.train import classification_report, to_onnx
 
 FALL_LABELS: Final = ("no_fall", "fall")
 REFRACTORY_S: Final = 30.0
+FALL_RECIPE: Final = V.Variant(
+    "fall 4.0.0: spliced copies of the cropped falls + turn gate 98 %",
+    copies=("splice-cropped",),
+    gate_share=0.98,
+)
+"""4.x (the card's second run log): every fit adds, for each training fall whose recording
+starts less than 3 s before its impact, two copies with an everyday movement of the same data
+set spliced before it; and no candidate is a fall unless the wrist's gravity direction turns
+(the larger of turn_deg and lying_turn_deg) at least as much as in 98 % of the fit's falls."""
+
+
+def fall_data(
+    trials: Sequence[Trial], seed: int, hard_persons: int = F.HARD_NEGATIVE_PERSONS
+) -> tuple[F.Table, F.Fitter]:
+    """The candidate table (FALL_FEATURES) and the fit of FALL_RECIPE over it."""
+    data = V.build_data(trials, seed, hard_persons)
+    n = N_FALL_FEATURES
+    hard = data.table.hard
+    table = F.Table(
+        data.table.x[:, :n],
+        data.table.trial,
+        data.table.t_s,
+        data.table.y,
+        None if hard is None else hard[:, :n],
+    )
+    datasets = np.asarray([t.dataset for t in trials])
+    copies = V._copies(data, FALL_RECIPE.copies)
+    return table, V.make_fitter(FALL_RECIPE, datasets, copies, list(range(n)))
 
 
 def fall_to_onnx(clf: Any) -> bytes:
-    """The tree ensemble on FALL_FEATURES as ONNX: input `features`, outputs label, scores."""
+    """The tree ensemble on FALL_FEATURES as ONNX: input `features`, outputs label, scores.
+
+    A `variants.TurnGate` is built into the graph: the fall score is 0 unless the larger of
+    its turn features reaches the gate's level (`label` is then the argmax of the scores)."""
     import onnx
     from onnx import helper
     from skl2onnx import convert_sklearn  # type: ignore[import-untyped]
     from skl2onnx.common.data_types import FloatTensorType  # type: ignore[import-untyped]
 
+    gate = clf if isinstance(clf, V.TurnGate) else None
+    trees = gate.model if gate is not None else clf
     model = convert_sklearn(
-        clf,
+        trees,
         initial_types=[("features", FloatTensorType([None, N_FALL_FEATURES]))],
-        options={id(clf): {"zipmap": False}},
+        options={id(trees): {"zipmap": False}},
         target_opset={"": OPSET, "ai.onnx.ml": 3},
     )
     graph = model.graph
-    graph.node.append(helper.make_node("Identity", ["probabilities"], ["scores"]))
+    if gate is None:
+        graph.node.append(helper.make_node("Identity", ["probabilities"], ["scores"]))
+    else:
+        for node in graph.node:  # the trees' own label is replaced by the gated argmax
+            node.output[:] = ["tree_label" if o == "label" else o for o in node.output]
+        f32, i64 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
+        graph.initializer.extend(
+            [
+                helper.make_tensor("gate_columns", i64, [len(gate.columns)], gate.columns),
+                helper.make_tensor("gate_level", f32, [], [float(gate.level)]),
+                helper.make_tensor("fall_column", i64, [1], [1]),
+                helper.make_tensor("one", f32, [], [1.0]),
+            ]
+        )
+        graph.node.extend(
+            [
+                helper.make_node("Gather", ["features", "gate_columns"], ["turns"], axis=1),
+                helper.make_node("ReduceMax", ["turns"], ["turn"], axes=[1], keepdims=1),
+                helper.make_node("GreaterOrEqual", ["turn", "gate_level"], ["turned"]),
+                helper.make_node("Cast", ["turned"], ["turned_f"], to=f32),
+                helper.make_node("Gather", ["probabilities", "fall_column"], ["p"], axis=1),
+                helper.make_node("Mul", ["p", "turned_f"], ["p_fall"]),
+                helper.make_node("Sub", ["one", "p_fall"], ["p_no"]),
+                helper.make_node("Concat", ["p_no", "p_fall"], ["scores"], axis=1),
+                helper.make_node("ArgMax", ["scores"], ["label"], axis=1, keepdims=0),
+            ]
+        )
     outs = [o for o in graph.output if o.name != "probabilities"]
     del graph.output[:]
     graph.output.extend(outs)
@@ -53,9 +113,22 @@ def fall_to_onnx(clf: Any) -> bytes:
         helper.make_tensor_value_info("scores", onnx.TensorProto.FLOAT, [None, len(FALL_LABELS)])
     )
     model.producer_name = "dolbom-models"
-    model.doc_string = "dolbom fall detector 3: phase features of a candidate impact → extra trees"
+    model.doc_string = (
+        "dolbom fall detector 4: phase features of a candidate impact → extra trees, turn gate"
+    )
     onnx.checker.check_model(model, full_check=True)
     return bytes(model.SerializeToString())
+
+
+def gate_level_of(onnx_bytes: bytes) -> float | None:
+    """The turn gate's level (degrees) built into a fall graph; None without a gate."""
+    import onnx
+    from onnx import numpy_helper
+
+    for init in onnx.load_from_string(onnx_bytes).graph.initializer:
+        if init.name == "gate_level":
+            return round(float(numpy_helper.to_array(init)), 2)
+    return None
 
 
 @dataclass
@@ -77,11 +150,11 @@ def train(
     hard_persons: int = F.HARD_NEGATIVE_PERSONS,
 ) -> Built:
     """Fit the fall detector on `trials` (+ hard negatives), the activity model on + `still`."""
-    table = F.candidate_table(trials, seed, hard_persons)
+    table, fit = fall_data(trials, seed, hard_persons)
     everyone = np.arange(len(trials))
-    oof = F.grouped_oof(trials, table, everyone, folds, seed)
+    oof = F.grouped_oof(trials, table, everyone, folds, seed, fit)
     thr = F.pick_threshold(trials, oof, everyone, F.TARGET_FALSE_RATE)
-    clf = F.fit(table, np.arange(len(table.y)), seed)
+    clf = fit(table, np.arange(len(table.y)), seed)
     fx = FeatureExtractor(W.WINDOW)
     act = W.activity_windows([*trials, *still], fx)
     forest = W.make_forest(seed).fit(act.x, act.y)
@@ -212,7 +285,7 @@ def evaluate(
     hard_persons: int = F.HARD_NEGATIVE_PERSONS,
 ) -> dict[str, Any]:
     """Leave-one-dataset-out (fall and activity), activity grouped CV, robustness."""
-    table = F.candidate_table(trials, seed, hard_persons)
+    table, fit = fall_data(trials, seed, hard_persons)
     datasets = sorted({t.dataset for t in trials})
     lodo: dict[str, Any] = {}
     robustness: dict[str, Any] = {}
@@ -220,9 +293,9 @@ def evaluate(
         train_ds = "+".join(d for d in datasets if d != test_ds)
         tr_idx = np.asarray([i for i, t in enumerate(trials) if t.dataset != test_ds])
         te_idx = np.asarray([i for i, t in enumerate(trials) if t.dataset == test_ds])
-        inner = F.grouped_oof(trials, table, tr_idx, 5, seed)
+        inner = F.grouped_oof(trials, table, tr_idx, 5, seed, fit)
         thr = F.pick_threshold(trials, inner, tr_idx, F.TARGET_FALSE_RATE)
-        clf = F.fit(table, np.flatnonzero(np.isin(table.trial, tr_idx)), seed)
+        clf = fit(table, np.flatnonzero(np.isin(table.trial, tr_idx)), seed)
         te_rows = np.flatnonzero(np.isin(table.trial, te_idx))
         s = clf.predict_proba(table.x[te_rows])[:, 1] if len(te_rows) else np.empty(0)
         scores = np.nan_to_num(F.trial_scores(len(trials), table, s, te_rows), nan=0.0)

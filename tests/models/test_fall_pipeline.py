@@ -202,14 +202,15 @@ def test_the_shipped_2_x_models_load_pass_their_self_test_and_fit_the_budget() -
 
     fall = load_named(SHIPPED_DIR, "fall", expect=FALL_EXPECT)
     activity = load_named(SHIPPED_DIR, "activity", expect=ACTIVITY_EXPECT)
-    assert (fall.info.version, activity.info.version) == ("3.0.0", "2.0.0")
+    assert (fall.info.version, activity.info.version) == ("4.0.0", "2.0.0")
     assert fall.info.size_bytes <= 1_000_000
     assert activity.info.size_bytes <= 1_000_000
     assert activity.info.labels == LABELS
     assert fall.info.input.columns == FALL_FEATURES
     assert 0.0 < fall.info.decision["threshold"] < 1.0
     # the figures the card reports come from real recordings, grouped by person
-    metrics = verify(SHIPPED_DIR / "fall-3.0.0.json").metrics
+    metrics = verify(SHIPPED_DIR / "fall-4.0.0.json").metrics
+    assert fall.info.decision["turn_gate_deg"] > 0.0  # the gate is in the graph
     assert metrics["leave_subjects_out"]["grouped_by"] == "data set + subject"
     assert set(metrics["leave_one_dataset_out"]) == {
         "fallalld_to_smartfallmm",
@@ -301,3 +302,25 @@ def test_false_falls_are_counted_per_everyday_activity() -> None:
     trials = [adl("A1")] * 3 + [adl("A2")] * 2
     r = F.rates(trials, np.asarray([0.9, 0.1, 0.8, 0.0, 0.0]), np.arange(5), 0.5)
     assert r["false_falls_by_activity"] == {"A1 Clap": [2, 3]}
+
+
+def test_the_turn_gate_in_the_onnx_graph_scores_as_the_python_gate() -> None:
+    import onnxruntime as ort  # type: ignore[import-untyped]
+
+    from models.activity import variants as V
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.0, 1.0, (300, len(FALL_FEATURES))).astype(np.float32)
+    turn = [FALL_FEATURES.index(c) for c in V.TURN_FEATURES]
+    x[:, turn] *= 120.0  # turn angles in degrees
+    y = (x[:, 0] > 0.5).astype(np.int8)
+    gate = V.TurnGate(F.make_classifier(1).fit(x, y), turn, 60.0)
+    sess = ort.InferenceSession(build.fall_to_onnx(gate), providers=["CPUExecutionProvider"])
+    label, scores = sess.run(["label", "scores"], {"features": x})
+    np.testing.assert_allclose(scores[:, 1], gate.predict_proba(x)[:, 1], atol=1e-5)
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-6)
+    assert np.all(scores[x[:, turn].max(axis=1) < 60.0, 1] == 0.0)  # no turn, no fall
+    assert 0 < int(np.sum(scores[:, 1] > 0.5)) < len(x)
+    assert np.array_equal(label, scores.argmax(axis=1))
+    assert build.gate_level_of(build.fall_to_onnx(gate)) == 60.0
+    assert build.gate_level_of(build.fall_to_onnx(gate.model)) is None
