@@ -1,11 +1,14 @@
 """Cross-source variants of the fall detector (issue 13): the run log in models/cards/fall.md.
 
-Not shipped code: it re-runs the variants tried after fall 3.0.0 on the shared real set and
-prints, per variant, leave-one-dataset-out in both directions (threshold from the training
-source's own out-of-fold everyday trials, as in `fall.validate`) and optionally
-leave-subjects-out. Nothing here is chosen from a test source.
+It re-runs the variants tried after fall 3.0.0 on the shared real set and prints, per
+variant, leave-one-dataset-out in both directions (threshold from the training source's own
+out-of-fold everyday trials, as in `fall.validate`) and optionally leave-subjects-out;
+`--in-source` adds each data set on its own (the ceiling a transfer can be measured
+against). Nothing here is chosen from a test source. Fall 4.0.0's training
+(`models/activity/build.py`, FALL_RECIPE) uses the spliced copies of the cropped falls, the
+turn gate and the fitter from here; the other variants are experiments.
 
-    python -m models.activity.variants [--seed 7] [--loso] [--only NAME ...] [--json FILE]
+    python -m models.activity.variants [--seed 7] [--loso] [--in-source] [--only NAME ...]
 
 Variants change one of: the features (EXTRA_FEATURES computed beside the shipped
 FALL_FEATURES, or some dropped), the model, the weights (hard negatives, data sets), extra
