@@ -73,12 +73,24 @@ def base_url(plain_http_app: FastAPI) -> Iterator[str]:
     thread.join(10)
 
 
-@pytest.fixture
-def chromium() -> Iterator[Browser]:
+@pytest.fixture(scope="package")
+def _chromium_process() -> Iterator[Browser]:
+    """One chromium for the browser tests (a launch is ~1 s quiet, 3-5 s under load, per test)."""
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def chromium(_chromium_process: Browser) -> Iterator[Browser]:
+    """The shared chromium; a test opens its own contexts (cookies, storage, service workers and
+    permissions are per context), and whatever contexts it leaves open are closed after it."""
+    assert _chromium_process.is_connected(), "chromium died in an earlier test"
+    assert not _chromium_process.contexts, "an earlier test's contexts are still open"
+    yield _chromium_process
+    for context in list(_chromium_process.contexts):
+        context.close()
 
 
 @pytest.fixture
