@@ -13,6 +13,7 @@ message of a device that sent one of those) is stored one message at a time in
 """
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,42 @@ ONE_BY_ONE_TYPES = frozenset({EventType.REMINDER, EventType.MOOD, EventType.SCRE
 # Routine rows stored per step: a critical message that arrives meanwhile waits for at most one
 # step (a few milliseconds), not for the whole batch.
 ROUTINE_CHUNK = 100
+
+
+class StepPace:
+    """How many routine rows the next step stores: as many as fit in `step_s` at the rate the
+    last steps ran, between `ROUTINE_CHUNK` and `max_rows`.
+
+    A critical message waits for at most the step in hand, so a step is bounded in time, not in
+    rows: each step costs three round trips whatever its size, and in-process (500-event
+    batches into PostgreSQL, load 12-14) steps of 500 rows stored 2,747 events/s against 1,044
+    for steps of 100. On a busy store the steps stay small; on a fast one they grow.
+    """
+
+    def __init__(
+        self,
+        step_s: float = 0.05,
+        max_rows: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.step_s = step_s
+        self.max_rows = max_rows
+        self.clock = clock
+        self._rate = 0.0  # rows per second, smoothed; 0 until a step was timed
+
+    def rows(self) -> int:
+        """Rows for the next step."""
+        if self._rate <= 0:
+            return ROUTINE_CHUNK
+        return max(ROUTINE_CHUNK, min(self.max_rows, int(self._rate * self.step_s)))
+
+    def record(self, rows: int, seconds: float) -> None:
+        """A step of `rows` took `seconds`; the estimate follows, half old and half new."""
+        if rows <= 0 or seconds <= 0:
+            return
+        rate = rows / seconds
+        self._rate = rate if self._rate <= 0 else (self._rate + rate) / 2
+
 
 # Rows per multi-row statement: 9 bound values per event row stays under SQLite's 999 limit
 # (older builds) and far under PostgreSQL's 65,535.
@@ -107,12 +144,14 @@ def store_batch(
     alerts: AlertEngine | None = None,
     yield_to: Callable[[], bool] | None = None,
     bulk: bool = True,
+    pace: StepPace | None = None,
 ) -> list[tuple[int, IngestOutcome]]:
     """Store messages inside the caller's transaction; (index, outcome) in storing order.
 
     Stops before the next message as soon as `yield_to()` is true (a critical message
     waits): the caller commits what was stored and comes back for the rest. `bulk=False`
     stores every message on its own (the path before batching, kept for comparison).
+    Routine rows go in steps of `ROUTINE_CHUNK`, or of what `pace` allows (timed here).
     """
     engine = alerts or AlertEngine()
     order = processing_order(messages)
@@ -128,11 +167,16 @@ def store_batch(
                 routine.append(i)  # stored together below, after every urgent message
             else:
                 stored.append((i, store_message(session, messages[i], now, alerts=engine)))
-        for start in range(0, len(routine), ROUTINE_CHUNK):
+        start = 0
+        while start < len(routine):
             if start and yield_to is not None and yield_to():
                 break  # a critical message waits: commit what is stored, come back for the rest
-            chunk = routine[start : start + ROUTINE_CHUNK]
+            chunk = routine[start : start + (pace.rows() if pace else ROUTINE_CHUNK)]
+            began = pace.clock() if pace else 0.0
             stored += _store_routine(session, messages, chunk, now, engine)
+            if pace:
+                pace.record(len(chunk), pace.clock() - began)
+            start += len(chunk)
     return stored
 
 

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud import metrics
 from cloud.alerts.service import AlertChange, AlertEngine
 from cloud.errors import CloudError, CommandNotSentError
-from cloud.ingest.batch import processing_order, store_batch
+from cloud.ingest.batch import StepPace, processing_order, store_batch
 from cloud.ingest.handler import (
     IngestOutcome,
     ParsedMessage,
@@ -139,6 +139,7 @@ class IngestWorker:
         self._unsubscribed = threading.Event()
         self._started = False
         self._inbox = Inbox(settings.ingest_queue_max)
+        self._pace = StepPace()  # routine rows per step: what fits in 50 ms at the last rate
         self._draining = threading.Event()
         self._drain_until = 0.0
         self._ingest_thread: threading.Thread | None = None
@@ -333,7 +334,12 @@ class IngestWorker:
             try:
                 with self._sessions() as session, session.begin():
                     stored = store_batch(
-                        session, messages, self._clock(), alerts=self._alerts, yield_to=yield_to
+                        session,
+                        messages,
+                        self._clock(),
+                        alerts=self._alerts,
+                        yield_to=yield_to,
+                        pace=self._pace,
                     )
             except SQLAlchemyError as e:
                 if not is_transient(e):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts import AlertChange, AlertEngine
 from cloud.ingest import IngestWorker, Outcome, Received, parse_message, store_batch
-from cloud.ingest.batch import ROUTINE_CHUNK
+from cloud.ingest.batch import ROUTINE_CHUNK, StepPace
 from cloud.settings import CloudSettings
 from cloud.store import Event
 from cloud.store.models import HeartbeatHour
@@ -88,3 +88,43 @@ def test_an_emergency_behind_5000_routine_messages_waits_for_one_step_not_the_ba
     # The first step of routine rows was committed, then the emergency, then the rest.
     assert committed_before_alert == [ROUTINE_CHUNK]
     assert _count(sessions) == (5001, 5000)
+
+
+def test_step_pace_fits_the_next_step_in_its_time_at_the_last_rate() -> None:
+    pace = StepPace(step_s=0.05, max_rows=1000)
+    assert pace.rows() == ROUTINE_CHUNK  # nothing timed yet
+    pace.record(100, 0.01)  # 10,000 rows/s: 500 rows fit in 50 ms
+    assert pace.rows() == 500
+    pace.record(500, 0.5)  # 1,000 rows/s now: the estimate halves the difference
+    assert pace.rows() == 275
+    pace.record(100, 10.0)  # the store stalls: 10 rows/s, halfway there
+    assert pace.rows() == 137
+    pace.record(100, 10.0)  # and again: never below the fixed step
+    assert pace.rows() == ROUTINE_CHUNK
+    for _ in range(10):
+        pace.record(1000, 0.001)  # a very fast store: never above max_rows
+    assert pace.rows() == 1000
+
+
+def test_store_batch_takes_steps_the_pace_allows_and_still_yields_between_them(
+    sessions: sessionmaker[Session],
+) -> None:
+    devices = [new_device_id() for _ in range(1000)]
+    messages = [parse_message(events_topic(d), heartbeat(d, 1)) for d in devices]
+    ticks = iter(range(1_000_000))
+    pace = StepPace(step_s=0.05, clock=lambda: next(ticks) * 0.01)  # each step "takes" 10 ms
+    asked: list[int] = []
+
+    def nothing_waits() -> bool:
+        asked.append(1)
+        return False
+
+    with sessions() as s, s.begin():
+        stored = store_batch(
+            s, messages, NOW, alerts=AlertEngine(), yield_to=nothing_waits, pace=pace
+        )
+    assert len(stored) == 1000
+    # one check per message while sorting, then one before each step after the first:
+    # 100 rows, then 500 (100 rows in 10 ms fit 500 in 50 ms), then the last 400
+    assert len(asked) == len(messages) + 2
+    assert _count(sessions)[0] == 1000
