@@ -531,27 +531,27 @@ async def test_provisioning_refuses_missing_csrf_and_other_roles(
 async def test_rollouts_count_the_robots_that_report_the_new_version(
     world: World, app: FastAPI, browser: Browser
 ) -> None:
-    add_event(world.sessions, events_topic("dev-b"), fall_with_model("dev-b", 20, "2.0.0"))
+    add_event(world.sessions, events_topic("dev-b"), fall_with_model("dev-b", 20, "3.0.0"))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://api"
     ) as api:
         r = await api.post(
-            "/model-packages/fall/3.0.0/rollouts",
+            "/model-packages/fall/4.0.0/rollouts",
             json={"device_ids": ["dev-a", "dev-b"]},
             headers=SERVICE,
         )
         assert r.status_code == 202, r.text
-    add_event(world.sessions, events_topic("dev-a"), fall_with_model("dev-a", 21, "3.0.0", 5))
-    add_event(world.sessions, events_topic("dev-b"), fall_with_model("dev-b", 22, "2.0.0", 5))
+    add_event(world.sessions, events_topic("dev-a"), fall_with_model("dev-a", 21, "4.0.0", 5))
+    add_event(world.sessions, events_topic("dev-b"), fall_with_model("dev-b", 22, "3.0.0", 5))
     await browser.login("ada")
     page = await browser.get("/app/admin/rollouts")
     assert page.status_code == 200
-    row = page.text.split('id="rollout-fall-3.0.0"')[1].split("</tr>")[0]
+    row = page.text.split('id="rollout-fall-4.0.0"')[1].split("</tr>")[0]
     cells = re.findall(r"<td>([^<]*)</td>", row)
     assert cells[2:] == ["2", "1", "1", "0"]  # sent, updated, on another version, silent
     fleet = page.text.split('class="fleet"')[1]
-    assert re.search(r"fall</th><td>2\.0\.0</td><td>1</td>", fleet)
     assert re.search(r"fall</th><td>3\.0\.0</td><td>1</td>", fleet)
+    assert re.search(r"fall</th><td>4\.0\.0</td><td>1</td>", fleet)
 
 
 async def test_no_rollouts_yet_says_so_in_korean(world: World, app: FastAPI) -> None:
