@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud import metrics
 from cloud.alerts.service import AlertChange, AlertEngine
 from cloud.errors import CloudError, CommandNotSentError
+from cloud.ingest.ackorder import AckOrder
 from cloud.ingest.batch import StepPace, processing_order, store_batch
 from cloud.ingest.handler import (
     IngestOutcome,
@@ -146,6 +147,7 @@ class IngestWorker:
         # Bumped on every connect and disconnect: a mid is only acknowledged on its connection.
         self._generation = 0
         self._ack_lock = threading.Lock()
+        self._ack_order = AckOrder()  # acks in arrival order, however storage reordered them
         self._v5 = settings.mqtt_protocol == "5"
         self._persistent = settings.mqtt_session == "persistent" or bool(settings.mqtt_client_id)
         client_id = default_client_id(settings)
@@ -512,11 +514,20 @@ class IngestWorker:
         """Acknowledge stored messages: QoS 1 in one write, of this connection only."""
         with self._ack_lock:
             # A message of a connection that is gone: the broker redelivers or has forgotten it.
-            current = [r for r in settled if r.generation == self._generation]
-            self._client.ack_many([r.mid for r in current if r.qos == 1])
-            for received in current:
-                if received.qos == 2:
-                    self._client.ack(received.mid, received.qos)
+            generation = self._generation
+            ready = self._ack_order.settle(
+                generation, [r.mid for r in settled if r.generation == generation and r.qos]
+            )
+            # In arrival order (MQTT-4.6.0-2): PUBACKs in one write up to each PUBREC.
+            run: list[int] = []
+            for mid, qos in ready:
+                if qos == 1:
+                    run.append(mid)
+                    continue
+                self._client.ack_many(run)
+                run = []
+                self._client.ack(mid, qos)
+            self._client.ack_many(run)
 
     def _topics(self) -> list[str]:
         return [events_subscription(self._settings), STATUS_SUBSCRIPTION]
@@ -613,6 +624,7 @@ class IngestWorker:
             self._generation,
             time.monotonic(),
         )
+        self._ack_order.received(item.generation, item.mid, item.qos)
         # A redelivery is queued at once, full or not: after a reconnect Mosquitto resends every
         # unacknowledged message at once, past the receive window, and a paho thread waiting
         # here for room sends no keepalive, so the broker drops us and resends them all again
