@@ -124,6 +124,17 @@ def _report(
     return _Report(principal, day, zone, rows, org_name, worker_name)
 
 
+def _report_or_refusal(
+    request: Request, day: Day, region: Region, worker: Worker, org: Org
+) -> _Report | Response:
+    """The report, or the response that refuses it (not signed in, or not allowed)."""
+    try:
+        found = _report(request, day, region, worker, org)
+    except _Denied as denied:
+        return _deny(request, signed_in(request), denied)
+    return _login_redirect(request) if found is None else found
+
+
 def _query(day: date, region: str | None, worker: str | None, org: str | None) -> str:
     pairs = (("day", day.isoformat()), ("org", org), ("region", region), ("worker", worker))
     return urlencode({k: v for k, v in pairs if v})
@@ -134,12 +145,9 @@ def daily_page(
     request: Request, day: Day = None, region: Region = None, worker: Worker = None, org: Org = None
 ) -> Response:
     """The day's report as a printable page, with a day picker."""
-    try:
-        found = _report(request, day, region, worker, org)
-    except _Denied as denied:
-        return _deny(request, signed_in(request), denied)
-    if found is None:
-        return _login_redirect(request)
+    found = _report_or_refusal(request, day, region, worker, org)
+    if isinstance(found, Response):
+        return found
     values = {
         "r": found,
         "severities": [s.value for s in SEVERITIES],
@@ -182,12 +190,9 @@ def daily_csv(
     request: Request, day: Day = None, region: Region = None, worker: Worker = None, org: Org = None
 ) -> Response:
     """The day's report as CSV (UTF-8 with BOM, cells never read as formulas)."""
-    try:
-        found = _report(request, day, region, worker, org)
-    except _Denied as denied:
-        return _deny(request, signed_in(request), denied)
-    if found is None:
-        return _login_redirect(request)
+    found = _report_or_refusal(request, day, region, worker, org)
+    if isinstance(found, Response):
+        return found
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(_HEADER)
