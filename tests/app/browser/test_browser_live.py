@@ -26,7 +26,7 @@ def test_an_emergency_over_mqtt_appears_on_the_open_page_and_the_ack_reaches_the
         robot.publish(events_topic(device), emergency(device, 1))
         # no reload: the alert stream tells the page, which fetches its cards again
         page.wait_for_selector("#cards >> text=Emergency call")
-        page.click("#cards >> text=Emergency call")
+        page.click("#cards a.alertlink >> text=Emergency call")  # the alert, not the status line
         page.click("text=I'm on it (acknowledge)")
         page.wait_for_selector("text=The robot tells the senior who is coming")
         topic, raw = wait_until(
