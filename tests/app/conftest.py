@@ -3,7 +3,9 @@ and a browser-like client that keeps cookies and reads the CSRF token from forms
 
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.accounts import Passwords
 from cloud.api import create_app
-from cloud.store import make_engine, make_session_factory
+from cloud.store import Event, make_engine, make_session_factory
+from protocol import EventType
 from tests.cloud import conftest as cloud_fixtures
 from tests.cloud.api import conftest as api
 from tests.cloud.api.conftest import PASSWORD, Clock, FakePublisher, settings
@@ -28,6 +31,23 @@ _CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 
 database_url = cloud_fixtures.database_url  # SQLite, then the real PostgreSQL
 migrated_pg_url = cloud_fixtures.migrated_pg_url
+
+
+def add_event(
+    s: Session, seq: int, kind: EventType, at: datetime, payload: Any, device_id: str = "dev-a"
+) -> None:
+    """One stored event row of `device_id`, received when it happened (for seeding a store)."""
+    s.add(
+        Event(
+            device_id=device_id,
+            seq=seq,
+            type=kind.value,
+            priority="normal",
+            ts=at,
+            received_at=at,
+            payload=payload,
+        )
+    )
 
 
 @pytest.fixture

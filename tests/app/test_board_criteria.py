@@ -8,9 +8,8 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.store.models import Event
 from protocol import EventType
-from tests.app.conftest import Browser, browser_client
+from tests.app.conftest import Browser, add_event, browser_client
 from tests.cloud.api.conftest import World
 from tests.cloud.helpers import NOW
 
@@ -18,18 +17,7 @@ from tests.cloud.helpers import NOW
 def _add(sessions: sessionmaker[Session], rows: list[tuple[int, EventType, Any]]) -> None:
     with sessions() as s, s.begin():
         for seq, kind, payload in rows:
-            at = NOW - timedelta(hours=100 - seq)
-            s.add(
-                Event(
-                    device_id="dev-a",
-                    seq=seq,
-                    type=kind.value,
-                    priority="normal",
-                    ts=at,
-                    received_at=at,
-                    payload=payload,
-                )
-            )
+            add_event(s, seq, kind, NOW - timedelta(hours=100 - seq), payload)
 
 
 def _missed(seq: int) -> tuple[int, EventType, Any]:

@@ -35,7 +35,7 @@ from cloud.store.models import (
     Severity,
 )
 from protocol import EventType
-from tests.app.conftest import Browser, browser_client
+from tests.app.conftest import Browser, add_event, browser_client
 from tests.cloud.api.conftest import PASSWORD, World
 from tests.cloud.helpers import NOW
 
@@ -77,20 +77,6 @@ def test_the_day_runs_midnight_to_midnight_in_the_zone() -> None:
     )
     assert report_zone(["Asia/Seoul", "UTC", "Asia/Seoul"]) == "Asia/Seoul"
     assert report_zone([]) == "Asia/Seoul"
-
-
-def _event(s: Session, seq: int, kind: EventType, at: datetime, payload: Any) -> None:
-    s.add(
-        Event(
-            device_id="dev-a",
-            seq=seq,
-            type=kind.value,
-            priority="normal",
-            ts=at,
-            received_at=at,
-            payload=payload,
-        )
-    )
 
 
 def _alert(
@@ -136,15 +122,15 @@ def _agency_day(sessions: sessionmaker[Session], passwords: Passwords) -> None:
         )
         _alert(s, 11, AlertKind.INACTIVITY, Severity.MAJOR, AlertStatus.NOTIFIED)
         touch = {"period_start": "x", "period_end": "x", "hug": 1, "pat": 0, "squeeze": 0}
-        _event(s, 20, EventType.TOUCH, NOON, touch)
+        add_event(s, 20, EventType.TOUCH, NOON, touch)
         med = {"reminder_id": "r1", "kind": "medication"}
-        _event(s, 21, EventType.REMINDER, NOON, med | {"status": "confirmed"})
-        _event(s, 22, EventType.REMINDER, NOON + timedelta(hours=6), med | {"status": "missed"})
-        _event(s, 23, EventType.REMINDER, NOON - timedelta(days=1), med | {"status": "missed"})
+        add_event(s, 21, EventType.REMINDER, NOON, med | {"status": "confirmed"})
+        add_event(s, 22, EventType.REMINDER, NOON + timedelta(hours=6), med | {"status": "missed"})
+        add_event(s, 23, EventType.REMINDER, NOON - timedelta(days=1), med | {"status": "missed"})
         for seq, valence in ((24, 0.5), (25, -0.1)):
-            _event(s, seq, EventType.MOOD, NOON, {"valence": valence, "utterances": 3})
+            add_event(s, seq, EventType.MOOD, NOON, {"valence": valence, "utterances": 3})
         screening = {"instrument": "phq9", "score": 14, "complete": True, "answers": [2]}
-        _event(s, 26, EventType.SCREENING, NOON, screening)
+        add_event(s, 26, EventType.SCREENING, NOON, screening)
         start = datetime(2026, 11, 25, 15, tzinfo=UTC)
         for h in range(12):
             at = start + timedelta(hours=h)
@@ -270,9 +256,9 @@ def test_the_last_life_sign_is_found_behind_newer_events_that_are_none(
 ) -> None:
     touch = {"period_start": "x", "period_end": "x", "pat": 0, "squeeze": 0}
     with sessions() as s, s.begin():
-        _event(s, 30, EventType.TOUCH, NOON, touch | {"hug": 1})
+        add_event(s, 30, EventType.TOUCH, NOON, touch | {"hug": 1})
         for i in range(7):  # newer touches with no contact: no sign of life
-            _event(s, 31 + i, EventType.TOUCH, NOON + timedelta(hours=1 + i), touch | {"hug": 0})
+            add_event(s, 31 + i, EventType.TOUCH, NOON + timedelta(hours=1 + i), touch | {"hug": 0})
         # s-b's robot: only touches with no contact that day
         s.add(
             Event(

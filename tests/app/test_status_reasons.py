@@ -10,7 +10,7 @@ from cloud.app.reasons import reason_text
 from cloud.app.status import Level, OpenAlert, Reason, SeniorStatus, Why, statuses
 from cloud.store.models import AlertStatus, Device, Event, Senior, Severity
 from protocol import EventType
-from tests.app.conftest import Browser, browser_client
+from tests.app.conftest import Browser, add_event, browser_client
 from tests.cloud.api.conftest import World
 from tests.cloud.helpers import NOW
 
@@ -132,17 +132,7 @@ def _quiet_offline_robot(sessions: sessionmaker[Session]) -> None:
         for seq, kind, at, payload in (
             (2, EventType.BATTERY, NOW - timedelta(hours=10), {"level_pct": 8.0}),
         ):
-            s.add(
-                Event(
-                    device_id="dev-a",
-                    seq=seq,
-                    type=kind.value,
-                    priority="normal",
-                    ts=at,
-                    received_at=at,
-                    payload=payload,
-                )
-            )
+            add_event(s, seq, kind, at, payload)
 
 
 def test_the_store_gives_the_reasons_and_the_level_from_them(
