@@ -11,6 +11,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from tests.cloud.helpers import wait_until
+
 _CONNECT_TIMEOUT_S = 10.0
 
 
@@ -137,4 +139,16 @@ def clear_retained(
         client.loop_stop()
 
 
-__all__ = ["Received", "Recorder", "clear_retained"]
+def forget_session(host: str, port: int, client_id: str) -> None:
+    """Connect once with a clean start and no expiry, so the broker drops a persistent session."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    client.connect(host, port, clean_start=True)
+    client.loop_start()
+    try:
+        wait_until(client.is_connected, what="a clean connection")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+__all__ = ["Received", "Recorder", "clear_retained", "forget_session"]

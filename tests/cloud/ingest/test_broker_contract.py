@@ -17,6 +17,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from tests.cloud.helpers import MqttPeer, wait_until
+from tests.helpers.mqtt import forget_session
 
 _WAIT_S = 10.0
 
@@ -54,18 +55,6 @@ class Holder:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def _forget(host: str, port: int, client_id: str) -> None:
-    """A clean start without expiry: the broker drops the persistent session."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.connect(host, port, clean_start=True)
-    client.loop_start()
-    try:
-        wait_until(client.is_connected, what="a clean connection")
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 @pytest.fixture
@@ -106,7 +95,7 @@ def test_shared_subscriber_leaving_with_a_message_unacknowledged_gets_it_again(
         again.client.ack(got[0].mid, 1)
     finally:
         again.close()
-        _forget(host, port, client_id)
+        forget_session(host, port, client_id)
 
 
 def test_an_out_of_order_ack_settles_only_the_message_it_names(
@@ -132,4 +121,4 @@ def test_an_out_of_order_ack_settles_only_the_message_it_names(
         again.client.ack(redelivered[0].mid, 1)
     finally:
         again.close()
-        _forget(host, port, client_id)
+        forget_session(host, port, client_id)

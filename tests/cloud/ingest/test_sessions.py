@@ -8,9 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +18,7 @@ from cloud.store import Alert, AlertKind, DeadLetter, Event
 from protocol import events_topic
 from tests.cloud.helpers import MqttPeer, emergency, heartbeat, new_device_id, wait_until
 from tests.cloud.ingest.test_reliability import poison
+from tests.helpers.mqtt import forget_session
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -64,17 +63,6 @@ class WorkerProcess:
         self._reader.join(10)
         assert self.proc.stdout is not None
         self.proc.stdout.close()
-
-
-def _forget_session(host: str, port: int, client_id: str) -> None:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.connect(host, port, clean_start=True)
-    client.loop_start()
-    try:
-        wait_until(client.is_connected, what="a clean connection")
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 @pytest.fixture
@@ -157,11 +145,11 @@ def test_two_workers_on_one_id_refuse_at_start(
             second.start(wait_s=1)
     finally:
         first.stop()
-        _forget_session(*mqtt_broker, first.client_id)
+        forget_session(*mqtt_broker, first.client_id)
     again = IngestWorker(settings, sessions)  # released by the clean stop
     assert again.start(wait_s=10)
     again.stop()
-    _forget_session(*mqtt_broker, again.client_id)
+    forget_session(*mqtt_broker, again.client_id)
 
 
 def test_poison_then_good_events_and_no_redelivery_after_a_restart(
@@ -212,7 +200,7 @@ def test_poison_then_good_events_and_no_redelivery_after_a_restart(
         proc.kill()
         if worker is not None:
             worker.stop()
-        _forget_session(host, port, proc.client_id)
+        forget_session(host, port, proc.client_id)
 
 
 def test_kill_9_mid_stream_and_a_restart_loses_nothing(
@@ -261,7 +249,7 @@ def test_kill_9_mid_stream_and_a_restart_loses_nothing(
         proc.kill()
         if worker is not None:
             worker.stop()
-        _forget_session(host, port, proc.client_id)
+        forget_session(host, port, proc.client_id)
 
 
 def test_dolbom_cloud_serve_refuses_an_id_a_live_worker_holds(

@@ -9,9 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +19,7 @@ from cloud.settings import CloudSettings
 from cloud.store import Alert, DeadLetter, Event
 from protocol import SHARED_EVENTS_SUBSCRIPTION, events_topic
 from tests.cloud.helpers import MqttPeer, emergency, heartbeat, new_device_id, wait_until
+from tests.helpers.mqtt import forget_session
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -82,18 +81,6 @@ def _mqtt5_settings(host: str, port: int, **overrides: Any) -> CloudSettings:
         "mqtt_share_group": f"test-{uuid.uuid4().hex[:10]}",
     }
     return CloudSettings(**(values | overrides))
-
-
-def _forget_session(host: str, port: int, client_id: str) -> None:
-    """Connect once with a clean start and no expiry, so the broker drops a persistent session."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.connect(host, port, clean_start=True)
-    client.loop_start()
-    try:
-        wait_until(client.is_connected, what="a clean connection")
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 def test_mqtt5_burst_is_stored_and_acknowledged_batch_by_batch(
@@ -203,7 +190,7 @@ def test_a_crash_before_commit_leaves_the_message_unacknowledged_and_redelivered
         out.close()
         if worker is not None:
             worker.stop()
-        _forget_session(host, port, client_id)
+        forget_session(host, port, client_id)
 
 
 def _next_line(lines: "queue.Queue[str]") -> str:
