@@ -1,4 +1,8 @@
-"""The cloud's one error hierarchy; every message says what was wrong."""
+"""The cloud's one error hierarchy; every message says what was wrong, in Korean and English."""
+
+import re
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
 class CloudError(Exception):
@@ -23,3 +27,20 @@ class AlertStateError(CloudError):
 
 class CommandNotSentError(CloudError):
     """A command could not be handed to the MQTT client."""
+
+
+def both(ko: str, en: str, *, at: str | None = None) -> str:
+    """A user-facing message in the house form "한국어 / English", after its field path if any
+    (`body.target: ...`, kept first so clients can still read where the error is)."""
+    text = f"{ko} / {en}"
+    return at_field(at, text) if at else text
+
+
+def at_field(at: str, message: str) -> str:
+    """An already bilingual message (another error's) placed at a field path."""
+    return f"{at}: {message}"
+
+
+def is_bilingual(message: str) -> bool:
+    """True when a message has Korean (Hangul) and English (a Latin word) in it."""
+    return bool(_HANGUL.search(message)) and re.search(r"[A-Za-z]{2,}", message) is not None

@@ -23,6 +23,7 @@ from cloud.accounts.errors import (
     NotFoundError,
 )
 from cloud.api.context import ApiContext
+from cloud.api.deps import audit_denial, request_source
 from cloud.api.routers import contacts as contacts_api
 from cloud.api.routers import escalation as escalation_api
 from cloud.api.routers import reminders as reminders_api
@@ -261,6 +262,14 @@ def signed_in_or_none(request: Request) -> Principal | None:
 Action = Callable[[ApiContext, Principal, str, Form, Lang], str]
 
 
+def _audit_forbidden(request: Request, principal: Principal) -> None:
+    """Audit a refused change shown inline on the editor, as the API audits a 403."""
+    ctx = context(request)
+    what = f"{request.method} {request.url.path}"[:300]
+    with ctx.sessions() as session, session.begin():
+        audit_denial(ctx, session, principal, request_source(ctx, request), "http_403", what)
+
+
 async def _submit(request: Request, senior_id: str, form_id: str, action: Action) -> Response:
     """Check the CSRF token, run one change through the API's handler, show the page again.
 
@@ -284,6 +293,9 @@ async def _submit(request: Request, senior_id: str, form_id: str, action: Action
             notice = await run_in_threadpool(action, ctx, principal, senior_id, form, lang)
         except FormErrors as e:
             errors, code = e.errors, 422
+        except contacts_api.GroupContactForbiddenError:
+            errors, code = {form_id: message(lang, "err_group_contact")}, 403
+            await run_in_threadpool(_audit_forbidden, request, principal)
         except ForbiddenError:
             errors, code = {form_id: message(lang, "err_not_primary")}, 403
         except ConflictError:

@@ -16,6 +16,7 @@ from cloud.store.models import (
     Account,
     Alert,
     AlertTransition,
+    AuditLog,
     CaregiverLink,
     Channel,
     Contact,
@@ -27,6 +28,7 @@ from cloud.store.models import (
     OrganisationStaff,
     Role,
 )
+from tests.app.conftest import Browser, browser_client
 from tests.app.test_push import BrowserKeys, PushService, _subscribe
 from tests.app.test_push_escalation import _dispatch_once, _sender
 from tests.cloud.api.conftest import PASSWORD, World, http, login
@@ -254,3 +256,146 @@ async def test_the_api_takes_a_group_push_contact_only_for_a_senior_of_an_organi
     with sessions() as s:
         rows = s.execute(select(Contact.senior_id, Contact.target, Contact.account_id)).all()
     assert rows == [("s-a", "org:staff", None)]
+
+
+def _org_1_cares_for_s_a(
+    sessions: sessionmaker[Session], world: World, staff: str | None = None
+) -> None:
+    with sessions() as s, s.begin():
+        s.add(Organisation(id="org-1", name="돌봄센터", created_at=NOW))
+        s.add(Organisation(id="org-2", name="다른센터", created_at=NOW))
+        s.flush()
+        s.add(OrganisationSenior(senior_id="s-a", organisation_id="org-1", assigned_at=NOW))
+        if staff is not None:
+            s.add(
+                OrganisationStaff(
+                    account_id=world.ids[staff],
+                    organisation_id="org-1",
+                    is_admin=False,
+                    added_at=NOW,
+                )
+            )
+
+
+def _denials(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as s:
+        rows = s.scalars(select(AuditLog).where(AuditLog.action == "denied")).all()
+        return [f"{row.actor} {row.resource} {row.detail}" for row in rows]
+
+
+async def test_a_family_caregiver_may_not_name_the_organisations_staff_as_a_push_contact(
+    app: FastAPI, world: World, sessions: sessionmaker[Session]
+) -> None:
+    """alice sees s-a as family, not as org-1's staff: naming org:staff would make the agency's
+    workers receive her pushes, so it is refused (403, bilingual) and audited; nothing stored."""
+    _org_1_cares_for_s_a(sessions, world)
+    contact = {"name": "센터", "relation": "agency", "channel": "push", "target": "org:staff"}
+    async with http(app) as client:
+        alice = await login(client, "alice")
+        for target in ("org:staff", "org:admins"):
+            r = await client.post(
+                "/seniors/s-a/contacts", json=contact | {"target": target}, headers=alice
+            )
+            assert r.status_code == 403, r.text
+            detail = r.json()["detail"]
+            assert "기관" in detail
+            assert "only staff of the senior's organisation or an admin" in detail
+        r = await client.post(  # her own username stays allowed
+            "/seniors/s-a/contacts", json=contact | {"target": "alice"}, headers=alice
+        )
+        assert r.status_code == 201, r.text
+    with sessions() as s:
+        assert s.scalars(select(Contact.target)).all() == ["alice"]
+    assert any("http_403" in row and "/seniors/s-a/contacts" in row for row in _denials(sessions))
+
+
+async def test_staff_of_the_seniors_organisation_and_an_admin_may_name_a_group(
+    app: FastAPI, world: World, sessions: sessionmaker[Session]
+) -> None:
+    _org_1_cares_for_s_a(sessions, world, staff="bob")
+    contact = {"name": "센터", "relation": "agency", "channel": "push", "target": "org:staff"}
+    async with http(app) as client:
+        for username in ("bob", "ada"):
+            r = await client.post(
+                "/seniors/s-a/contacts",
+                json=contact | {"name": username},
+                headers=await login(client, username),
+            )
+            assert r.status_code == 201, r.text
+    with sessions() as s:
+        assert sorted(s.scalars(select(Contact.name)).all()) == ["ada", "bob"]
+
+
+async def test_staff_of_another_organisation_may_not_name_a_group(
+    app: FastAPI, world: World, sessions: sessionmaker[Session]
+) -> None:
+    """bob works for org-2 and is linked to s-a as family: org-1's staff are not his to push."""
+    _org_1_cares_for_s_a(sessions, world)
+    with sessions() as s, s.begin():
+        s.add(CaregiverLink(account_id=world.ids["bob"], senior_id="s-a", relation="son"))
+        s.add(
+            OrganisationStaff(
+                account_id=world.ids["bob"], organisation_id="org-2", is_admin=True, added_at=NOW
+            )
+        )
+    contact = {"name": "센터", "relation": "agency", "channel": "push", "target": "org:admins"}
+    async with http(app) as client:
+        bob = await login(client, "bob")
+        r = await client.post("/seniors/s-a/contacts", json=contact, headers=bob)
+    assert r.status_code == 403, r.text
+
+
+async def test_a_family_caregiver_may_edit_an_existing_group_contact_but_not_make_one(
+    app: FastAPI, world: World, sessions: sessionmaker[Session]
+) -> None:
+    """A group contact an admin made stays editable (its name, its language) by the family; an
+    email contact cannot be turned into a group by them."""
+    _org_1_cares_for_s_a(sessions, world)
+    contact = {"name": "센터", "relation": "agency", "channel": "push", "target": "org:staff"}
+    async with http(app) as client:
+        r = await client.post(
+            "/seniors/s-a/contacts", json=contact, headers=await login(client, "ada")
+        )
+        assert r.status_code == 201, r.text
+        group_id = r.json()["id"]
+        alice = await login(client, "alice")
+        email = {
+            "name": "딸",
+            "relation": "daughter",
+            "channel": "email",
+            "target": "d@example.com",
+        }
+        r = await client.post("/seniors/s-a/contacts", json=email, headers=alice)
+        assert r.status_code == 201, r.text
+        email_id = r.json()["id"]
+        r = await client.put(
+            f"/seniors/s-a/contacts/{group_id}", json=contact | {"name": "센터 당직"}, headers=alice
+        )
+        assert r.status_code == 200, r.text
+        r = await client.put(f"/seniors/s-a/contacts/{email_id}", json=contact, headers=alice)
+        assert r.status_code == 403, r.text
+    with sessions() as s:
+        assert sorted(s.scalars(select(Contact.target)).all()) == ["d@example.com", "org:staff"]
+
+
+async def test_the_care_editor_refuses_a_group_contact_from_the_family_in_their_language(
+    app: FastAPI, world: World, sessions: sessionmaker[Session]
+) -> None:
+    _org_1_cares_for_s_a(sessions, world)
+    form = {
+        "name": "센터",
+        "relation": "agency",
+        "channel": "push",
+        "target": "org:staff",
+        "language": "ko",
+    }
+    async with browser_client(app, **{"accept-language": "ko"}) as client:
+        b = Browser(client)
+        await b.login("alice")
+        await b.get("/app/seniors/s-a/care")
+        r = await b.post("/app/seniors/s-a/care/contacts", form)
+    assert r.status_code == 403
+    assert "기관 직원 그룹은 그 기관의 직원이나 관리자만" in r.text
+    with sessions() as s:
+        assert s.scalars(select(Contact)).all() == []
+    assert any("http_403" in row and "/care/contacts" in row for row in _denials(sessions))
