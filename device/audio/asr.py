@@ -273,6 +273,11 @@ def _load_libc() -> ctypes.CDLL | None:
 _LIBC = _load_libc()
 
 
+GRAPH_RELEASE_EVERY_S = 1.0
+"""While an utterance is decoded, the mapped graph's pages are given back after every this many
+seconds of audio (besides once it is decided): a long decode then holds about a second's worth
+of graph pages instead of every page it touched (measured in docs/robot.md)."""
+
 DEFAULT_RSS_GROWTH_MB = 70.0
 """When the process's anonymous memory has grown this much past its size at the first
 utterance (everything loaded: the model, the perception models, the stages), the free
@@ -303,6 +308,8 @@ def release_free_memory() -> None:
 class SpeechRecognizer:
     """Streams one utterance into a free and a grammar KaldiRecognizer sharing one model."""
 
+    _renew_due = False  # no renewal pending (also for test doubles that skip __init__)
+
     def __init__(
         self,
         model: Any,
@@ -324,7 +331,12 @@ class SpeechRecognizer:
         self.graph = mapped_graph(model)
         """The model's mapped lexicon graph (None when it is in the heap)."""
         self.release_graph_pages = True
-        """Give the mapped graph's pages back when an utterance is decided (`finish`)."""
+        """Give the mapped graph's pages back when an utterance is decided (`finish`), after the
+        probe (`self_test`), and every `release_every_s` of audio while one is decoded."""
+        self.release_every_s: float | None = GRAPH_RELEASE_EVERY_S
+        """Seconds of audio between releases during a decode (None: only when it is decided)."""
+        self._since_release_s = 0.0
+        self._renew_due = False  # set by finish() when over budget; done by idle() or start()
         self._free = self._new_free()
         # The safety grammar has a garbage path (every single-syllable word of the model that is
         # not a phrase word), like the answer grammars: without it the grammar maps almost every
@@ -404,12 +416,8 @@ class SpeechRecognizer:
         anon = _anon_mb()
         if self._baseline_mb is None:
             self._baseline_mb = anon
-        if self.rss_growth_mb is not None and anon - self._baseline_mb > self.rss_growth_mb:
-            # Free the old one before building its replacement: holding both made the day's peak.
-            self._free = None
-            release_free_memory()
-            self._free = self._new_free()
-            self.renewals += 1
+        if self._renew_due or self._over_budget(anon):
+            self._renew()
         else:
             self._free.Reset()
         self._grammar.Reset()
@@ -422,9 +430,39 @@ class SpeechRecognizer:
             self._answer.recognizer.Reset()
         self._answer_words = []
 
+    def _over_budget(self, anon_mb: float) -> bool:
+        return (
+            self.rss_growth_mb is not None
+            and self._baseline_mb is not None
+            and anon_mb - self._baseline_mb > self.rss_growth_mb
+        )
+
+    def _renew(self) -> None:
+        # Free the old one before building its replacement: holding both made the day's peak.
+        self._free = None
+        release_free_memory()
+        self._free = self._new_free()
+        self._renew_due = False
+        self.renewals += 1
+
+    def idle(self) -> None:
+        """Between utterances (nothing is heard): renew the free recogniser now if the last
+        utterance left it over its budget, so that neither the next utterance's start nor the
+        probe runs beside the old one's caches. Call only while no utterance is open (the
+        Listener calls it once after each utterance, on the audio thread)."""
+        if self._renew_due:
+            self._renew()
+
     def accept(self, chunk: AudioChunk) -> None:
         """Feed one chunk to both recognisers, keeping any result Vosk's own endpointer closes."""
         data = chunk.samples.tobytes()
+        if self.graph is not None and self.release_graph_pages and self.release_every_s:
+            self._since_release_s += len(chunk.samples) / SAMPLE_RATE_HZ
+            if self._since_release_s >= self.release_every_s:
+                # A long decode keeps only the graph pages of its last second or so; the ones it
+                # needs again fault back in from the page cache (no CPU that showed, measured).
+                self._since_release_s = 0.0
+                self.graph.release_soon()
         if self._free.AcceptWaveform(data):
             self._keep_free(self._free.Result())
         if self._grammar.AcceptWaveform(data):
@@ -462,6 +500,10 @@ class SpeechRecognizer:
             # stay in the page cache and fault back in at the next decode), on the graph's own
             # thread so the decision never waits for it. Measured in docs/robot.md.
             self.graph.release_soon()
+        self._since_release_s = 0.0
+        # Over budget now: renew in idle time (idle(), or the next start() at the latest), not
+        # at the next utterance's start while the senior speaks.
+        self._renew_due = self._baseline_mb is not None and self._over_budget(_anon_mb())
         return transcript
 
     def _keep_free(self, result_json: str) -> None:
@@ -487,6 +529,9 @@ class SpeechRecognizer:
             words = _words(recognizer.FinalResult())
         except Exception as e:  # vosk raises bare Exceptions from Kaldi
             return False, f"recogniser failed on the probe: {e}"[:200]
+        finally:
+            if self.graph is not None and self.release_graph_pages:
+                self.graph.release_soon()  # the probe's graph pages leave the RSS too
         heard = " ".join(str(w.get("word", "")) for w in words)
         confidence = min((float(w.get("conf", 0.0)) for w in words), default=0.0)
         ok = heard == PROBE_PHRASE and confidence >= PROBE_MIN_CONFIDENCE

@@ -124,6 +124,7 @@ class Listener:
         self.segmenter = SpeechSegmenter(config)
         self._early: Utterance | None = None
         self._silent_chunks = 0
+        self._idle_due = False  # an utterance was decided: tell the recogniser at the next chunk
         self._segment: list[np.ndarray] = []
         self._expect_lock = threading.Lock()
         self._expected: AnswerGrammar | None = None
@@ -165,6 +166,13 @@ class Listener:
         decides alone at the segment's end), instead of waiting out the VAD's hangover.
         """
         prob = self._speech_probability(chunk)
+        if self._idle_due and not self.segmenter.in_speech:
+            # The chunk after an utterance was decided, nothing heard: the recogniser's idle time
+            # (the free recogniser renewed here, when due, not when the next utterance starts).
+            self._idle_due = False
+            idle = getattr(self.recognizer, "idle", None)
+            if callable(idle):
+                idle()
         utterance = self._handle(self.segmenter.process(prob, chunk))
         if self.denoiser is not None and self.segmenter.state is SegmenterState.IDLE:
             self.denoiser.hear_room(chunk)
@@ -289,6 +297,7 @@ class Listener:
             if tail is not None:
                 self.recognizer.accept(tail)
         heard = self.recognizer.finish()
+        self._idle_due = True
         samples = np.concatenate(self._segment) if self._segment else None
         match = match_intent(
             heard.text, heard.grammar_text, heard.grammar_confidence, self.language

@@ -73,29 +73,50 @@ class CountingGraph:
         self.releases += 1
 
 
-def test_the_graph_is_released_when_an_utterance_is_decided_never_during_it(
+def test_the_graph_is_released_when_an_utterance_is_decided_and_after_the_probe(
     vosk_model: Any,
 ) -> None:
     recognizer = SpeechRecognizer(vosk_model)
     assert recognizer.graph is None  # the shared model is read into the heap
     graph = CountingGraph()
     recognizer.graph = graph  # type: ignore[assignment]
+    recognizer.release_every_s = None  # only when decided
     clean = next(p for p in HELP_CLIPS if p.name == "call_clean_2.wav")
     for decided in range(2):
         recognizer.start()
         assert graph.releases == decided
         for chunk in WavSource(clean).chunks():
             recognizer.accept(chunk)
-            assert graph.releases == decided  # never while the senior speaks
+            assert graph.releases == decided  # not while the senior speaks, with no interval
         heard = recognizer.finish()
         assert graph.releases == decided + 1  # once the utterance is decoded
         assert heard.text.replace(" ", "") == "도와주세요"  # the second decode after a release
-    assert recognizer.self_test()[0]  # the probe never releases (it may run mid-utterance)
-    assert graph.releases == 2
+    assert recognizer.self_test()[0]
+    assert graph.releases == 3  # the probe's pages too
     recognizer.release_graph_pages = False
     recognizer.start()
     recognizer.finish()
-    assert graph.releases == 2
+    assert recognizer.self_test()[0]
+    assert graph.releases == 3
+
+
+def test_a_long_decode_releases_the_graph_every_interval_of_audio(vosk_model: Any) -> None:
+    recognizer = SpeechRecognizer(vosk_model)
+    graph = CountingGraph()
+    recognizer.graph = graph  # type: ignore[assignment]
+    recognizer.release_every_s = 0.5
+    clean = next(p for p in HELP_CLIPS if p.name == "call_clean_2.wav")
+    chunks = list(WavSource(clean).chunks())
+    audio_s = sum(len(c.samples) for c in chunks) / 16000
+    assert audio_s > 1.0
+    recognizer.start()
+    for chunk in chunks:
+        recognizer.accept(chunk)
+    during = graph.releases
+    heard = recognizer.finish()
+    assert during == int(audio_s / 0.5 + 1e-9) or during == int(audio_s / 0.5) - 1
+    assert graph.releases == during + 1
+    assert heard.text.replace(" ", "") == "도와주세요"  # released mid-decode: the same words
 
 
 @pytest.mark.slow
@@ -112,6 +133,43 @@ def test_free_recognizer_is_renewed_only_past_the_memory_budget(vosk_model: Any)
     assert ballast.sum() > 0
     assert within.renewals == 0
     assert over.renewals == 2
+
+
+@pytest.mark.slow
+def test_an_over_budget_recogniser_is_renewed_in_idle_time_not_at_the_next_start(
+    vosk_model: Any,
+) -> None:
+    recognizer = SpeechRecognizer(vosk_model, rss_growth_mb=100.0)
+    recognizer.start()  # the process's size now is the baseline
+    recognizer.finish()
+    recognizer.idle()
+    assert recognizer.renewals == 0  # within its budget: nothing to do
+    recognizer.start()
+    ballast = np.ones(300 * 2**20 // 8)  # the process grows by 300 MB during an utterance
+    recognizer.finish()
+    assert recognizer.renewals == 0  # never inside finish(): the decision does not wait
+    recognizer.idle()
+    assert recognizer.renewals == 1  # between utterances
+    recognizer.idle()
+    assert recognizer.renewals == 1  # once
+    del ballast
+    recognizer.start()
+    assert recognizer.renewals == 1  # not again at the start
+    clean = next(p for p in HELP_CLIPS if p.name == "call_clean_2.wav")
+    for chunk in WavSource(clean).chunks():
+        recognizer.accept(chunk)
+    assert recognizer.finish().text.replace(" ", "") == "도와주세요"  # the renewed one hears
+
+
+@pytest.mark.slow
+def test_a_renewal_left_due_is_done_at_the_next_start(vosk_model: Any) -> None:
+    recognizer = SpeechRecognizer(vosk_model, rss_growth_mb=100.0)
+    recognizer.start()
+    ballast = np.ones(300 * 2**20 // 8)
+    recognizer.finish()  # over budget: due
+    del ballast  # back within it before anyone called idle()
+    recognizer.start()
+    assert recognizer.renewals == 1
 
 
 def test_file_pages_do_not_count_as_the_recognisers_growth(vosk_model: Any, tmp_path: Path) -> None:

@@ -32,9 +32,13 @@ class CountingRecognizer(SpeechRecognizer):
     def __init__(self) -> None:
         self.fed = 0
         self.started = 0
+        self.idles: list[int] = []  # `fed` at each idle()
 
     def start(self) -> None:
         self.started += 1
+
+    def idle(self) -> None:
+        self.idles.append(self.fed)
 
     def accept(self, chunk: AudioChunk) -> None:
         self.fed += 1
@@ -82,6 +86,23 @@ def test_listener_returns_one_utterance_per_segment_with_its_intent() -> None:
     assert heard[0].end_s == pytest.approx(50 * CHUNK_S)
     assert recognizer.started == 1
     assert not listener.speech_active
+
+
+def test_the_recogniser_is_told_it_is_idle_once_after_each_utterance_never_during_one() -> None:
+    recognizer = CountingRecognizer()
+    listener = Listener(recognizer, ScriptedVad(), VadConfig(hangover_s=0.4))
+    pattern = [0] * 20 + [1] * 30 + [0] * 40 + [1] * 20 + [0] * 40
+    idles_at = []
+    for i, c in enumerate(chunks(pattern)):
+        before = len(recognizer.idles)
+        listener.process(c)
+        if len(recognizer.idles) > before:
+            idles_at.append(i)
+            assert not listener.speech_active
+    assert recognizer.started == 2
+    # Once per utterance, at the chunk after the one its segment closed on (0.4 s of hangover).
+    assert idles_at == [50 + 12 + 1, 110 + 12 + 1]
+    assert 0 < recognizer.idles[0] < recognizer.idles[1] == recognizer.fed  # nothing fed after
 
 
 def test_call_for_help_is_reported_at_the_first_silent_chunk_not_after_the_hangover() -> None:
