@@ -18,15 +18,19 @@ Baseline in the same run: the first wave's rule (`match_intent` alone: a close f
 or a looser one the grammar corroborates) on the same transcripts.
 Prints a table, writes benchmarks/results/intent_recall.json.
 Usage: .venv/bin/python benchmarks/intent_recall.py [--data ../shared/data] [--no-nonverbal]
+       [--workers N]  (N processes, each with its own ears, over the recordings: the same
+       decisions, since every recording gets fresh ears; a shorter run on a shared machine)
 """
 
 import argparse
 import csv
+import dataclasses
 import json
 import platform
 import resource
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +71,7 @@ class Clip:
     baseline: bool = False  # the first wave's rule found an emergency
     answers_unguarded: int = field(default=0)  # answer intents a long sentence carried
     classified: int = 0  # segments and spans the sound classifier heard
+    ears_load_s: float = 0.0  # how long the ears that heard it took to load
 
     @property
     def text(self) -> str:
@@ -121,6 +126,49 @@ class Ears:
         return clip
 
 
+_EARS: list[Ears] = []  # this process's ears (one per process: loaded once, reused per clip)
+_EARS_LOAD_S: list[float] = []
+
+
+def _hear(job: tuple[str, Path, bool]) -> Clip:
+    """(name, path, denoise) → what this process's ears made of the recording, without its
+    audio (fresh ears per recording, so the process that hears it makes no difference)."""
+    name, path, denoise = job
+    if not _EARS:
+        t0 = time.perf_counter()
+        _EARS.append(Ears(SoundClassifier.load()))
+        _EARS_LOAD_S.append(time.perf_counter() - t0)
+    ears = _EARS[0]
+    if not denoise:
+        ears = Ears(ears.sounds, denoise=False, recognizer=ears.recognizer)
+    clip = ears.run(name, read_wav(path) if path.suffix == ".wav" else read_flac(path))
+    clip.utterances = [  # what crosses back to the parent: no audio, plain scores
+        dataclasses.replace(
+            u,
+            samples=None,
+            sound=None
+            if u.sound is None
+            else dataclasses.replace(u.sound, scores=dict(u.sound.scores)),
+        )
+        for u in clip.utterances
+    ]
+    clip.ears_load_s = _EARS_LOAD_S[0]
+    return clip
+
+
+def _hear_all(jobs: list[tuple[str, Path, bool]], workers: int) -> list[Clip]:
+    """Every job's Clip, in the jobs' order; the longest recordings first across workers."""
+    if workers <= 1:
+        return [_hear(job) for job in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][1].stat().st_size)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        heard = list(pool.map(_hear, [jobs[i] for i in order], chunksize=1))
+    clips: list[Clip | None] = [None] * len(jobs)
+    for i, clip in zip(order, heard, strict=True):
+        clips[i] = clip
+    return [c for c in clips if c is not None]
+
+
 def _grammar_confidence(u: Utterance) -> float:
     """The safety grammar's mean confidence over its phrase words (the first wave's input)."""
     confs = [w.conf for w in u.grammar_words if w.word in DEFAULT_GRAMMAR_TOKENS]
@@ -169,31 +217,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--no-nonverbal", action="store_true", help="skip the 671 sound clips")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes hearing the recordings (default 1)"
+    )
     args = parser.parse_args()
     data: Path = args.data
 
-    t_load = time.perf_counter()
-    ears = Ears(SoundClassifier.load())
-    load_s = time.perf_counter() - t_load
     evidence = load_evidence()
-
-    helps = [ears.run(p.name, read_wav(p)) for p in sorted((data / "ko-help-calls").glob("*.wav"))]
-    # The same calls without the steady-noise suppressor in front of the recogniser (the ears
-    # before 2026-12-05 20:00): the baseline of the suppressor, in the same run.
-    raw_ears = Ears(ears.sounds, denoise=False, recognizer=ears.recognizer)
-    helps_raw = [
-        raw_ears.run(p.name, read_wav(p)) for p in sorted((data / "ko-help-calls").glob("*.wav"))
-    ]
+    calls = sorted((data / "ko-help-calls").glob("*.wav"))
     with (data / "ko-speech-dev" / "transcripts.tsv").open(encoding="utf-8") as f:
         references = {row["file"]: row["text"] for row in csv.DictReader(f, delimiter="\t")}
-    dev = []
-    for name in sorted(references):
-        clip = ears.run(name, read_flac(data / "ko-speech-dev" / name))
-        clip.reference = references[name]
-        dev.append(clip)
-    long = [
-        ears.run(p.name, read_flac(p)) for p in sorted((data / "ko-speech-long-dev").glob("*.flac"))
-    ]
+    talks = sorted((data / "ko-speech-long-dev").glob("*.flac"))
+    rows: list[dict[str, str]] = []
+    if not args.no_nonverbal:
+        with (data / "ko-nonverbal-dev" / "clips.tsv").open(encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+    # The calls also without the steady-noise suppressor in front of the recogniser (the ears
+    # before 2026-12-05 20:00): the baseline of the suppressor, in the same run.
+    jobs = (
+        [(p.name, p, True) for p in calls]
+        + [(p.name, p, False) for p in calls]
+        + [(name, data / "ko-speech-dev" / name, True) for name in sorted(references)]
+        + [(p.name, p, True) for p in talks]
+        + [(row["file"], data / "ko-nonverbal-dev" / row["file"], True) for row in rows]
+    )
+    heard = iter(_hear_all(jobs, args.workers))
+    helps = [next(heard) for _ in calls]
+    helps_raw = [next(heard) for _ in calls]
+    dev = [next(heard) for _ in references]
+    for clip in dev:
+        clip.reference = references[clip.name]
+    long = [next(heard) for _ in talks]
+    sound_clips = [next(heard) for _ in rows]
+    load_s = helps[0].ears_load_s if helps else 0.0
 
     nonverbal: dict[str, Any] = {}
     if args.no_nonverbal and OUT.exists():  # keep the last measured figures, saying so
@@ -203,15 +259,9 @@ def main() -> None:
     if not args.no_nonverbal:
         from models.sound.data import DISTRESS
 
-        rows = list(
-            csv.DictReader(
-                (data / "ko-nonverbal-dev" / "clips.tsv").open(encoding="utf-8"), delimiter="\t"
-            )
-        )
         per_class: dict[str, list[int]] = {}
         reached: dict[str, list[int]] = {}
-        for row in rows:
-            clip = ears.run(row["file"], read_flac(data / "ko-nonverbal-dev" / row["file"]))
+        for row, clip in zip(rows, sound_clips, strict=True):
             flagged = int(clip.asked > 0 or clip.emergency)
             per_class.setdefault(row["class"], []).append(flagged)
             reached.setdefault(row["class"], []).append(int(clip.classified > 0))
@@ -284,7 +334,14 @@ def main() -> None:
             sum(c.seconds for c in speech) / sum(c.duration_s for c in speech), 4
         ),
         "model_load_s": round(load_s, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": round(  # one process's ears: with --workers, the largest worker's
+            max(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            )
+            / 1024
+        ),
+        "workers": args.workers,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

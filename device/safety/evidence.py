@@ -128,6 +128,8 @@ class Evidence:
     grammar_share: float
     grammar_phrase: str
     syllables: int
+    grammar_extra: int = 0
+    """Words the safety grammar heard besides the phrase (see `grammar_extra`)."""
 
     def features(self) -> tuple[float, ...]:
         """The model's input, in FEATURES order."""
@@ -156,6 +158,35 @@ _KOREAN_PHRASES: tuple[tuple[Intent, str], ...] = tuple(
 _MAX_PHRASE_WORDS = 4
 
 
+def grammar_extra(words: tuple[Any, ...]) -> int:
+    """How many words the safety grammar heard outside every whole emergency phrase (garbage
+    syllables, lone phrase words, no answers). A call for help is the phrase, with at most a
+    breath or a noise on either side; a phrase found inside a sentence (a television) comes
+    with syllables around it, whatever their confidence (garbage syllables are heard with low
+    confidence, so `grammar_share` alone barely sees them)."""
+    return len(words) - len(_phrase_words(words))
+
+
+def _phrase_spans(words: tuple[Any, ...]) -> list[tuple[int, int, Intent]]:
+    """(start, end, intent) of every run of contiguous phrase tokens whose spelling, spacing
+    aside, is a whole emergency phrase (a garbage syllable ends a run)."""
+    spans = []
+    for i in range(len(words)):
+        for j in range(i + 1, min(len(words), i + _MAX_PHRASE_WORDS) + 1):
+            if str(words[j - 1].word) not in DEFAULT_GRAMMAR_TOKENS:
+                break  # a garbage syllable: no phrase spans it
+            joined = normalize("".join(str(w.word) for w in words[i:j]))
+            hit = next((it for it, p in _KOREAN_PHRASES if p == joined), None)
+            if hit is not None:
+                spans.append((i, j, hit))
+    return spans
+
+
+def _phrase_words(words: tuple[Any, ...]) -> set[int]:
+    """The indices of the words that make up some whole emergency phrase."""
+    return {k for i, j, _ in _phrase_spans(words) for k in range(i, j)}
+
+
 def grammar_phrase(words: tuple[Any, ...]) -> tuple[Intent, float, float, str]:
     """Whole emergency phrases in the safety grammar's words (contiguous tokens whose spelling,
     spacing aside, is a phrase): the most confident one's intent, mean confidence and text,
@@ -164,18 +195,11 @@ def grammar_phrase(words: tuple[Any, ...]) -> tuple[Intent, float, float, str]:
     total = sum(max(0.0, float(w.conf)) for w in words)
     covered: set[int] = set()
     best: tuple[Intent, float, str] = (Intent.NONE, 0.0, "")
-    for i in range(len(words)):
-        for j in range(i + 1, min(len(words), i + _MAX_PHRASE_WORDS) + 1):
-            if str(words[j - 1].word) not in DEFAULT_GRAMMAR_TOKENS:
-                break  # a garbage syllable: no phrase spans it
-            joined = normalize("".join(str(w.word) for w in words[i:j]))
-            hit = next((it for it, p in _KOREAN_PHRASES if p == joined), None)
-            if hit is None:
-                continue
-            covered.update(range(i, j))
-            confidence = sum(float(w.conf) for w in words[i:j]) / (j - i)
-            if confidence > best[1]:
-                best = (hit, confidence, " ".join(str(w.word) for w in words[i:j]))
+    for i, j, hit in _phrase_spans(words):
+        covered.update(range(i, j))
+        confidence = sum(float(w.conf) for w in words[i:j]) / (j - i)
+        if confidence > best[1]:
+            best = (hit, confidence, " ".join(str(w.word) for w in words[i:j]))
     share = sum(max(0.0, float(words[k].conf)) for k in covered) / total if total > 0 else 0.0
     return best[0], best[1], share, best[2]
 
@@ -211,8 +235,17 @@ def gather(text: str, grammar_words: tuple[Any, ...]) -> Evidence:
         grammar_share=g_share,
         grammar_phrase=g_phrase,
         syllables=syllables(text),
+        grammar_extra=grammar_extra(grammar_words),
     )
 
+
+GRAMMAR_ALONE_MAX_EXTRA = 2
+GRAMMAR_ALONE_MIN_CONFIDENCE = 0.9
+"""A safety-grammar hit that the free words do not confirm is asked about only when it is
+the whole utterance, heard clearly: at most GRAMMAR_ALONE_MAX_EXTRA other words (a breath or
+a noise on either side of a call; inside a sentence, as on television, the grammar hears
+syllables around it) and a mean word confidence of at least GRAMMAR_ALONE_MIN_CONFIDENCE.
+Set on ordinary speech, not on the calls (docs/hearing.md §3 has the margins)."""
 
 SAYS_NO = frozenset({Intent.NO, Intent.FINE})
 """What a senior says to turn the robot's help down ("아니요", "괜찮아요", "no", "I'm fine")."""
@@ -247,7 +280,7 @@ def decide(
         if ev.free_phrase
         else "free transcript: no emergency phrase",
         f"safety grammar heard {ev.grammar_phrase!r} conf {ev.grammar_confidence:.2f},"
-        f" {ev.grammar_share:.0%} of what it heard"
+        f" {ev.grammar_share:.0%} of what it heard, {ev.grammar_extra} other words"
         if ev.grammar_phrase
         else "safety grammar: no whole emergency phrase",
         f"{ev.syllables} syllables in {duration_s:.1f} s"
@@ -275,7 +308,15 @@ def decide(
     # ...unless the words clearly mean something else ("괜찮아요" is near "아야")
     unexplained = match.intent is Intent.NONE or match.intent in EMERGENCY_INTENTS
     short_near = ev.free_similarity >= model.free_ask_similarity and call_like and unexplained
-    if intent in EMERGENCY_INTENTS and (long_close or short_near or p >= model.check_threshold):
+    # A grammar hit the free words do not confirm asks only when it is the whole utterance,
+    # heard clearly: inside a sentence (a talk on television) the grammar hears syllables
+    # around it.
+    grammar_alone = (
+        ev.grammar_extra <= GRAMMAR_ALONE_MAX_EXTRA
+        and ev.grammar_confidence >= GRAMMAR_ALONE_MIN_CONFIDENCE
+    )
+    evidence_asks = p >= model.check_threshold and (free_near or grammar_alone)
+    if intent in EMERGENCY_INTENTS and (long_close or short_near or evidence_asks):
         why = (
             "close match in long speech (a television?)"
             if long_close
@@ -284,6 +325,12 @@ def decide(
             else "evidence ≥ ask"
         )
         return SafetyDecision(Intent.CHECK, p, (*reasons, f"ask: {why}"), p, ev)
+    if intent in EMERGENCY_INTENTS and p >= model.check_threshold:
+        reasons.append(
+            "not asked: a safety-grammar hit the free transcript does not confirm, not alone"
+            f" (≤ {GRAMMAR_ALONE_MAX_EXTRA} other words) or not clear"
+            f" (conf ≥ {GRAMMAR_ALONE_MIN_CONFIDENCE}): speech around it (a television?)"
+        )
     if match.intent in EMERGENCY_INTENTS:  # the old fused rule, not confirmed by the evidence
         return SafetyDecision(Intent.NONE, p, (*reasons, "nothing: evidence too weak"), p, ev)
     return SafetyDecision(match.intent, match.confidence, tuple(reasons), p, ev)

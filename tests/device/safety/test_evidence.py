@@ -208,3 +208,26 @@ def test_a_no_whose_free_words_nearly_hold_a_call_is_decided_as_before() -> None
     assert match_intent(heard.text).intent is Intent.NO
     assert decide(heard).intent is Intent.HELP
     assert decide_band(heard, match_intent(heard.text), 1.0, answered_no=0.9).intent is Intent.HELP
+
+
+def test_a_grammar_hit_inside_more_speech_is_not_asked_about() -> None:
+    # A talk on television: the grammar finds "사람 살려" with syllables around it, the free
+    # transcript other words; the model's P would ask, the evidence says otherwise.
+    call = words(("사람", 1.0), ("살려", 1.0))
+    talk = words(("솥", 0.4), ("사람", 1.0), ("살려", 1.0), ("뼈", 0.3), ("궁", 0.2))
+    always_ask = EvidenceModel((0.0, 0.0, 0.0, 0.0), 0.0, 0.9, 0.4, 14, 1.01, 0.7, "t")
+    nothing = IntentMatch(Intent.NONE, 0, "")
+    assert gather("여기 사람", talk).grammar_extra == 3
+    d = decide_band(Heard("여기 사람", talk), nothing, 1.7, always_ask)
+    assert d.intent is Intent.NONE
+    assert any(r.startswith("not asked") for r in d.reasons), d.reasons
+    # the phrase alone, or with a breath on either side, is still asked about
+    for alone in (call, (Word("숳", 0.5, 0, 0), *call, Word("깋", 0.3, 0, 0))):
+        assert decide_band(Heard("수 의 주", alone), nothing, 1.0, always_ask).intent is (
+            Intent.CHECK
+        )
+    # ...but not when the grammar itself was unsure of the phrase's words
+    unsure = words(("사람", 0.7), ("살려", 0.7))
+    assert decide_band(Heard("수 의 주", unsure), nothing, 1.0, always_ask).intent is Intent.NONE
+    # the free transcript confirming the call decides as before, whatever surrounds it
+    assert decide_band(Heard("사람 살려", talk), nothing, 1.0, always_ask).intent is Intent.CHECK
