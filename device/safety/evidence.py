@@ -83,6 +83,8 @@ class EvidenceModel:
     free_act_similarity: float
     free_ask_similarity: float
     version: str
+    held_out_auc: float | None = None
+    """The fit's leave-one-group-out ROC AUC (its card): how far P can be trusted."""
 
     def probability(self, features: tuple[float, ...]) -> float:
         """P(call for help | evidence)."""
@@ -106,6 +108,7 @@ def load_model(path: Path = MODEL_PATH) -> EvidenceModel:
             free_act_similarity=float(raw["free_act_similarity"]),
             free_ask_similarity=float(raw["free_ask_similarity"]),
             version=str(raw["version"]),
+            held_out_auc=float(raw["fitted"]["held_out_auc"]) if "fitted" in raw else None,
         )
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise EvidenceModelError(f"can't read the evidence model {path}: {e}") from None
@@ -286,7 +289,13 @@ def decide(
         f"{ev.syllables} syllables in {duration_s:.1f} s"
         + ("" if call_like else f" (longer than a call, > {model.call_max_syllables})"),
         f"P(call for help) {p:.2f} (act ≥ {model.act_threshold:.2f},"
-        f" ask ≥ {model.check_threshold:.2f})",
+        f" ask ≥ {model.check_threshold:.2f}"
+        + (
+            ""
+            if model.held_out_auc is None
+            else f"; a ranking, not calibrated: held-out AUC {model.held_out_auc:.2f}"
+        )
+        + ")",
     ]
     free_acts = ev.free_similarity >= model.free_act_similarity and call_like
     # The free words at least nearly hold a call: "아니 고 사례 주세요" may be "아이고 살려 주세요".

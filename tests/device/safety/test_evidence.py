@@ -231,3 +231,11 @@ def test_a_grammar_hit_inside_more_speech_is_not_asked_about() -> None:
     assert decide_band(Heard("수 의 주", unsure), nothing, 1.0, always_ask).intent is Intent.NONE
     # the free transcript confirming the call decides as before, whatever surrounds it
     assert decide_band(Heard("사람 살려", talk), nothing, 1.0, always_ask).intent is Intent.CHECK
+
+
+def test_the_reasons_say_how_far_the_probability_can_be_trusted() -> None:
+    model = load_model()
+    fitted = json.loads(Path("device/safety/evidence.json").read_text(encoding="utf-8"))
+    assert model.held_out_auc == pytest.approx(fitted["fitted"]["held_out_auc"])
+    d = decide(Heard("살려 주세요", words(("살려", 1.0), ("주세요", 1.0))))
+    assert any(f"held-out AUC {model.held_out_auc:.2f}" in r for r in d.reasons), d.reasons
