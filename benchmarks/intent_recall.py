@@ -48,6 +48,7 @@ from device.config import VadConfig
 from device.dialog.answers import answer_like
 from device.dialog.intents import EMERGENCY_INTENTS, Intent, match_everyday, match_intent
 from device.dialog.jamo import normalize
+from device.safety.evidence import gather
 from device.safety.evidence import load_model as load_evidence
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,7 +211,33 @@ def summary(clips: list[Clip]) -> dict[str, Any]:
             for u in c.utterances
             if u.intent in EMERGENCY_INTENTS or u.intent in ASK
         ][:10],
+        "highest_p": closest(clips),
     }
+
+
+def closest(clips: list[Clip], n: int = 8) -> list[dict[str, Any]]:
+    """The utterances whose evidence came closest to a call (highest P): the margins."""
+    model = load_evidence()
+    scored = []
+    for c in clips:
+        for u in c.utterances:
+            ev = gather(u.text, u.grammar_words)
+            scored.append((model.probability(ev.features()), c.name, u, ev))
+    scored.sort(key=lambda t: -t[0])
+    return [
+        {
+            "clip": name,
+            "p": round(p, 4),
+            "intent": u.intent.value,
+            "text": u.text,
+            "grammar": u.grammar_text,
+            "free_similarity": round(ev.free_similarity, 3),
+            "grammar_confidence": round(ev.grammar_confidence, 3),
+            "grammar_extra": ev.grammar_extra,
+            "syllables": ev.syllables,
+        }
+        for p, name, u, ev in scored[:n]
+    ]
 
 
 def main() -> None:
@@ -275,6 +302,8 @@ def main() -> None:
         )
         nonverbal = {
             "note": "in-sample: the shipped sound model was trained on these clips",
+            "emergencies": sum(c.emergency for c in sound_clips),
+            "words_highest_p": closest(sound_clips),
             "distress_reached_a_check": round(sum(distress) / len(distress), 3),
             "everyday_checked": round(sum(everyday) / len(everyday), 3),
             "per_class_checked": {c: round(sum(fs) / len(fs), 3) for c, fs in per_class.items()},
@@ -365,7 +394,7 @@ def main() -> None:
         s = result[key]
         print(
             f"{name:<30}{s['emergencies']:>12}{s['checks']:>8}"
-            f"{s['emergencies_per_hour']:>10} / {s['checks_per_hour']:<7}"
+            f"{s['emergencies_per_hour']!s:>10} / {s['checks_per_hour']!s:<7}"
             f"{s['baseline_recordings_with_emergency']:>10}"
         )
     if nonverbal:
