@@ -10,6 +10,8 @@ import socket
 from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
+from cloud.errors import both
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
@@ -70,9 +72,11 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 def _internal(reason: str, what: str) -> str:
-    return (
-        f"웹훅이 내부 주소로 향합니다 / the webhook host resolves to {reason} ({what}); an admin"
-        " can allow it with DOLBOM_WEBHOOK_ALLOW_NETWORKS"
+    return both(
+        f"웹훅이 내부 주소({what})로 향합니다. 관리자가 DOLBOM_WEBHOOK_ALLOW_NETWORKS로 허용할 수"
+        " 있습니다",
+        f"the webhook host resolves to {reason} ({what}); an admin can allow it with"
+        " DOLBOM_WEBHOOK_ALLOW_NETWORKS",
     )
 
 
@@ -92,13 +96,13 @@ def check_webhook_url(
     host = parts.hostname
     if parts.scheme not in ("http", "https") or not host:
         raise BlockedAddressError(
-            "웹훅 주소는 http(s) URL이어야 합니다 / a webhook needs an http(s) URL"
+            both("웹훅 주소는 http(s) URL이어야 합니다", "a webhook needs an http(s) URL")
         )
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise BlockedAddressError(
-            "웹훅 포트가 잘못되었습니다 / the webhook URL's port is invalid"
+            both("웹훅 포트가 잘못되었습니다", "the webhook URL's port is invalid")
         ) from None
     name = host.lower().rstrip(".")
     if (name == "localhost" or name.endswith(".localhost")) and not allow:
@@ -116,8 +120,10 @@ def check_webhook_url(
             return
         if not addresses:
             raise BlockedAddressError(
-                f"웹훅 호스트 {host!r}의 주소를 찾을 수 없습니다 / the webhook host {host!r} does"
-                " not resolve"
+                both(
+                    f"웹훅 호스트 {host!r}의 주소를 찾을 수 없습니다",
+                    f"the webhook host {host!r} does not resolve",
+                )
             ) from None
     for address in addresses:
         reason = forbidden_reason(address)

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, false, func, select, true, union
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud.accounts.errors import ForbiddenError, NotFoundError
+from cloud.errors import both
 from cloud.store.models import (
     Alert,
     CaregiverLink,
@@ -49,7 +50,12 @@ ANONYMOUS = Principal(
 def require_role(principal: Principal, allowed: Collection[Role]) -> None:
     """403 unless the caller's role is one of `allowed`."""
     if principal.role not in allowed:
-        raise ForbiddenError(f"the {principal.role.value} role may not use this resource")
+        raise ForbiddenError(
+            both(
+                f"{principal.role.value} 역할은 이 기능을 쓸 수 없습니다",
+                f"the {principal.role.value} role may not use this resource",
+            )
+        )
 
 
 def visible_seniors(session: Session, principal: Principal) -> frozenset[str] | None:
@@ -132,7 +138,9 @@ def get_senior(session: Session, principal: Principal, senior_id: str) -> Senior
     visible = visible_seniors(session, principal)
     senior = session.get(Senior, senior_id)
     if senior is None or (visible is not None and senior_id not in visible):
-        raise NotFoundError(f"no senior with id {senior_id!r}")
+        raise NotFoundError(
+            both(f"id가 {senior_id!r}인 어르신이 없습니다", f"no senior with id {senior_id!r}")
+        )
     return senior
 
 

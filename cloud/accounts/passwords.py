@@ -6,6 +6,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from cloud.accounts.errors import InvalidInputError
+from cloud.errors import both
 
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1024  # argon2 hashes anything, but a megabyte "password" is an attack
@@ -14,9 +15,21 @@ MAX_PASSWORD_CHARS = 1024  # argon2 hashes anything, but a megabyte "password" i
 def check_password_policy(password: str) -> None:
     """Raise InvalidInputError unless the password is long enough (and not absurdly long)."""
     if len(password) < MIN_PASSWORD_CHARS:
-        raise InvalidInputError(f"password: at least {MIN_PASSWORD_CHARS} characters")
+        raise InvalidInputError(
+            both(
+                f"{MIN_PASSWORD_CHARS}자 이상이어야 합니다",
+                f"at least {MIN_PASSWORD_CHARS} characters",
+                at="password",
+            )
+        )
     if len(password) > MAX_PASSWORD_CHARS:
-        raise InvalidInputError(f"password: at most {MAX_PASSWORD_CHARS} characters")
+        raise InvalidInputError(
+            both(
+                f"{MAX_PASSWORD_CHARS}자 이하여야 합니다",
+                f"at most {MAX_PASSWORD_CHARS} characters",
+                at="password",
+            )
+        )
 
 
 class Passwords:

@@ -26,10 +26,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cloud.accounts.errors import RateLimitedError
+from cloud.errors import both
 from cloud.store.models import Account, LoginCounter, LoginSource
 
-RATE_LIMITED = (
-    "로그인 실패가 너무 많습니다. 잠시 후 다시 시도하세요 / too many failed logins: try again later"
+RATE_LIMITED = both(
+    "로그인 실패가 너무 많습니다. 잠시 후 다시 시도하세요",
+    "too many failed logins: try again later",
 )
 
 

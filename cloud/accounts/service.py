@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from cloud.accounts.errors import ConflictError, InvalidInputError, NotFoundError
 from cloud.accounts.passwords import Passwords, check_password_policy
+from cloud.errors import both
 from cloud.store.models import Account, RevokedToken, Role
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,99}$"
@@ -33,13 +34,18 @@ def create_account(
     name = normalise_username(username)
     if not _USERNAME.fullmatch(name):
         raise InvalidInputError(
-            "username: 3-100 characters, letters, digits and . _ @ -, starting with a letter or"
-            " digit"
+            both(
+                "3-100자의 영문자, 숫자, . _ @ - 로 쓰고 영문자나 숫자로 시작해야 합니다",
+                "3-100 characters, letters, digits and . _ @ -, starting with a letter or digit",
+                at="username",
+            )
         )
     check_password_policy(password)
     shown = (display_name or name).strip()[:100] or name
     if session.scalar(select(func.count()).select_from(Account).where(Account.username == name)):
-        raise ConflictError(f"username {name!r} is taken")
+        raise ConflictError(
+            both(f"아이디 {name!r}은(는) 이미 쓰이고 있습니다", f"username {name!r} is taken")
+        )
     account = Account(
         username=name,
         password_hash=passwords.hash(password),
@@ -72,7 +78,7 @@ def find_account(session: Session, username: str) -> Account:
     name = normalise_username(username)
     account = session.scalars(select(Account).where(Account.username == name)).one_or_none()
     if account is None:
-        raise NotFoundError(f"계정이 없습니다 / no account named {name!r}")
+        raise NotFoundError(both("계정이 없습니다", f"no account named {name!r}"))
     return account
 
 

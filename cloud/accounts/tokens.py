@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 
 from cloud.accounts.errors import AuthError
+from cloud.errors import both
 from cloud.store.models import Role
 
 ALGORITHM = "HS256"
@@ -63,9 +64,11 @@ def read_token(secret: str, token: str, now: datetime) -> TokenClaims:
         jti = str(claims["jti"])[:64]
         version = int(claims["tv"])
     except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError, OSError):
-        raise AuthError("invalid bearer token") from None
+        raise AuthError(both("인증 토큰이 올바르지 않습니다", "invalid bearer token")) from None
     if now >= expires_at:
-        raise AuthError("expired bearer token: log in again")
+        raise AuthError(
+            both("로그인이 만료되었습니다. 다시 로그인하세요", "expired bearer token: log in again")
+        )
     return TokenClaims(
         account_id=account_id, role=role, expires_at=expires_at, jti=jti, version=version
     )

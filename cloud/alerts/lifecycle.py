@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from cloud.errors import AlertStateError
+from cloud.errors import AlertStateError, both
 from cloud.store.models import Alert, AlertStatus, AlertTransition, EscalationStep, StepStatus
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,14 @@ _VERB = {
     AlertStatus.RESOLVED: "resolved",
     AlertStatus.CANCELLED: "cancelled",
     AlertStatus.EXPIRED: "expired",
+}
+
+_VERB_KO = {
+    AlertStatus.NOTIFIED: "알렸다고 기록할",
+    AlertStatus.ACKNOWLEDGED: "확인할",
+    AlertStatus.RESOLVED: "해결할",
+    AlertStatus.CANCELLED: "취소할",
+    AlertStatus.EXPIRED: "만료할",
 }
 
 
@@ -65,7 +73,11 @@ def check_transition(alert: Alert, to: AlertStatus) -> None:
         ordered = [s.value for s in AlertStatus if s in allowed]
         names = ", ".join(ordered[:-1]) + " or " + ordered[-1] if len(ordered) > 1 else ordered[0]
         raise AlertStateError(
-            f"alert {alert.id} is {alert.status.value}; only {names} alerts can be {_VERB[to]}"
+            both(
+                f"알림 {alert.id}의 상태가 {alert.status.value}입니다. {names} 상태의 알림만"
+                f" {_VERB_KO[to]} 수 있습니다",
+                f"alert {alert.id} is {alert.status.value}; only {names} alerts can be {_VERB[to]}",
+            )
         )
 
 

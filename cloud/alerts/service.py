@@ -30,7 +30,7 @@ from cloud.alerts.rules import (
     missed_in_a_row,
 )
 from cloud.alerts.sweep import DeviceSnapshot, sweep
-from cloud.errors import AlertNotFoundError, ConfigError
+from cloud.errors import AlertNotFoundError, ConfigError, both
 from cloud.store.models import (
     ACTIVE_ALERT_STATUSES,
     Alert,
@@ -407,7 +407,9 @@ class AlertEngine:
             select(Alert).where(Alert.id == alert_id).with_for_update()
         ).one_or_none()
         if alert is None:
-            raise AlertNotFoundError(f"no alert with id {alert_id}")
+            raise AlertNotFoundError(
+                both(f"id가 {alert_id}인 알림이 없습니다", f"no alert with id {alert_id}")
+            )
         lifecycle.acknowledge(session, alert, by, channel, now)
         return alert
 

@@ -48,8 +48,16 @@ from cloud.api.routers import (
     seniors,
     stream,
 )
+from cloud.api.validation import describe
 from cloud.app import install as install_app
-from cloud.errors import AlertNotFoundError, AlertStateError, CloudError, ConfigError
+from cloud.errors import (
+    AlertNotFoundError,
+    AlertStateError,
+    CloudError,
+    ConfigError,
+    both,
+    is_bilingual,
+)
 from cloud.ingest.worker import CommandPublisher
 from cloud.netpolicy import parse_networks
 from cloud.settings import CloudSettings
@@ -70,14 +78,6 @@ _STATUS: dict[type[CloudError], int] = {
 }
 
 
-def _describe(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ())) or "request"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts)
-
-
 def _auth_secret(settings: CloudSettings) -> str:
     if settings.auth_secret is not None:
         return settings.auth_secret.get_secret_value()
@@ -88,7 +88,28 @@ def _auth_secret(settings: CloudSettings) -> str:
     return secrets.token_urlsafe(48)
 
 
-_TOO_DEEP = "요청 본문이 너무 깊게 중첩되었습니다 / the request body is nested too deeply"
+_TOO_DEEP = both("요청 본문이 너무 깊게 중첩되었습니다", "the request body is nested too deeply")
+_OUT_OF_RANGE = both("요청의 숫자가 범위를 벗어났습니다", "a number in the request is out of range")
+# Starlette's own errors (an unknown path, a wrong method): its English phrase after the Korean.
+_PHRASES_KO = {
+    status.HTTP_401_UNAUTHORIZED: "로그인이 필요합니다",
+    status.HTTP_403_FORBIDDEN: "권한이 없습니다",
+    status.HTTP_404_NOT_FOUND: "찾을 수 없습니다",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "이 주소에서 쓸 수 없는 메서드입니다",
+    status.HTTP_406_NOT_ACCEPTABLE: "받을 수 있는 형식으로 응답할 수 없습니다",
+    status.HTTP_413_CONTENT_TOO_LARGE: "요청이 너무 큽니다",
+    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "지원하지 않는 형식입니다",
+}
+
+
+def _in_both(exc: StarletteHTTPException) -> StarletteHTTPException:
+    """The same error with a bilingual detail (unchanged when it already is one)."""
+    if not isinstance(exc.detail, str) or is_bilingual(exc.detail):
+        return exc
+    korean = _PHRASES_KO.get(exc.status_code, "요청을 처리할 수 없습니다")
+    return StarletteHTTPException(exc.status_code, both(korean, exc.detail), headers=exc.headers)
+
+
 _AUDITED = (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN, status.HTTP_404_NOT_FOUND)
 
 
@@ -113,7 +134,7 @@ async def _audit_denial(request: Request, code: int) -> None:
 
 _ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
-    "description": "Every error: one human-readable message (Korean / English where new).",
+    "description": "Every error: one message, '한국어 / English', after its field path if any.",
     "type": "object",
     "properties": {"detail": {"type": "string", "title": "Detail"}},
     "required": ["detail"],
@@ -216,14 +237,17 @@ def create_app(
             headers = {"Retry-After": str(exc.retry_after_s)}
         elif isinstance(exc, AuthError):
             headers = {"WWW-Authenticate": "Bearer"}
-        return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)
+        detail = str(exc)
+        if code == status.HTTP_500_INTERNAL_SERVER_ERROR and not is_bilingual(detail):
+            detail = both("서버가 요청을 처리하지 못했습니다", detail)
+        return JSONResponse({"detail": detail}, status_code=code, headers=headers)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)
     async def _out_of_range(_request: Request, _exc: Exception) -> JSONResponse:
         # An id or number larger than the store's integers (found by the OpenAPI fuzz test).
         return JSONResponse(
-            {"detail": "a number in the request is out of range"},
+            {"detail": _OUT_OF_RANGE},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
 
@@ -232,7 +256,7 @@ def create_app(
         # 401/403 from the auth dependencies; a 404 for an unknown path is not a denial.
         if exc.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN):
             await _audit_denial(request, exc.status_code)
-        return await http_exception_handler(request, exc)
+        return await http_exception_handler(request, _in_both(exc))
 
     @app.exception_handler(RecursionError)
     async def _too_deep(_request: Request, _exc: Exception) -> JSONResponse:
@@ -245,7 +269,7 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
-            {"detail": _describe(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+            {"detail": describe(exc.errors())}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
         )
 
     return app

@@ -14,6 +14,7 @@ from cloud.accounts.errors import AuthError
 from cloud.accounts.service import is_revoked
 from cloud.accounts.tokens import TokenClaims, read_token
 from cloud.api.context import ApiContext
+from cloud.errors import both
 from cloud.netpolicy import client_address
 from cloud.store.models import Account, Role
 
@@ -24,9 +25,13 @@ bearer = HTTPBearer(
     description="A login token from POST /auth/login, or the service token (DOLBOM_API_TOKEN).",
 )
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
-_ENDED = (
-    "세션이 끝났습니다. 다시 로그인하세요 / session ended (logged out, account disabled or"
-    " password changed): log in again"
+_ENDED = both(
+    "세션이 끝났습니다. 다시 로그인하세요",
+    "session ended (logged out, account disabled or password changed): log in again",
+)
+_NO_TOKEN = both(
+    "인증 토큰이 없습니다. 'Authorization: Bearer <토큰>' 헤더를 보내세요",
+    "missing bearer token: send 'Authorization: Bearer <token>'",
 )
 
 
@@ -75,7 +80,7 @@ def token_claims(ctx: ApiContext, token: str) -> TokenClaims | None:
     if hmac.compare_digest(token.encode("utf-8"), ctx.api_token.encode("utf-8")):
         return None
     if token.count(".") != 2:
-        raise AuthError("invalid bearer token")
+        raise AuthError(both("인증 토큰이 올바르지 않습니다", "invalid bearer token"))
     return read_token(ctx.auth_secret, token, ctx.clock())
 
 
@@ -113,7 +118,7 @@ def current_principal(
     """401 unless a bearer token (or the login cookie) names a valid caller."""
     token = credentials.credentials if credentials is not None else request.cookies.get(COOKIE_NAME)
     if not token:
-        raise _unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+        raise _unauthorized(_NO_TOKEN)
     try:
         principal = principal_for(ctx, token)
     except AuthError as e:

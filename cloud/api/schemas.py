@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cloud.errors import both
 from cloud.store.models import AlertKind, AlertStatus, Channel, DeliveryStatus, Role, Severity
 from protocol.commands import MessageText, SenderName
 from protocol.release import version
@@ -368,9 +369,13 @@ class QuietHoursIn(BaseModel):
     def _both_or_neither(self) -> "QuietHoursIn":
         """A start without an end (or the same time twice) is a mistake, not a wish."""
         if (self.start is None) != (self.end is None):
-            raise ValueError("give both start and end, or neither")
+            raise ValueError(
+                both(
+                    "시작과 끝을 둘 다 적거나 둘 다 비우세요", "give both start and end, or neither"
+                )
+            )
         if self.start is not None and self.start == self.end:
-            raise ValueError("start and end must differ")
+            raise ValueError(both("시작과 끝은 달라야 합니다", "start and end must differ"))
         return self
 
 
@@ -401,7 +406,7 @@ class ReminderIn(BaseModel):
     def _sorted_unique(cls, value: list[Any]) -> list[Any]:
         """Duplicates are a mistake: refuse them; keep the rest in order."""
         if len(set(value)) != len(value):
-            raise ValueError("duplicates are not allowed")
+            raise ValueError(both("같은 값을 두 번 적을 수 없습니다", "duplicates are not allowed"))
         return sorted(value)
 
 

@@ -38,6 +38,7 @@ from cloud.app.family import error_text, first, read_form_values
 from cloud.app.i18n import Lang, message
 from cloud.app.pages import _Denied, _deny, _login_redirect, denial_principal, signed_in_as
 from cloud.app.web import PREFIX, context, csrf_ok, language, render, secure_response
+from cloud.errors import both
 from cloud.provisioning import (
     LANGUAGES,
     ProvisioningError,
@@ -304,7 +305,9 @@ def _target(ctx: ApiContext, account_id: int) -> str:
     with ctx.sessions() as session:
         account = session.get(Account, account_id)
         if account is None:
-            raise NotFoundError(f"no account with id {account_id}")
+            raise NotFoundError(
+                both(f"id가 {account_id}인 계정이 없습니다", f"no account with id {account_id}")
+            )
         return account.username
 
 

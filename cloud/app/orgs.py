@@ -28,6 +28,7 @@ from cloud.api.schemas_orgs import (
 from cloud.app.i18n import Lang, message
 from cloud.app.pages import _caller, _Denied, _deny, _login_redirect
 from cloud.app.web import PREFIX, context, csrf_ok, language, read_form, render, signed_in
+from cloud.errors import both
 from cloud.store.models import Role
 
 router = APIRouter(prefix=f"{PREFIX}/orgs", include_in_schema=False)
@@ -163,7 +164,7 @@ def _apply(
     if action == "add_staff":
         username = form.get("username", "").strip()
         if not username or len(username) > 100:
-            raise InvalidInputError(message("ko", "bad_input") + " / " + message("en", "bad_input"))
+            raise InvalidInputError(both(message("ko", "bad_input"), message("en", "bad_input")))
         rights = StaffIn(is_admin=form.get("is_admin") == "on")
         orgs_api.set_staff(ctx, principal, org_id, username, rights)
     elif action == "remove_staff":

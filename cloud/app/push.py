@@ -29,6 +29,7 @@ from cloud.alerts import audience
 from cloud.alerts.dispatcher import PushResult
 from cloud.alerts.service import AlertChange
 from cloud.app.i18n import Lang, message
+from cloud.errors import both
 from cloud.netpolicy import (
     BlockedAddressError,
     IPNetwork,
@@ -128,7 +129,9 @@ def check_endpoint(
 ) -> None:
     """BlockedAddressError unless the endpoint is https (or in the allow-list) and public."""
     if not endpoint.startswith("https://") and not allow:
-        raise BlockedAddressError("push endpoint must be https")
+        raise BlockedAddressError(
+            both("푸시 엔드포인트는 https여야 합니다", "push endpoint must be https")
+        )
     check_webhook_url(endpoint, allow, resolve, allow_unresolved=registering)
 
 

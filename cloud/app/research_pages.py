@@ -44,6 +44,7 @@ from cloud.app.web import (
     render,
     secure_response,
 )
+from cloud.errors import both
 from cloud.research import studies
 from cloud.store.models import (
     Assessment,
@@ -708,7 +709,9 @@ async def record_consent(request: Request, study_id: str, code: str) -> Response
             study = research_api.read_study(ctx, principal, study_id)
             asked = next((f.streams for f in study.consent_forms if f.version == version), None)
             if asked is None:
-                raise InvalidInputError("no such consent form version")
+                raise InvalidInputError(
+                    both("그런 동의서 버전이 없습니다", "no such consent form version")
+                )
             retention = form.get("retention") or ""
             body = research_api.ConsentIn(
                 form_version=version,

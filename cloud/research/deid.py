@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
-from cloud.errors import CloudError
+from cloud.errors import CloudError, both
 
 __all__ = [
     "DEFAULT_K",
@@ -102,9 +102,14 @@ class KAnonymityError(DeidError):
 def check_export_k(k: int, *, minimum: int = DEFAULT_K) -> int:
     """Validate an export's k: it may be raised above ``minimum`` (5) but never lowered."""
     if isinstance(k, bool) or not isinstance(k, int):
-        raise DeidError(f"k must be a whole number, got {k!r}")
+        raise DeidError(both(f"k는 정수여야 합니다({k!r})", f"k must be a whole number, got {k!r}"))
     if k < minimum:
-        raise DeidError(f"k={k} is below the minimum of {minimum}; k can only be raised")
+        raise DeidError(
+            both(
+                f"k={k}는 최솟값 {minimum}보다 작습니다. k는 올릴 수만 있습니다",
+                f"k={k} is below the minimum of {minimum}; k can only be raised",
+            )
+        )
     return k
 
 
@@ -118,11 +123,16 @@ def date_shift_days(participant_code: str, secret: bytes, max_days: int = 180) -
     Intervals between a participant's own dates are preserved exactly.
     """
     if not isinstance(secret, bytes | bytearray) or len(secret) < MIN_SECRET_BYTES:
-        raise DeidError(f"the date-shift secret must be at least {MIN_SECRET_BYTES} bytes")
+        raise DeidError(
+            both(
+                f"날짜 이동 비밀값은 {MIN_SECRET_BYTES}바이트 이상이어야 합니다",
+                f"the date-shift secret must be at least {MIN_SECRET_BYTES} bytes",
+            )
+        )
     if max_days < 1:
-        raise DeidError("max_days must be at least 1")
+        raise DeidError(both("max_days는 1 이상이어야 합니다", "max_days must be at least 1"))
     if not participant_code:
-        raise DeidError("participant code is empty")
+        raise DeidError(both("참여자 코드가 비어 있습니다", "participant code is empty"))
     digest = hmac.new(
         bytes(secret), b"dolbom-date-shift-v1\x00" + participant_code.encode(), hashlib.sha256
     ).digest()
@@ -145,7 +155,12 @@ def shift_dates(
     """
     absent = [c for c in (participant_column, *date_columns) if c not in frame.columns]
     if absent:
-        raise DeidError(f"column(s) {', '.join(absent)} not in the table")
+        raise DeidError(
+            both(
+                f"표에 {', '.join(absent)} 열이 없습니다",
+                f"column(s) {', '.join(absent)} not in the table",
+            )
+        )
     out = frame.copy()
     codes = out[participant_column].astype(str)
     offsets = {c: date_shift_days(c, secret, max_days) for c in codes.unique()}
@@ -175,11 +190,18 @@ def shift_dates(
 def age_band(age: int, width: int = 5, top: int = 90) -> str:
     """An age band like "65-69"; ages at or above ``top`` are top-coded as "90+"."""
     if isinstance(age, bool) or not isinstance(age, int | np.integer):
-        raise DeidError(f"age must be a whole number of years, got {age!r}")
+        raise DeidError(
+            both(
+                f"나이는 정수(년)여야 합니다({age!r})",
+                f"age must be a whole number of years, got {age!r}",
+            )
+        )
     if not 0 <= age <= 130:
-        raise DeidError(f"age {age} is outside 0-130")
+        raise DeidError(both(f"나이 {age}이(가) 0-130 밖입니다", f"age {age} is outside 0-130"))
     if width < 1:
-        raise DeidError("band width must be at least 1 year")
+        raise DeidError(
+            both("나이 구간 폭은 1년 이상이어야 합니다", "band width must be at least 1 year")
+        )
     if age >= top:
         return f"{top}+"
     low = (int(age) // width) * width
@@ -219,7 +241,9 @@ REGION_LEVELS = ("시/도", "권역", "country", "suppressed")
 def generalise_region(region: object, level: int = 1) -> str:
     """Korean region at ``level``: 0 시/도, 1 권역, 2 country, 3 "*"; unknown is always "*"."""
     if level < 0:
-        raise DeidError("generalisation level must be 0 or more")
+        raise DeidError(
+            both("일반화 수준은 0 이상이어야 합니다", "generalisation level must be 0 or more")
+        )
     if not isinstance(region, str):
         return SUPPRESSED
     name = _REGION_ALIASES.get(region.strip().casefold())
@@ -252,7 +276,12 @@ class Hierarchy:
     def apply(self, values: Any, level: int) -> Any:
         """Generalise a pandas Series to ``level`` (vectorised over its distinct values)."""
         if not 0 <= level <= self.max_level:
-            raise DeidError(f"{self.name}: level {level} is outside 0-{self.max_level}")
+            raise DeidError(
+                both(
+                    f"{self.name}: 수준 {level}이(가) 0-{self.max_level} 밖입니다",
+                    f"{self.name}: level {level} is outside 0-{self.max_level}",
+                )
+            )
         series = pd.Series(values)
         uniques = series.dropna().unique()
         mapping = {u: self.generalise(u, level) for u in uniques}
@@ -263,7 +292,12 @@ def age_hierarchy(widths: Sequence[int] = (5, 10, 20), top: int = 90) -> Hierarc
     """Ages (whole years) as bands of the given widths, then "*"; always at least banded."""
     widths = tuple(widths)
     if not widths:
-        raise DeidError("age hierarchy needs at least one band width")
+        raise DeidError(
+            both(
+                "나이 계층에는 구간 폭이 하나 이상 있어야 합니다",
+                "age hierarchy needs at least one band width",
+            )
+        )
 
     def gen(value: object, level: int) -> str:
         if level >= len(widths) or value is None:
@@ -375,7 +409,12 @@ def _plan(
     for q, cap_level in (max_levels or {}).items():
         if q in caps:
             if not 0 <= cap_level <= hierarchies[q].max_level:
-                raise DeidError(f"max level {cap_level} for {q} is outside its hierarchy")
+                raise DeidError(
+                    both(
+                        f"{q}의 최대 수준 {cap_level}이(가) 계층 밖입니다",
+                        f"max level {cap_level} for {q} is outside its hierarchy",
+                    )
+                )
             caps[q] = cap_level
     n_records = len(frame)
 
@@ -386,8 +425,12 @@ def _plan(
         if varying.any():
             who = per_subject.loc[varying, "__s"].iloc[0]
             raise DeidError(
-                f"quasi-identifiers vary between rows of one participant ({who!r}); "
-                "export one value per participant (for example age at enrolment)"
+                both(
+                    f"한 참여자({who!r})의 행마다 준식별자가 다릅니다."
+                    " 참여자마다 값 하나(예: 등록 때 나이)를 내보내세요",
+                    f"quasi-identifiers vary between rows of one participant ({who!r}); "
+                    "export one value per participant (for example age at enrolment)",
+                )
             )
         units = per_subject.set_index("__s")[qis]
         row_unit = pd.Index(units.index).get_indexer(subjects.to_numpy())
@@ -399,8 +442,12 @@ def _plan(
 
     if n_subjects < k:
         raise KAnonymityError(
-            f"cannot reach k={k}: the export has only {n_subjects} participant(s); "
-            f"k={k} needs at least {k}",
+            both(
+                f"k={k}를 맞출 수 없습니다: 내보낼 참여자가 {n_subjects}명뿐이고"
+                f" k={k}에는 {k}명 이상이 필요합니다",
+                f"cannot reach k={k}: the export has only {n_subjects} participant(s); "
+                f"k={k} needs at least {k}",
+            ),
             k_requested=k,
             k_reached=n_subjects,
             n_subjects=n_subjects,
@@ -425,7 +472,12 @@ def _plan(
 
     nodes = list(itertools.product(*(range(caps[q] + 1) for q in qis)))
     if len(nodes) > _MAX_LATTICE_NODES:
-        raise DeidError(f"too many generalisation combinations ({len(nodes)}); use fewer fields")
+        raise DeidError(
+            both(
+                f"일반화 조합이 너무 많습니다({len(nodes)}개). 항목을 줄이세요",
+                f"too many generalisation combinations ({len(nodes)}); use fewer fields",
+            )
+        )
     nodes.sort(key=sum)
 
     def sizes_at(node: Sequence[int], fields: Sequence[int]) -> tuple[Any, Any]:
@@ -468,11 +520,19 @@ def _plan(
         share = 100.0 * n_small / n_subjects
         best = _best_k(counts, cap)
         raise KAnonymityError(
-            f"cannot reach k={k} for quasi-identifiers {', '.join(qis)}: even at the most "
-            f"general levels allowed ({where}), {n_small} of {n_subjects} participants "
-            f"({share:.0f} %) are in groups smaller than {k}, more than the "
-            f"{max_suppression:.0%} suppression cap ({cap}). The best this data reaches is "
-            f"k={best}." + (f" Fields holding it back: {', '.join(blocking)}." if blocking else ""),
+            both(
+                f"준식별자 {', '.join(qis)}로 k={k}를 맞출 수 없습니다: 허용된 가장 일반적인"
+                f" 수준({where})에서도 참여자 {n_subjects}명 중 {n_small}명({share:.0f} %)이"
+                f" {k}명보다 작은 묶음에 있어 억제 한도 {max_suppression:.0%}({cap}명)를"
+                f" 넘습니다. 이 자료로 맞출 수 있는 최선은 k={best}입니다."
+                + (f" 걸림돌인 항목: {', '.join(blocking)}." if blocking else ""),
+                f"cannot reach k={k} for quasi-identifiers {', '.join(qis)}: even at the most "
+                f"general levels allowed ({where}), {n_small} of {n_subjects} participants "
+                f"({share:.0f} %) are in groups smaller than {k}, more than the "
+                f"{max_suppression:.0%} suppression cap ({cap}). The best this data reaches is "
+                f"k={best}."
+                + (f" Fields holding it back: {', '.join(blocking)}." if blocking else ""),
+            ),
             k_requested=k,
             k_reached=best,
             n_subjects=n_subjects,
@@ -509,16 +569,33 @@ def _check_args(
     max_suppression: float,
 ) -> tuple[list[str], dict[str, Hierarchy]]:
     if isinstance(k, bool) or not isinstance(k, int) or k < MIN_K:
-        raise DeidError(f"k must be a whole number of at least {MIN_K}, got {k!r}")
+        raise DeidError(
+            both(
+                f"k는 {MIN_K} 이상의 정수여야 합니다({k!r})",
+                f"k must be a whole number of at least {MIN_K}, got {k!r}",
+            )
+        )
     if not 0.0 <= max_suppression < 1.0:
-        raise DeidError("max_suppression must be a fraction in [0, 1)")
+        raise DeidError(
+            both(
+                "max_suppression은 0 이상 1 미만의 비율이어야 합니다",
+                "max_suppression must be a fraction in [0, 1)",
+            )
+        )
     qis = list(dict.fromkeys(quasi_identifiers))
     if not qis:
-        raise DeidError("at least one quasi-identifier is needed")
+        raise DeidError(
+            both("준식별자가 하나 이상 필요합니다", "at least one quasi-identifier is needed")
+        )
     found = dict(hierarchies or {})
     no_hierarchy = [q for q in qis if q not in found]
     if no_hierarchy:
-        raise DeidError(f"no generalisation hierarchy for {', '.join(no_hierarchy)}")
+        raise DeidError(
+            both(
+                f"{', '.join(no_hierarchy)}의 일반화 계층이 없습니다",
+                f"no generalisation hierarchy for {', '.join(no_hierarchy)}",
+            )
+        )
     return qis, found
 
 
@@ -545,7 +622,12 @@ def k_anonymise(
     needed = [*qis, *([subject_key] if subject_key else [])]
     absent = [f for f in needed if any(f not in r for r in records)]
     if absent:
-        raise DeidError(f"some records lack field(s) {', '.join(absent)}")
+        raise DeidError(
+            both(
+                f"일부 기록에 {', '.join(absent)} 항목이 없습니다",
+                f"some records lack field(s) {', '.join(absent)}",
+            )
+        )
     frame = pd.DataFrame({f: [r[f] for r in records] for f in needed}, dtype=object)
     plan = _plan(frame, qis, k, found, max_suppression, subject_key, max_levels)
     kept = np.flatnonzero(plan.keep_row)
@@ -578,7 +660,12 @@ def k_anonymise_frame(
     needed = [*qis, *([subject_key] if subject_key else [])]
     absent = [f for f in needed if f not in frame.columns]
     if absent:
-        raise DeidError(f"the table lacks column(s) {', '.join(absent)}")
+        raise DeidError(
+            both(
+                f"표에 {', '.join(absent)} 열이 없습니다",
+                f"the table lacks column(s) {', '.join(absent)}",
+            )
+        )
     plan = _plan(
         frame.loc[:, needed].reset_index(drop=True),
         qis,
@@ -612,12 +699,17 @@ def suppress_small_cells(
     margins is not done: do not publish row/column totals next to a suppressed table.
     """
     if min_cell < 2:
-        raise DeidError("min_cell must be at least 2")
+        raise DeidError(both("min_cell은 2 이상이어야 합니다", "min_cell must be at least 2"))
     absent = [c for c in count_columns if c not in table.columns]
     for deps in (dependent_columns or {}).values():
         absent += [c for c in deps if c not in table.columns]
     if absent:
-        raise DeidError(f"column(s) {', '.join(absent)} not in the table")
+        raise DeidError(
+            both(
+                f"표에 {', '.join(absent)} 열이 없습니다",
+                f"column(s) {', '.join(absent)} not in the table",
+            )
+        )
     out = table.copy()
     n = 0
     for column in count_columns:
@@ -696,7 +788,12 @@ class DataDictionary:
         """One entry per column of ``table``; every column must have a spec."""
         undocumented = [str(c) for c in table.columns if c not in specs]
         if undocumented:
-            raise DeidError(f"no data-dictionary entry for column(s) {', '.join(undocumented)}")
+            raise DeidError(
+                both(
+                    f"{', '.join(undocumented)} 열의 자료 사전 항목이 없습니다",
+                    f"no data-dictionary entry for column(s) {', '.join(undocumented)}",
+                )
+            )
         extra = dict(generalisation or {})
         return cls(
             [
@@ -774,7 +871,12 @@ class DisclosureReport:
     ) -> DisclosureReport:
         """Build the report from a ``k_anonymise`` result and the other steps' figures."""
         if created_at.tzinfo is None:
-            raise DeidError("created_at must be timezone-aware (UTC)")
+            raise DeidError(
+                both(
+                    "created_at에는 시간대(UTC)가 있어야 합니다",
+                    "created_at must be timezone-aware (UTC)",
+                )
+            )
         return cls(
             k_requested=result.k_requested,
             k_achieved=result.k_achieved,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.accounts.errors import ConflictError, ConsentRequiredError, InvalidInputError
+from cloud.errors import both
 from cloud.store.models import (
     Assessment,
     AssessmentSource,
@@ -47,7 +48,7 @@ def score_answers(instrument: str, answers: Sequence[int | None]) -> Score:
     try:
         return score(instrument, answers)
     except ProtocolError as e:
-        raise InvalidInputError(str(e)) from None
+        raise InvalidInputError(both("답변을 채점할 수 없습니다", str(e))) from None
 
 
 def _local_day_number(participant: Participant, at: datetime) -> int:
@@ -95,9 +96,11 @@ def record_assessment(
     """
     if source is AssessmentSource.API and not _screening_consented(session, participant.id, now):
         raise ConsentRequiredError(
-            f"참여자 {participant.code}은(는) 선별검사(screening)에 동의하지 않았습니다 /"
-            f" participant {participant.code} has not consented to screening: record consent"
-            " first"
+            both(
+                f"참여자 {participant.code}은(는) 선별검사(screening)에 동의하지 않았습니다",
+                f"participant {participant.code} has not consented to screening: record"
+                " consent first",
+            )
         )
     result = score_answers(instrument, answers)
     schedule = _schedule(session, participant.study_id)
@@ -105,7 +108,12 @@ def record_assessment(
         time_point = assign_time_point(schedule, participant, instrument, administered_at)
     elif time_point not in {tp.label for tp in schedule}:
         known = ", ".join(tp.label for tp in schedule) or "(none)"
-        raise InvalidInputError(f"the study has no time point {time_point!r}; known: {known}")
+        raise InvalidInputError(
+            both(
+                f"연구에 시점 {time_point!r}이(가) 없습니다. 있는 시점: {known}",
+                f"the study has no time point {time_point!r}; known: {known}",
+            )
+        )
     if source is not AssessmentSource.DEVICE and time_point is not None:
         _refuse_second_baseline(session, schedule, participant, result.instrument.value, time_point)
     row = Assessment(
@@ -152,9 +160,11 @@ def _refuse_second_baseline(
     )
     if exists is not None:
         raise ConflictError(
-            f"참여자 {participant.code}의 {instrument} 기준선({time_point})이 이미 있습니다 /"
-            f" participant {participant.code} already has a {instrument} baseline ({time_point}):"
-            " a second one is refused"
+            both(
+                f"참여자 {participant.code}의 {instrument} 기준선({time_point})이 이미 있습니다",
+                f"participant {participant.code} already has a {instrument} baseline"
+                f" ({time_point}): a second one is refused",
+            )
         )
 
 

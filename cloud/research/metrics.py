@@ -39,6 +39,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from cloud.accounts.errors import NotFoundError
+from cloud.errors import both
 from cloud.research.studies import consent_state, devices_of
 from cloud.store.models import (
     DailyMetric,
@@ -510,7 +511,9 @@ def update_study(
     run (late events included), then move the study's watermark to `now`."""
     study = session.get(Study, study_id)
     if study is None:
-        raise NotFoundError(f"no study with id {study_id!r}")
+        raise NotFoundError(
+            both(f"id가 {study_id!r}인 연구가 없습니다", f"no study with id {study_id!r}")
+        )
     touched = days_touched(session, study_id, study.metrics_watermark, now)
     total = 0
     for day in sorted(touched):

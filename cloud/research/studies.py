@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from cloud.accounts.access import Principal
 from cloud.accounts.audit import audit
 from cloud.accounts.errors import ConflictError, InvalidInputError, NotFoundError
-from cloud.errors import CloudError
+from cloud.errors import CloudError, both
 from cloud.store.models import (
     Assessment,
     ConsentForm,
@@ -75,7 +75,10 @@ def check_timezone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInputError(
-            f"unknown timezone {name!r} (use an IANA name, e.g. Asia/Seoul)"
+            both(
+                f"모르는 시간대 {name!r}입니다(IANA 이름을 쓰세요, 예: Asia/Seoul)",
+                f"unknown timezone {name!r} (use an IANA name, e.g. Asia/Seoul)",
+            )
         ) from None
     return name
 
@@ -95,17 +98,29 @@ def create_study(
     """A new study with its arms and assessment schedule."""
     if not _ID.match(study_id):
         raise InvalidInputError(
-            f"study id {study_id!r}: use 1-64 lowercase letters, digits, '-' or '_'"
+            both(
+                f"연구 id {study_id!r}: 영문 소문자, 숫자, '-', '_'로 1-64자를 쓰세요",
+                f"study id {study_id!r}: use 1-64 lowercase letters, digits, '-' or '_'",
+            )
         )
     if not title.strip():
-        raise InvalidInputError("a study needs a title")
+        raise InvalidInputError(both("연구에는 제목이 있어야 합니다", "a study needs a title"))
     if min_k < 2:
-        raise InvalidInputError(f"min_k must be at least 2, not {min_k}")
+        raise InvalidInputError(
+            both(f"min_k는 2 이상이어야 합니다({min_k})", f"min_k must be at least 2, not {min_k}")
+        )
     if session.get(Study, study_id) is not None:
-        raise ConflictError(f"study {study_id!r} already exists")
+        raise ConflictError(
+            both(f"연구 {study_id!r}이(가) 이미 있습니다", f"study {study_id!r} already exists")
+        )
     codes = [code for code, _ in arms]
     if len(set(codes)) < 2 or len(set(codes)) != len(codes):
-        raise InvalidInputError("a study needs at least two arms, each with its own code")
+        raise InvalidInputError(
+            both(
+                "연구에는 코드가 서로 다른 군이 둘 이상 있어야 합니다",
+                "a study needs at least two arms, each with its own code",
+            )
+        )
     study = Study(
         id=study_id,
         title=title.strip()[:200],
@@ -119,7 +134,12 @@ def create_study(
     session.flush()
     for code, label in arms:
         if not _LABEL.match(code):
-            raise InvalidInputError(f"arm {code!r}: use lowercase letters, digits, '-' or '_'")
+            raise InvalidInputError(
+                both(
+                    f"군 {code!r}: 영문 소문자, 숫자, '-', '_'를 쓰세요",
+                    f"arm {code!r}: use lowercase letters, digits, '-' or '_'",
+                )
+            )
         session.add(StudyArm(study_id=study_id, code=code, label=label[:100]))
     specs = (
         schedule
@@ -138,15 +158,29 @@ def create_study(
 def add_time_point(session: Session, study_id: str, spec: TimePointSpec) -> StudyTimePoint:
     """Add one scheduled assessment to a study."""
     if not _LABEL.match(spec.label):
-        raise InvalidInputError(f"time point {spec.label!r}: use lowercase letters and digits")
+        raise InvalidInputError(
+            both(
+                f"시점 {spec.label!r}: 영문 소문자와 숫자를 쓰세요",
+                f"time point {spec.label!r}: use lowercase letters and digits",
+            )
+        )
     if spec.day < 0 or spec.window_days < 0:
-        raise InvalidInputError(f"time point {spec.label!r}: day and window must be ≥ 0")
+        raise InvalidInputError(
+            both(
+                f"시점 {spec.label!r}: 날짜와 허용 범위는 0 이상이어야 합니다",
+                f"time point {spec.label!r}: day and window must be ≥ 0",
+            )
+        )
     known = {i.value for i in InstrumentId}
     unknown = [i for i in spec.instruments if i not in known]
     if unknown or not spec.instruments:
         raise InvalidInputError(
-            f"time point {spec.label!r}: unknown instruments {unknown or '(none)'}; "
-            f"known: {', '.join(sorted(known))}"
+            both(
+                f"시점 {spec.label!r}: 모르는 도구 {unknown or '(없음)'}."
+                f" 있는 도구: {', '.join(sorted(known))}",
+                f"time point {spec.label!r}: unknown instruments {unknown or '(none)'}; "
+                f"known: {', '.join(sorted(known))}",
+            )
         )
     exists = session.scalar(
         select(StudyTimePoint.id).where(
@@ -154,7 +188,12 @@ def add_time_point(session: Session, study_id: str, spec: TimePointSpec) -> Stud
         )
     )
     if exists is not None:
-        raise ConflictError(f"study {study_id!r} already has a time point {spec.label!r}")
+        raise ConflictError(
+            both(
+                f"연구 {study_id!r}에 시점 {spec.label!r}이(가) 이미 있습니다",
+                f"study {study_id!r} already has a time point {spec.label!r}",
+            )
+        )
     tp = StudyTimePoint(
         study_id=study_id,
         label=spec.label,
@@ -170,7 +209,9 @@ def get_study(session: Session, study_id: str) -> Study:
     """The study, or NotFoundError."""
     study = session.get(Study, study_id)
     if study is None:
-        raise NotFoundError(f"no study with id {study_id!r}")
+        raise NotFoundError(
+            both(f"id가 {study_id!r}인 연구가 없습니다", f"no study with id {study_id!r}")
+        )
     return study
 
 
@@ -205,17 +246,29 @@ def publish_consent_form(
     """A new version of the study's consent form, asking for `streams`."""
     get_study(session, study_id)
     if not version or len(version) > 32:
-        raise InvalidInputError("a consent form version is 1-32 characters")
+        raise InvalidInputError(
+            both("동의서 버전은 1-32자입니다", "a consent form version is 1-32 characters")
+        )
     wanted = _streams(streams)
     if not wanted:
-        raise InvalidInputError("a consent form asks for at least one stream")
+        raise InvalidInputError(
+            both(
+                "동의서는 자료 흐름을 하나 이상 물어야 합니다",
+                "a consent form asks for at least one stream",
+            )
+        )
     clash = session.scalar(
         select(ConsentForm.id).where(
             ConsentForm.study_id == study_id, ConsentForm.version == version
         )
     )
     if clash is not None:
-        raise ConflictError(f"study {study_id!r} already has consent form version {version!r}")
+        raise ConflictError(
+            both(
+                f"연구 {study_id!r}에 동의서 버전 {version!r}이(가) 이미 있습니다",
+                f"study {study_id!r} already has consent form version {version!r}",
+            )
+        )
     form = ConsentForm(
         study_id=study_id,
         version=version,
@@ -235,7 +288,12 @@ def _streams(streams: Iterable[str]) -> set[DataStream]:
             out.add(DataStream(s))
         except ValueError:
             known = ", ".join(d.value for d in DataStream)
-            raise InvalidInputError(f"unknown data stream {s!r}; known: {known}") from None
+            raise InvalidInputError(
+                both(
+                    f"모르는 자료 흐름 {s!r}입니다. 있는 흐름: {known}",
+                    f"unknown data stream {s!r}; known: {known}",
+                )
+            ) from None
     return out
 
 
@@ -245,7 +303,12 @@ def consent_form(session: Session, study_id: str, version: str) -> ConsentForm:
         select(ConsentForm).where(ConsentForm.study_id == study_id, ConsentForm.version == version)
     )
     if form is None:
-        raise NotFoundError(f"study {study_id!r} has no consent form version {version!r}")
+        raise NotFoundError(
+            both(
+                f"연구 {study_id!r}에 동의서 버전 {version!r}이(가) 없습니다",
+                f"study {study_id!r} has no consent form version {version!r}",
+            )
+        )
     return form
 
 
@@ -254,7 +317,12 @@ def _new_code(session: Session) -> str:
         code = "P-" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(6))
         if session.scalar(select(Participant.id).where(Participant.code == code)) is None:
             return code
-    raise ConflictError("could not allocate a unique participant code; try again")
+    raise ConflictError(
+        both(
+            "참여자 코드를 새로 만들지 못했습니다. 다시 시도하세요",
+            "could not allocate a unique participant code; try again",
+        )
+    )
 
 
 def enrol(
@@ -273,16 +341,38 @@ def enrol(
     """Enrol a senior under a new pseudonymous code; the link is kept in the identity table."""
     study = get_study(session, study_id)
     if study.closed:
-        raise ConflictError(f"study {study_id!r} is closed to enrolment")
+        raise ConflictError(
+            both(
+                f"연구 {study_id!r}은(는) 등록을 마감했습니다",
+                f"study {study_id!r} is closed to enrolment",
+            )
+        )
     senior = session.get(Senior, senior_id)
     if senior is None:
-        raise NotFoundError(f"no senior with id {senior_id!r}")
+        raise NotFoundError(
+            both(f"id가 {senior_id!r}인 어르신이 없습니다", f"no senior with id {senior_id!r}")
+        )
     if arm not in {a.code for a in arms_of(session, study_id)}:
-        raise InvalidInputError(f"study {study_id!r} has no arm {arm!r}")
+        raise InvalidInputError(
+            both(
+                f"연구 {study_id!r}에 군 {arm!r}이(가) 없습니다",
+                f"study {study_id!r} has no arm {arm!r}",
+            )
+        )
     if birth_year is not None and not 1900 <= birth_year <= now.year:
-        raise InvalidInputError(f"birth year {birth_year} is not plausible")
+        raise InvalidInputError(
+            both(
+                f"출생 연도 {birth_year}은(는) 있을 법하지 않습니다",
+                f"birth year {birth_year} is not plausible",
+            )
+        )
     if sex is not None and sex not in ("f", "m", "x"):
-        raise InvalidInputError(f"sex must be 'f', 'm' or 'x', not {sex!r}")
+        raise InvalidInputError(
+            both(
+                f"성별은 'f', 'm', 'x' 중 하나여야 합니다({sex!r})",
+                f"sex must be 'f', 'm' or 'x', not {sex!r}",
+            )
+        )
     already = session.scalar(
         select(Participant.code)
         .join(ParticipantIdentity, ParticipantIdentity.participant_id == Participant.id)
@@ -294,12 +384,20 @@ def enrol(
     )
     if already is not None:
         raise ConflictError(
-            f"senior {senior_id!r} is already enrolled in {study_id!r} as {already}"
+            both(
+                f"어르신 {senior_id!r}은(는) 이미 {study_id!r}에 {already}(으)로 등록되어 있습니다",
+                f"senior {senior_id!r} is already enrolled in {study_id!r} as {already}",
+            )
         )
     if device_id is not None:
         device = session.get(Device, device_id)
         if device is None or device.senior_id != senior_id:
-            raise InvalidInputError(f"robot {device_id!r} is not registered for {senior_id!r}")
+            raise InvalidInputError(
+                both(
+                    f"로봇 {device_id!r}은(는) {senior_id!r}에게 등록되어 있지 않습니다",
+                    f"robot {device_id!r} is not registered for {senior_id!r}",
+                )
+            )
     participant = Participant(
         study_id=study_id,
         code=_new_code(session),
@@ -339,7 +437,12 @@ def get_participant(session: Session, study_id: str, code: str) -> Participant:
         select(Participant).where(Participant.study_id == study_id, Participant.code == code)
     )
     if p is None:
-        raise NotFoundError(f"study {study_id!r} has no participant {code!r}")
+        raise NotFoundError(
+            both(
+                f"연구 {study_id!r}에 참여자 {code!r}이(가) 없습니다",
+                f"study {study_id!r} has no participant {code!r}",
+            )
+        )
     return p
 
 
@@ -347,7 +450,12 @@ def identity_of(session: Session, participant: Participant) -> ParticipantIdenti
     """Who the participant is (coordinators and internal jobs only)."""
     ident = session.get(ParticipantIdentity, participant.id)
     if ident is None:
-        raise NotFoundError(f"participant {participant.code} has no identity record")
+        raise NotFoundError(
+            both(
+                f"참여자 {participant.code}의 신원 기록이 없습니다",
+                f"participant {participant.code} has no identity record",
+            )
+        )
     return ident
 
 
@@ -449,14 +557,22 @@ def set_consent(
 ) -> list[Command]:
     """Record consent per stream under a form version; the robot gets a `consent` command."""
     if participant.status is ParticipantStatus.WITHDRAWN:
-        raise ConflictError(f"participant {participant.code} has withdrawn; enrol them again")
+        raise ConflictError(
+            both(
+                f"참여자 {participant.code}은(는) 참여를 철회했습니다. 다시 등록하세요",
+                f"participant {participant.code} has withdrawn; enrol them again",
+            )
+        )
     form = consent_form(session, participant.study_id, form_version)
     asked = set(form.streams)
     wanted = _streams(streams.keys())
     outside = sorted(s.value for s in wanted if s.value not in asked)
     if outside:
         raise InvalidInputError(
-            f"consent form {form_version!r} does not ask for {', '.join(outside)}"
+            both(
+                f"동의서 {form_version!r}은(는) {', '.join(outside)}을(를) 묻지 않습니다",
+                f"consent form {form_version!r} does not ask for {', '.join(outside)}",
+            )
         )
     for stream in sorted(wanted):
         session.add(
@@ -525,7 +641,12 @@ def withdraw(
 ) -> Withdrawal:
     """Stop collection, delete or keep the data as consented, tell the robot to purge; audited."""
     if participant.status is ParticipantStatus.WITHDRAWN:
-        raise ConflictError(f"participant {participant.code} has already withdrawn")
+        raise ConflictError(
+            both(
+                f"참여자 {participant.code}은(는) 이미 참여를 철회했습니다",
+                f"participant {participant.code} has already withdrawn",
+            )
+        )
     ident = identity_of(session, participant)
     participant.status = ParticipantStatus.WITHDRAWN
     participant.withdrawn_at = now

@@ -36,6 +36,7 @@ from device.main import build_agent, default_stages
 from device.outbox import Outbox
 from device.sensors import Presence, Touch, TouchKind
 from device.stages import Heard, StageContext
+from dolbom.bilingual import fail, fail_with
 from dolbom.text_ears import QuietSource, TextEars
 from protocol import Command, CommandResult, CommandType, EventType
 from protocol.events import SelfTest
@@ -385,8 +386,9 @@ def chat(
     """Talk to the companion in a console: type as the senior, see replies and events."""
     console = Console(highlight=False, soft_wrap=True)
     if lang is not None and lang not in ("ko", "en"):
-        typer.echo(f"error: --lang must be ko or en, not {lang!r}", err=True)
-        raise typer.Exit(2)
+        raise fail(
+            f"--lang은 ko 또는 en이어야 합니다({lang!r})", f"--lang must be ko or en, not {lang!r}"
+        )
     temp: str | None = None
     try:
         cfg = load_config(config) if config is not None else None
@@ -403,8 +405,7 @@ def chat(
             return
         _run_console(cfg, console, start)
     except DeviceError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        raise fail_with(e, "로봇을 시작하지 못했습니다") from None
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)

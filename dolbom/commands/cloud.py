@@ -10,6 +10,7 @@ from pydantic import SecretStr, ValidationError
 from cloud.errors import CloudError
 from cloud.settings import CloudSettings
 from cloud.store.models import Role
+from dolbom.bilingual import fail, fail_with
 
 app = typer.Typer(help="The cloud service.", no_args_is_help=True)
 
@@ -20,8 +21,10 @@ def _settings(**overrides: object) -> CloudSettings:
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        typer.echo(f"invalid setting DOLBOM_{where.upper()}: {first['msg']}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(
+            f"설정 DOLBOM_{where.upper()} 값이 올바르지 않습니다",
+            f"invalid setting DOLBOM_{where.upper()}: {first['msg']}",
+        ) from None
     update = {k: v for k, v in overrides.items() if v is not None}
     return settings.model_copy(update=update) if update else settings
 
@@ -44,8 +47,7 @@ def serve(
             on_listening=lambda url: typer.echo(f"API: {url}  (GET /healthz, /alerts, /devices)")
         )
     except CloudError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        raise fail_with(e, "클라우드 작업에 실패했습니다", 1) from None
 
 
 @app.command("migrate")
@@ -62,8 +64,7 @@ def migrate_cmd(
         migrate(settings.database_url)
         typer.echo(f"store at revision {current_revision(settings.database_url)}")
     except CloudError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        raise fail_with(e, "클라우드 작업에 실패했습니다", 1) from None
 
 
 @app.command("partitions")
@@ -95,8 +96,7 @@ def partitions_cmd(
     try:
         done = maintain(engine, datetime.now(UTC), policy, full=full)
     except SQLAlchemyError as e:
-        typer.echo(f"오류: 저장소 작업 실패 / error: the store refused: {e}", err=True)
-        raise typer.Exit(1) from None
+        raise fail("저장소 작업에 실패했습니다", f"the store refused: {e}", 1) from None
     finally:
         engine.dispose()
     typer.echo(
@@ -149,8 +149,7 @@ def create_account_cmd(
         finally:
             engine.dispose()
     except CloudError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        raise fail_with(e, "클라우드 작업에 실패했습니다", 1) from None
 
 
 def _account_change(
@@ -188,8 +187,7 @@ def _account_change(
         finally:
             engine.dispose()
     except CloudError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        raise fail_with(e, "클라우드 작업에 실패했습니다", 1) from None
 
 
 _USERNAME = typer.Option(..., "--username", help="The account's login name.")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import typer
 
+from dolbom.bilingual import fail_with
 from dolbom.commands import chat, transcribe
 
 app = typer.Typer(help="The on-device agent.", no_args_is_help=True)
@@ -24,8 +25,7 @@ def run(
         cfg = load_config(config)
         run_agent(cfg)
     except DeviceError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        raise fail_with(e, "로봇을 시작하지 못했습니다") from None
 
 
 @app.command("selftest")

@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from dolbom.bilingual import fail_with
+
 app = typer.Typer(
     help="Train, evaluate, export and document the on-device ONNX models.", no_args_is_help=True
 )
@@ -23,8 +25,7 @@ _OUT = typer.Option(None, "--out", help="The artifacts folder [models/artifacts]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+    return fail_with(message, "모델 작업에 실패했습니다", code)
 
 
 class _RichTask:

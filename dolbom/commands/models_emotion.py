@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from dolbom.bilingual import fail_with
+
 MAX_TEXT_CHARS = 5000
 MAX_REPORTED_ERRORS = 20
 BATCH = 256
@@ -57,8 +59,7 @@ def parse_jsonl(lines: Iterator[bytes]) -> tuple[list[str], list[InputLineError]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+    return fail_with(message, "모델 작업에 실패했습니다", code)
 
 
 def _row(prediction: Any) -> dict[str, Any]:

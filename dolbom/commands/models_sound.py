@@ -5,10 +5,11 @@ from pathlib import Path
 
 import typer
 
+from dolbom.bilingual import fail_with
+
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+    return fail_with(message, "모델 작업에 실패했습니다", code)
 
 
 def predict_sound(

@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from cloud.settings import CloudSettings
+from dolbom.bilingual import fail_with
 
 app = typer.Typer(help="Provision seniors and robots.", no_args_is_help=True)
 
@@ -31,8 +32,7 @@ def senior(
             database_url, senior_id, name, language, datetime.now(UTC), force=force
         )
     except ProvisionError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        raise fail_with(e, "등록하지 못했습니다") from None
     typer.echo(f"senior {senior_id} ({name}, {language}) {action} in {safe_url(database_url)}")
 
 
@@ -90,8 +90,7 @@ def device(
     try:
         done = provision_device(request)
     except ProvisionError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        raise fail_with(e, "등록하지 못했습니다") from None
     echo = typer.echo
     echo(f"provisioned {done.device_id} for senior {done.senior_id} (language {done.language})")
     echo(f"  store     {safe_url(database_url)}: {done.store_action}")

@@ -19,6 +19,7 @@ from cloud.accounts.access import Principal
 from cloud.errors import CloudError
 from cloud.settings import CloudSettings
 from cloud.store.models import Retention, Role
+from dolbom.bilingual import error_line, error_of, fail, fail_with
 from protocol import Command, commands_topic
 
 app = typer.Typer(
@@ -40,8 +41,10 @@ def _settings(database_url: str | None) -> CloudSettings:
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        typer.echo(f"invalid setting DOLBOM_{where.upper()}: {first['msg']}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(
+            f"설정 DOLBOM_{where.upper()} 값이 올바르지 않습니다",
+            f"invalid setting DOLBOM_{where.upper()}: {first['msg']}",
+        ) from None
     return settings.model_copy(update={"database_url": database_url}) if database_url else settings
 
 
@@ -55,14 +58,12 @@ def _session(database_url: str | None) -> Iterator[tuple[Session, CloudSettings]
         migrate(settings.database_url)
         engine = make_engine(settings.database_url)
     except CloudError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        raise fail_with(e, "저장소 작업에 실패했습니다", 1) from None
     try:
         with make_session_factory(engine)() as session, session.begin():
             yield session, settings
     except CloudError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        raise fail_with(e, "저장소 작업에 실패했습니다", 1) from None
     finally:
         engine.dispose()
 
@@ -129,12 +130,12 @@ def _parse_schedule(text: str | None) -> Any:
             label, day, instruments = part.strip().split(":")
             specs.append(TimePointSpec(label, int(day), tuple(instruments.split("+"))))
         except ValueError:
-            typer.echo(
-                f"error: schedule entry {part!r} must look like label:day:instrument+instrument "
-                "(e.g. baseline:0:sgds_k+ucla3)",
-                err=True,
-            )
-            raise typer.Exit(2) from None
+            raise fail(
+                f"일정 항목 {part!r}은(는) 시점:날짜:도구+도구 꼴이어야 합니다"
+                " (예: baseline:0:sgds_k+ucla3)",
+                f"schedule entry {part!r} must look like label:day:instrument+instrument"
+                " (e.g. baseline:0:sgds_k+ucla3)",
+            ) from None
     return specs
 
 
@@ -157,8 +158,7 @@ def study_create(
     from cloud.research.studies import create_study
 
     if min_k < 5:
-        typer.echo("error: --min-k must be at least 5", err=True)
-        raise typer.Exit(2)
+        raise fail("--min-k는 5 이상이어야 합니다", "--min-k must be at least 5")
     specs = _parse_schedule(schedule)
     arm_list = [(a.strip(), a.strip().capitalize()) for a in arms.split(",") if a.strip()]
     with _session(database_url) as (session, _):
@@ -281,8 +281,7 @@ def consent_cmd(
     streams = {s.strip(): True for s in grant.split(",") if s.strip()}
     streams |= {s.strip(): False for s in deny.split(",") if s.strip()}
     if not streams:
-        typer.echo("error: give --grant and/or --deny", err=True)
-        raise typer.Exit(2)
+        raise fail("--grant나 --deny를 적으세요", "give --grant and/or --deny")
     with _session(database_url) as (session, settings):
         p = get_participant(session, study_id, code)
         commands = set_consent(
@@ -329,8 +328,10 @@ def _parse_day(text: str, flag: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        typer.echo(f"error: {flag} must be a date like 2026-03-02, not {text!r}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(
+            f"{flag}는 2026-03-02 같은 날짜여야 합니다({text!r})",
+            f"{flag} must be a date like 2026-03-02, not {text!r}",
+        ) from None
 
 
 @metrics_app.command("recompute")
@@ -362,8 +363,7 @@ def metrics_recompute(
     d0 = _parse_day(first, "--from") if first else start.astimezone(ZoneInfo(tz)).date()  # type: ignore[union-attr]
     d1 = _parse_day(last, "--to") if last else now.astimezone(ZoneInfo(tz)).date()
     if d1 < d0:
-        typer.echo(f"error: --to {d1} is before --from {d0}", err=True)
-        raise typer.Exit(2)
+        raise fail(f"--to {d1}이(가) --from {d0}보다 앞섭니다", f"--to {d1} is before --from {d0}")
     days = (d1 - d0).days + 1
     total = 0
     from rich.progress import Progress
@@ -415,10 +415,9 @@ def import_assessments_cmd(
         with csv_file.open("rb") as f:
             data = f.read(MAX_BYTES + 1)
     except OSError as e:
-        typer.echo(
-            f"error: 파일을 읽을 수 없습니다 / cannot read {csv_file}: {e.strerror}", err=True
-        )
-        raise typer.Exit(1) from None
+        raise fail(
+            f"파일 {csv_file}을(를) 읽을 수 없습니다", f"cannot read {csv_file}: {e.strerror}", 1
+        ) from None
     now = _now()
     refused: ImportRefused | None = None
     with _session(database_url) as (session, _):
@@ -437,7 +436,7 @@ def import_assessments_cmd(
                 detail=f"{csv_file.name}: rows={result.rows} total_only={result.total_only}",
             )
     if refused is not None:
-        typer.echo("error: 가져오지 않았습니다(저장된 것 없음) / nothing imported:", err=True)
+        typer.echo(error_line("가져오지 않았습니다(저장된 것 없음)", "nothing imported:"), err=True)
         for problem in refused.errors:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(1)
@@ -463,13 +462,17 @@ def export_cmd(
     from cloud.research.export import build_export, write_export
 
     if fmt not in ("csv", "parquet"):
-        typer.echo(f"error: --format must be csv or parquet, not {fmt!r}", err=True)
-        raise typer.Exit(2)
+        raise fail(
+            f"--format은 csv나 parquet이어야 합니다({fmt!r})",
+            f"--format must be csv or parquet, not {fmt!r}",
+        )
     now = _now()
     target = out or Path(f"export-{study_id}-{now:%Y%m%dT%H%M%SZ}")
     if target.exists() and any(target.iterdir()):
-        typer.echo(f"error: {target} exists and is not empty; choose another --out", err=True)
-        raise typer.Exit(2)
+        raise fail(
+            f"{target}이(가) 이미 있고 비어 있지 않습니다. 다른 --out을 고르세요",
+            f"{target} exists and is not empty; choose another --out",
+        )
     refused: str | None = None
     with _session(database_url) as (session, _):
         try:
@@ -479,8 +482,7 @@ def export_cmd(
         except KAnonymityError as e:
             refused = str(e)
         except DeidError as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(2) from None
+            raise fail_with(e, "내보내기를 만들 수 없습니다") from None
     with _session(database_url) as (session, _):
         audit(
             session,
@@ -492,7 +494,12 @@ def export_cmd(
             detail=refused or f"format={fmt} k={k} out={target}",
         )
     if refused is not None:
-        typer.echo(f"export refused: {refused}", err=True)
+        typer.echo(
+            error_of(
+                refused, "k-익명성을 맞출 수 없습니다", label=("내보내기 거절", "export refused")
+            ),
+            err=True,
+        )
         raise typer.Exit(1)
     write_export(bundle, target, fmt)  # type: ignore[arg-type]
     d = bundle.disclosure

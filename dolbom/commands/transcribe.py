@@ -18,6 +18,7 @@ from device.audio.source import WavSource
 from device.config import DeviceConfig, load_config
 from device.dialog.intents import Intent
 from device.errors import DeviceError
+from dolbom.bilingual import fail, fail_with
 
 logger = logging.getLogger(__name__)
 
@@ -78,16 +79,13 @@ def transcribe(
     try:
         robot = load_config(config) if config is not None else DeviceConfig(device_id="transcribe")
     except DeviceError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        raise fail_with(e, "받아쓰지 못했습니다") from None
     language = lang or robot.language
     if language not in LANGUAGES:
-        typer.echo(
-            f"error: --lang must be ko or en, not {language!r}"
-            f" / 오류: --lang 은 ko 또는 en 이어야 합니다 ({language!r})",
-            err=True,
+        raise fail(
+            f"--lang은 ko 또는 en이어야 합니다({language!r})",
+            f"--lang must be ko or en, not {language!r}",
         )
-        raise typer.Exit(2)
     try:
         source = WavSource(file)
         listener = open_listener(robot, language)
@@ -107,8 +105,7 @@ def transcribe(
                     f"  → {u.intent.value} ({u.confidence:.2f})"
                 )
     except DeviceError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        raise fail_with(e, "받아쓰지 못했습니다") from None
     if not json_out and heard == 0:
         typer.echo(
             f"no speech heard in {file} ({source.duration_s:.1f} s of audio)"

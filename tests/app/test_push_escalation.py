@@ -33,6 +33,7 @@ from cloud.store.models import (
 )
 from tests.app.conftest import Browser
 from tests.app.test_push import BrowserKeys, PushService, _subscribe
+from tests.cloud.api.bilingual import english
 from tests.cloud.api.conftest import PASSWORD, World, http, login
 from tests.cloud.helpers import NOW
 
@@ -298,7 +299,7 @@ async def test_the_api_takes_a_push_contact_only_for_an_account_that_sees_the_se
         for target in ("bob", "nobody", "rita"):  # another senior's, unknown, no access
             r = await client.post(base, json=contact | {"target": target}, headers=ada)
             assert r.status_code == 422
-            assert r.json()["detail"].startswith("body.target: a push contact needs")
+            assert english(r.json()["detail"]).startswith("body.target: a push contact needs")
         r = await client.put(url, json=contact | {"target": "bob"}, headers=ada)
         assert r.status_code == 422
     with sessions() as s:

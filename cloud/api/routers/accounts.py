@@ -12,6 +12,7 @@ from cloud.accounts.errors import NotFoundError
 from cloud.accounts.service import create_account, end_sessions, set_disabled, set_password
 from cloud.api.deps import Caller, Ctx, roles
 from cloud.api.schemas import AccountIn, AccountOut, PasswordSetIn
+from cloud.errors import both
 from cloud.store.models import Account, Role
 
 router = APIRouter(prefix="/accounts", tags=["accounts"], dependencies=[Depends(roles(Role.ADMIN))])
@@ -50,7 +51,7 @@ def add_account(ctx: Ctx, caller: Caller, body: AccountIn) -> AccountOut:
 def _account(session: Session, account_id: int) -> Account:
     account = session.get(Account, account_id)
     if account is None:
-        raise NotFoundError(f"계정이 없습니다 / no account with id {account_id}")
+        raise NotFoundError(both("계정이 없습니다", f"no account with id {account_id}"))
     return account
 
 

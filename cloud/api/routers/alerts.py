@@ -27,7 +27,7 @@ from cloud.api.schemas import (
     DeliveryOut,
     ResolveIn,
 )
-from cloud.errors import AlertNotFoundError, CloudError
+from cloud.errors import AlertNotFoundError, CloudError, both
 from cloud.store.models import Alert, AlertKind, AlertStatus, Delivery, Device
 from protocol import Command, CommandType
 
@@ -59,7 +59,9 @@ def _load(
         query = query.with_for_update(of=Alert)
     row = session.execute(query).one_or_none()
     if row is None:
-        raise AlertNotFoundError(f"no alert with id {alert_id}")
+        raise AlertNotFoundError(
+            both(f"id가 {alert_id}인 알림이 없습니다", f"no alert with id {alert_id}")
+        )
     return row[0], row[1]
 
 
@@ -68,7 +70,13 @@ def _actor(caller: Principal, given: str | None) -> str:
     if caller.account_id is not None:
         return caller.display_name
     if given is None:
-        raise InvalidInputError("body.by: required when using the service token")
+        raise InvalidInputError(
+            both(
+                "서비스 토큰을 쓸 때는 꼭 적어야 합니다",
+                "required when using the service token",
+                at="body.by",
+            )
+        )
     return given
 
 

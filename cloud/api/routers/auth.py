@@ -27,13 +27,14 @@ from cloud.api.deps import (
     token_claims,
 )
 from cloud.api.schemas import LoginIn, MeOut, PasswordChangeIn, TokenOut
+from cloud.errors import both
 from cloud.store.models import Account
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-_BAD_LOGIN = "아이디 또는 비밀번호가 틀립니다 / invalid username or password"
-_BAD_CURRENT = "현재 비밀번호가 틀립니다 / the current password is wrong"
+_BAD_LOGIN = both("아이디 또는 비밀번호가 틀립니다", "invalid username or password")
+_BAD_CURRENT = both("현재 비밀번호가 틀립니다", "the current password is wrong")
 _LOGIN_SCHEMA = LoginIn.model_json_schema()
 _LOGIN_BODY: dict[str, Any] = {
     "requestBody": {
@@ -58,8 +59,11 @@ def _parse_login(content_type: str, body: bytes) -> LoginIn:
     except (ValueError, ValidationError, RecursionError):  # Unicode/JSONDecodeError included
         pass
     raise InvalidInputError(
-        "body: 아이디와 비밀번호를 JSON 또는 폼으로 보내세요 / send username and password as JSON"
-        " or as an application/x-www-form-urlencoded form"
+        both(
+            "아이디와 비밀번호를 JSON 또는 폼으로 보내세요",
+            "send username and password as JSON or as an application/x-www-form-urlencoded form",
+            at="body",
+        )
     )
 
 
@@ -148,7 +152,7 @@ def change_password(ctx: Ctx, caller: Caller, request: Request, body: PasswordCh
     """Change one's own password (the current one is checked); every session ends."""
     if caller.account_id is None:
         raise InvalidInputError(
-            "서비스 토큰에는 비밀번호가 없습니다 / the service token has no password"
+            both("서비스 토큰에는 비밀번호가 없습니다", "the service token has no password")
         )
     now = ctx.clock()
     with ctx.sessions() as session, session.begin():

@@ -8,6 +8,7 @@ from cloud.accounts.audit import audit
 from cloud.accounts.errors import InvalidInputError, NotFoundError
 from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
 from cloud.api.schemas import CaregiverLinkIn, CaregiverLinkOut
+from cloud.errors import both
 from cloud.store.models import Account, CaregiverLink, Role
 
 router = APIRouter(
@@ -53,10 +54,15 @@ def link_caregiver(
         get_senior(session, caller, senior_id)
         account = session.get(Account, account_id)
         if account is None:
-            raise NotFoundError(f"no account with id {account_id}")
+            raise NotFoundError(
+                both(f"id가 {account_id}인 계정이 없습니다", f"no account with id {account_id}")
+            )
         if account.role is not Role.CAREGIVER:
             raise InvalidInputError(
-                f"account {account_id} is a {account.role.value}, not a caregiver"
+                both(
+                    f"계정 {account_id}은(는) 보호자가 아니라 {account.role.value}입니다",
+                    f"account {account_id} is a {account.role.value}, not a caregiver",
+                )
             )
         link = session.scalars(
             select(CaregiverLink).where(
@@ -106,7 +112,12 @@ def unlink_caregiver(ctx: Ctx, caller: Caller, senior_id: str, account_id: int) 
             )
         )
         if not gone.rowcount:  # type: ignore[attr-defined]
-            raise NotFoundError(f"account {account_id} is not linked to senior {senior_id!r}")
+            raise NotFoundError(
+                both(
+                    f"계정 {account_id}은(는) 어르신 {senior_id!r}과(와) 연결되어 있지 않습니다",
+                    f"account {account_id} is not linked to senior {senior_id!r}",
+                )
+            )
         audit(
             session,
             caller,

@@ -17,6 +17,7 @@ from cloud.accounts.audit import audit, audit_reads
 from cloud.accounts.errors import NotFoundError
 from cloud.api.deps import Caller, Ctx, roles
 from cloud.api.schemas import DeviceHealthOut, DevicePage, DeviceRegisterIn, SelfTestOut
+from cloud.errors import both
 from cloud.store.models import Device, HeartbeatHour, Role
 
 router = APIRouter(prefix="/devices", tags=["devices"], dependencies=[Depends(roles(*Role))])
@@ -88,7 +89,9 @@ def device_health(ctx: Ctx, caller: Caller, device_id: str) -> DeviceHealthOut:
         if device is None or (
             visible is not None and (device.senior_id is None or device.senior_id not in visible)
         ):
-            raise NotFoundError(f"no device with id {device_id!r}")
+            raise NotFoundError(
+                both(f"id가 {device_id!r}인 로봇이 없습니다", f"no device with id {device_id!r}")
+            )
         # The latest heartbeat's payload, from its hour's roll-up (cloud/ingest/rollup.py).
         heartbeat = session.scalars(
             select(HeartbeatHour.last_payload)

@@ -9,11 +9,12 @@ from cloud.accounts.audit import audit
 from cloud.accounts.errors import ForbiddenError, InvalidInputError, NotFoundError
 from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
 from cloud.api.schemas import PolicyIn, PolicyOut, QuietHoursIn, SeniorOut
+from cloud.errors import both
 from cloud.store.models import CaregiverLink, Contact, EscalationPolicy, Role
 
-_NOT_PRIMARY = (
-    "비상 연락 정책은 관리자나 주 보호자만 바꿀 수 있습니다 / only an admin or the senior's"
-    " primary caregiver may change the escalation policy"
+_NOT_PRIMARY = both(
+    "비상 연락 정책은 관리자나 주 보호자만 바꿀 수 있습니다",
+    "only an admin or the senior's primary caregiver may change the escalation policy",
 )
 
 
@@ -58,7 +59,12 @@ def read_policy(ctx: Ctx, caller: Caller, senior_id: str) -> PolicyOut:
             select(EscalationPolicy).where(EscalationPolicy.senior_id == senior_id)
         ).one_or_none()
         if policy is None:
-            raise NotFoundError(f"senior {senior_id!r} has no escalation policy yet: PUT one")
+            raise NotFoundError(
+                both(
+                    f"어르신 {senior_id!r}에게는 아직 비상 연락 정책이 없습니다. PUT으로 만드세요",
+                    f"senior {senior_id!r} has no escalation policy yet: PUT one",
+                )
+            )
         audit(session, caller, "read", "escalation_policy", now, senior_id=senior_id)
         return _out(policy)
 
@@ -74,11 +80,21 @@ def put_policy(ctx: Ctx, caller: Caller, senior_id: str, body: PolicyIn) -> Poli
         own = set(session.scalars(select(Contact.id).where(Contact.senior_id == senior_id)))
         for i, tier in enumerate(body.tiers):
             if len(set(tier.contact_ids)) != len(tier.contact_ids):
-                raise InvalidInputError(f"body.tiers.{i}.contact_ids: duplicates are not allowed")
+                raise InvalidInputError(
+                    both(
+                        "같은 연락처를 두 번 적을 수 없습니다",
+                        "duplicates are not allowed",
+                        at=f"body.tiers.{i}.contact_ids",
+                    )
+                )
             foreign = [c for c in tier.contact_ids if c not in own]
             if foreign:
                 raise InvalidInputError(
-                    f"body.tiers.{i}.contact_ids: {foreign[0]} is not one of this senior's contacts"
+                    both(
+                        f"{foreign[0]}은(는) 이 어르신의 연락처가 아닙니다",
+                        f"{foreign[0]} is not one of this senior's contacts",
+                        at=f"body.tiers.{i}.contact_ids",
+                    )
                 )
         tiers = {"tiers": [t.model_dump() for t in body.tiers]}
         policy = session.scalars(

@@ -22,6 +22,7 @@ from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
 from cloud.api.routers.events import senior_events
 from cloud.api.routers.reminders import send_commands
 from cloud.api.schemas import MessageIn, MessageOut, MessageState
+from cloud.errors import both
 from cloud.store.models import Device, Event, RobotMessage
 from protocol import Command, CommandType, EventType
 from protocol.commands import SayMessagePayload
@@ -35,8 +36,8 @@ router = APIRouter(
 
 MAX_PER_DAY = 20
 """Messages per senior in 24 hours: a robot that talks all day is not a companion."""
-_TOO_MANY = (
-    "오늘은 메시지를 더 보낼 수 없습니다 / at most 20 messages a day can be sent to one senior"
+_TOO_MANY = both(
+    "오늘은 메시지를 더 보낼 수 없습니다", "at most 20 messages a day can be sent to one senior"
 )
 _RANK = {"spoken": 0, "dropped": 1, "expired": 2}
 

@@ -38,7 +38,7 @@ from cloud.accounts.errors import (
 )
 from cloud.api.context import ApiContext
 from cloud.api.deps import Caller, Ctx, principal_for, roles
-from cloud.errors import CloudError
+from cloud.errors import CloudError, both
 from cloud.store.models import Device, Role
 from protocol import DEVICE_ID_PATTERN, Command, CommandType
 from protocol.commands import MODEL_NAME_PATTERN, SEMVER_PATTERN, ModelRolloutPayload
@@ -102,7 +102,11 @@ class PackageStore:
             model = directory / f"{name}-{version}.onnx"
             if sidecar.is_file() and model.is_file():
                 return Package(name, version, sidecar, model, source)
-        raise NotFoundError(f"no model package {name} {version}")
+        raise NotFoundError(
+            both(
+                f"모델 패키지 {name} {version}이(가) 없습니다", f"no model package {name} {version}"
+            )
+        )
 
     def all(self) -> list[Package]:
         """Every complete package, uploads first."""
@@ -128,7 +132,12 @@ class PackageStore:
     def upload_dir(self) -> Path:
         """The uploads folder; ConflictError while uploads are not configured."""
         if self.uploads is None:
-            raise ConflictError("model uploads are off: set DOLBOM_MODEL_PACKAGES_DIR")
+            raise ConflictError(
+                both(
+                    "모델 업로드가 꺼져 있습니다. DOLBOM_MODEL_PACKAGES_DIR를 설정하세요",
+                    "model uploads are off: set DOLBOM_MODEL_PACKAGES_DIR",
+                )
+            )
         self.uploads.mkdir(parents=True, exist_ok=True)
         return self.uploads
 
@@ -139,14 +148,26 @@ def _refuse_existing(store: PackageStore, name: str, version: str) -> None:
         existing = store.find(name, version)
     except NotFoundError:
         return
-    raise ConflictError(f"{name} {version} is already {existing.source}; publish a new version")
+    raise ConflictError(
+        both(
+            f"{name} {version}은(는) 이미 {existing.source}에 있습니다. 새 버전으로 올리세요",
+            f"{name} {version} is already {existing.source}; publish a new version",
+        )
+    )
 
 
 def _check(name: str, version: str) -> None:
     if not _NAME.fullmatch(name):
-        raise NotFoundError(f"no model package named {name!r}")
+        raise NotFoundError(
+            both(f"이름이 {name!r}인 모델 패키지가 없습니다", f"no model package named {name!r}")
+        )
     if not _VERSION.fullmatch(version):
-        raise NotFoundError(f"no model package version {version!r}")
+        raise NotFoundError(
+            both(
+                f"버전이 {version!r}인 모델 패키지가 없습니다",
+                f"no model package version {version!r}",
+            )
+        )
 
 
 def get_store(request: Request) -> PackageStore:
@@ -192,19 +213,29 @@ def _read_package_token(ctx: ApiContext, token: str, name: str, version: str) ->
     prefix, _, rest = token.partition(".")
     body, _, sig = rest.partition(".")
     if prefix != _TOKEN_PREFIX or not body or not sig:
-        raise AuthError("invalid bearer token")
+        raise AuthError(both("인증 토큰이 올바르지 않습니다", "invalid bearer token"))
     want = hmac.new(_key(ctx), f"{prefix}.{body}".encode(), "sha256").digest()
     try:
         ok = hmac.compare_digest(want, _unb64(sig))
         claims = json.loads(_unb64(body))
     except (ValueError, UnicodeDecodeError):
-        raise AuthError("invalid bearer token") from None
+        raise AuthError(both("인증 토큰이 올바르지 않습니다", "invalid bearer token")) from None
     if not ok or not isinstance(claims, dict):
-        raise AuthError("invalid bearer token")
+        raise AuthError(both("인증 토큰이 올바르지 않습니다", "invalid bearer token"))
     if not isinstance(claims.get("exp"), int) or claims["exp"] < ctx.clock().timestamp():
-        raise AuthError("the package token has expired; ask for a new rollout")
+        raise AuthError(
+            both(
+                "패키지 토큰이 만료되었습니다. 배포를 다시 요청하세요",
+                "the package token has expired; ask for a new rollout",
+            )
+        )
     if claims.get("n") != name or claims.get("v") != version:
-        raise ForbiddenError("this package token is for another package")
+        raise ForbiddenError(
+            both(
+                "이 패키지 토큰은 다른 패키지의 것입니다",
+                "this package token is for another package",
+            )
+        )
     return str(claims.get("d"))
 
 
@@ -216,13 +247,23 @@ def package_reader(
 ) -> str:
     """Who may download: a device with this package's token, or an admin / installer."""
     if credentials is None:
-        raise AuthError("missing bearer token: send 'Authorization: Bearer <token>'")
+        raise AuthError(
+            both(
+                "인증 토큰이 없습니다. 'Authorization: Bearer <토큰>' 헤더를 보내세요",
+                "missing bearer token: send 'Authorization: Bearer <token>'",
+            )
+        )
     token = credentials.credentials
     if token.startswith(f"{_TOKEN_PREFIX}."):
         return f"device:{_read_package_token(ctx, token, name, version)}"
     principal = principal_for(ctx, token)
     if principal.role not in (Role.ADMIN, Role.INSTALLER):
-        raise ForbiddenError(f"the {principal.role.value} role may not use this resource")
+        raise ForbiddenError(
+            both(
+                f"{principal.role.value} 역할은 이 기능을 쓸 수 없습니다",
+                f"the {principal.role.value} role may not use this resource",
+            )
+        )
     return principal.actor
 
 
@@ -312,12 +353,16 @@ def _atomic_write(path: Path, data: bytes) -> None:
 async def _body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise InvalidInputError(f"the body is larger than {limit} bytes")
+        raise InvalidInputError(
+            both(f"본문이 {limit}바이트보다 큽니다", f"the body is larger than {limit} bytes")
+        )
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > limit:
-            raise InvalidInputError(f"the body is larger than {limit} bytes")
+            raise InvalidInputError(
+                both(f"본문이 {limit}바이트보다 큽니다", f"the body is larger than {limit} bytes")
+            )
     return bytes(data)
 
 
@@ -358,7 +403,12 @@ def download_model(
     else:
         start = chunk * CHUNK_BYTES
         if start >= size:
-            raise NotFoundError(f"{name} {version} has no chunk {chunk}")
+            raise NotFoundError(
+                both(
+                    f"{name} {version}에 조각 {chunk}이(가) 없습니다",
+                    f"{name} {version} has no chunk {chunk}",
+                )
+            )
         with pkg.model.open("rb") as f:
             f.seek(start)
             data = f.read(CHUNK_BYTES)
@@ -376,17 +426,41 @@ async def upload_sidecar(
     try:
         raw = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InvalidInputError(f"the sidecar is not UTF-8 JSON: {e}") from None
+        raise InvalidInputError(
+            both(f"사이드카가 UTF-8 JSON이 아닙니다: {e}", f"the sidecar is not UTF-8 JSON: {e}")
+        ) from None
     if not isinstance(raw, dict):
-        raise InvalidInputError("the sidecar must be a JSON object")
+        raise InvalidInputError(
+            both("사이드카는 JSON 객체여야 합니다", "the sidecar must be a JSON object")
+        )
     if raw.get("name") != name or raw.get("version") != version:
-        raise InvalidInputError(f"the sidecar describes {raw.get('name')!r} {raw.get('version')!r}")
+        raise InvalidInputError(
+            both(
+                f"사이드카가 다른 패키지({raw.get('name')!r} {raw.get('version')!r})를 설명합니다",
+                f"the sidecar describes {raw.get('name')!r} {raw.get('version')!r}",
+            )
+        )
     if raw.get("file") != f"{name}-{version}.onnx":
-        raise InvalidInputError(f"the sidecar's file must be {name}-{version}.onnx")
+        raise InvalidInputError(
+            both(
+                f"사이드카의 file은 {name}-{version}.onnx여야 합니다",
+                f"the sidecar's file must be {name}-{version}.onnx",
+            )
+        )
     if not isinstance(raw.get("sha256"), str) or not re.fullmatch(r"[0-9a-f]{64}", raw["sha256"]):
-        raise InvalidInputError("the sidecar's sha256 must be 64 lowercase hex digits")
+        raise InvalidInputError(
+            both(
+                "사이드카의 sha256은 소문자 16진수 64자리여야 합니다",
+                "the sidecar's sha256 must be 64 lowercase hex digits",
+            )
+        )
     if not isinstance(raw.get("self_test"), dict) or not raw["self_test"]:
-        raise InvalidInputError("the sidecar needs a self_test vector (robots run it)")
+        raise InvalidInputError(
+            both(
+                "사이드카에 self_test 벡터가 있어야 합니다(로봇이 실행합니다)",
+                "the sidecar needs a self_test vector (robots run it)",
+            )
+        )
     directory = store.upload_dir()
     _refuse_existing(store, name, version)
     _atomic_write(directory / f"{name}-{version}.json", data)
@@ -403,14 +477,24 @@ async def upload_model(
     directory = store.upload_dir()
     sidecar = directory / f"{name}-{version}.json"
     if not sidecar.is_file():
-        raise ConflictError(f"upload the sidecar of {name} {version} first")
+        raise ConflictError(
+            both(
+                f"{name} {version}의 사이드카를 먼저 올리세요",
+                f"upload the sidecar of {name} {version} first",
+            )
+        )
     target = directory / f"{name}-{version}.onnx"
     _refuse_existing(store, name, version)
     data = await _body(request, MAX_MODEL_BYTES)
     want = _sidecar_json(sidecar).get("sha256")
     got = hashlib.sha256(data).hexdigest()
     if got != want:
-        raise InvalidInputError(f"the model's sha256 {got[:12]}… differs from the sidecar's")
+        raise InvalidInputError(
+            both(
+                f"모델의 sha256 {got[:12]}…이(가) 사이드카와 다릅니다",
+                f"the model's sha256 {got[:12]}… differs from the sidecar's",
+            )
+        )
     _atomic_write(target, data)
     _audit(ctx, caller, "upload", target.name)
     return _describe(store.find(name, version))
@@ -424,12 +508,21 @@ def roll_out(
     pkg = store.find(name, version)
     info = _describe(pkg)
     if ctx.publisher is None:
-        raise ConflictError("the API has no MQTT publisher: commands cannot be sent")
+        raise ConflictError(
+            both(
+                "API에 MQTT 발행기가 없어 명령을 보낼 수 없습니다",
+                "the API has no MQTT publisher: commands cannot be sent",
+            )
+        )
     now = ctx.clock()
     with ctx.sessions() as session, session.begin():
         for device_id in body.device_ids:
             if session.get(Device, device_id) is None:
-                raise NotFoundError(f"no device with id {device_id!r}")
+                raise NotFoundError(
+                    both(
+                        f"id가 {device_id!r}인 로봇이 없습니다", f"no device with id {device_id!r}"
+                    )
+                )
         commands = [_command(ctx, d, info, now) for d in body.device_ids]
         for command in commands:
             audit(
@@ -467,8 +560,11 @@ def _command(ctx: ApiContext, device_id: str, info: PackageOut, now: datetime) -
     except ValidationError as e:
         first = e.errors()[0]
         raise InvalidInputError(
-            f"package {info.name} {info.version} cannot be rolled out:"
-            f" {first['loc']}: {first['msg']}"
+            both(
+                f"패키지 {info.name} {info.version}을(를) 배포할 수 없습니다: {first['loc']}",
+                f"package {info.name} {info.version} cannot be rolled out:"
+                f" {first['loc']}: {first['msg']}",
+            )
         ) from None
     return Command(
         command_id=f"mr-{uuid.uuid4().hex[:24]}",

@@ -31,6 +31,7 @@ from cloud.api.schemas_orgs import (
     StaffIn,
     StaffOut,
 )
+from cloud.errors import both
 from cloud.store.models import (
     Account,
     CaregiverLink,
@@ -53,27 +54,30 @@ Username = Annotated[str, Path(pattern=USERNAME)]
 WORKER_RELATION = "worker"
 """The relation of a caseload link made through an organisation."""
 
-_MANAGE = (
-    "조직 관리자만 할 수 있습니다 / only an admin of the organisation may change its staff,"
-    " regions and seniors"
+_MANAGE = both(
+    "조직 관리자만 할 수 있습니다",
+    "only an admin of the organisation may change its staff, regions and seniors",
 )
-_SELF = (
-    "자신의 관리자 권한은 바꾸거나 없앨 수 없습니다 / you cannot remove yourself or your own"
-    " admin right: ask another admin of the organisation"
+_SELF = both(
+    "자신의 관리자 권한은 바꾸거나 없앨 수 없습니다",
+    "you cannot remove yourself or your own admin right: ask another admin of the organisation",
 )
 
 
 def _no_org(org_id: str) -> NotFoundError:
-    return NotFoundError(f"조직이 없습니다 / no organisation with id {org_id!r}")
+    return NotFoundError(both("조직이 없습니다", f"no organisation with id {org_id!r}"))
 
 
 def _no_senior(senior_id: str) -> NotFoundError:
-    return NotFoundError(f"어르신이 없습니다 / no senior with id {senior_id!r}")
+    return NotFoundError(both("어르신이 없습니다", f"no senior with id {senior_id!r}"))
 
 
 def _no_caregiver(username: str) -> InvalidInputError:
     return InvalidInputError(
-        f"돌봄 계정 {username!r}이(가) 없습니다 / no active caregiver account named {username!r}"
+        both(
+            f"돌봄 계정 {username!r}이(가) 없습니다",
+            f"no active caregiver account named {username!r}",
+        )
     )
 
 
@@ -157,7 +161,7 @@ def create_organisation(ctx: Ctx, caller: Caller, body: OrganisationIn) -> Organ
     with ctx.sessions() as session, session.begin():
         if session.get(Organisation, body.id) is not None:
             raise ConflictError(
-                f"조직이 이미 있습니다 / an organisation with id {body.id!r} exists"
+                both("조직이 이미 있습니다", f"an organisation with id {body.id!r} exists")
             )
         org = Organisation(id=body.id, name=body.name, created_at=now)
         session.add(org)
@@ -208,8 +212,10 @@ def set_staff(
         membership = session.get(OrganisationStaff, account.id)
         if membership is not None and membership.organisation_id != org_id:
             raise ConflictError(
-                f"{username!r}은(는) 다른 조직의 직원입니다 / {username!r} works for another"
-                " organisation: they must leave it first"
+                both(
+                    f"{username!r}은(는) 다른 조직의 직원입니다",
+                    f"{username!r} works for another organisation: they must leave it first",
+                )
             )
         action = "update" if membership is not None else "add"
         if membership is None:
@@ -246,7 +252,7 @@ def remove_staff(ctx: ApiContext, caller: Principal, org_id: str, username: str)
         membership = session.get(OrganisationStaff, account.id) if account is not None else None
         if account is None or membership is None or membership.organisation_id != org_id:
             raise NotFoundError(
-                f"조직의 직원이 아닙니다 / {username!r} is not on the staff of {org_id!r}"
+                both("조직의 직원이 아닙니다", f"{username!r} is not on the staff of {org_id!r}")
             )
         if account.id == caller.account_id:
             raise ConflictError(_SELF)
@@ -300,7 +306,7 @@ def add_region(ctx: ApiContext, caller: Principal, org_id: str, body: RegionIn) 
             )
         )
         if exists is not None:
-            raise ConflictError(f"지역이 이미 있습니다 / the region {body.name!r} exists")
+            raise ConflictError(both("지역이 이미 있습니다", f"the region {body.name!r} exists"))
         region = OrganisationRegion(organisation_id=org_id, name=body.name)
         session.add(region)
         session.flush()
@@ -323,7 +329,7 @@ def remove_region(ctx: ApiContext, caller: Principal, org_id: str, region_id: in
         organisation_for(session, caller, org_id, manage=True)
         region = session.get(OrganisationRegion, region_id)
         if region is None or region.organisation_id != org_id:
-            raise NotFoundError(f"지역이 없습니다 / no region {region_id} in {org_id!r}")
+            raise NotFoundError(both("지역이 없습니다", f"no region {region_id} in {org_id!r}"))
         used = session.scalar(
             select(func.count())
             .select_from(OrganisationSenior)
@@ -331,8 +337,10 @@ def remove_region(ctx: ApiContext, caller: Principal, org_id: str, region_id: in
         )
         if used:
             raise ConflictError(
-                f"지역에 어르신 {used}명이 있습니다 / {used} senior(s) are in this region:"
-                " move them first"
+                both(
+                    f"지역에 어르신 {used}명이 있습니다. 먼저 옮기세요",
+                    f"{used} senior(s) are in this region: move them first",
+                )
             )
         session.delete(region)
         audit(
@@ -446,7 +454,7 @@ def _region_id(session: Session, org_id: str, name: str | None) -> int | None:
     )
     if found is None:
         raise InvalidInputError(
-            f"조직에 그 지역이 없습니다 / the organisation has no region named {name!r}"
+            both("조직에 그 지역이 없습니다", f"the organisation has no region named {name!r}")
         )
     return found
 
@@ -545,7 +553,7 @@ def set_worker(
         membership = session.get(OrganisationStaff, account.id) if account is not None else None
         if account is None or membership is None or membership.organisation_id != org_id:
             raise InvalidInputError(
-                f"조직의 직원이 아닙니다 / {username!r} is not on the staff of {org_id!r}"
+                both("조직의 직원이 아닙니다", f"{username!r} is not on the staff of {org_id!r}")
             )
         link = session.scalars(
             select(CaregiverLink).where(
@@ -559,7 +567,10 @@ def set_worker(
         elif not on:
             if link is None:
                 raise NotFoundError(
-                    f"담당이 아닙니다 / {username!r} does not have {senior_id!r} in their caseload"
+                    both(
+                        "담당이 아닙니다",
+                        f"{username!r} does not have {senior_id!r} in their caseload",
+                    )
                 )
             session.delete(link)
         audit(

@@ -14,7 +14,7 @@ from cloud.accounts.errors import NotFoundError
 from cloud.api.context import ApiContext
 from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
 from cloud.api.schemas import ReminderChangeOut, ReminderIn, ReminderOut
-from cloud.errors import CloudError
+from cloud.errors import CloudError, both
 from cloud.store.models import Device, ReminderSchedule
 from protocol import Command, CommandType
 
@@ -42,7 +42,12 @@ def _out(r: ReminderSchedule) -> ReminderOut:
 def _reminder(session: Session, senior_id: str, reminder_id: int) -> ReminderSchedule:
     reminder = session.get(ReminderSchedule, reminder_id)
     if reminder is None or reminder.senior_id != senior_id:
-        raise NotFoundError(f"senior {senior_id!r} has no reminder with id {reminder_id}")
+        raise NotFoundError(
+            both(
+                f"어르신 {senior_id!r}에게 id {reminder_id}인 알림 일정이 없습니다",
+                f"senior {senior_id!r} has no reminder with id {reminder_id}",
+            )
+        )
     return reminder
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from cloud.accounts.audit import audit
 from cloud.accounts.errors import ConflictError, InvalidInputError
 from cloud.api.deps import Caller, Ctx, roles
+from cloud.errors import both
 from cloud.research import studies
 from cloud.research.instruments import record_assessment
 from cloud.store.models import (
@@ -515,11 +516,18 @@ def add_assessment(
     """Enter an administered instrument; it is scored by the published key."""
     now = ctx.clock()
     if body.administered_at > now:
-        raise InvalidInputError("administered_at is in the future")
+        raise InvalidInputError(
+            both("administered_at이 미래 시각입니다", "administered_at is in the future")
+        )
     with ctx.sessions() as session, session.begin():
         p = studies.get_participant(session, study_id, code)
         if p.status.value == "withdrawn":
-            raise ConflictError(f"participant {code} has withdrawn: no new data are collected")
+            raise ConflictError(
+                both(
+                    f"참여자 {code}은(는) 참여를 철회했습니다. 새 자료는 모으지 않습니다",
+                    f"participant {code} has withdrawn: no new data are collected",
+                )
+            )
         a = record_assessment(
             session,
             p,
@@ -588,9 +596,9 @@ async def import_assessments(
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    too_big = (
-        f"파일이 너무 큽니다(최대 {limit:,}바이트) /"
-        f" the file is too large (at most {limit:,} bytes)"
+    too_big = both(
+        f"파일이 너무 큽니다(최대 {limit:,}바이트)",
+        f"the file is too large (at most {limit:,} bytes)",
     )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:

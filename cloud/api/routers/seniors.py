@@ -10,6 +10,7 @@ from cloud.accounts.audit import audit, audit_reads
 from cloud.accounts.errors import ConflictError
 from cloud.api.deps import CARE_ROLES, Caller, Ctx, roles
 from cloud.api.schemas import SeniorIn, SeniorOut, SeniorPage, SeniorPatch
+from cloud.errors import both
 from cloud.store.models import (
     CaregiverLink,
     Contact,
@@ -54,7 +55,12 @@ def create_senior(ctx: Ctx, caller: Caller, body: SeniorIn) -> SeniorOut:
     now = ctx.clock()
     with ctx.sessions() as session, session.begin():
         if session.get(Senior, body.id) is not None:
-            raise ConflictError(f"a senior with id {body.id!r} exists")
+            raise ConflictError(
+                both(
+                    f"id가 {body.id!r}인 어르신이 이미 있습니다",
+                    f"a senior with id {body.id!r} exists",
+                )
+            )
         senior = Senior(**body.model_dump(), settings={}, created_at=now)
         session.add(senior)
         session.flush()
@@ -107,7 +113,12 @@ def delete_senior(ctx: Ctx, caller: Caller, senior_id: str) -> None:
         )
         if devices:
             raise ConflictError(
-                f"senior {senior_id!r} still has {devices} robot(s): register them elsewhere first"
+                both(
+                    f"어르신 {senior_id!r}에게 아직 로봇 {devices}대가 있습니다."
+                    " 먼저 다른 곳에 등록하세요",
+                    f"senior {senior_id!r} still has {devices} robot(s): register them"
+                    " elsewhere first",
+                )
             )
         for table in (
             CaregiverLink,

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.store.models import Alert, AlertStatus
+from tests.cloud.api.bilingual import english
 from tests.cloud.api.conftest import FakePublisher, World, login
 
 # Every way a caregiver could reach senior s-b's data (bob's), with what alice must get.
@@ -62,13 +63,13 @@ async def test_another_seniors_alert_is_404_to_read_ack_or_resolve(
     theirs = world.alerts["s-b"]
     missing = 999
     for alert_id in (theirs, missing):
-        expected = {"detail": f"no alert with id {alert_id}"}
+        expected = f"no alert with id {alert_id}"
         r = await client.get(f"/alerts/{alert_id}", headers=alice)
-        assert (r.status_code, r.json()) == (404, expected)
+        assert (r.status_code, english(r.json()["detail"])) == (404, expected)
         r = await client.post(f"/alerts/{alert_id}/ack", json={}, headers=alice)
-        assert (r.status_code, r.json()) == (404, expected)
+        assert (r.status_code, english(r.json()["detail"])) == (404, expected)
         r = await client.post(f"/alerts/{alert_id}/resolve", json={"note": "x"}, headers=alice)
-        assert (r.status_code, r.json()) == (404, expected)
+        assert (r.status_code, english(r.json()["detail"])) == (404, expected)
     with sessions() as s:
         assert s.get_one(Alert, theirs).status is AlertStatus.OPEN
     assert publisher.sent == []
@@ -125,7 +126,7 @@ async def test_caregiver_cannot_administer(client: httpx.AsyncClient, world: Wor
     ]:
         r = await client.request(method, path, json=body, headers=alice)
         assert r.status_code == 403, (method, path, r.text)
-        assert r.json() == {"detail": "the caregiver role may not use this resource"}
+        assert english(r.json()["detail"]) == "the caregiver role may not use this resource"
 
 
 @pytest.mark.parametrize(
@@ -149,7 +150,7 @@ async def test_a_researcher_sees_no_identities(
     rita = await login(client, "rita")
     r = await client.get(path, headers=rita)
     assert r.status_code == 403
-    assert r.json() == {"detail": "the researcher role may not use this resource"}
+    assert english(r.json()["detail"]) == "the researcher role may not use this resource"
 
 
 async def test_a_researcher_sees_the_fleet_without_whose_robot_it_is(

@@ -16,6 +16,7 @@ from cloud.accounts.ratelimit import RATE_LIMITED
 from cloud.api import create_app
 from cloud.settings import CloudSettings
 from cloud.store.models import Account, AuditLog
+from tests.cloud.api.bilingual import english
 from tests.cloud.api.conftest import PASSWORD, SECRET, TOKEN, Clock, World, http, login
 
 
@@ -139,7 +140,7 @@ async def test_an_expired_token_is_refused(
     clock.advance(1)
     r = await client.get("/seniors", headers=headers)
     assert r.status_code == 401
-    assert r.json() == {"detail": "expired bearer token: log in again"}
+    assert english(r.json()["detail"]) == "expired bearer token: log in again"
     assert r.headers["WWW-Authenticate"] == "Bearer"
 
 
@@ -153,7 +154,7 @@ async def test_a_token_signed_with_another_secret_is_refused(
     )
     r = await client.get("/seniors", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401
-    assert r.json() == {"detail": "invalid bearer token"}
+    assert english(r.json()["detail"]) == "invalid bearer token"
 
 
 async def test_logins_are_audited(client: httpx.AsyncClient, world: World) -> None:

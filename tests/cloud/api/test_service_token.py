@@ -10,6 +10,7 @@ from cloud.errors import ConfigError
 from cloud.settings import CloudSettings
 from protocol import CommandType, events_topic, status_topic
 from protocol.release import version
+from tests.cloud.api.bilingual import english
 from tests.cloud.api.conftest import SERVICE, TOKEN, FakePublisher, add_event, http
 from tests.cloud.helpers import emergency, fall, new_device_id
 
@@ -52,7 +53,7 @@ async def test_missing_token_is_401(client: httpx.AsyncClient, path: str) -> Non
 async def test_wrong_token_is_401(client: httpx.AsyncClient) -> None:
     r = await client.get("/alerts", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401
-    assert r.json() == {"detail": "invalid bearer token"}
+    assert english(r.json()["detail"]) == "invalid bearer token"
 
 
 def test_app_refuses_to_start_without_a_token(sessions: sessionmaker[Session]) -> None:
@@ -125,7 +126,7 @@ async def test_ack_twice_is_409(client: httpx.AsyncClient, sessions: sessionmake
     await client.post(f"/alerts/{alert_id}/ack", json={"by": "a"}, headers=AUTH)
     r = await client.post(f"/alerts/{alert_id}/ack", json={"by": "b"}, headers=AUTH)
     assert r.status_code == 409
-    assert r.json()["detail"] == (
+    assert english(r.json()["detail"]) == (
         f"alert {alert_id} is acknowledged; only open or notified alerts can be acknowledged"
     )
 
@@ -133,7 +134,7 @@ async def test_ack_twice_is_409(client: httpx.AsyncClient, sessions: sessionmake
 async def test_ack_unknown_alert_is_404(client: httpx.AsyncClient) -> None:
     r = await client.post("/alerts/999/ack", json={"by": "a"}, headers=AUTH)
     assert r.status_code == 404
-    assert r.json() == {"detail": "no alert with id 999"}
+    assert english(r.json()["detail"]) == "no alert with id 999"
     assert (await client.get("/alerts/999", headers=AUTH)).status_code == 404
 
 

@@ -21,6 +21,7 @@ from cloud.research import studies
 from cloud.research.instruments import record_assessment
 from cloud.store.models import AssessmentSource, AuditLog, Device, Role, Senior
 from protocol import CommandType
+from tests.cloud.api.bilingual import english
 from tests.cloud.api.conftest import SECRET, FakePublisher, http, settings
 from tests.cloud.research.conftest import T0
 
@@ -321,7 +322,7 @@ async def test_bad_answers_are_refused_with_the_item(
         },
     )
     assert r.status_code == 422
-    assert r.json()["detail"] == "phq9 item 5: answer 4 is not one of 0, 1, 2, 3"
+    assert english(r.json()["detail"]) == "phq9 item 5: answer 4 is not one of 0, 1, 2, 3"
 
 
 async def test_generated_research_requests_never_fail_with_a_server_error(

@@ -159,4 +159,7 @@ def test_bad_input_gets_one_clear_line(env: Path, args: tuple[str, ...], message
     code, _out, err = _run(*args)
     assert code != 0
     assert message in err
+    [line] = [x for x in err.splitlines() if message in x]
+    assert line.startswith("오류: ")  # the Korean half first, in the house form
+    assert " / error: " in line
     assert "Traceback" not in err
