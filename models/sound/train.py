@@ -150,8 +150,12 @@ def cross_validate(
     seed: int,
     repeats: int = REPEATS,
     on_fold: Callable[[], None] | None = None,
+    fitter: Callable[[FeatureTable, np.ndarray, int], Any] | None = None,
 ) -> Validation:
-    """Repeated speaker-held-out folds: out-of-fold probabilities of every recorded clip."""
+    """Repeated speaker-held-out folds: out-of-fold probabilities of every recorded clip.
+
+    `fitter(table, rows, seed)` replaces `fit(kind, ...)` for candidates that are not a
+    shipped kind (`models/sound/variants.py`); it returns anything with `predict_proba`."""
     orig = np.flatnonzero(table.original)
     y = table.label[orig]
     groups = table.group[orig]
@@ -164,7 +168,10 @@ def cross_validate(
             held_out = set(groups[va].tolist())
             train_rows = np.flatnonzero(~np.isin(table.group, list(held_out)))
             assert not held_out & set(table.group[train_rows].tolist())
-            model = fit(kind, table, train_rows, seed + r)
+            if fitter is None:
+                model = fit(kind, table, train_rows, seed + r)
+            else:
+                model = fitter(table, train_rows, seed + r)
             probs[va] = model.predict_proba(table.x[orig[va]])
             fold_of[va] = k
             if on_fold is not None:
