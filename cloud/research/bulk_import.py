@@ -363,8 +363,8 @@ def _check(
     if has_items:
         try:
             result = score_answers(inst.id.value, answers)
-        except InvalidInputError as e:
-            return err(None, "응답이 올바르지 않습니다", str(e))
+        except InvalidInputError as e:  # already "응답이 올바르지 않습니다 / <item>: <reason>"
+            return None, [RowError(line, None, str(e))]
         if row.total is not None and result.total != row.total:
             return err(
                 "total",

@@ -48,7 +48,7 @@ def score_answers(instrument: str, answers: Sequence[int | None]) -> Score:
     try:
         return score(instrument, answers)
     except ProtocolError as e:
-        raise InvalidInputError(both("답변을 채점할 수 없습니다", str(e))) from None
+        raise InvalidInputError(both("응답이 올바르지 않습니다", str(e))) from None
 
 
 def _local_day_number(participant: Participant, at: datetime) -> int:
