@@ -37,17 +37,21 @@ class TimedWorker(IngestWorker):
         super().__init__(*args, **kwargs)
         self.batch_sizes: list[int] = []
         self.critical_s: list[float] = []
+        # per critical message: receipt -> its batch's store began (waiting), store began -> commit
+        self.critical_parts: list[tuple[float, float]] = []
         self.profiles: dict[str, cProfile.Profile] = {}
 
     def handle_batch(
         self, batch: Sequence[Received], *, yield_to: Callable[[], bool] | None = None
     ) -> list[IngestOutcome | None]:
+        began = time.monotonic()
         outcomes = super().handle_batch(batch, yield_to=yield_to)
         done = time.monotonic()
         self.batch_sizes.append(sum(o is not None for o in outcomes))
         for received, outcome in zip(batch, outcomes, strict=True):
             if outcome is not None and received.urgent and outcome.alert is not None:
                 self.critical_s.append(done - received.received_s)
+                self.critical_parts.append((began - received.received_s, done - began))
         return outcomes
 
     def profile(self) -> None:
@@ -118,6 +122,7 @@ def main() -> None:
             {
                 "batch_sizes": worker.batch_sizes,
                 "critical_s": worker.critical_s,
+                "critical_parts": worker.critical_parts,
                 "thread_cpu_s": threads,
             },
             f,

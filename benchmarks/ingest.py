@@ -318,6 +318,7 @@ def run(
             size = s.scalar(text("SELECT pg_total_relation_size('events')"))
         engine.dispose()
     critical = [x for st in stats for x in st["critical_s"]]
+    parts = [x for st in stats for x in st.get("critical_parts", [])]
     batches = [b for st in stats for b in st["batch_sizes"] if b]
     span_s = float(span or 0.0)
     return {
@@ -347,6 +348,9 @@ def run(
         "broker_disconnects": reconnects,
         "batch_size_mean": round(sum(batches) / len(batches), 1) if batches else 0,
         "alert_from_receipt_s": percentiles(critical),
+        # where an emergency's time goes: receipt -> its store began, store began -> committed
+        "alert_waiting_s": percentiles([w for w, _ in parts]),
+        "alert_storing_s": percentiles([o for _, o in parts]),
         "check": {
             "stored_rows": rows,
             "distinct_keys": keys,
@@ -698,7 +702,7 @@ def main() -> None:
     )
     head = f"{'path':<9}{'workers':>8}{'events/s':>10}{'x naive':>9}{'drain s':>9}"
     head += f"{'cpu broker':>11}{'cpu workers':>13}{'cpu pg':>8}{'batch':>7}{'alert p95 ms':>13}"
-    head += f"{'lost':>6}{'dup':>5}{'cpu s/1k: workers':>19}{'pg':>6}"
+    head += f"{'wait/store p95':>16}{'lost':>6}{'dup':>5}{'cpu s/1k: workers':>19}{'pg':>6}"
     print(head)
     for r in runs:
         ratio = (
@@ -707,13 +711,16 @@ def main() -> None:
             else "-"
         )
         p95 = r["alert_from_receipt_s"]["p95"]
+        split = "/".join(
+            f"{(r.get(k) or {}).get('p95') or 0:.3f}" for k in ("alert_waiting_s", "alert_storing_s")
+        )
         name = r["path"] + ("*" if r.get("profiled") else "+" if r.get("sampled") else "")
         print(
             f"{name:<9}{r['workers']:>8}{r['events_per_s'] or 0:>10,.0f}{ratio:>9}"
             f"{r['drained_s']:>9.1f}{r['cpu_s']['broker']:>11.1f}"
             f"{'+'.join(f'{c:.1f}' for c in r['cpu_s']['workers']):>13}"
             f"{r['cpu_s']['postgres_backends']:>8.1f}{r['batch_size_mean']:>7.0f}"
-            f"{(p95 or 0) * 1000:>13.0f}{r['check']['lost']:>6}{r['check']['duplicates']:>5}"
+            f"{(p95 or 0) * 1000:>13.0f}{split:>16}{r['check']['lost']:>6}{r['check']['duplicates']:>5}"
             f"{r['cpu_s_per_1000_events']['workers']:>19.3f}"
             f"{r['cpu_s_per_1000_events']['postgres_backends']:>6.3f}"
         )

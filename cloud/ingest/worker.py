@@ -6,6 +6,13 @@ in hand), stores it in one transaction, the most urgent devices first, and only 
 commit acknowledges each message to the broker: a crash before the commit means the broker
 redelivers (to a persistent session), never that it forgets a message it had accepted.
 
+On PostgreSQL critical messages have a thread and a store connection of their own (the urgent
+lane): an emergency is stored and its alert committed while the routine thread's step is still
+open, instead of waiting for that step's commit. The routine thread commits at its next step
+when one arrives, so an emergency whose robot has rows in that step waits for one step at
+most (the robot's row lock); acknowledgements still go out in arrival order (`AckOrder`).
+SQLite has one writer: there the one thread yields to a critical message between steps.
+
 Every message ends stored or dead-lettered, and acknowledged: an exception from one message is
 caught at the per-message boundary (parse in paho's thread, store in the ingest thread). The
 session is persistent by default, under a client id stable across restarts
@@ -64,6 +71,27 @@ log = logging.getLogger(__name__)
 _DB_RETRIES = 3
 _RETRY_PAUSE_S = 1.0
 _POLL_S = 0.1
+
+
+def _concurrent(session_factory: sessionmaker[Session]) -> bool:
+    """True when the store takes writes from two connections at once (not SQLite)."""
+    bind = session_factory.kw.get("bind")
+    return bind is not None and bind.dialect.name != "sqlite"
+
+
+class _ArrivalWatch:
+    """The routine thread's `yield_to` beside an urgent lane: true once a critical message has
+    arrived since the batch began (the lane stores it; the routine step commits so the lane
+    never waits long for a robot's row lock)."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        self._inbox = inbox
+        self._seen = inbox.urgent_arrivals()
+        self.fired = False
+
+    def __call__(self) -> bool:
+        self.fired = self.fired or self._inbox.urgent_arrivals() != self._seen
+        return self.fired
 
 
 def is_transient(error: SQLAlchemyError) -> bool:
@@ -129,9 +157,12 @@ class IngestWorker:
         on_alert: Callable[[AlertChange], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
+        urgent_lane: bool | None = None,
     ) -> None:
         self._settings = settings
         self._sessions = session_factory
+        # The urgent lane needs a store with concurrent writers: PostgreSQL, not SQLite.
+        self._urgent_lane = urgent_lane if urgent_lane is not None else _concurrent(session_factory)
         self._alerts = alerts or AlertEngine(settings.webhook_urls)
         self._on_alert = on_alert
         self._clock = clock
@@ -139,11 +170,12 @@ class IngestWorker:
         self._subscribed = threading.Event()
         self._unsubscribed = threading.Event()
         self._started = False
-        self._inbox = Inbox(settings.ingest_queue_max)
+        self._inbox = Inbox(settings.ingest_queue_max, urgent_lane=self._urgent_lane)
         self._pace = StepPace()  # routine rows per step: what fits in 50 ms at the last rate
         self._draining = threading.Event()
         self._drain_until = 0.0
         self._ingest_thread: threading.Thread | None = None
+        self._urgent_thread: threading.Thread | None = None
         # Bumped on every connect and disconnect: a mid is only acknowledged on its connection.
         self._generation = 0
         self._ack_lock = threading.Lock()
@@ -163,6 +195,7 @@ class IngestWorker:
         self._beat = monotonic()
         self._progress = monotonic()
         self._in_hand = 0
+        self._urgent_in_hand = 0
         self._failure: str | None = None
         self._next_renew = 0.0
         self._client = BufferedClient(
@@ -198,7 +231,7 @@ class IngestWorker:
     @property
     def waiting(self) -> int:
         """Messages received and not yet stored or dead-lettered (queued or in hand)."""
-        return len(self._inbox) + self._in_hand
+        return len(self._inbox) + self._in_hand + self._urgent_in_hand
 
     @property
     def connected(self) -> bool:
@@ -217,8 +250,7 @@ class IngestWorker:
         self._failure = None
         self._beat = self._progress = self._monotonic()
         self._next_renew = self._beat + s.ingest_lease_ttl_s / 3
-        self._ingest_thread = threading.Thread(target=self._run, name="ingest", daemon=True)
-        self._ingest_thread.start()
+        self.start_store_threads()
         self.stored.start()  # delivery hook (H5): stored reports
         if self._v5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -244,6 +276,26 @@ class IngestWorker:
             )
         return ok
 
+    def start_store_threads(self) -> None:
+        """The ingest thread and, with the urgent lane, the critical messages' thread (`start`
+        does this; tests without a broker call it alone)."""
+        self._ingest_thread = threading.Thread(target=self._run, name="ingest", daemon=True)
+        self._ingest_thread.start()
+        if self._urgent_lane:
+            self._urgent_thread = threading.Thread(
+                target=self._run_urgent, name="ingest-urgent", daemon=True
+            )
+            self._urgent_thread.start()
+
+    def join_store_threads(self, timeout_s: float) -> None:
+        """Let the store threads finish what is in hand (at most `timeout_s`), then join them."""
+        self._drain_until = time.monotonic() + timeout_s
+        self._draining.set()
+        for thread in (self._ingest_thread, self._urgent_thread):
+            if thread is not None:
+                thread.join(timeout_s + 1.0)
+        self._ingest_thread = self._urgent_thread = None
+
     def wait_subscribed(self, timeout_s: float) -> bool:
         """Block until the subscriptions are granted (or the timeout passes)."""
         return self._subscribed.wait(timeout_s)
@@ -258,11 +310,7 @@ class IngestWorker:
             self._unsubscribed.clear()
             self._client.unsubscribe(self._topics())
             self._unsubscribed.wait(min(2.0, timeout_s))
-        self._drain_until = time.monotonic() + timeout_s
-        self._draining.set()
-        if self._ingest_thread is not None:
-            self._ingest_thread.join(timeout_s + 1.0)
-            self._ingest_thread = None
+        self.join_store_threads(timeout_s)
         self.stored.stop()  # delivery hook (H5): last stored reports before disconnecting
         left = len(self._inbox)
         if left:
@@ -271,7 +319,7 @@ class IngestWorker:
         self._client.loop_stop()
         self._connected.clear()
         self._subscribed.clear()
-        self._inbox = Inbox(self._settings.ingest_queue_max)
+        self._inbox = Inbox(self._settings.ingest_queue_max, urgent_lane=self._urgent_lane)
         if self._lease is not None:
             self._lease.release()
 
@@ -283,6 +331,9 @@ class IngestWorker:
         thread = self._ingest_thread
         if thread is None or not thread.is_alive():
             return IngestHealth("dead", self._failure or "the ingest thread ended")
+        urgent = self._urgent_thread
+        if self._urgent_lane and (urgent is None or not urgent.is_alive()):
+            return IngestHealth("dead", self._failure or "the urgent ingest thread ended")
         network = getattr(self._client, "_thread", None)
         if network is None or not network.is_alive():
             return IngestHealth("dead", "the MQTT network thread ended")
@@ -479,28 +530,33 @@ class IngestWorker:
     def _process(self, batch: list[Received]) -> None:
         """Store, then acknowledge; yield to critical messages; retry on store errors."""
         stack = [batch]  # a critical batch goes on top of the batch it interrupted
+        lane = self._urgent_lane
         while stack:
             pending = stack[-1]
-            yield_to = None if pending[0].urgent else self._inbox.urgent_waiting
-            outcomes = self.handle_batch(pending, yield_to=yield_to)
-            # -- delivery hook (H5): committed events → the devices' stored reports --
-            self.stored.note(
-                (r.message.envelope.device_id, r.message.envelope.epoch)
-                for r, o in zip(pending, outcomes, strict=True)
-                if o is not None and r.message.envelope is not None
-            )
-            # -- end of the delivery hook --
-            settled = [r for r, o in zip(pending, outcomes, strict=True) if o is not None]
-            self._ack(settled)
-            done = len(settled)
-            if done:
-                self._progress = self._beat = self._monotonic()
-            rest = [r for r, o in zip(pending, outcomes, strict=True) if o is None]
+            watch = _ArrivalWatch(self._inbox) if lane else None
+            if watch is not None:  # commit at the next step once a critical message arrives
+                pending, later = self._inbox.held_back(pending)
+                if later:  # their robot's emergency goes first, and its row stays free for it
+                    self._inbox.requeue(later)
+                    self._in_hand -= len(later)
+                    if not pending:
+                        stack.pop()
+                        continue
+                    stack[-1] = pending
+                outcomes = self.handle_batch(pending, yield_to=watch)
+            else:
+                outcomes = self.handle_batch(
+                    pending, yield_to=None if pending[0].urgent else self._inbox.urgent_waiting
+                )
+            rest = self._settle(pending, outcomes)
+            done = len(pending) - len(rest)
             if rest:
                 stack[-1] = rest
             else:
                 stack.pop()
-            if yield_to is not None and self._inbox.urgent_waiting():
+            if watch is not None and watch.fired:
+                continue  # the urgent lane has it; go on with the rest in a new transaction
+            if not lane and not pending[0].urgent and self._inbox.urgent_waiting():
                 urgent = self._inbox.take(self._settings.ingest_batch_max, 0.0, 0.0)
                 if urgent:
                     stack.append(urgent)
@@ -509,6 +565,70 @@ class IngestWorker:
                 log.error("store unavailable: %d messages wait unacknowledged", len(rest))
                 if self._draining.wait(_RETRY_PAUSE_S):
                     return
+
+    def _settle(
+        self, pending: Sequence[Received], outcomes: Sequence[IngestOutcome | None]
+    ) -> list[Received]:
+        """Note and acknowledge what was stored; the messages still to store."""
+        # -- delivery hook (H5): committed events → the devices' stored reports --
+        self.stored.note(
+            (r.message.envelope.device_id, r.message.envelope.epoch)
+            for r, o in zip(pending, outcomes, strict=True)
+            if o is not None and r.message.envelope is not None
+        )
+        # -- end of the delivery hook --
+        settled = [r for r, o in zip(pending, outcomes, strict=True) if o is not None]
+        self._ack(settled)
+        if settled:
+            self._progress = self._beat = self._monotonic()
+        return [r for r, o in zip(pending, outcomes, strict=True) if o is None]
+
+    # the urgent lane's thread (PostgreSQL)
+
+    def _store_urgent(self, group: list[Received]) -> None:
+        pending = group
+        while pending:
+            rest = self._settle(pending, self.handle_batch(pending))
+            if rest and len(rest) == len(pending):
+                log.error("store unavailable: %d critical messages wait", len(rest))
+                if self._draining.wait(_RETRY_PAUSE_S):
+                    return  # left unacknowledged: the broker sends them again
+            pending = rest
+
+    def _run_urgent(self) -> None:
+        try:
+            self._urgent_loop()
+        except BaseException as e:  # the thread ends; health() says dead, serve exits
+            self._failure = f"the urgent ingest loop died: {type(e).__name__}: {e}"
+            log.critical("%s", self._failure, exc_info=True)
+
+    def _urgent_loop(self) -> None:
+        """Critical messages, each batch in its own transaction on its own connection, at once."""
+        while True:
+            try:
+                batch = self._inbox.take_urgent(self._settings.ingest_batch_max, _POLL_S)
+            except Exception:
+                log.exception("ingest inbox failed (urgent lane); retrying")
+                batch = []
+            if not batch:
+                if self._draining.is_set():
+                    return
+                continue
+            # One transaction for what came together. No deadlock with the routine thread: every
+            # batch locks its robots in id order first (`store_batch`), and the routine thread
+            # never stores a robot of the lane's (`Inbox.held_back`), so the lane may wait for
+            # the routine step that holds a robot's row (until its commit, at the next step) but
+            # the routine thread never waits for the lane.
+            self._urgent_in_hand = len(batch)
+            try:
+                self._store_urgent(batch)
+            except Exception:
+                log.exception("critical batch of %d failed; left unacknowledged", len(batch))
+            finally:
+                self._urgent_in_hand = 0
+                self._inbox.release(batch)
+            if self._draining.is_set() and time.monotonic() > self._drain_until:
+                return
 
     def _ack(self, settled: Sequence[Received]) -> None:
         """Acknowledge stored messages: QoS 1 in one write, of this connection only."""

@@ -90,7 +90,12 @@ def test_the_emergency_is_stored_first_but_acknowledged_in_arrival_order(
 
     acked_when_alerted: list[int] = []
     worker = IngestWorker(
-        CloudSettings(), sessions, alerts=alerts, on_alert=on_alert, clock=lambda: NOW
+        CloudSettings(),
+        sessions,
+        alerts=alerts,
+        on_alert=on_alert,
+        clock=lambda: NOW,
+        urgent_lane=False,  # the one-thread path (SQLite's); the lane: test_urgent_lane.py
     )
     worker._client = acks  # type: ignore[assignment]
     for r in [*batch, call]:  # as paho queued them: the routine ones, then the call

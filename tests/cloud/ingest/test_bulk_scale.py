@@ -82,6 +82,7 @@ def test_an_emergency_behind_5000_routine_messages_waits_for_one_step_not_the_ba
         alerts=alerts,
         on_alert=on_alert,
         clock=lambda: NOW,
+        urgent_lane=False,  # the one-thread path (SQLite's); the lane: test_urgent_lane.py
     )
     alerts.worker = worker
     worker._process(batch)
