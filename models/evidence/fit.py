@@ -224,8 +224,10 @@ asks). The model alone acts only when the free transcript at least nearly confir
 (≥ {model["free_ask_similarity"]}): a safety-grammar hit the free words do not confirm is asked
 about. Words that say no or "I'm fine", or a no to "도와 드릴까요?" from the answer grammar,
 are never overruled by the model or the grammar; and a two-syllable phrase ("아야", "아파")
-counts as free evidence only when it is the exact word. Fitted {f["at"]} by
-`models/evidence/fit.py`.
+counts as free evidence only when it is the exact word. A safety-grammar hit the free words
+do not confirm is asked about only when it is the whole utterance, heard clearly (at most 2
+other grammar words, phrase confidence ≥ 0.9; `device/safety/evidence.py`). Fitted {f["at"]}
+by `models/evidence/fit.py`.
 
 ## Data (development only, read in place, never copied)
 - Positives: `ko-help-calls`, {f["utterances"]["help"]} utterances from 5 human calls for help
