@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from dolbom.bilingual import fail_with
+from dolbom.bilingual import error_line, fail, fail_with
 
 MAX_TEXT_CHARS = 5000
 MAX_REPORTED_ERRORS = 20
@@ -82,12 +82,15 @@ def predict_emotion(
     from device.perception.loader import SHIPPED_DIR, ModelLoadError
 
     if (text is None) == (input_file is None):
-        raise _fail("give exactly one of --text or --input")
+        raise fail("--text와 --input 중 하나만 적으세요", "give exactly one of --text or --input")
     if text is not None:
         if not text.strip():
-            raise _fail("--text is empty")
+            raise fail("--text가 비어 있습니다", "--text is empty")
         if len(text) > MAX_TEXT_CHARS:
-            raise _fail(f"--text is over {MAX_TEXT_CHARS} characters")
+            raise fail(
+                f"--text는 {MAX_TEXT_CHARS}자를 넘을 수 없습니다",
+                f"--text is over {MAX_TEXT_CHARS} characters",
+            )
         texts = [text]
     else:
         assert input_file is not None
@@ -98,20 +101,30 @@ def predict_emotion(
                 with input_file.open("rb") as f:
                     texts, errors = parse_jsonl(line.rstrip(b"\r\n") for line in f)
         except FileNotFoundError:
-            raise _fail(f"{input_file} does not exist") from None
+            raise fail(f"{input_file} 파일이 없습니다", f"{input_file} does not exist") from None
         except IsADirectoryError:
-            raise _fail(f"{input_file} is a folder, not a JSONL file") from None
+            raise fail(
+                f"{input_file}은(는) JSONL 파일이 아니라 폴더입니다",
+                f"{input_file} is a folder, not a JSONL file",
+            ) from None
         except OSError as e:
-            raise _fail(f"cannot read {input_file}: {e.strerror}") from None
+            raise fail(
+                f"{input_file}을(를) 읽을 수 없습니다", f"cannot read {input_file}: {e.strerror}"
+            ) from None
         if errors:
             for bad in errors[:MAX_REPORTED_ERRORS]:
-                typer.echo(f"error: {input_file}: {bad}", err=True)
+                typer.echo(error_line(f"{input_file}: 잘못된 줄", f"{input_file}: {bad}"), err=True)
             more = len(errors) - MAX_REPORTED_ERRORS
             if more > 0:
-                typer.echo(f"error: … and {more} more bad line(s)", err=True)
-            raise _fail(f"{len(errors)} bad line(s) in {input_file}; nothing was predicted")
+                typer.echo(error_line(f"… 외 {more}줄", f"… and {more} more bad line(s)"), err=True)
+            raise fail(
+                f"{input_file}에 잘못된 줄이 {len(errors)}개 있어 아무것도 예측하지 않았습니다",
+                f"{len(errors)} bad line(s) in {input_file}; nothing was predicted",
+            )
         if not texts:
-            raise _fail(f"{input_file} has no lines to predict")
+            raise fail(
+                f"{input_file}에 예측할 줄이 없습니다", f"{input_file} has no lines to predict"
+            )
     try:
         model = EmotionModel.load_newest(models_dir or SHIPPED_DIR)
     except ModelLoadError as e:

@@ -5,11 +5,7 @@ from pathlib import Path
 
 import typer
 
-from dolbom.bilingual import fail_with
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    return fail_with(message, "모델 작업에 실패했습니다", code)
+from dolbom.bilingual import fail
 
 
 def predict_sound(
@@ -29,15 +25,15 @@ def predict_sound(
     try:
         pcm = read_wav(wav)
     except AudioError as e:
-        raise _fail(f"{e} / WAV 파일을 읽을 수 없습니다") from None
+        raise fail("WAV 파일을 읽을 수 없습니다", str(e)) from None
     try:
         classifier = SoundClassifier.load(models_dir)
     except ModelLoadError as e:
-        raise _fail(f"{e} / 소리 모델을 불러올 수 없습니다") from None
+        raise fail("소리 모델을 불러올 수 없습니다", str(e)) from None
     try:
         event = classifier.classify(pcm, SAMPLE_RATE_HZ)
     except SoundInputError as e:
-        raise _fail(f"{wav}: {e} / 이 소리는 분류할 수 없습니다") from None
+        raise fail(f"{wav}: 이 소리는 분류할 수 없습니다", f"{wav}: {e}") from None
     if as_json:
         row = {
             "file": str(wav),
