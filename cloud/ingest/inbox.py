@@ -96,6 +96,11 @@ class Inbox:
             free = [r for r in batch if r.message.device_id not in self._busy]
             return free, [r for r in batch if r.message.device_id in self._busy]
 
+    def wait_lane_idle(self, timeout_s: float) -> bool:
+        """Wait until no critical message is queued or being stored; False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._urgent and not self._busy, timeout_s)
+
     def requeue(self, batch: list[Received]) -> None:
         """Put routine messages taken earlier back at the front (in their order), whatever
         the room: they are stored once their device's critical message is."""
