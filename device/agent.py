@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 AGENT_VERSION = version()  # the package metadata's, as `dolbom --version` and the cloud API say
 ECHO_TAIL_S = 0.3  # the room's echo of the robot's own voice
-ASR_CHECK_EVERY_S = 600.0  # the recogniser's probe: ~60 ms of CPU here, a few times that on a Pi
 
 
 class State(StrEnum):
@@ -127,7 +126,7 @@ class Agent:
         self._failed: dict[str, str] = {}  # stage name → why it was switched off
         # Consent (device.privacy.ConsentFilter.allows): which events may leave the robot.
         self._allows = allows or (lambda _event_type: True)
-        # The recogniser's probe (SpeechRecognizer.self_test): run every ASR_CHECK_EVERY_S.
+        # The recogniser's probe (SpeechRecognizer.self_test): every config.asr_check_every_s.
         self._asr_check = asr_check
         self._asr_result: tuple[bool, str] | None = None
         self._asr_checked_s = float("-inf")
@@ -429,10 +428,10 @@ class Agent:
             self._link.notify()
 
     def _asr_self_test(self, now_s: float) -> SelfTest | None:
-        """The recogniser decodes its committed probe (every ASR_CHECK_EVERY_S; ~60 ms)."""
+        """The recogniser decodes its committed probe (every config.asr_check_every_s; ~60 ms)."""
         if self._asr_check is None:
             return None  # ears without a recogniser (typed words, test fakes): nothing to test
-        if self._asr_result is None or now_s - self._asr_checked_s >= ASR_CHECK_EVERY_S:
+        if self._asr_result is None or now_s - self._asr_checked_s >= self.config.asr_check_every_s:
             try:
                 self._asr_result = self._asr_check()
             except Exception as e:  # a probe that raises is a failed probe, not a dead agent

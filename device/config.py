@@ -178,6 +178,9 @@ class DeviceConfig:
     speech_rate_wpm: Annotated[Int, Field(ge=80, le=450)] = 140  # espeak-ng words per minute
     reply_cache_mb: Annotated[Float, Field(ge=0)] = 32.0  # synthesised replies kept, LRU
     heartbeat_interval_s: Seconds = 60.0
+    # the recogniser's probe in the heartbeat (Agent._asr_self_test): ~60 ms of CPU here, a few
+    # times that on a Pi; a simulation at 2400x sets it in simulated time (dolbom.scenario)
+    asr_check_every_s: Seconds = 600.0
     asr_rss_growth_mb: Annotated[Float, Field(gt=0)] | None = 70.0  # renew the free recognizer
     # "mapped": the speech model's lexicon graph is mapped from an aligned copy under data_dir
     # (device.speech_graph; -130 MB at start, pages come in as the decoder touches them)

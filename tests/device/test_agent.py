@@ -164,6 +164,76 @@ async def test_a_probe_that_raises_is_a_failed_asr_test_not_a_dead_agent(tmp_pat
     assert agent.state is State.STOPPED
 
 
+class SteppedClock:
+    """The agent's time, moved on by the test."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self._start = datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self.t)
+
+
+async def test_the_recogniser_probe_runs_again_only_after_its_configured_interval(
+    tmp_path: Path,
+) -> None:
+    clock = SteppedClock()
+    probed_at: list[float] = []
+
+    def probe() -> tuple[bool, str]:
+        probed_at.append(clock.t)
+        return True, "probe heard '살려 주세요' (confidence 1.00)"
+
+    config = DeviceConfig(
+        device_id="robot-test",
+        data_dir=tmp_path,
+        speech_out="print",
+        heartbeat_interval_s=60.0,
+        asr_check_every_s=900.0,
+    )
+    outbox = Outbox(config.outbox_path, config.device_id)
+    agent = Agent(
+        config,
+        source=FakeSource(),
+        listener=ScriptedEars([]),
+        speaker=RecordingSpeaker(),
+        outbox=outbox,
+        link=None,
+        clock=clock,
+        asr_check=probe,
+    )
+
+    def heartbeats() -> int:
+        return sum(1 for t, _, _ in _events(outbox) if t is EventType.HEARTBEAT)
+
+    async def heartbeat_at(t: float, count: int) -> None:
+        clock.t = t
+        deadline = asyncio.get_running_loop().time() + 5.0
+        while heartbeats() < count and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - polls a plain predicate
+            await asyncio.sleep(0.02)
+        assert heartbeats() == count
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        await heartbeat_at(0.0, 1)
+        await heartbeat_at(660.0, 2)  # the old fixed 10 min would probe here
+        assert probed_at == [0.0]
+        await heartbeat_at(900.0, 3)
+        assert probed_at == [0.0, 900.0]
+        assert _heartbeat_tests(outbox)["asr"] == (
+            True,
+            "probe heard '살려 주세요' (confidence 1.00)",
+        )
+    finally:
+        stop.set()
+        await task
+
+
 async def test_heartbeat_outbox_test_fails_on_an_old_backlog(tmp_path: Path) -> None:
     agent, outbox, _, _ = _agent(tmp_path, [])
     stale = datetime.now(UTC) - timedelta(hours=2)  # the cloud has been unreachable for 2 h
