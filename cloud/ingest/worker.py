@@ -572,7 +572,7 @@ class IngestWorker:
     def _wait_lane_idle(self) -> None:
         """The routine thread starts no transaction while the lane stores: on two shared cores
         a routine step beside it took the lane's CPU and GIL (measured: emergency p95 2.0-4.2 s
-        with both running at once, 0.5-1.4 s for the one-thread path, load 9-28)."""
+        with both running at once, 0.5-1.4 s for the one-thread path, load 9-35)."""
         while not self._inbox.wait_lane_idle(_POLL_S):
             if self._draining.is_set() and time.monotonic() > self._drain_until:
                 return
