@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dolbom.bilingual import error_line, error_of
 from firmware_sim.fleet import (
     DEFAULT_BROKER,
     KEPT_UP_LAG_S,
@@ -95,19 +96,37 @@ def fleet(
             drain_timeout_s=drain_timeout,
         )
     except FleetError as e:
-        err.print(f"[red]error:[/] {e}")
+        err.print(
+            error_of(e, "가상 로봇 무리를 돌리지 못했습니다"),
+            style="red",
+            markup=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(2) from None
     observer = None
     if api is not None:
         if not token:
-            err.print("[red]error:[/] --api needs --token or DOLBOM_API_TOKEN (an admin token)")
+            err.print(
+                error_line(
+                    "--api에는 --token이나 DOLBOM_API_TOKEN(관리자 토큰)이 필요합니다",
+                    "--api needs --token or DOLBOM_API_TOKEN (an admin token)",
+                ),
+                style="red",
+                markup=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(2)
         from firmware_sim.fleet.observer import CloudObserver
 
         try:
             observer = CloudObserver(api, token, f"{config.prefix}-senior", settle_s=settle)
         except FleetError as e:
-            err.print(f"[red]error:[/] {e}")
+            err.print(
+                error_of(e, "가상 로봇 무리를 돌리지 못했습니다"),
+                style="red",
+                markup=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(2) from None
 
     def progress(message: str) -> None:
@@ -122,7 +141,12 @@ def fleet(
     try:
         report = FleetSimulator(config, progress=progress, observer=observer).run()
     except FleetError as e:
-        err.print(f"[red]error:[/] {e}")
+        err.print(
+            error_of(e, "가상 로봇 무리를 돌리지 못했습니다"),
+            style="red",
+            markup=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("interrupted")

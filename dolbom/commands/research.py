@@ -94,9 +94,15 @@ def _publish(settings: CloudSettings, commands: list[Command], timeout_s: float 
         client.connect(settings.mqtt_host, settings.mqtt_port, keepalive=30)
     except OSError as e:
         typer.echo(
-            f"warning: broker {settings.mqtt_host}:{settings.mqtt_port} unreachable ({e}); "
-            f"{len(commands)} command(s) not sent — the change is stored, re-run the command "
-            "when the broker is back so the robot learns of it",
+            error_line(
+                f"브로커 {settings.mqtt_host}:{settings.mqtt_port}에 닿을 수 없어 명령"
+                f" {len(commands)}개를 보내지 못했습니다. 변경은 저장되었으니 브로커가 돌아오면"
+                " 명령을 다시 실행해 로봇에 알리세요",
+                f"broker {settings.mqtt_host}:{settings.mqtt_port} unreachable ({e}); "
+                f"{len(commands)} command(s) not sent — the change is stored, re-run the command "
+                "when the broker is back so the robot learns of it",
+                label=("경고", "warning"),
+            ),
             err=True,
         )
         return 0
@@ -115,7 +121,14 @@ def _publish(settings: CloudSettings, commands: list[Command], timeout_s: float 
         client.disconnect()
         client.loop_stop()
     if sent < len(commands):
-        typer.echo(f"warning: {len(commands) - sent} command(s) were not acknowledged", err=True)
+        typer.echo(
+            error_line(
+                f"명령 {len(commands) - sent}개가 확인되지 않았습니다",
+                f"{len(commands) - sent} command(s) were not acknowledged",
+                label=("경고", "warning"),
+            ),
+            err=True,
+        )
     return sent
 
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dolbom.bilingual import error_line
 from dolbom.commands import fleet
 
 app = typer.Typer(
@@ -47,7 +48,12 @@ def robot(
 
     console = Console(soft_wrap=True)
     if speed <= 0:
-        console.print("[red]--speed must be positive[/]")
+        console.print(
+            error_line("--speed는 0보다 커야 합니다", "--speed must be positive"),
+            style="red",
+            markup=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(2)
     start = datetime.now(KST)
     clock = ScaledClock(speed, start=start)
@@ -129,7 +135,12 @@ def scenario(
             loaded, workdir, speed=speed, seed=seed, on_line=lambda line: console.print(line)
         )
     except (ScenarioError, ScenarioRunError) as e:
-        console.print(f"[red]scenario failed to run:[/] {e}")
+        console.print(
+            f"시나리오 실행 실패 / scenario failed to run: {e}",
+            style="red",
+            markup=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         console.print("\n[yellow]stopped; everything was shut down[/]")
