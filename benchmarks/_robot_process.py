@@ -10,7 +10,9 @@ stdout line, times on CLOCK_MONOTONIC, which is system-wide on Linux):
 With --model-rss it only loads the Vosk model and prints the process's VmRSS before and after.
 The speech graph is read into the heap (the code's default) unless DOLBOM_BENCH_ASR_GRAPH=mapped
 (as deploy/pi/robot.toml ships it); with it mapped, DOLBOM_BENCH_GRAPH_RELEASE=off keeps its
-pages between utterances (default: given back when each utterance is decided, as the code does).
+pages between utterances, =decided gives them back only when each utterance is decided (the code
+before issue 17's in-decode release), default: also every second of audio during a decode, as
+the code does.
 voice_to_alert.py passes its environment on, so both are measured with the same benchmark.
 """
 
@@ -122,6 +124,8 @@ def run_robot(args: argparse.Namespace) -> None:
     graph = getattr(ears.recognizer, "graph", None)
     if graph is not None and os.environ.get("DOLBOM_BENCH_GRAPH_RELEASE") == "off":
         ears.recognizer.release_graph_pages = False  # type: ignore[attr-defined]
+    if graph is not None and os.environ.get("DOLBOM_BENCH_GRAPH_RELEASE") == "decided":
+        ears.recognizer.release_every_s = None  # type: ignore[attr-defined]
     emit({"asr_graph": config.asr_graph, "graph_mapped": graph is not None})
     agent = build_agent(
         config,

@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +68,8 @@ def child(args: argparse.Namespace) -> None:
         probe_release = variant in ("probe", "all")
         if variant not in ("in_decode", "all"):
             recognizer.release_every_s = None
+        elif args.release_every_s:
+            recognizer.release_every_s = args.release_every_s
         idle = variant in ("idle", "all")
         if not probe_release:  # the probe's thread does not release (the code before)
             shipped = graph.release_soon
@@ -99,8 +100,7 @@ def child(args: argparse.Namespace) -> None:
                 probe.join()
             if idle:
                 recognizer.idle()
-        graph.wait_released(graph.releases, 5.0)
-        time.sleep(0.5)  # the last release on the graph's thread
+        graph.wait_settled(60.0)  # the last release, on the graph's thread
         end = _status()
         print(
             json.dumps(
@@ -126,6 +126,9 @@ def main() -> int:
     ap.add_argument("--clips", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=1, help="each variant this many times")
     ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument(
+        "--release-every-s", type=float, help="in_decode/all: seconds of audio between releases"
+    )
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--variant", help=argparse.SUPPRESS)
@@ -152,6 +155,8 @@ def main() -> int:
         for r in range(args.rounds):
             for variant in variants if r % 2 == 0 else variants[::-1]:
                 cmd = [sys.executable, __file__, "--child", "--variant", variant]
+                if args.release_every_s:
+                    cmd += ["--release-every-s", str(args.release_every_s)]
                 run = subprocess.run(
                     [*cmd, "--sounds", str(sounds)],
                     env=env,
@@ -184,6 +189,7 @@ def main() -> int:
         "malloc_conf": UNIT_MALLOC_CONF,
         "graph": "mapped",
         "asr_rss_growth_mb": 70.0,
+        "release_every_s": args.release_every_s or "GRAPH_RELEASE_EVERY_S (1.0)",
         "clips": len(paths),
         "audio_s": round(audio_s, 1),
         "commit": _commit(),

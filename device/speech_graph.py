@@ -279,6 +279,8 @@ class MappedGraph:
         self._done = threading.Condition()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._requested = 0  # release_soon() calls
+        self._served = 0  # of those, the ones a finished release started after
 
     @classmethod
     def find(cls, path: Path) -> "MappedGraph | None":
@@ -321,7 +323,16 @@ class MappedGraph:
                     target=self._run, name="speech-graph-release", daemon=True
                 )
                 self._thread.start()
+        with self._done:
+            self._requested += 1
         self._due.set()
+
+    def wait_settled(self, timeout_s: float) -> bool:
+        """Wait until every release asked for so far has been done (requests made while one
+        runs are served by the next; for tests and benchmarks)."""
+        with self._done:
+            want = self._requested
+            return self._done.wait_for(lambda: self._served >= want, timeout_s)
 
     def wait_released(self, count: int, timeout_s: float) -> bool:
         """Wait until `count` releases have been done (for tests and benchmarks)."""
@@ -332,7 +343,12 @@ class MappedGraph:
         while True:
             self._due.wait()
             self._due.clear()
+            with self._done:
+                asked = self._requested
             self.release()
+            with self._done:
+                self._served = asked
+                self._done.notify_all()
 
 
 _graphs: dict[int, MappedGraph] = {}
