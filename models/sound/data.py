@@ -190,15 +190,22 @@ def build_table(
     seed: int,
     root: Path | None = None,
     on_clip: Callable[[], None] | None = None,
+    featurizer: Callable[[np.ndarray], np.ndarray] | None = None,
+    cache_tag: str | None = None,
 ) -> FeatureTable:
-    """Featurize every clip (and its seeded variants); cached on disk by the inputs' identity."""
+    """Featurize every clip (and its seeded variants); cached on disk by the inputs' identity.
+
+    `featurizer` (with its own `cache_tag`) replaces the robot's for features that are only
+    tried (`models/sound/variants.py`); the rows and variants are the same."""
     root = root or data_dir()
     ident = hashlib.sha256(
         ("|".join(f"{c.key}:{c.label}:{c.speaker}" for c in clips) + f"|{seed}|v1").encode()
     ).hexdigest()[:16]
     from device.audio.sound_features import SPEC
 
-    cache = cache_dir() / f"sound-features-{SPEC['version']}-{ident}.npz"
+    tag = cache_tag or f"features-{SPEC['version']}"
+    cache = cache_dir() / f"sound-{tag}-{ident}.npz"
+    compute = featurizer or featurize
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as z:
             return FeatureTable(
@@ -222,7 +229,7 @@ def build_table(
             for _ in range(SPEECH_WINDOWS):
                 variants.append(augment(audio, rng, crop_s=(1.0, 4.0)))
         for i, v in enumerate(variants):
-            xs.append(featurize(v))
+            xs.append(compute(v))
             labels.append(LABELS.index(c.label))
             groups.append(c.speaker)
             keys.append(c.key)
