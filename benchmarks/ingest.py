@@ -711,16 +711,16 @@ def main() -> None:
             else "-"
         )
         p95 = r["alert_from_receipt_s"]["p95"]
-        split = "/".join(
-            f"{(r.get(k) or {}).get('p95') or 0:.3f}" for k in ("alert_waiting_s", "alert_storing_s")
-        )
+        parts = (r.get(k) or {} for k in ("alert_waiting_s", "alert_storing_s"))
+        split = "/".join(f"{part.get('p95') or 0:.3f}" for part in parts)
         name = r["path"] + ("*" if r.get("profiled") else "+" if r.get("sampled") else "")
         print(
             f"{name:<9}{r['workers']:>8}{r['events_per_s'] or 0:>10,.0f}{ratio:>9}"
             f"{r['drained_s']:>9.1f}{r['cpu_s']['broker']:>11.1f}"
             f"{'+'.join(f'{c:.1f}' for c in r['cpu_s']['workers']):>13}"
             f"{r['cpu_s']['postgres_backends']:>8.1f}{r['batch_size_mean']:>7.0f}"
-            f"{(p95 or 0) * 1000:>13.0f}{split:>16}{r['check']['lost']:>6}{r['check']['duplicates']:>5}"
+            f"{(p95 or 0) * 1000:>13.0f}{split:>16}"
+            f"{r['check']['lost']:>6}{r['check']['duplicates']:>5}"
             f"{r['cpu_s_per_1000_events']['workers']:>19.3f}"
             f"{r['cpu_s_per_1000_events']['postgres_backends']:>6.3f}"
         )

@@ -574,6 +574,8 @@ class IngestWorker:
         a routine step beside it took the lane's CPU and GIL (measured: emergency p95 2.0-4.2 s
         with both running at once, 0.5-1.4 s for the one-thread path, load 9-35)."""
         while not self._inbox.wait_lane_idle(_POLL_S):
+            if self._failure is not None:  # the lane died: the loop ends, health says dead
+                return
             if self._draining.is_set() and time.monotonic() > self._drain_until:
                 return
 
