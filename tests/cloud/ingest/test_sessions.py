@@ -277,10 +277,13 @@ def test_dolbom_cloud_serve_refuses_an_id_a_live_worker_holds(
         "HTTP_PORT": "0",
     }.items():
         monkeypatch.setenv(f"DOLBOM_{name}", value)
+    before = set(threading.enumerate())  # an earlier test's threads are not this start's
     result = CliRunner().invoke(app, ["cloud", "serve"])
     assert result.exit_code == 1, result.output
     assert "cloud-b:4242:ab" in result.output
     assert "DOLBOM_WORKER_ID" in result.output
     # The failed start stopped what it had started (no thread left polling the store).
-    left = {t.name for t in threading.enumerate()} & {"escalation", "webhook-dispatcher", "ingest"}
+    started = set(threading.enumerate()) - before
+    names = {"escalation", "webhook-dispatcher", "ingest", "ingest-urgent", "dolbom-push"}
+    left = {t.name for t in started} & names
     assert not left
