@@ -117,7 +117,9 @@ def render_card(sc: Sidecar) -> str:
         " attack and decay) appended to these: 0.851 ± 0.048 at 5.3 % with C = 0.02 on those"
         " folds (chosen there), and on a fresh repetition (seed 1007) 0.845 ± 0.075 at 5.3 %"
         " against this model's 0.816 ± 0.115 at 5.2 % (paired +0.029 ± 0.102, AUC 0.970 vs"
-        " 0.971): not clearly better, not shipped (docs/sound.md).",
+        " 0.971): not clearly better, not shipped; their mean with an LDA, chosen after"
+        " looking, 0.864 ± 0.060 at 5.5 % on the fresh folds (paired +0.048 ± 0.088): within"
+        " the spread, not shipped (docs/sound.md).",
         f"- Distress = sigmoid(a · logit(Σ p(distress classes)) + b), a = {cal.get('a', 0):.3f},"
         f" b = {cal.get('b', 0):.3f} (Platt scaling on the pooled out-of-fold scores; the"
         " probability holds at the development set's mix, about 1 distress clip in 6, not at"
