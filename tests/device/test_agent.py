@@ -126,8 +126,20 @@ def _heartbeat_tests(outbox: Outbox) -> dict[str, tuple[bool, str]]:
     return {str(t["name"]): (bool(t["ok"]), str(t["detail"])) for t in tests}
 
 
-def _agent_with_asr(tmp_path: Path, check: Callable[[], tuple[bool, str]]) -> tuple[Agent, Outbox]:
-    config = DeviceConfig(device_id="robot-test", data_dir=tmp_path, speech_out="print")
+def _agent_with_asr(
+    tmp_path: Path,
+    check: Callable[[], tuple[bool, str]],
+    clock: "SteppedClock | None" = None,
+    heartbeat_interval_s: float = 60.0,
+    asr_check_every_s: float = 600.0,
+) -> tuple[Agent, Outbox]:
+    config = DeviceConfig(
+        device_id="robot-test",
+        data_dir=tmp_path,
+        speech_out="print",
+        heartbeat_interval_s=heartbeat_interval_s,
+        asr_check_every_s=asr_check_every_s,
+    )
     outbox = Outbox(config.outbox_path, config.device_id)
     agent = Agent(
         config,
@@ -137,6 +149,7 @@ def _agent_with_asr(tmp_path: Path, check: Callable[[], tuple[bool, str]]) -> tu
         outbox=outbox,
         link=None,
         asr_check=check,
+        clock=clock,
     )
     return agent, outbox
 
@@ -188,23 +201,8 @@ async def test_the_recogniser_probe_runs_again_only_after_its_configured_interva
         probed_at.append(clock.t)
         return True, "probe heard '살려 주세요' (confidence 1.00)"
 
-    config = DeviceConfig(
-        device_id="robot-test",
-        data_dir=tmp_path,
-        speech_out="print",
-        heartbeat_interval_s=60.0,
-        asr_check_every_s=900.0,
-    )
-    outbox = Outbox(config.outbox_path, config.device_id)
-    agent = Agent(
-        config,
-        source=FakeSource(),
-        listener=ScriptedEars([]),
-        speaker=RecordingSpeaker(),
-        outbox=outbox,
-        link=None,
-        clock=clock,
-        asr_check=probe,
+    agent, outbox = _agent_with_asr(
+        tmp_path, probe, clock, heartbeat_interval_s=60.0, asr_check_every_s=900.0
     )
 
     def heartbeats() -> int:
