@@ -455,6 +455,12 @@ class SpeechRecognizer:
         if self._renew_due:
             self._renew()
 
+    def _release_graph(self) -> None:
+        """Give the mapped graph's pages back, on the graph's own thread so no decision waits for
+        it (nothing to do with the graph in the heap or `release_graph_pages` off)."""
+        if self.graph is not None and self.release_graph_pages:
+            self.graph.release_soon()
+
     def accept(self, chunk: AudioChunk) -> None:
         """Feed one chunk to both recognisers, keeping any result Vosk's own endpointer closes."""
         data = chunk.samples.tobytes()
@@ -464,7 +470,7 @@ class SpeechRecognizer:
                 # A long decode keeps only the graph pages of its last seconds; the ones it needs
                 # again fault back in from the page cache (no CPU that showed, measured).
                 self._since_release_s = 0.0
-                self.graph.release_soon()
+                self._release_graph()
         if self._free.AcceptWaveform(data):
             self._keep_free(self._free.Result())
         if self._grammar.AcceptWaveform(data):
@@ -497,11 +503,9 @@ class SpeechRecognizer:
         self._free_words = []
         self._grammar_words = []
         self._answer_words = []
-        if self.graph is not None and self.release_graph_pages:
-            # The utterance is decoded: the graph pages it touched leave the process's RSS (they
-            # stay in the page cache and fault back in at the next decode), on the graph's own
-            # thread so the decision never waits for it. Measured in docs/robot.md.
-            self.graph.release_soon()
+        # The utterance is decoded: the graph pages it touched leave the process's RSS (they stay
+        # in the page cache and fault back in at the next decode). Measured in docs/robot.md.
+        self._release_graph()
         self._since_release_s = 0.0
         # Over budget now: renew in idle time (idle(), or the next start() at the latest), not
         # at the next utterance's start while the senior speaks.
@@ -532,8 +536,7 @@ class SpeechRecognizer:
         except Exception as e:  # vosk raises bare Exceptions from Kaldi
             return False, f"recogniser failed on the probe: {e}"[:200]
         finally:
-            if self.graph is not None and self.release_graph_pages:
-                self.graph.release_soon()  # the probe's graph pages leave the RSS too
+            self._release_graph()  # the probe's graph pages leave the RSS too
         heard = " ".join(str(w.get("word", "")) for w in words)
         confidence = min((float(w.get("conf", 0.0)) for w in words), default=0.0)
         ok = heard == PROBE_PHRASE and confidence >= PROBE_MIN_CONFIDENCE
