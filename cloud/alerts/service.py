@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cloud.alerts import lifecycle, scheduler
@@ -30,7 +30,7 @@ from cloud.alerts.rules import (
     missed_in_a_row,
 )
 from cloud.alerts.sweep import DeviceSnapshot, sweep
-from cloud.errors import AlertNotFoundError, ConfigError, both
+from cloud.errors import AlertNotFoundError, CloudError, ConfigError, both
 from cloud.store.models import (
     ACTIVE_ALERT_STATUSES,
     Alert,
@@ -71,10 +71,12 @@ def _among(column: Any, ids: list[str], pg: bool) -> ColumnElement[bool]:
 
 @dataclass(slots=True)
 class _Prefetched:
-    """What a batch looked up once for its devices: rule settings and unresolved alert kinds."""
+    """What a batch looked up once for its devices: rule settings, unresolved alert kinds, and
+    the senior of each robot already stored (a new robot is not in `senior_ids`)."""
 
     settings: dict[str, RuleSettings] = field(default_factory=dict)
     unresolved: dict[str, set[AlertKind]] = field(default_factory=dict)
+    senior_ids: dict[str, str | None] = field(default_factory=dict)
 
 
 class AlertEngine:
@@ -85,12 +87,22 @@ class AlertEngine:
         self._local = threading.local()  # the batch in progress on this thread, if any
 
     @contextmanager
-    def prefetched(self, session: Session, device_ids: Collection[str]) -> Iterator[None]:
+    def prefetched(
+        self,
+        session: Session,
+        device_ids: Collection[str],
+        *,
+        seniors: bool = False,
+    ) -> Iterator[None]:
         """Within this block, `on_event` for these devices asks the store nothing it need not.
 
-        Two queries for the whole batch (rule settings, unresolved alert kinds) replace the
-        three a plain event (a heartbeat, a touch) costs on its own; a kind this batch raises
-        is noted, so a later event of the batch still clears it. Same transaction, same answers.
+        One query for the whole batch (the robots, their seniors' rule settings and their
+        unresolved alert kinds) replaces the three a plain event (a heartbeat, a touch) costs
+        on its own and the senior look-up of an alert it opens; a kind this batch raises is
+        noted, so a later event of the batch still clears it. Same transaction, same answers.
+        `seniors` says the robots' rows are locked already (they cannot change before the
+        commit), so an alert opened in the block is opened for the senior read here instead of
+        asking again (see also `note_senior`).
         """
         known = _Prefetched()
         ids = sorted(set(device_ids))
@@ -98,30 +110,38 @@ class AlertEngine:
         step = len(ids) or 1 if pg else 500  # PostgreSQL: one array parameter, not N
         for start in range(0, len(ids), step):
             chunk = ids[start : start + step]
-            rows = session.execute(
-                select(Device.id, Senior)
+            query = (
+                select(Device.id, Device.senior_id, Senior, Alert.kind)
                 .outerjoin(Senior, Senior.id == Device.senior_id)
+                .outerjoin(Alert, (Alert.device_id == Device.id) & Alert.status.in_(_UNRESOLVED))
                 .where(_among(Device.id, chunk, pg))
-            ).all()
-            linked = {device_id: senior for device_id, senior in rows}
+            )
+            linked: dict[str, Senior | None] = {}
+            for device_id, senior_id, senior, kind in session.execute(query):
+                linked[device_id] = senior
+                if seniors:
+                    known.senior_ids[device_id] = senior_id
+                if kind is not None:
+                    known.unresolved.setdefault(device_id, set()).add(kind)
             for device_id in chunk:
                 try:
                     known.settings[device_id] = RuleSettings.from_senior(linked.get(device_id))
                 except ConfigError as e:
                     log.error("%s; using the default rule settings", e)
                     known.settings[device_id] = RuleSettings()
-            for device_id, kind in session.execute(
-                select(Alert.device_id, Alert.kind).where(
-                    _among(Alert.device_id, chunk, pg), Alert.status.in_(_UNRESOLVED)
-                )
-            ):
-                known.unresolved.setdefault(device_id, set()).add(kind)
         previous = getattr(self._local, "known", None)
         self._local.known = known
         try:
             yield
         finally:
             self._local.known = previous
+
+    def note_senior(self, device_id: str, senior_id: str | None) -> None:
+        """The robot's row, locked by this transaction, belongs to `senior_id`: an alert opened
+        for it in the batch in hand need not ask the store again."""
+        known = self._known()
+        if known is not None:
+            known.senior_ids[device_id] = senior_id
 
     def _known(self) -> _Prefetched | None:
         known: _Prefetched | None = getattr(self._local, "known", None)
@@ -300,38 +320,33 @@ class AlertEngine:
         channel: str = "mqtt",
         note: str | None = None,
     ) -> AlertChange:
-        """Open an alert, or count a repeat when one of the same kind is still active."""
+        """Open an alert, or count a repeat when one of the same kind is still active.
+
+        Opening is one `INSERT ... ON CONFLICT DO NOTHING RETURNING` (the unique index allows one
+        open or notified alert per robot and kind): a conflict means another transaction opened
+        it meanwhile, and this one counts a repeat. Inside a batch that found no unresolved
+        alert of the kind for the robot, the insert comes first, without a look-up.
+        """
         actor = actor or f"device:{device_id}"
         known = self._known()
+        statuses = _UNRESOLVED if decision.kind in CONDITION_KINDS else ACTIVE_ALERT_STATUSES
+        fresh = (
+            known is not None
+            and device_id in known.settings
+            and decision.kind not in known.unresolved.get(device_id, set())
+        )
         if known is not None:
             known.unresolved.setdefault(device_id, set()).add(decision.kind)
-        statuses = _UNRESOLVED if decision.kind in CONDITION_KINDS else ACTIVE_ALERT_STATUSES
-        active = self._find(session, device_id, decision.kind, statuses)
-        if active is None:
-            senior_id = session.scalar(select(Device.senior_id).where(Device.id == device_id))
-            try:
-                with session.begin_nested():
-                    alert = Alert(
-                        device_id=device_id,
-                        kind=decision.kind,
-                        severity=decision.severity,
-                        status=AlertStatus.OPEN,
-                        event_seq=event_seq,
-                        created_at=now,
-                        updated_at=now,
-                        repeat_count=1,
-                        revision=1,
-                        senior_id=senior_id,
-                        tier=0,
-                    )
-                    session.add(alert)
-                    session.flush()
-            except IntegrityError:
-                # Another worker opened it between our select and insert: count a repeat.
-                active = self._find(session, device_id, decision.kind, ACTIVE_ALERT_STATUSES)
-                if active is None:
-                    raise
+        active = None if fresh else self._find(session, device_id, decision.kind, statuses)
+        for _ in range(3):  # an alert acknowledged between the conflict and the look-up
+            if active is not None:
+                break
+            if known is not None and device_id in known.senior_ids:
+                senior_id = known.senior_ids[device_id]
             else:
+                senior_id = session.scalar(select(Device.senior_id).where(Device.id == device_id))
+            alert = self._open(session, device_id, decision, event_seq, senior_id, now)
+            if alert is not None:
                 session.add(
                     AlertTransition(
                         alert_id=alert.id,
@@ -353,6 +368,10 @@ class AlertEngine:
                     device_id,
                 )
                 return AlertChange(alert_id=alert.id, created=True, repeat_count=1)
+            # Another worker opened it since our look-up: count a repeat.
+            active = self._find(session, device_id, decision.kind, statuses)
+        if active is None:
+            raise CloudError(f"alert {decision.kind} for {device_id}: neither opened nor found")
         active.repeat_count += 1
         record_transition(
             session,
@@ -373,6 +392,44 @@ class AlertEngine:
             repeat_count=active.repeat_count,
             status=active.status,
         )
+
+    def _open(
+        self,
+        session: Session,
+        device_id: str,
+        decision: AlertDecision,
+        event_seq: int,
+        senior_id: str | None,
+        now: datetime,
+    ) -> Alert | None:
+        """Insert an open alert; None when one of its robot and kind is already open."""
+        dialect = session.get_bind().dialect.name
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert_(Alert)
+            .values(
+                device_id=device_id,
+                kind=decision.kind,
+                severity=decision.severity,
+                status=AlertStatus.OPEN,
+                event_seq=event_seq,
+                created_at=now,
+                updated_at=now,
+                acknowledged_by=None,
+                acknowledged_at=None,
+                repeat_count=1,
+                revision=1,
+                senior_id=senior_id,
+                resolved_by=None,
+                resolved_at=None,
+                note=None,
+                tier=0,
+                held_until=None,
+            )
+            .on_conflict_do_nothing()
+            .returning(Alert)
+        )
+        return session.scalars(stmt).one_or_none()
 
     def cancel_kind(
         self, session: Session, device_id: str, kind: AlertKind, now: datetime

@@ -154,13 +154,15 @@ def store_batch(
     Routine rows go in steps of `ROUTINE_CHUNK`, or of what `pace` allows (timed here).
     """
     engine = alerts or AlertEngine()
-    _lock_devices(session, messages, now)
+    locked = _lock_devices(session, messages, now)
     order = processing_order(messages)
     fast = bulk_devices(messages) if bulk else set()
     device_ids = {m.device_id for m in messages if m.device_id is not None}
     stored: list[tuple[int, IngestOutcome]] = []
     routine: list[int] = []
-    with engine.prefetched(session, device_ids):
+    # The seniors read up front are the ones an alert is opened for only on rows already locked;
+    # otherwise storing a message tells the engine its robot's senior (`store_message`).
+    with engine.prefetched(session, device_ids, seniors=locked):
         for i in order:
             if yield_to is not None and yield_to():
                 break
@@ -198,8 +200,9 @@ _PG_LOCK_DEVICES = text(
 )
 
 
-def _lock_devices(session: Session, messages: Sequence[ParsedMessage], now: datetime) -> None:
-    """Lock the robots whose events the batch stores, in id order (PostgreSQL, two or more)."""
+def _lock_devices(session: Session, messages: Sequence[ParsedMessage], now: datetime) -> bool:
+    """Lock the robots whose events the batch stores, in id order (PostgreSQL, two or more);
+    whether it did."""
     ids = sorted(
         {
             m.envelope.device_id
@@ -208,8 +211,9 @@ def _lock_devices(session: Session, messages: Sequence[ParsedMessage], now: date
         }
     )
     if len(ids) < 2 or session.get_bind().dialect.name != "postgresql":
-        return  # one robot's row alone cannot close a cycle; SQLite has one writer anyway
+        return False  # one robot's row alone cannot close a cycle; SQLite has one writer anyway
     session.execute(_PG_LOCK_DEVICES, {"now": now, "ids": ids})
+    return True
 
 
 def _store_routine(

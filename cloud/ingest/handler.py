@@ -32,7 +32,7 @@ from protocol import (
     decode_envelope,
     parse_topic,
 )
-from protocol.envelope import MAX_MESSAGE_BYTES
+from protocol.envelope import MAX_MESSAGE_BYTES, check_topic
 from protocol.topics import STATUS_OFFLINE, STATUS_ONLINE
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,8 @@ def parse_message(topic: str, raw: bytes) -> ParsedMessage:
             topic, raw, kind, device_id, error=f"ingest does not handle {kind} topics"
         )
     try:
-        env = decode_envelope(raw, topic)
+        env = decode_envelope(raw)
+        check_topic(env, device_id, kind)  # the topic parsed once, above
     except ProtocolError as e:
         return ParsedMessage(topic, raw, kind, device_id, error=str(e))
     except Exception as e:  # a bug on one message must not stop ingest
@@ -167,15 +168,20 @@ def dead_letter(
 
 def _upsert_device(
     session: Session, device_id: str, now: datetime, updates: dict[str, Any], *, seen: bool
-) -> None:
-    """Insert the device or apply `updates`; `seen` bumps last_seen (events, not status)."""
+) -> str | None:
+    """Insert the device or apply `updates`; `seen` bumps last_seen (events, not status).
+
+    Returns the robot's senior as the now locked row holds it.
+    """
     row = {"id": device_id, "first_seen": now, "last_seen": now, "online": True, **updates}
     set_ = {"last_seen": now, **updates} if seen else updates
-    session.execute(
+    senior_id: str | None = session.execute(
         _insert(session, Device)
         .values(row)
         .on_conflict_do_update(index_elements=[Device.id], set_=set_)
-    )
+        .returning(Device.senior_id)
+    ).scalar_one()
+    return senior_id
 
 
 def _heartbeat_summary(env: Envelope) -> dict[str, Any]:
@@ -224,16 +230,19 @@ def store_message(
     updates: dict[str, Any] = {"online": True}
     if env.type is EventType.HEARTBEAT:
         updates |= {"last_heartbeat": _heartbeat_summary(env), "last_heartbeat_at": now}
-    _upsert_device(session, env.device_id, now, updates, seen=True)
+    alerts = alerts or AlertEngine()
+    alerts.note_senior(
+        env.device_id, _upsert_device(session, env.device_id, now, updates, seen=True)
+    )
     if session.get_bind().dialect.name == "postgresql":
         inserted = _pg_insert_event(session, env, now)
     else:
         inserted = _sqlite_insert_event(session, env, now)
     if not inserted:
-        return _on_conflict(session, message, env, now, alerts or AlertEngine())
+        return _on_conflict(session, message, env, now, alerts)
     if env.type is EventType.HEARTBEAT:
         roll_up(session, [env], now)  # counted once: only a key that was inserted
-    change = (alerts or AlertEngine()).on_event(session, env, now)
+    change = alerts.on_event(session, env, now)
     if env.type is EventType.SCREENING:  # research: an enrolled participant's assessment
         record_screening_event(session, env, now)
     return IngestOutcome(Outcome.STORED, env.device_id, env.seq, alert=change)

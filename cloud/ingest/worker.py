@@ -38,6 +38,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
+from sqlalchemy import Connection
 from sqlalchemy.exc import (
     DisconnectionError,
     InterfaceError,
@@ -78,6 +79,42 @@ def _concurrent(session_factory: sessionmaker[Session]) -> bool:
     """True when the store takes writes from two connections at once (not SQLite)."""
     bind = session_factory.kw.get("bind")
     return bind is not None and bind.dialect.name != "sqlite"
+
+
+class _OwnConnection:
+    """A store thread's connection (PostgreSQL: the urgent lane's and the routine thread's), held
+    between its transactions: a pool checkout pings the store first (`pool_pre_ping`), one round
+    trip more for every emergency and every batch. A connection the store dropped fails the next
+    statement instead, SQLAlchemy invalidates it, and the retry opens another at once
+    (`IngestWorker.handle_batch`)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._conn: Connection | None = None
+
+    def session(self) -> Session:
+        """A session on the held connection (opened first if there is none or it was dropped)."""
+        conn = self._conn
+        if conn is None or conn.invalidated or conn.closed:
+            self.close()
+            conn = self._conn = self._sessions.kw["bind"].connect()
+        return self._sessions(bind=conn)
+
+    def warm(self) -> None:
+        """Open the connection now, so the first message does not wait for it."""
+        try:
+            self.session().close()
+        except SQLAlchemyError as e:
+            log.warning("ingest: store not reachable yet: %s", e)
+
+    def close(self) -> None:
+        """Give the connection back (the next `session` opens another)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except SQLAlchemyError:
+                log.debug("ingest: closing a dropped connection failed", exc_info=True)
 
 
 class _ArrivalWatch:
@@ -177,6 +214,7 @@ class IngestWorker:
         self._drain_until = 0.0
         self._ingest_thread: threading.Thread | None = None
         self._urgent_thread: threading.Thread | None = None
+        self._thread_store = threading.local()  # a store thread's `_OwnConnection`
         # Bumped on every connect and disconnect: a mid is only acknowledged on its connection.
         self._generation = 0
         self._ack_lock = threading.Lock()
@@ -386,7 +424,7 @@ class IngestWorker:
         for attempt in range(_DB_RETRIES):
             started = time.monotonic()
             try:
-                with self._sessions() as session, session.begin():
+                with self._session() as session, session.begin():
                     stored = store_batch(
                         session,
                         messages,
@@ -402,7 +440,8 @@ class IngestWorker:
                 log.error(
                     "store error on a batch of %d (attempt %d): %s", len(messages), attempt + 1, e
                 )
-                time.sleep(0.2 * 2**attempt)
+                if attempt or not getattr(e, "connection_invalidated", False):
+                    time.sleep(0.2 * 2**attempt)  # a dropped connection is replaced at once
                 continue
             except Exception:
                 log.exception("batch of %d failed; one by one", len(messages))
@@ -434,7 +473,7 @@ class IngestWorker:
     def _store_one(self, message: ParsedMessage) -> IngestOutcome | None:
         for attempt in range(_DB_RETRIES):
             try:
-                with self._sessions() as session, session.begin():
+                with self._session() as session, session.begin():
                     return store_message(session, message, self._clock(), alerts=self._alerts)
             except SQLAlchemyError as e:
                 if not is_transient(e):
@@ -451,7 +490,7 @@ class IngestWorker:
         self, message: ParsedMessage, error: Exception, what: str = "internal error"
     ) -> IngestOutcome | None:
         try:
-            with self._sessions() as session, session.begin():
+            with self._session() as session, session.begin():
                 return dead_letter(
                     session,
                     message.topic,
@@ -462,6 +501,12 @@ class IngestWorker:
         except SQLAlchemyError:
             log.exception("could not dead-letter a message on %s", message.topic)
             return None
+
+    def _session(self) -> Session:
+        """A session on this thread's own connection (PostgreSQL's store threads), else a
+        pooled one."""
+        own: _OwnConnection | None = getattr(self._thread_store, "own", None)
+        return own.session() if own is not None else self._sessions()
 
     def _notify(self, outcome: IngestOutcome) -> None:
         if outcome.alert is None or self._on_alert is None:
@@ -474,11 +519,22 @@ class IngestWorker:
     # the ingest thread
 
     def _run(self) -> None:
+        own = self._hold_connection() if self._urgent_lane else None
         try:
             self._loop()
         except BaseException as e:  # the thread ends; health() says dead, serve exits
             self._failure = f"the ingest loop died: {type(e).__name__}: {e}"
             log.critical("%s", self._failure, exc_info=True)
+        finally:
+            if own is not None:
+                own.close()
+
+    def _hold_connection(self) -> _OwnConnection:
+        """This thread's own store connection (PostgreSQL: the routine thread's, the lane's)."""
+        own = _OwnConnection(self._sessions)
+        self._thread_store.own = own
+        own.warm()
+        return own
 
     def _loop(self) -> None:
         while True:
@@ -609,11 +665,14 @@ class IngestWorker:
             pending = rest
 
     def _run_urgent(self) -> None:
+        own = self._hold_connection()
         try:
             self._urgent_loop()
         except BaseException as e:  # the thread ends; health() says dead, serve exits
             self._failure = f"the urgent ingest loop died: {type(e).__name__}: {e}"
             log.critical("%s", self._failure, exc_info=True)
+        finally:
+            own.close()
 
     def _urgent_loop(self) -> None:
         """Critical messages, each batch in its own transaction on its own connection, at once."""
