@@ -15,6 +15,12 @@ PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32  # the deepest valid envelope nests 4 levels
 MAX_NUMBER_CHARS = 40  # a 64-bit integer has 20 digits; a float's repr at most ~25 characters
+# A run of characters a JSON number is made of, longer than a number may be (in a string or not):
+# without one no number can exceed MAX_NUMBER_CHARS, and the parse needs no hook per number.
+# Found by mapping those characters to "0" and the rest to " " (C speed: 0.5 us a message,
+# where a regex took 3 us and the hooks 3.4 us).
+_NUMBER_CHARS = bytes(0x30 if bytes([b]) in b"-+.0123456789eE" else 0x20 for b in range(256))
+_LONG_NUMBER_RUN = b"0" * (MAX_NUMBER_CHARS + 1)
 # a string runs to its closing quote or, unterminated, to the end (a failed string match
 # retried from every later quote made `"\"\"\"…` quadratic: 37 s of CPU for one 64 KiB message)
 _JSON_TOKENS = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)|[\[\]{}]', re.S)
@@ -135,7 +141,10 @@ def _parse_json(raw: bytes) -> Any:
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _json_depth(raw) > MAX_JSON_DEPTH:
         raise ProtocolError(f"message nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        data = json.loads(text, parse_int=_bounded_number, parse_float=_bounded_number)
+        if _LONG_NUMBER_RUN not in raw.translate(_NUMBER_CHARS):  # json's own int and float
+            data = json.loads(text)
+        else:
+            data = json.loads(text, parse_int=_bounded_number, parse_float=_bounded_number)
     except ProtocolError:
         raise
     except json.JSONDecodeError as e:
@@ -185,11 +194,15 @@ def decode_envelope(raw: bytes, topic: str | None = None) -> Envelope:
     except ValidationError as e:
         raise ProtocolError(_describe(e)) from None
     if topic is not None:
-        topic_device, kind = parse_topic(topic)
-        if kind is not TopicKind.EVENTS:
-            raise ProtocolError(f"events must be published on an events topic, not {kind}")
-        if topic_device != env.device_id:
-            raise ProtocolError(
-                f"device_id {env.device_id!r} differs from the topic's device {topic_device!r}"
-            )
+        check_topic(env, *parse_topic(topic))
     return env
+
+
+def check_topic(env: Envelope, topic_device: str, kind: TopicKind) -> None:
+    """Raise ProtocolError unless `env` belongs on a topic of this device and kind (parsed)."""
+    if kind is not TopicKind.EVENTS:
+        raise ProtocolError(f"events must be published on an events topic, not {kind}")
+    if topic_device != env.device_id:
+        raise ProtocolError(
+            f"device_id {env.device_id!r} differs from the topic's device {topic_device!r}"
+        )

@@ -190,3 +190,17 @@ def test_a_nul_in_a_string_is_refused_but_an_escaped_backslash_u0000_is_text() -
     env = decode_envelope(_raw(model={"name": "a\\u0000b", "version": "1"}))  # 8 characters
     assert env.model is not None
     assert env.model.name == "a\\u0000b"
+
+
+def test_a_number_of_40_characters_is_read_and_one_of_41_refused_wherever_it_stands() -> None:
+    # Messages without a run of 41 number characters skip the per-number check: the boundary
+    # must not move, whether or not a long run of digits stands elsewhere, in a string.
+    for name in ("tiny", "7" * 60):
+        raw = _raw(model={"name": name, "version": "1"})
+        assert b'"confidence": 0.9' in raw
+        env = decode_envelope(raw.replace(b"0.9", b"0." + b"9" * 38))  # 40 characters
+        assert env.payload["confidence"] == float("0." + "9" * 38)
+        assert env.model is not None
+        assert env.model.name == name
+        with pytest.raises(ProtocolError, match="number has 41 characters"):
+            decode_envelope(raw.replace(b"0.9", b"0." + b"9" * 39))
