@@ -1,5 +1,6 @@
 """Consent and withdrawal: per-stream records, robot commands, deletion or retention, audit."""
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from cloud.research.studies import (
     set_consent,
     withdraw,
 )
-from cloud.store import make_engine, make_session_factory, migrate
+from cloud.store import make_engine, make_session_factory
 from cloud.store.models import (
     Assessment,
     AuditLog,
@@ -245,11 +246,12 @@ def test_screening_without_consent_is_not_recorded(
     )
 )
 def test_a_withdrawn_participant_appears_in_no_later_export(
-    tmp_path_factory: pytest.TempPathFactory, plan: list[tuple[bool, Retention]]
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_sqlite: Callable[[Path], str],
+    plan: list[tuple[bool, Retention]],
 ) -> None:
-    folder: Path = tmp_path_factory.mktemp("w")
-    url = f"sqlite:///{folder / 'w.sqlite3'}"
-    migrate(url)
+    # a fresh migrated store per example: a copy of the session's migrated template
+    url = migrated_sqlite(tmp_path_factory.mktemp("w") / "w.sqlite3")
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     try:

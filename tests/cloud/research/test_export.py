@@ -1,7 +1,7 @@
 """De-identified export: k-anonymity holds for every export, refusals say why, no free text."""
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +16,7 @@ from cloud.research.deid import KAnonymityError
 from cloud.research.export import QUASI_IDENTIFIERS, build_export, write_export
 from cloud.research.metrics import compute_day
 from cloud.research.studies import create_study, enrol, get_participant
-from cloud.store import make_engine, make_session_factory, migrate
+from cloud.store import make_engine, make_session_factory
 from cloud.store.models import Assessment, AssessmentSource, Device, Senior
 from tests.cloud.research.conftest import COORDINATOR, STUDY, T0, StudyWorld
 
@@ -24,9 +24,7 @@ REGIONS = ["서울특별시", "부산광역시", "경기도", "제주특별자�
 
 
 @contextmanager
-def _sqlite(tmp: Path) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp / 'k.sqlite3'}"
-    migrate(url)
+def _sqlite(url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(url)
     try:
         yield make_session_factory(engine)
@@ -76,9 +74,13 @@ def _class_sizes(frame: pd.DataFrame) -> Counter[tuple[str, ...]]:
     k=st.integers(5, 8),
 )
 def test_every_export_is_k_anonymous_or_refused(
-    tmp_path_factory: pytest.TempPathFactory, people: list[tuple[int, str, str]], k: int
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_sqlite: Callable[[Path], str],
+    people: list[tuple[int, str, str]],
+    k: int,
 ) -> None:
-    with _sqlite(tmp_path_factory.mktemp("k")) as sessions:
+    # a fresh migrated store per example: a copy of the session's migrated template
+    with _sqlite(migrated_sqlite(tmp_path_factory.mktemp("k") / "k.sqlite3")) as sessions:
         _cohort(sessions, people)
         with sessions() as s:
             refusal: str | None
