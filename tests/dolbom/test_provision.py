@@ -3,7 +3,7 @@
 import stat
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,9 +75,10 @@ def _site(root: Path, database_url: str) -> Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Site:
-    """A site on a fresh SQLite store with one senior, s-kim."""
-    return _site(tmp_path, f"sqlite:///{tmp_path / 'cloud.sqlite3'}")
+def site(tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> Site:
+    """A site on a fresh SQLite store (migrated: a copy of the session's template) with one
+    senior, s-kim."""
+    return _site(tmp_path, migrated_sqlite(tmp_path / "cloud.sqlite3"))
 
 
 def _provisioned(site: Site, out: str, *extra: str) -> DeviceConfig:
