@@ -2,6 +2,7 @@
 audit of those reads, and everything else, goes to the primary; the replica is never written."""
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.accounts.access import SERVICE, Principal
 from cloud.api import create_app
 from cloud.research.studies import create_study
-from cloud.store import make_engine, make_session_factory, migrate
+from cloud.store import make_engine, make_session_factory
 from cloud.store.db import make_reports_engine
 from cloud.store.models import AuditLog, Study
 from tests.cloud.api.conftest import TOKEN, http, settings
@@ -28,11 +29,11 @@ def _sessions(url: str) -> sessionmaker[Session]:
 
 
 @pytest.fixture
-def stores(tmp_path: Path) -> tuple[str, str]:
+def stores(tmp_path: Path, migrated_sqlite: Callable[[Path], str]) -> tuple[str, str]:
     """A primary with a study, and its replica: a copy whose study title differs."""
     primary = tmp_path / "primary.sqlite3"
     replica = tmp_path / "replica.sqlite3"
-    migrate(f"sqlite:///{primary}")
+    migrated_sqlite(primary)
     with _sessions(f"sqlite:///{primary}")() as s, s.begin():
         create_study(s, OPERATOR, NOW, study_id="pilot", title="Pilot on the primary")
     src, dst = sqlite3.connect(primary), sqlite3.connect(replica)
