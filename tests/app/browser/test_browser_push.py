@@ -64,6 +64,51 @@ def _worker(page: Page, origin: str) -> Worker:
     raise AssertionError(f"no service worker at {url}")
 
 
+_WATCH = """() => {  // what the app's push handler asks of showNotification, and how it ends
+    self.__shows = [];
+    const show = self.registration.showNotification.bind(self.registration);
+    self.registration.showNotification = (title, options) => {
+        const call = {title: title, outcome: "pending"};
+        self.__shows.push(call);
+        const done = show(title, options);
+        done.then(() => { call.outcome = "shown"; },
+                  (err) => { call.outcome = `refused: ${err.name}: ${err.message}`; });
+        return done;
+    };
+}"""
+
+_SETTLED = """async () => {  // the handler's showNotification settled (60 s cap), then what shows
+    for (let i = 0; i < 2400 && !self.__shows.some(c => c.outcome !== "pending"); i++) {
+        await new Promise(r => setTimeout(r, 25));
+    }
+    const shown = await self.registration.getNotifications();
+    return [self.__shows, shown.map(n => [n.title, n.body, n.tag, n.data.url])];
+}"""
+
+
+def _deliver(
+    cdp: Any, worker: Worker, origin: str, registration_id: str, sent: dict[str, Any]
+) -> tuple[list[list[str]], list[dict[str, str]]]:
+    """Hands `sent` to the worker as a push, through DevTools, and returns the notifications
+    shown once the app's push handler has shown its own, with the handler's showNotification
+    calls and their outcomes. The worker's notifications are read once, after its call settled,
+    not polled while it is pending: on a loaded machine chromium once dropped a notification
+    that the handler showed (its promise resolved, permission granted) while getNotifications()
+    was being polled every 25 ms, and a later notification stayed (CI, then 2 of ~80 runs here
+    at load 5-10); read after the call settles it was there in every run since."""
+    worker.evaluate(_WATCH)
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {
+            "origin": origin,
+            "registrationId": registration_id,
+            "data": json.dumps(sent, ensure_ascii=False),
+        },
+    )
+    calls, shown = worker.evaluate(_SETTLED)
+    return shown, calls
+
+
 def test_the_servers_encrypted_push_shows_a_notification_whose_tap_opens_the_alert(
     chromium: Browser,
     base_url: str,
@@ -115,28 +160,12 @@ def test_the_servers_encrypted_push_shows_a_notification_whose_tap_opens_the_ale
     context.grant_permissions(["notifications"], origin=base_url)
     _login(page, "alice")
     cdp, registration_id, seen = _registration(page, f"{base_url}/app/")
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {
-            "origin": base_url,
-            "registrationId": registration_id,
-            "data": json.dumps(sent, ensure_ascii=False),
-        },
-    )
     worker = _worker(page, base_url)
-    shown = worker.evaluate(
-        """async () => {
-            for (let i = 0; i < 2400; i++) {  // wait for the worker to show it (60 s cap)
-                const shown = await self.registration.getNotifications();
-                if (shown.length) return shown.map(n => [n.title, n.body, n.tag, n.data.url]);
-                await new Promise(r => setTimeout(r, 25));
-            }
-            return [];
-        }"""
-    )
+    shown, calls = _deliver(cdp, worker, base_url, registration_id, sent)
+    assert calls == [{"title": "Emergency call — 최영희", "outcome": "shown"}], seen
     assert shown == [  # on failure: the worker's versions and errors
         ["Emergency call — 최영희", sent["body"], f"alert-{alert_id}", f"/app/alerts/{alert_id}"]
-    ], seen
+    ], (calls, seen)
 
     page.close()  # the app's tab is closed; the browser (its context) is still running
     assert context.pages == []
