@@ -204,3 +204,35 @@ def test_a_number_of_40_characters_is_read_and_one_of_41_refused_wherever_it_sta
         assert env.model.name == name
         with pytest.raises(ProtocolError, match="number has 41 characters"):
             decode_envelope(raw.replace(b"0.9", b"0." + b"9" * 39))
+
+
+def _fall(impact: bytes) -> bytes:
+    return (
+        b'{"v":1,"device_id":"robot-001","seq":3,"ts":"2026-11-27T02:13:38.123Z","type":"fall",'
+        b'"priority":"critical","payload":{"confidence":0.9,"countdown":"silence","impact_g":'
+        + impact
+        + b"}}"
+    )
+
+
+@pytest.mark.parametrize(
+    "number",
+    [b"Infinity", b"-Infinity", b"NaN", b"1e999", b"1E+400", b"9" * 30 + b"e300", b"-1e309"],
+)
+@pytest.mark.parametrize("name", ["tiny", "7" * 60])
+def test_a_number_that_is_not_finite_is_refused_on_both_paths(number: bytes, name: str) -> None:
+    """Infinity, NaN and a float that overflows to infinity pass `impact_g: float >= 0` or any
+    unbounded float, and PostgreSQL's jsonb refuses the stored payload (a fall dead-lettered by
+    the store, a routine batch sent one message at a time): the parser refuses them, with or
+    without a long run of digits elsewhere (the hooked path)."""
+    fine = _fall(b"2.5")
+    named = b'"model":{"name":"' + name.encode() + b'","version":"1"}}'
+    for raw in (fine, fine[:-1] + b"," + named):
+        assert decode_envelope(raw).payload["impact_g"] == 2.5
+        with pytest.raises(ProtocolError, match="not finite"):
+            decode_envelope(raw.replace(b"2.5", number))
+
+
+def test_an_exponent_that_stays_finite_is_read() -> None:
+    for number, value in ((b"1e-999", 0.0), (b"2.5e+002", 250.0), (b"1e308", 1e308)):
+        assert decode_envelope(_fall(number)).payload["impact_g"] == value

@@ -205,3 +205,23 @@ def test_cleared_retained_status_is_ignored(sessions: sessionmaker[Session]) -> 
     dev = new_device_id()
     assert ingest(sessions, status_topic(dev), b"").outcome is Outcome.IGNORED
     assert count(sessions, DeadLetter) == 0
+
+
+def test_a_payload_number_that_is_not_finite_is_dead_lettered_alike_on_both_stores(
+    sessions: sessionmaker[Session],
+) -> None:
+    """`impact_g: Infinity` passed validation (a float >= 0): SQLite stored it and opened the
+    alert, PostgreSQL's jsonb refused the transaction (DataError; in the worker the fall was
+    then dead-lettered as "store refused it", and a routine batch holding such a heartbeat went
+    one message at a time). Now the parser refuses it, the same on both stores."""
+    dev = new_device_id()
+    for seq, number in enumerate((float("inf"), float("nan")), start=1):
+        data = as_dict(fall(dev, seq))
+        data["payload"]["impact_g"] = number
+        outcome = ingest(sessions, events_topic(dev), json.dumps(data).encode())
+        assert outcome.outcome is Outcome.DEAD_LETTERED
+        assert outcome.reason is not None
+        assert "not finite" in outcome.reason
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Alert).where(Alert.device_id == dev)) == 0
+        assert s.scalar(select(func.count()).select_from(Event).where(Event.device_id == dev)) == 0
