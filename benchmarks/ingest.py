@@ -220,6 +220,7 @@ def run(
     profile: str = "",
     spy: str = "",
     ref_repo: Path | None = None,
+    worker_url_query: str = "",
 ) -> dict[str, Any]:
     """One drain: fresh database, fresh sessions, the backlog, N workers; figures and checks.
 
@@ -247,7 +248,7 @@ def run(
         broker_ps = psutil.Process(broker.proc.pid)
         env = {
             **os.environ,
-            "DOLBOM_DATABASE_URL": url,
+            "DOLBOM_DATABASE_URL": url + worker_url_query,
             "DOLBOM_MQTT_HOST": "127.0.0.1",
             "DOLBOM_MQTT_PORT": str(broker.port),
             "DOLBOM_MQTT_SESSION": "persistent",
@@ -324,6 +325,7 @@ def run(
     return {
         "path": path if code == REPO else f"ref-{path}",
         "code": str(code),
+        "worker_url_query": worker_url_query,
         "workers": workers,
         "batch_max": 1 if path == "naive" else batch_max,
         "events": expected,
@@ -639,6 +641,12 @@ def main() -> None:
         help="another checkout (e.g. `git archive` of the commit before a change) whose workers "
         "run the paths named ref-<path> (e.g. --paths ref-bulk:1,bulk:1): an A/B in one run",
     )
+    parser.add_argument(
+        "--worker-url-query",
+        default="",
+        help="appended to the workers' database URL (e.g. '?prepare_threshold=none': psycopg "
+        "without server-side prepared statements)",
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="the results file (JSON)")
     args = parser.parse_args()
     out: Path = args.out.resolve()
@@ -666,6 +674,7 @@ def main() -> None:
                         work,
                         batch_max=args.batch_max,
                         ref_repo=args.ref_repo,
+                        worker_url_query=args.worker_url_query,
                     )
                 )
             if args.profile:

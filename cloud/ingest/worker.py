@@ -102,6 +102,11 @@ class _OwnConnection:
         if conn is None or conn.invalidated or conn.closed:
             self.close()
             conn = self._conn = self._sessions.kw["bind"].connect()
+            # psycopg prepares a statement on the server after its 5th run on a connection; on
+            # this held connection that raised PostgreSQL's CPU per event stored (docs/scale.md).
+            dbapi = conn.connection.dbapi_connection
+            if dbapi is not None and hasattr(dbapi, "prepare_threshold"):
+                dbapi.prepare_threshold = None
         return self._sessions(bind=conn)
 
     def warm(self) -> None:
