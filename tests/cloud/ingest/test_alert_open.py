@@ -117,3 +117,27 @@ def test_each_robot_of_a_batch_gets_its_own_senior_new_unlinked_or_linked(
     assert _alerts(sessions, linked) == [("emergency", "open", 1, senior)]
     assert _alerts(sessions, unlinked) == [("emergency", "open", 1, "None")]
     assert _alerts(sessions, new) == [("emergency", "open", 1, "None")]
+
+
+def test_an_insert_that_meets_an_open_alert_counts_a_repeat_on_both_stores(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The batch's look-up saw no alert, one was opened since (here by another engine in the
+    same transaction, the only way on SQLite's one writer): `ON CONFLICT DO NOTHING RETURNING`
+    returns nothing and the open alert counts the repeat; the partial index lets an
+    acknowledged one stand beside it."""
+    dev = _robot(sessions, None)
+    _open(sessions, dev, AlertKind.EMERGENCY, AlertStatus.ACKNOWLEDGED)
+    engine = AlertEngine()
+    decision = AlertDecision(AlertKind.FALL, SEVERITY_OF[AlertKind.FALL])
+    with sessions() as s, s.begin(), engine.prefetched(s, [dev]):
+        first = AlertEngine().raise_alert(s, dev, decision, 1, NOW)
+        second = engine.raise_alert(s, dev, decision, 2, NOW)
+    assert first.created
+    assert not second.created
+    assert second.alert_id == first.alert_id
+    assert second.repeat_count == 2
+    assert _alerts(sessions, dev) == [
+        ("emergency", "acknowledged", 1, "None"),
+        ("fall", "open", 2, "None"),
+    ]
