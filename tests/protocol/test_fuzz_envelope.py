@@ -196,3 +196,58 @@ def test_a_nul_character_in_a_payload_string_is_refused_by_the_parser() -> None:
     assert b"\\u0000" in raw
     assert _decode(raw.replace(b"\\u0000", b"")) is not None  # the same without the NUL is fine
     assert _decode(raw) is None
+
+
+# -- the parser's fast path (no per-number hook) refuses exactly what the hooks refuse ------
+def _reference_number(text: str) -> int | float:
+    """Every number checked: at most MAX_NUMBER_CHARS characters, and finite."""
+    import math
+
+    from protocol.envelope import MAX_NUMBER_CHARS
+
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(text)
+    number = int(text) if text.lstrip("-").isdigit() else float(text)
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueError(text)
+    return number
+
+
+def _reference_constant(name: str) -> float:
+    raise ValueError(name)
+
+
+_number_chars = st.text(alphabet="0123456789eE+-.", min_size=1, max_size=60)
+_token = st.one_of(
+    _number_chars,
+    _number_chars.map(json.dumps),  # the same characters inside a string
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e308", "1e309", "1e-400", "true"]),
+    st.integers(min_value=-(10**45), max_value=10**45).map(str),
+    st.integers(min_value=10**37, max_value=10**43).map(lambda n: f"-{n}"),  # 39-45 characters
+    st.text(alphabet="0123456789", min_size=36, max_size=42).map(lambda d: f"0.{d}"),
+    st.floats(allow_nan=False).map(repr),
+)
+
+
+@fuzz(400)
+@given(st.lists(_token, min_size=1, max_size=6), st.sampled_from([",", ", ", ",\n"]))
+def test_the_fast_path_refuses_exactly_what_the_per_number_checks_refuse(
+    tokens: list[str], sep: str
+) -> None:
+    from protocol.envelope import _parse_json
+
+    text = "[" + sep.join(tokens) + "]"
+    try:
+        expected: Any = json.loads(
+            text,
+            parse_int=_reference_number,
+            parse_float=_reference_number,
+            parse_constant=_reference_constant,
+        )
+    except ValueError:  # JSONDecodeError included
+        expected = ProtocolError
+    try:
+        got: Any = _parse_json(text.encode())
+    except ProtocolError:
+        got = ProtocolError
+    assert got == expected, text
