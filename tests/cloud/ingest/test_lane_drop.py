@@ -4,18 +4,16 @@ one alert, no repeat counted twice, no dead letter), and the message is acknowle
 after the commit."""
 
 import threading
-from collections.abc import Sequence
 from typing import Any
 
-from paho.mqtt.enums import MQTTErrorCode
 from sqlalchemy import event, func, select, text
 
-from cloud.ingest import IngestWorker, Received, parse_message
+from cloud.ingest import IngestWorker
 from cloud.settings import CloudSettings
 from cloud.store import Alert, DeadLetter, Event, make_engine, make_session_factory
-from protocol import events_topic
 from tests.cloud.conftest import empty_pg
 from tests.cloud.helpers import NOW, emergency, new_device_id, wait_until
+from tests.cloud.ingest.lane import hand_in, received, recorded_acks
 
 _GONE = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
 
@@ -47,21 +45,11 @@ def test_a_connection_dropped_before_the_alerts_insert_stores_the_emergency_once
 
     event.listen(engine, "before_cursor_execute", drop_once)
     worker = IngestWorker(CloudSettings(), sessions, clock=lambda: NOW)
-    acked: list[int] = []
-
-    def ack_many(mids: Sequence[int]) -> MQTTErrorCode:
-        acked.extend(mids)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
-
-    worker._client.ack_many = ack_many  # type: ignore[method-assign]
+    acked = recorded_acks(worker)
     sos = new_device_id()
 
-    def deliver(seq: int, mid: int) -> None:  # as `IngestWorker._enqueue`
-        item = Received(
-            parse_message(events_topic(sos), emergency(sos, seq)), mid=mid, qos=1, received_s=mid
-        )
-        worker._ack_order.received(item.generation, item.mid, item.qos)
-        assert worker._inbox.put(item, timeout_s=0)
+    def deliver(seq: int, mid: int) -> None:
+        hand_in(worker, received(sos, emergency(sos, seq), mid))
 
     worker.start_store_threads()
     try:

@@ -10,24 +10,23 @@ insert, the transition and COMMIT.
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import psycopg
 import pytest
-from paho.mqtt.enums import MQTTErrorCode
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.alerts import AlertEngine
 from cloud.alerts.rules import SEVERITY_OF, AlertDecision
-from cloud.ingest import IngestWorker, Received, parse_message
+from cloud.ingest import IngestWorker
 from cloud.settings import CloudSettings
 from cloud.store import Alert, AlertKind, Device, make_engine, make_session_factory
-from protocol import events_topic
 from tests.cloud.conftest import empty_pg
 from tests.cloud.helpers import NOW, emergency, heartbeat, new_device_id, wait_until
+from tests.cloud.ingest.lane import hand_in, received, recorded_acks
 
 
 class WireTrace:
@@ -107,20 +106,11 @@ def test_an_emergency_costs_the_urgent_lane_seven_round_trips(
 ) -> None:
     sessions, trace = traced
     worker = IngestWorker(CloudSettings(), sessions, clock=lambda: NOW)
-    acked: list[int] = []
-
-    def ack_many(mids: Sequence[int]) -> MQTTErrorCode:
-        acked.extend(mids)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
-
-    worker._client.ack_many = ack_many  # type: ignore[method-assign]
+    acked = recorded_acks(worker)
     known, new = new_device_id(), new_device_id()
 
-    def deliver(device_id: str, raw: bytes, mid: int) -> None:  # as `IngestWorker._enqueue`
-        topic = events_topic(device_id)
-        item = Received(parse_message(topic, raw), mid=mid, qos=1, received_s=mid)
-        worker._ack_order.received(item.generation, item.mid, item.qos)
-        assert worker._inbox.put(item, timeout_s=0)
+    def deliver(device_id: str, raw: bytes, mid: int) -> None:
+        hand_in(worker, received(device_id, raw, mid))
 
     def stored(*mids: int) -> None:
         wait_until(lambda: acked == list(mids) or None, 30, f"messages {mids} stored")
@@ -174,19 +164,11 @@ def test_a_lane_whose_connection_was_dropped_stores_the_next_emergency(
     emergency's first statement, and the retry opens another at once; stored once, acked."""
     sessions, _ = traced
     worker = IngestWorker(CloudSettings(), sessions, clock=lambda: NOW)
-    acked: list[int] = []
-
-    def ack_many(mids: Sequence[int]) -> MQTTErrorCode:
-        acked.extend(mids)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
-
-    worker._client.ack_many = ack_many  # type: ignore[method-assign]
+    acked = recorded_acks(worker)
     sos = new_device_id()
 
     def deliver(raw: bytes, mid: int) -> None:
-        item = Received(parse_message(events_topic(sos), raw), mid=mid, qos=1, received_s=mid)
-        worker._ack_order.received(item.generation, item.mid, item.qos)
-        assert worker._inbox.put(item, timeout_s=0)
+        hand_in(worker, received(sos, raw, mid))
 
     admin = make_engine(migrated_pg_url)
     worker.start_store_threads()

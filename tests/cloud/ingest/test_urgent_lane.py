@@ -9,12 +9,11 @@ in arrival order (MQTT-4.6.0-2).
 """
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from paho.mqtt.enums import MQTTErrorCode
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +25,7 @@ from cloud.store import Alert, Event, make_engine, make_session_factory
 from protocol import Envelope, EventType, events_topic
 from tests.cloud.conftest import empty_pg
 from tests.cloud.helpers import NOW, emergency, heartbeat, new_device_id, wait_until
+from tests.cloud.ingest.lane import hand_in, recorded_acks
 
 
 def _received(raw: bytes, device_id: str, mid: int) -> Received:
@@ -72,18 +72,11 @@ def test_an_emergency_is_committed_while_a_routine_step_is_held_open(
 ) -> None:
     engine = HoldingEngine()
     worker = IngestWorker(CloudSettings(), pg_sessions, alerts=engine, clock=lambda: NOW)
-    acked: list[int] = []
-
-    def ack_many(mids: Sequence[int]) -> MQTTErrorCode:
-        acked.extend(mids)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
-
-    worker._client.ack_many = ack_many  # type: ignore[method-assign]
+    acked = recorded_acks(worker)
     routine, sos = new_device_id(), new_device_id()
 
-    def deliver(item: Received) -> None:  # as paho's thread does (`IngestWorker._enqueue`)
-        worker._ack_order.received(item.generation, item.mid, item.qos)
-        assert worker._inbox.put(item, timeout_s=0)
+    def deliver(item: Received) -> None:
+        hand_in(worker, item)
 
     worker.start_store_threads()
     try:
