@@ -2,7 +2,7 @@
 
 import re
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+from protocol.bilingual import HANGUL
 
 
 class CloudError(Exception):
@@ -43,4 +43,4 @@ def at_field(at: str, message: str) -> str:
 
 def is_bilingual(message: str) -> bool:
     """True when a message has Korean (Hangul) and English (a Latin word) in it."""
-    return bool(_HANGUL.search(message)) and re.search(r"[A-Za-z]{2,}", message) is not None
+    return bool(HANGUL.search(message)) and re.search(r"[A-Za-z]{2,}", message) is not None

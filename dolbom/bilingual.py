@@ -3,12 +3,9 @@
 An error whose own text is already bilingual (the cloud's, `cloud.errors.both`) is shown as it
 is; another's English text gets a Korean sentence saying what failed in front of it."""
 
-import re
-
 import typer
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
-_PATH = re.compile(r"^[A-Za-z_][\w.]*: ")
+from protocol.bilingual import halves
 
 
 def error_line(ko: str, en: str, *, label: tuple[str, str] = ("오류", "error")) -> str:
@@ -20,13 +17,9 @@ def error_of(e: BaseException | str, ko: str, *, label: tuple[str, str] = ("오�
     """The line for an exception: its own halves when it is `한국어 / English`, else `ko` and
     its English text."""
     text = str(e)
-    korean = _HANGUL.search(text)
-    if korean is not None:
-        split = text.find(" / ", korean.start())
-        if split >= 0:
-            path = _PATH.match(text)  # `password: 12자 … / at least …`: the path on both halves
-            where = path.group(0) if path else ""
-            return error_line(text[:split], where + text[split + 3 :], label=label)
+    split = halves(text)
+    if split is not None:
+        return error_line(*split, label=label)
     return error_line(ko, text, label=label)
 
 

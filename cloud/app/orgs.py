@@ -25,11 +25,12 @@ from cloud.api.schemas_orgs import (
     RegionIn,
     StaffIn,
 )
-from cloud.app.i18n import Lang, message
+from cloud.app.i18n import message
 from cloud.app.pages import _caller, _Denied, _deny, _login_redirect
 from cloud.app.web import PREFIX, context, csrf_ok, language, read_form, render, signed_in
 from cloud.errors import both
 from cloud.store.models import Role
+from protocol.bilingual import in_language
 
 router = APIRouter(prefix=f"{PREFIX}/orgs", include_in_schema=False)
 OrgId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -44,14 +45,6 @@ class OrgView:
     may_manage: bool
     notice: str | None = None
     error: str | None = None
-
-
-def in_language(text: str, lang: Lang) -> str:
-    """The Korean or the English half of the API's "한국어 / English" message."""
-    ko, sep, en = text.partition(" / ")
-    if not sep:
-        return text
-    return ko if lang == "ko" else en
 
 
 def _may_manage(ctx: ApiContext, principal: Principal, org_id: str) -> bool:

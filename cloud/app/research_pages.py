@@ -54,6 +54,7 @@ from cloud.store.models import (
     Retention,
     Senior,
 )
+from protocol.bilingual import in_language
 from protocol.consent import DataStream
 
 log = logging.getLogger(__name__)
@@ -1083,7 +1084,7 @@ async def import_upload(request: Request, study_id: str) -> Response:
                 )
         except ImportRefused as refused:
             problems = [
-                ImportProblem(e.line, e.column, _in_language(e.message, lang))
+                ImportProblem(e.line, e.column, in_language(e.message, lang))
                 for e in refused.errors
             ]
             shown = len(problems)
@@ -1106,15 +1107,6 @@ async def import_upload(request: Request, study_id: str) -> Response:
         return render(request, "research_import.html.j2", values, principal=principal)
 
     return await run_in_threadpool(run)
-
-
-def _in_language(text: str, lang: str) -> str:
-    """The half of bulk_import's "한국어 / English" message in the page's language (the whole
-    text when it does not split in exactly two)."""
-    parts = text.split(" / ")
-    if len(parts) != 2:
-        return text
-    return parts[0] if lang == "ko" else parts[1]
 
 
 def _more(text: str, shown: int) -> int:
