@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cloud.accounts.errors import RateLimitedError
 from cloud.errors import both
+from cloud.store.db import dialect_insert
 from cloud.store.models import Account, LoginCounter, LoginSource
 
 RATE_LIMITED = both(
@@ -57,11 +57,9 @@ def account_key(username: str) -> str:
 def bump(session: Session, key: str, now: datetime, window_s: float) -> tuple[int, datetime]:
     """Add one to `key`'s counter atomically (a new window restarts at 1): (count, start)."""
     cutoff = now - timedelta(seconds=window_s)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     expired = LoginCounter.window_start <= cutoff
     upsert = (
-        insert(LoginCounter)
+        dialect_insert(session, LoginCounter)
         .values(key=key, window_start=now, count=1)
         .on_conflict_do_update(
             index_elements=[LoginCounter.key],

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cloud.alerts import lifecycle, scheduler
@@ -31,6 +30,7 @@ from cloud.alerts.rules import (
 )
 from cloud.alerts.sweep import DeviceSnapshot, sweep
 from cloud.errors import AlertNotFoundError, CloudError, ConfigError, both
+from cloud.store.db import dialect_insert
 from cloud.store.models import (
     ACTIVE_ALERT_STATUSES,
     Alert,
@@ -403,10 +403,8 @@ class AlertEngine:
         now: datetime,
     ) -> Alert | None:
         """Insert an open alert; None when one of its robot and kind is already open."""
-        dialect = session.get_bind().dialect.name
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = (
-            insert_(Alert)
+            dialect_insert(session, Alert)
             .values(
                 device_id=device_id,
                 kind=decision.kind,

@@ -29,7 +29,6 @@ from cloud.ingest.handler import (
     Outcome,
     ParsedMessage,
     _heartbeat_summary,
-    _insert,
     _on_conflict,
     below_floor,
     pg_event_row,
@@ -37,6 +36,7 @@ from cloud.ingest.handler import (
     store_message,
 )
 from cloud.ingest.rollup import roll_up
+from cloud.store.db import dialect_insert
 from cloud.store.models import Device, Event
 from protocol import Envelope, EventType, Priority, TopicKind
 
@@ -287,7 +287,7 @@ def _insert_events(
             for env in envs[start : start + chunk]
         ]
         result = session.execute(
-            _insert(session, Event)
+            dialect_insert(session, Event)
             .values(rows)
             .on_conflict_do_nothing(index_elements=[Event.device_id, Event.epoch, Event.seq])
             .returning(Event.device_id, Event.epoch, Event.seq)
@@ -348,7 +348,7 @@ def _upsert_devices(
             }
             for d in beating[start : start + chunk]
         ]
-        stmt = _insert(session, Device).values(rows)
+        stmt = dialect_insert(session, Device).values(rows)
         session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[Device.id],
@@ -365,7 +365,7 @@ def _upsert_devices(
             {"id": d, "first_seen": now, "last_seen": now, "online": True}
             for d in silent[start : start + chunk]
         ]
-        stmt = _insert(session, Device).values(rows)
+        stmt = dialect_insert(session, Device).values(rows)
         session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[Device.id],

@@ -15,13 +15,13 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cloud.alerts.rules import SEVERITY_OF, AlertDecision
 from cloud.alerts.service import AlertChange, AlertEngine
 from cloud.ingest.rollup import roll_up
 from cloud.research.instruments import record_screening_event
+from cloud.store.db import dialect_insert
 from cloud.store.models import AlertKind, DeadLetter, Device, Event, SettledFloor
 from protocol import (
     Envelope,
@@ -118,15 +118,6 @@ def parse_any(topic: str, raw: bytes) -> ParsedMessage:
         )
 
 
-def _insert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"no idempotent insert for {dialect}")
-
-
 def dead_letter(
     session: Session,
     topic: str,
@@ -176,7 +167,7 @@ def _upsert_device(
     row = {"id": device_id, "first_seen": now, "last_seen": now, "online": True, **updates}
     set_ = {"last_seen": now, **updates} if seen else updates
     senior_id: str | None = session.execute(
-        _insert(session, Device)
+        dialect_insert(session, Device)
         .values(row)
         .on_conflict_do_update(index_elements=[Device.id], set_=set_)
         .returning(Device.senior_id)
@@ -319,7 +310,7 @@ def _sqlite_insert_event(session: Session, env: Envelope, now: datetime) -> bool
     if below_floor(env, settled_floors(session, [env.device_id])):
         return False
     inserted = session.execute(
-        _insert(session, Event)
+        dialect_insert(session, Event)
         .values(
             device_id=env.device_id,
             epoch=env.epoch,
