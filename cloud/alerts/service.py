@@ -413,16 +413,10 @@ class AlertEngine:
                 event_seq=event_seq,
                 created_at=now,
                 updated_at=now,
-                acknowledged_by=None,
-                acknowledged_at=None,
                 repeat_count=1,
                 revision=1,
                 senior_id=senior_id,
-                resolved_by=None,
-                resolved_at=None,
-                note=None,
                 tier=0,
-                held_until=None,
             )
             .on_conflict_do_nothing()
             .returning(Alert)
