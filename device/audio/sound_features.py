@@ -125,13 +125,14 @@ def _mel(hz: np.ndarray | float) -> np.ndarray:
     return np.asarray(2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0))
 
 
-def _mel_filterbank() -> np.ndarray:
-    """Triangular mel filters, shape (N_MELS, NFFT // 2 + 1), each summing to one."""
-    freqs = np.fft.rfftfreq(NFFT, 1.0 / SAMPLE_RATE_HZ)
-    edges_mel = np.linspace(_mel(FMIN_HZ), _mel(FMAX_HZ), N_MELS + 2)
+def mel_filterbank(n_mels: int = N_MELS, nfft: int = NFFT) -> np.ndarray:
+    """Triangular mel filters from FMIN_HZ to FMAX_HZ, shape (n_mels, nfft // 2 + 1), each
+    summing to one (this module's 24 over 1,024 points by default)."""
+    freqs = np.fft.rfftfreq(nfft, 1.0 / SAMPLE_RATE_HZ)
+    edges_mel = np.linspace(_mel(FMIN_HZ), _mel(FMAX_HZ), n_mels + 2)
     edges = 700.0 * (10.0 ** (edges_mel / 2595.0) - 1.0)
-    bank = np.zeros((N_MELS, freqs.size))
-    for i in range(N_MELS):
+    bank = np.zeros((n_mels, freqs.size))
+    for i in range(n_mels):
         lo, mid, hi = edges[i], edges[i + 1], edges[i + 2]
         up = (freqs - lo) / max(mid - lo, EPS)
         down = (hi - freqs) / max(hi - mid, EPS)
@@ -142,7 +143,7 @@ def _mel_filterbank() -> np.ndarray:
     return bank
 
 
-_BANK = _mel_filterbank().astype(np.float32)
+_BANK = mel_filterbank().astype(np.float32)
 _WINDOW = np.hanning(FRAME).astype(np.float32)
 _WINDOW_AC = np.correlate(_WINDOW, _WINDOW, "full")[FRAME - 1 : FRAME + MAX_LAG]
 _WINDOW_AC = (_WINDOW_AC / _WINDOW_AC[0]).astype(np.float32)

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from device.audio.sound_features import FRAME, HOP, SAMPLE_RATE_HZ, check_pcm
+from device.audio.sound_features import FRAME, HOP, SAMPLE_RATE_HZ, check_pcm, mel_filterbank
 from models.sound import data as sound_data
 from models.sound import train as sound_train
 from models.sound.data import LABELS, FeatureTable
@@ -40,8 +40,6 @@ from models.sound.variants import _brief, _table_with, paired
 
 N_MELS: Final = 40
 NFFT: Final = 512
-FMIN_HZ: Final = 60.0
-FMAX_HZ: Final = 7800.0
 MAX_FRAMES: Final = 500  # 10 s: the robot's longest single window
 CROP: Final = 150  # frames (3 s) per training example
 FLOOR_DB: Final = -80.0  # below the clip's loudest mel cell
@@ -51,27 +49,7 @@ FILTERS: Final = (8, 16, 24, 32)
 MODES: Final = ("logreg", "cnn", "mean")
 
 
-def _mel_bank() -> np.ndarray:
-    """Triangular mel filters (N_MELS, NFFT // 2 + 1), each summing to one."""
-
-    def mel(hz: np.ndarray) -> np.ndarray:
-        out: np.ndarray = 2595.0 * np.log10(1.0 + hz / 700.0)
-        return out
-
-    freqs = np.fft.rfftfreq(NFFT, 1.0 / SAMPLE_RATE_HZ)
-    lo_mel, hi_mel = (float(v) for v in mel(np.array([FMIN_HZ, FMAX_HZ])))
-    edges = 700.0 * (10.0 ** (np.linspace(lo_mel, hi_mel, N_MELS + 2) / 2595.0) - 1.0)
-    bank = np.zeros((N_MELS, freqs.size))
-    for i in range(N_MELS):
-        lo, mid, hi = edges[i], edges[i + 1], edges[i + 2]
-        up = (freqs - lo) / (mid - lo)
-        down = (hi - freqs) / (hi - mid)
-        bank[i] = np.clip(np.minimum(up, down), 0.0, None)
-    bank /= np.maximum(bank.sum(axis=1, keepdims=True), 1e-9)
-    return bank.astype(np.float32)
-
-
-_BANK: Final = _mel_bank()
+_BANK: Final = mel_filterbank(N_MELS, NFFT).astype(np.float32)  # the robot's, 40 over 512
 _WINDOW: Final = np.hanning(FRAME).astype(np.float32)
 
 
