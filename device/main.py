@@ -53,9 +53,13 @@ def open_recognizer(config: DeviceConfig, language: str | None = None) -> Recogn
     model = None
     if config.asr_graph == "mapped":  # None when it can't be mapped (logged): read as usual
         model = load_mapped_model(default_model_path(), config.data_dir / "speech-graph")
-    return SpeechRecognizer(
+    recognizer = SpeechRecognizer(
         model if model is not None else load_model(), rss_growth_mb=config.asr_rss_growth_mb
     )
+    # Before the first audio: the first call for help after a start must not pay the model's
+    # lazy set-up (SpeechRecognizer.warm).
+    log.info("speech recogniser warmed on its probe (%.2f CPU-s)", recognizer.warm())
+    return recognizer
 
 
 def open_sounds() -> SoundClassifier | None:

@@ -11,6 +11,7 @@ import ctypes.util
 import json
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -431,6 +432,31 @@ class SpeechRecognizer:
         if self._answer is not None:
             self._answer.recognizer.Reset()
         self._answer_words = []
+
+    def warm(self, wav: Path = PROBE_WAV) -> float:
+        """Decode the probe through the live recognisers once, forget it, and take the renewal
+        budget's baseline afterwards; returns the CPU seconds it took. Call before any audio.
+
+        Without it the first utterance after a start pays the model's lazy set-up: decoding a
+        human call for help took 1.4-1.7 CPU-s first and 0.3-0.5 s again; after this warm-up
+        the first took 0.7-0.8 s (docs/robot.md). A first call for help after a power cut
+        must not wait for that. With the graph mapped, the pages it touched leave the RSS
+        again (they stay in the page cache, so the first call does not read them from disk).
+        """
+        started = time.process_time()
+        samples = read_wav(wav)
+        self.start()
+        data = samples.tobytes()
+        step = 2 * 512  # bytes of 512 samples, as the audio thread feeds them
+        for at in range(0, len(data), step):
+            self._free.AcceptWaveform(data[at : at + step])
+            self._grammar.AcceptWaveform(data[at : at + step])
+        self.finish()
+        self._renew_due = False
+        self._baseline_mb = _anon_mb()  # the model's set-up is not the recogniser's growth
+        self._free.Reset()
+        self._grammar.Reset()
+        return time.process_time() - started
 
     def _over_budget(self, anon_mb: float) -> bool:
         return (

@@ -73,6 +73,33 @@ class CountingGraph:
         self.releases += 1
 
 
+def test_warm_decodes_the_probe_then_leaves_no_trace_of_it(vosk_model: Any) -> None:
+    recognizer = SpeechRecognizer(vosk_model, rss_growth_mb=100.0)
+    graph = CountingGraph()
+    recognizer.graph = graph  # type: ignore[assignment]
+    assert recognizer.warm() > 0.0  # CPU seconds: it decoded something
+    assert graph.releases == 1  # the probe's graph pages leave the RSS
+    empty = recognizer.finish()  # nothing of the probe is left in the utterance
+    assert (empty.text, empty.grammar_text, empty.grammar_words) == ("", "", ())
+    recognizer.start()
+    assert recognizer.renewals == 0
+    clean = next(p for p in HELP_CLIPS if p.name == "call_clean_2.wav")
+    for chunk in WavSource(clean).chunks():
+        recognizer.accept(chunk)
+    heard = recognizer.finish()
+    assert heard.text.replace(" ", "") == "도와주세요"  # not "살려 주세요 도와주세요"
+    assert heard.grammar_text.replace(" ", "") == "도와주세요"
+
+
+def test_warm_takes_the_memory_budgets_baseline(vosk_model: Any) -> None:
+    recognizer = SpeechRecognizer(vosk_model, rss_growth_mb=100.0)
+    recognizer.warm()
+    ballast = np.ones(300 * 2**20 // 8)  # grown by 300 MB since the warm-up
+    recognizer.start()  # without the warm-up's baseline this start would take it, at +300 MB
+    assert recognizer.renewals == 1
+    assert ballast.sum() > 0
+
+
 def test_the_graph_is_released_when_an_utterance_is_decided_and_after_the_probe(
     vosk_model: Any,
 ) -> None:
@@ -239,3 +266,18 @@ def test_self_test_leaves_the_open_utterance_alone(vosk_model: Any) -> None:
     for chunk in chunks[half:]:
         recognizer.accept(chunk)
     assert recognizer.finish().text.replace(" ", "") == "도와주세요"
+
+
+def test_the_robots_recogniser_is_warmed_before_its_first_audio(
+    vosk_model: Any, tmp_path: Path
+) -> None:
+    from device.config import DeviceConfig
+    from device.main import open_recognizer
+
+    config = DeviceConfig(device_id="robot-test", data_dir=tmp_path, asr_rss_growth_mb=100.0)
+    recognizer = open_recognizer(config)
+    assert isinstance(recognizer, SpeechRecognizer)
+    ballast = np.ones(300 * 2**20 // 8)
+    recognizer.start()
+    assert recognizer.renewals == 1  # its baseline was taken by the warm-up, before the ballast
+    assert ballast.sum() > 0
