@@ -198,6 +198,9 @@ def test_the_same_key_with_another_ts_on_two_workers_at_once_is_stored_once(
                         {"a": a_pid},
                     )
                 )
+                # A new transaction per poll: pg_stat_activity is a snapshot for the whole
+                # transaction, so a backend b opened after the first poll would never be seen.
+                watch.rollback()
                 if blocked or not worker.is_alive():
                     break
                 time.sleep(0.01)

@@ -240,8 +240,13 @@ def test_the_robot_maps_the_graph_only_when_its_config_asks(
 
     monkeypatch.setattr(main, "load_mapped_model", cannot_map)
     monkeypatch.setattr(main, "load_model", lambda: "heap model")
+
+    class Built(tuple[object, float]):
+        def warm(self) -> float:
+            return 0.0
+
     monkeypatch.setattr(
-        main, "SpeechRecognizer", lambda model, rss_growth_mb: (model, rss_growth_mb)
+        main, "SpeechRecognizer", lambda model, rss_growth_mb: Built((model, rss_growth_mb))
     )
     mapped = DeviceConfig(device_id="robot-1", data_dir=tmp_path, asr_graph="mapped")
     got: object = main.open_recognizer(mapped)
