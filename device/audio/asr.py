@@ -434,17 +434,18 @@ class SpeechRecognizer:
         self._answer_words = []
 
     def warm(self, wav: Path = PROBE_WAV) -> float:
-        """Decode the probe through the live recognisers once and forget it; returns the CPU
-        seconds it took. Call before any audio.
+        """Decode the probe through the live recognisers once, forget it, and take the renewal
+        budget's baseline afterwards; returns the CPU seconds it took. Call before any audio.
 
-        Without it the first utterance after a start pays the model's lazy set-up: decoding a
-        human call for help took 1.4-1.7 CPU-s first and 0.3-0.5 s again; after this warm-up
-        the first took 0.8-1.0 s (docs/robot.md). A first call for help after a power cut
-        must not wait for that. With the graph mapped, the pages it touched leave the RSS
-        again (they stay in the page cache, so the first call does not read them from disk).
-        The renewal budget's baseline is taken at its start, where the first utterance took it
-        before: the model's set-up counts against the budget as it did (measured both ways:
-        taking it after the warm-up raised the robot's peak by 11-20 MB).
+        Without it the first utterance after a start pays the live recognisers' cold set-up:
+        decoding a human call for help took 1.4-1.7 CPU-s first and 0.3-0.5 s again; after this
+        warm-up the first took 0.8-1.0 s (docs/robot.md). A first call for help after a power
+        cut must not wait for that. The warm-up leaves ~40 MB in the recognisers; the baseline
+        is taken after it, so that it does not eat the budget: taken before it, every call of
+        voice_to_alert.py took 0.25-1.0 s after the end of speech instead of 0.05 s, as after a
+        renewal (two runs, quiet machine). With the graph mapped, the pages
+        it touched leave the RSS again (they stay in the page cache: the first call does not
+        read them from the disk).
         """
         started = time.process_time()
         samples = read_wav(wav)
@@ -455,7 +456,8 @@ class SpeechRecognizer:
             self._free.AcceptWaveform(data[at : at + step])
             self._grammar.AcceptWaveform(data[at : at + step])
         self.finish()
-        self._renew_due = False  # the first call is heard by the warmed recogniser
+        self._renew_due = False
+        self._baseline_mb = _anon_mb()  # what the warm-up left is not the recogniser's growth
         self._free.Reset()
         self._grammar.Reset()
         return time.process_time() - started
