@@ -31,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from device.agent import State, Step
-from device.audio.source import AudioChunk, ScriptedSource
+from device.audio.source import AudioChunk, ScriptedSource, read_wav
 from device.config import DeviceConfig, MqttConfig
 from device.main import build_agent, open_listener
 from device.speech.tts import PrintSpeaker
@@ -103,7 +103,8 @@ def run_robot(args: argparse.Namespace) -> None:
         stream_s = clock_ref[0].last_end_s if clock_ref else 0.0
         emit({"clip_end": at_s, "clip_end_stream_s": stream_s, "clip": path.name})
 
-    source = ScriptedSource([], realtime=True, idle=True, on_clip_end=on_clip_end)
+    room = read_wav(args.room) if args.room is not None else None
+    source = ScriptedSource([], realtime=True, idle=True, on_clip_end=on_clip_end, room=room)
     clock = StreamClock(source)
     clock_ref.append(clock)
     config = DeviceConfig(
@@ -167,6 +168,7 @@ def main() -> None:
     parser.add_argument("--mqtt-port", type=int, default=1883)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/dolbom-bench-robot"))
     parser.add_argument("--model-rss", action="store_true", help="only measure the model's RSS")
+    parser.add_argument("--room", type=Path, help="a WAV the robot hears in a loop when idle")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     if args.model_rss:

@@ -12,7 +12,9 @@ Measured per configuration (2 cores, or pinned to core 0 like `taskset -c 0`):
   the robot's VAD judged it, p50/p95/max over --runs calls, with misses (no webhook in 15 s);
 - the ASR real-time factor (free + grammar recognisers) on the calls and on long dev clips;
 - the robot process's peak RSS (VmHWM) and, in a fresh process, the Vosk model's share;
-- the robot's idle CPU with no speech, as % of one core.
+- the robot's idle CPU with no speech, as % of one core, in a room: between calls and in the idle
+  window the robot hears a stated model of a quiet room (benchmarks/common.py `room_noise`,
+  --room-dbfs, -55 dBFS by default; --room-dbfs off for digital silence, as before 2026-12-06).
 Prints a table and writes benchmarks/results/voice_to_alert.json.
 Usage: .venv/bin/python benchmarks/voice_to_alert.py [--runs 50] [--pinned | --both]
 """
@@ -31,6 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
+import wave
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
@@ -47,7 +50,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import percentiles, read_flac
+from benchmarks.common import percentiles, read_flac, room_noise
 from cloud.service import CloudService
 from cloud.settings import CloudSettings
 from device.audio.asr import SpeechRecognizer, load_model
@@ -84,11 +87,32 @@ class BenchError(Exception):
     """The benchmark could not run; the message says why."""
 
 
+def _room_level(value: str) -> float | None:
+    """--room-dbfs: a level in dBFS below 0, or 'off'."""
+    if value == "off":
+        return None
+    level = float(value)
+    if not -90.0 <= level < 0.0:
+        raise argparse.ArgumentTypeError(f"{value}: a room level is between -90 and 0 dBFS")
+    return level
+
+
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    """16 kHz mono int16 WAV."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE_HZ)
+        w.writeframes(np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes())
+
+
 # -- the robot subprocess -----------------------------------------------------------------
 class Robot:
     """The robot process: commands on its stdin, its JSON-line events collected in order."""
 
-    def __init__(self, device_id: str, mqtt_port: int, data_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self, device_id: str, mqtt_port: int, data_dir: Path, log_path: Path, room: Path | None
+    ) -> None:
         self._log = log_path.open("wb")
         self.log_path = log_path
         self.proc = subprocess.Popen(
@@ -101,6 +125,7 @@ class Robot:
                 str(mqtt_port),
                 "--data-dir",
                 str(data_dir),
+                *(["--room", str(room)] if room is not None else []),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -303,11 +328,16 @@ class Bench:
         )
         console.print(f"\\[{self.label}] cloud API {api}, webhook {self.receiver.url}")
         console.print(f"\\[{self.label}] robot {self.device_id}: loading the Korean model…")
+        room = None
+        if self.args.room_dbfs is not None:  # made here: the robot's process imports no scipy
+            room = self.workdir / "room.wav"
+            write_wav(room, room_noise(10.0, self.args.room_dbfs))
         self.robot = Robot(
             self.device_id,
             self.args.mqtt_port,
             self.workdir / "robot",
             self.workdir / "robot.log",
+            room,
         )
         if self.robot.wait_for(lambda e: "ready" in e, 0, 120) is None:
             raise BenchError(f"the robot did not start:\n{self.robot.log_tail()}")
@@ -573,7 +603,8 @@ def run_configuration(args: argparse.Namespace) -> dict[str, Any]:
                 runs.append(run)
                 _print_run(label, run, args.runs)
                 time.sleep(args.pause_s)
-            console.print(f"\\[{label}] idle: {args.idle_s:.0f} s of silence, no speech…")
+            where = "silence" if args.room_dbfs is None else f"a room at {args.room_dbfs:g} dBFS"
+            console.print(f"\\[{label}] idle: {args.idle_s:.0f} s of {where}, no speech…")
             time.sleep(2.0)
             idle_pct, cloud_idle_pct = bench.idle_cpu(args.idle_s)
             assert bench.robot is not None
@@ -613,6 +644,7 @@ def run_configuration(args: argparse.Namespace) -> dict[str, Any]:
         "robot_rss_at_end_mb": round(end_rss_mb, 1),
         "model": model,
         "idle_s": args.idle_s,
+        "room_dbfs": args.room_dbfs,
         "robot_idle_cpu_pct": round(idle_pct, 2),
         "cloud_process_idle_cpu_pct": round(cloud_idle_pct, 2),
         "run_records": [r.record() for r in runs],
@@ -722,8 +754,10 @@ def summary_tables(result: dict[str, Any]) -> list[Table]:
         ],
     )
     row("  of which Vosk model MB", "", [f"{c['model']['model_rss_mb']:.0f}" for c in configs])
+    rooms = {c.get("room_dbfs") for c in configs}
     row(
-        "robot idle CPU % of 1 core",
+        "robot idle CPU % of 1 core"
+        + (f" (room {rooms.pop():g} dBFS)" if rooms != {None} and len(rooms) == 1 else ""),
         "≤ 5",
         [f"{c['robot_idle_cpu_pct']:.1f} {_ok(c['robot_idle_cpu_pct'], 5.0)}" for c in configs],
     )
@@ -826,6 +860,8 @@ def run_both(args: argparse.Namespace) -> list[dict[str, Any]]:
                 args.mqtt_host,
                 "--mqtt-port",
                 str(args.mqtt_port),
+                "--room-dbfs",
+                "off" if args.room_dbfs is None else str(args.room_dbfs),
                 "--part",
                 str(part),
                 *(["--pinned"] if pinned else []),
@@ -849,6 +885,12 @@ def main() -> None:
     mode.add_argument("--pinned", action="store_true", help="pin everything to CPU 0")
     mode.add_argument("--both", action="store_true", help="2 cores, then pinned to 1 core")
     parser.add_argument("--idle-s", type=float, default=20.0, help="idle CPU window")
+    parser.add_argument(
+        "--room-dbfs",
+        type=_room_level,
+        default=-55.0,
+        help="the modelled room the robot hears between calls, dBFS RMS ('off': silence)",
+    )
     parser.add_argument("--pause-s", type=float, default=1.0, help="pause between calls")
     parser.add_argument("--timeout-s", type=float, default=15.0, help="webhook timeout")
     parser.add_argument("--rtf-dev-clips", type=int, default=10, help="long dev clips for RTF")

@@ -247,7 +247,10 @@ ScriptItem = Path | float
 
 
 class ScriptedSource:
-    """A scripted scene for demos and tests: clips and silences, then idle silence, said clips."""
+    """A scripted scene for demos and tests: clips and silences, then idle silence, said clips.
+
+    `room`: samples played in a loop instead of idle silence (a room's noise floor: the
+    benchmarks measure the robot's idle CPU in a room, not in digital silence)."""
 
     def __init__(
         self,
@@ -255,10 +258,14 @@ class ScriptedSource:
         realtime: bool = True,
         idle: bool = True,
         on_clip_end: Callable[[Path, float], None] | None = None,
+        room: np.ndarray | None = None,
     ) -> None:
         self.realtime = realtime
         self.idle = idle
         self.on_clip_end = on_clip_end
+        if room is not None and (room.dtype != np.int16 or len(room) < CHUNK_SAMPLES):
+            raise AudioError(f"a room loop is int16 samples, at least {CHUNK_SAMPLES} of them")
+        self._room = room
         self.started_monotonic: float | None = None  # stream time 0, once realtime play starts
         self._script = list(script)
         self._said: queue.Queue[Path] = queue.Queue()
@@ -307,10 +314,16 @@ class ScriptedSource:
                 yield from clip(item)
             else:
                 yield from timed(np.zeros(round(item * SAMPLE_RATE_HZ), np.int16))
+        room_at = 0
         while not self._closed.is_set():
             try:
                 yield from clip(self._said.get_nowait())
             except queue.Empty:
                 if not self.idle:
                     return
-                yield from timed(np.zeros(CHUNK_SAMPLES, np.int16))
+                if self._room is None:
+                    yield from timed(np.zeros(CHUNK_SAMPLES, np.int16))
+                    continue
+                piece = np.take(self._room, range(room_at, room_at + CHUNK_SAMPLES), mode="wrap")
+                room_at = (room_at + CHUNK_SAMPLES) % len(self._room)
+                yield from timed(piece)

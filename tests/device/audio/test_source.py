@@ -178,6 +178,29 @@ def test_scripted_source_idles_with_silence_and_plays_said_clips(tmp_path: Path)
     assert list(stream) == []
 
 
+def test_scripted_source_idles_with_its_room_in_a_loop_around_said_clips(tmp_path: Path) -> None:
+    room = np.arange(1, 2 * CHUNK_SAMPLES + 100, dtype=np.int16)  # not a whole number of chunks
+    a = clip(tmp_path, "a.wav", 0.25, CHUNK_S)
+    source = ScriptedSource(realtime=False, idle=True, room=room)
+    stream = source.chunks()
+    idle = np.concatenate([next(stream).samples for _ in range(3)])
+    assert np.array_equal(idle, np.resize(room, 3 * CHUNK_SAMPLES))  # wraps around
+    source.say(a)
+    assert levels([next(stream)]) == [round(0.25 * 32767)]
+    after = next(stream).samples  # the room goes on where it left off
+    assert np.array_equal(after, np.resize(room, 4 * CHUNK_SAMPLES)[3 * CHUNK_SAMPLES :])
+    source.close()
+    assert list(stream) == []
+
+
+@pytest.mark.parametrize(
+    "room", [np.zeros(CHUNK_SAMPLES, np.float64), np.zeros(CHUNK_SAMPLES - 1, np.int16)]
+)
+def test_scripted_source_refuses_a_room_that_is_not_int16_chunks(room: np.ndarray) -> None:
+    with pytest.raises(AudioError, match="room loop"):
+        ScriptedSource(realtime=False, room=room)
+
+
 def test_scripted_source_reports_each_clip_end_right_after_its_last_chunk(tmp_path: Path) -> None:
     a = clip(tmp_path, "a.wav", 0.25, 2 * CHUNK_S)
     b = clip(tmp_path, "b.wav", 0.5, CHUNK_S)
