@@ -56,8 +56,8 @@ def open_recognizer(config: DeviceConfig, language: str | None = None) -> Recogn
     recognizer = SpeechRecognizer(
         model if model is not None else load_model(), rss_growth_mb=config.asr_rss_growth_mb
     )
-    # Before the first audio: the first call for help after a start must not pay the model's
-    # lazy set-up (SpeechRecognizer.warm).
+    # Before the first audio: the first call for help after a start must not pay the live
+    # recognisers' cold set-up (SpeechRecognizer.warm).
     log.info("speech recogniser warmed on its probe (%.2f CPU-s)", recognizer.warm())
     return recognizer
 

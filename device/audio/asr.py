@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import vosk
 
-from device.audio.source import SAMPLE_RATE_HZ, AudioChunk, read_wav
+from device.audio.source import SAMPLE_RATE_HZ, AudioChunk, read_wav, split_chunks
 from device.dialog.intents import GRAMMAR_BREAK
 from device.errors import AsrError, AudioError
 from device.speech_graph import mapped_graph
@@ -448,18 +448,12 @@ class SpeechRecognizer:
         read them from the disk).
         """
         started = time.process_time()
-        samples = read_wav(wav)
         self.start()
-        data = samples.tobytes()
-        step = 2 * 512  # bytes of 512 samples, as the audio thread feeds them
-        for at in range(0, len(data), step):
-            self._free.AcceptWaveform(data[at : at + step])
-            self._grammar.AcceptWaveform(data[at : at + step])
-        self.finish()
+        for chunk in split_chunks(read_wav(wav)):
+            self.accept(chunk)
+        self.finish()  # forgets the utterance; the next start() resets both recognisers
         self._renew_due = False
         self._baseline_mb = _anon_mb()  # what the warm-up left is not the recogniser's growth
-        self._free.Reset()
-        self._grammar.Reset()
         return time.process_time() - started
 
     def _over_budget(self, anon_mb: float) -> bool:
