@@ -37,7 +37,6 @@ import tempfile
 import threading
 import time
 import tomllib
-import wave
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,7 +58,7 @@ from device.audio.vad import SileroVad
 from device.config import DeviceConfig
 from device.dialog.intents import EMERGENCY_INTENTS, SAFETY_INTENTS, Intent, match_intent
 from device.main import build_agent, default_stages
-from device.speech.tts import Audio, CachedSpeaker, EspeakSynthesizer, ReplyCache
+from device.speech.tts import Audio, CachedSpeaker, EspeakSynthesizer, ReplyCache, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "dialog.json"
@@ -129,11 +128,7 @@ class Recorder:
 
 def to_wav(samples: Any, path: Path) -> Path:
     """16 kHz mono int16 samples as a WAV file (temporary folder only)."""
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE_HZ)
-        w.writeframes(samples.tobytes())
+    write_wav(path, Audio(samples, SAMPLE_RATE_HZ))
     return path
 
 

@@ -33,7 +33,6 @@ import tempfile
 import threading
 import time
 import uuid
-import wave
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
@@ -55,6 +54,7 @@ from cloud.service import CloudService
 from cloud.settings import CloudSettings
 from device.audio.asr import SpeechRecognizer, load_model
 from device.audio.source import SAMPLE_RATE_HZ, read_wav, split_chunks
+from device.speech.tts import Audio, write_wav
 from dolbom.clips import trimmed_copy
 from dolbom.webhook_receiver import Received, WebhookReceiver
 
@@ -95,15 +95,6 @@ def _room_level(value: str) -> float | None:
     if not -90.0 <= level < 0.0:
         raise argparse.ArgumentTypeError(f"{value}: a room level is between -90 and 0 dBFS")
     return level
-
-
-def write_wav(path: Path, samples: np.ndarray) -> None:
-    """16 kHz mono int16 WAV."""
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE_HZ)
-        w.writeframes(np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes())
 
 
 # -- the robot subprocess -----------------------------------------------------------------
@@ -331,7 +322,8 @@ class Bench:
         room = None
         if self.args.room_dbfs is not None:  # made here: the robot's process imports no scipy
             room = self.workdir / "room.wav"
-            write_wav(room, room_noise(10.0, self.args.room_dbfs))
+            noise = np.clip(np.round(room_noise(10.0, self.args.room_dbfs)), -32768, 32767)
+            write_wav(room, Audio(noise.astype(np.int16), SAMPLE_RATE_HZ))
         self.robot = Robot(
             self.device_id,
             self.args.mqtt_port,
